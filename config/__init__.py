@@ -1,0 +1,1 @@
+"""Settings: the typed model of revbridge's configuration and its loader."""

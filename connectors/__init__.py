@@ -1,0 +1,1 @@
+"""Connectors: I/O with one system each, behind the protocol in :mod:`connectors.base`."""

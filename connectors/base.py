@@ -1,0 +1,122 @@
+"""The small protocol every connector implements, and the plain data it exchanges.
+
+Connectors move raw records (plain dicts in the system's own field names); they know nothing
+of canonical records or mappings. The engine tells them what to read (:class:`ReadSpec`) and
+where to write (:class:`WriteSpec`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+RawRecord = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """An incremental-read high-water mark: the last record's modified stamp and its id.
+
+    The id breaks ties, so records that share a timestamp across a page boundary are neither
+    skipped nor read twice: the next read starts strictly after ``(modified, record_id)``.
+    """
+
+    modified: str
+    record_id: str
+
+    def to_json(self) -> dict[str, str]:
+        """Serialise for the cursor table."""
+        return {"modified": self.modified, "record_id": self.record_id}
+
+    @classmethod
+    def from_json(cls, stored: Mapping[str, Any]) -> Cursor:
+        """Rebuild from :meth:`to_json` output."""
+        return cls(modified=str(stored["modified"]), record_id=str(stored["record_id"]))
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """A child collection read together with its parent (SOQL child subquery)."""
+
+    relationship: str
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReadSpec:
+    """What to read from one object: the fields a mapping needs, never ``*``."""
+
+    object_name: str
+    fields: tuple[str, ...]
+    key_field: str = "Id"
+    cursor_field: str = "SystemModstamp"
+    children: tuple[ChildSpec, ...] = ()
+    page_size: int = 2000
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of raw records and the cursor to resume from once it is committed."""
+
+    records: list[RawRecord]
+    cursor: Cursor | None
+    api_calls: int = 1
+
+
+@dataclass(frozen=True)
+class WriteSpec:
+    """Where to upsert: the target object and the field that carries revbridge's external id."""
+
+    object_name: str
+    external_id_field: str
+
+
+class WriteOutcome(StrEnum):
+    """What happened to one record of an upsert batch."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    # The system upserted but does not say which (NetSuite upsertList): the engine decides
+    # created vs updated from its own write history.
+    UPSERTED = "upserted"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """The target's answer for one record, in the order the records were given."""
+
+    external_id: str
+    outcome: WriteOutcome
+    target_id: str | None = None
+    error_code: str = ""
+    error_message: str = ""
+    error_fields: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        """True when the record landed."""
+        return self.outcome is not WriteOutcome.REJECTED
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """I/O with one system. Raises only :mod:`connectors.errors` classes."""
+
+    system: str
+
+    def check(self) -> None:
+        """Authenticate and make one cheap call; raise AuthError/ConfigError/TransientError."""
+
+    def read(self, spec: ReadSpec, since: Cursor | None) -> Iterator[Page]:
+        """Yield pages of records changed strictly after ``since``, oldest first."""
+        ...
+
+    def write(self, spec: WriteSpec, payloads: Sequence[Mapping[str, Any]]) -> list[WriteResult]:
+        """Upsert payloads by external id; one result per payload, same order."""
+        ...
+
+    def close(self) -> None:
+        """Release sessions and sockets."""

@@ -1,0 +1,108 @@
+"""Run a request handler on a free loopback port in a background thread."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, ClassVar
+
+
+class SandboxRequestHandler(BaseHTTPRequestHandler):
+    """Keep-alive HTTP/1.1 handler with JSON helpers; subclasses implement ``do_*``."""
+
+    protocol_version = "HTTP/1.1"
+    # Each sandbox sets its state object on a subclass made per server instance.
+    state: ClassVar[Any] = None
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        """Stay quiet: the sandboxes run inside tests and the demo."""
+
+    def read_body(self) -> bytes:
+        """Return the request body (empty when there is none)."""
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def read_json(self) -> Any:
+        """Parse the request body as JSON."""
+        body = self.read_body()
+        return json.loads(body) if body else None
+
+    def send_body(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Send a complete response with an explicit length, so keep-alive works."""
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        """Send ``payload`` as a JSON response."""
+        body = json.dumps(payload, default=str).encode()
+        self.send_body(status, body, "application/json;charset=UTF-8", headers)
+
+
+class LoopbackServer:
+    """A ThreadingHTTPServer on 127.0.0.1 with an ephemeral port, optionally over TLS."""
+
+    def __init__(
+        self,
+        handler: type[SandboxRequestHandler],
+        state: Any,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        port: int = 0,
+    ) -> None:
+        handler_class = type(handler.__name__, (handler,), {"state": state})
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), handler_class)
+        self._httpd.daemon_threads = True
+        if ssl_context is not None:
+            self._httpd.socket = ssl_context.wrap_socket(self._httpd.socket, server_side=True)
+        self._scheme = "https" if ssl_context is not None else "http"
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """The bound port."""
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """Base URL, without a trailing slash."""
+        return f"{self._scheme}://127.0.0.1:{self.port}"
+
+    def start(self) -> LoopbackServer:
+        """Serve in a daemon thread; returns self for chaining."""
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name=f"sandbox-{self.port}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> LoopbackServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
