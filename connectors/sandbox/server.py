@@ -5,9 +5,46 @@ from __future__ import annotations
 import json
 import ssl
 import threading
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, ClassVar
+
+
+@dataclass
+class RequestGate:
+    """Holds matching requests so a test can act (e.g. SIGKILL a client) at an exact point.
+
+    The first ``let_through`` matching requests pass; from then on every matching request
+    waits until :meth:`release` (or ``timeout`` seconds, so a forgotten gate can't hang).
+    """
+
+    method: str
+    path_prefix: str
+    let_through: int = 0
+    timeout: float = 60.0
+    arrived: threading.Event = field(default_factory=threading.Event)
+    _released: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def hold_if_matching(self, method: str, path: str) -> None:
+        """Block the calling request thread when it matches and the gate is closed."""
+        if method != self.method or not path.startswith(self.path_prefix):
+            return
+        with self._lock:
+            if self.let_through > 0:
+                self.let_through -= 1
+                return
+        self.arrived.set()
+        self._released.wait(self.timeout)
+
+    def release(self) -> None:
+        """Let held and future requests through."""
+        self._released.set()
+
+
+class _GatedServer(ThreadingHTTPServer):
+    gate: RequestGate | None = None
 
 
 class SandboxRequestHandler(BaseHTTPRequestHandler):
@@ -17,8 +54,17 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
     # Each sandbox sets its state object on a subclass made per server instance.
     state: ClassVar[Any] = None
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet: the sandboxes run inside tests and the demo."""
+
+    def parse_request(self) -> bool:
+        """Parse as usual, then wait at the server's request gate if one is set."""
+        if not super().parse_request():
+            return False
+        gate = getattr(self.server, "gate", None)
+        if gate is not None:
+            gate.hold_if_matching(self.command, self.path)
+        return True
 
     def read_body(self) -> bytes:
         """Return the request body (empty when there is none)."""
@@ -64,7 +110,7 @@ class LoopbackServer:
         port: int = 0,
     ) -> None:
         handler_class = type(handler.__name__, (handler,), {"state": state})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), handler_class)
+        self._httpd = _GatedServer(("127.0.0.1", port), handler_class)
         self._httpd.daemon_threads = True
         if ssl_context is not None:
             self._httpd.socket = ssl_context.wrap_socket(self._httpd.socket, server_side=True)
@@ -81,6 +127,12 @@ class LoopbackServer:
         """Base URL, without a trailing slash."""
         return f"{self._scheme}://127.0.0.1:{self.port}"
 
+    def hold_requests(self, method: str, path_prefix: str, *, let_through: int = 0) -> RequestGate:
+        """Install a gate that holds matching requests after ``let_through`` have passed."""
+        gate = RequestGate(method=method, path_prefix=path_prefix, let_through=let_through)
+        self._httpd.gate = gate
+        return gate
+
     def start(self) -> LoopbackServer:
         """Serve in a daemon thread; returns self for chaining."""
         self._thread = threading.Thread(
@@ -91,6 +143,8 @@ class LoopbackServer:
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
+        if self._httpd.gate is not None:
+            self._httpd.gate.release()
         self._httpd.shutdown()
         self._httpd.server_close()
         if self._thread is not None:

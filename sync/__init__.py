@@ -1,0 +1,1 @@
+"""Sync engine: flows, state store, change detection, error queue, CLI."""

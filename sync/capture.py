@@ -1,0 +1,85 @@
+"""Capture: raw source records -> validated canonical records, or error-queue entries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from connectors.base import RawRecord
+from mappings.canonical import CanonicalRecord, model_for
+from mappings.errors import MappingError, UnresolvedReference
+from mappings.mapping_set import EntityMapping, RefResolver
+from sync.change import content_hash
+from sync.store.schema import ErrorStage
+
+
+@dataclass(frozen=True)
+class CapturedRecord:
+    """A source record that mapped and validated, with its canonical JSON and content hash."""
+
+    source_id: str
+    record: CanonicalRecord
+    canonical_json: dict[str, Any]
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class CaptureFailure:
+    """A source record that could not become a canonical record."""
+
+    source_id: str
+    stage: ErrorStage
+    error_class: str
+    message: str
+    raw: RawRecord
+    canonical_id: str | None = None
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming each invalid field and why: ``lines.0.quantity: must be > 0``."""
+    problems = []
+    for detail in error.errors(include_url=False):
+        location = ".".join(str(part) for part in detail["loc"]) or "(record)"
+        problems.append(f"{location}: {detail['msg']} (got {detail.get('input')!r})")
+    return "; ".join(problems)
+
+
+def capture_record(
+    mapping: EntityMapping, raw: RawRecord, refs: RefResolver
+) -> CapturedRecord | CaptureFailure:
+    """Map and validate one raw record."""
+    source_id = str(raw.get(mapping.key_field, ""))
+    try:
+        fields = mapping.to_canonical(raw, refs)
+    except UnresolvedReference as error:
+        return CaptureFailure(source_id, ErrorStage.RESOLVE, type(error).__name__, str(error), raw)
+    except MappingError as error:
+        return CaptureFailure(source_id, ErrorStage.MAP, type(error).__name__, str(error), raw)
+    canonical_id = fields.get("id")
+    try:
+        record = model_for(mapping.entity).model_validate(fields)
+    except ValidationError as error:
+        message = f"invalid {mapping.entity}: {describe_validation_error(error)}"
+        return CaptureFailure(
+            source_id, ErrorStage.VALIDATE, "ValidationError", message, raw, canonical_id
+        )
+    canonical_json = record.model_dump(mode="json")
+    return CapturedRecord(source_id, record, canonical_json, content_hash(canonical_json))
+
+
+def capture_page(
+    mapping: EntityMapping, raw_records: Sequence[RawRecord], refs: RefResolver
+) -> tuple[list[CapturedRecord], list[CaptureFailure]]:
+    """Capture every record of a page; failures never stop the others."""
+    captured: list[CapturedRecord] = []
+    failures: list[CaptureFailure] = []
+    for raw in raw_records:
+        outcome = capture_record(mapping, raw, refs)
+        if isinstance(outcome, CapturedRecord):
+            captured.append(outcome)
+        else:
+            failures.append(outcome)
+    return captured, failures

@@ -1,0 +1,132 @@
+"""Delivery: canonical records -> one target as idempotent upserts, skipping unchanged ones."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.base import Connector, WriteOutcome, WriteResult
+from connectors.errors import ConnectorError
+from mappings.errors import MappingError, UnresolvedReference
+from mappings.mapping_set import EntityMapping, RefResolver
+from sync.capture import CapturedRecord
+from sync.change import payload_hash
+from sync.store.records import XrefEntry
+from sync.store.schema import ErrorStage
+
+
+@dataclass(frozen=True)
+class DeliveryFailure:
+    """A captured record that did not land in the target."""
+
+    captured: CapturedRecord
+    stage: ErrorStage
+    error_class: str
+    message: str
+    payload: dict[str, Any] | None
+    code: str = ""
+
+
+@dataclass
+class Delivery:
+    """What one batch did in one target."""
+
+    system: str
+    xrefs: list[XrefEntry] = field(default_factory=list)
+    failures: list[DeliveryFailure] = field(default_factory=list)
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass(frozen=True)
+class _Pending:
+    captured: CapturedRecord
+    payload: dict[str, Any]
+    payload_hash: str
+    prior: XrefEntry | None
+
+
+def _plan(
+    target: EntityMapping,
+    captured: Sequence[CapturedRecord],
+    written: Mapping[str, XrefEntry],
+    refs: RefResolver,
+    delivery: Delivery,
+) -> list[_Pending]:
+    pending: list[_Pending] = []
+    for record in captured:
+        try:
+            payload = target.from_canonical(record.canonical_json, refs)
+        except MappingError as error:
+            stage = ErrorStage.RESOLVE if isinstance(error, UnresolvedReference) else ErrorStage.MAP
+            delivery.failures.append(
+                DeliveryFailure(record, stage, type(error).__name__, str(error), None)
+            )
+            continue
+        digest = payload_hash(payload)
+        prior = written.get(record.record.id)
+        if prior is not None and prior.last_written_hash == digest:
+            delivery.unchanged += 1
+            continue
+        pending.append(_Pending(record, payload, digest, prior))
+    return pending
+
+
+def _apply_result(
+    target: EntityMapping, item: _Pending, result: WriteResult, delivery: Delivery
+) -> None:
+    if not result.ok:
+        delivery.failures.append(
+            DeliveryFailure(
+                item.captured,
+                ErrorStage.WRITE,
+                "RecordRejected",
+                result.error_message or "rejected without a message",
+                item.payload,
+                code=result.error_code,
+            )
+        )
+        return
+    created = result.outcome is WriteOutcome.CREATED or (
+        result.outcome is WriteOutcome.UPSERTED and item.prior is None
+    )
+    if created:
+        delivery.created += 1
+    else:
+        delivery.updated += 1
+    fallback_id = item.prior.external_id if item.prior else item.captured.record.id
+    delivery.xrefs.append(
+        XrefEntry(
+            system=target.system,
+            canonical_id=item.captured.record.id,
+            entity=target.entity,
+            object_name=target.object_name,
+            external_id=result.target_id or fallback_id,
+            last_written_hash=item.payload_hash,
+        )
+    )
+
+
+def deliver(
+    target: EntityMapping,
+    captured: Sequence[CapturedRecord],
+    connector: Connector,
+    written: Mapping[str, XrefEntry],
+    refs: RefResolver,
+) -> Delivery:
+    """Upsert the records whose target payload changed since revbridge last wrote it."""
+    delivery = Delivery(system=target.system)
+    pending = _plan(target, captured, written, refs, delivery)
+    if not pending:
+        return delivery
+    results = connector.write(target.write_spec(), [item.payload for item in pending])
+    if len(results) != len(pending):
+        raise ConnectorError(
+            f"{target.system} answered {len(results)} results for {len(pending)} records",
+            system=target.system,
+        )
+    for item, result in zip(pending, results, strict=True):
+        _apply_result(target, item, result, delivery)
+    return delivery

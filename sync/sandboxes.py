@@ -1,0 +1,110 @@
+"""Start the three loopback sandboxes together and produce settings that point at them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from pydantic import SecretStr
+
+from config.settings import (
+    BillingSettings,
+    ErpSettings,
+    RetrySettings,
+    SalesforceSettings,
+    Settings,
+)
+from connectors.sandbox.billing import BillingSandbox
+from connectors.sandbox.erp import ErpSandbox
+from connectors.sandbox.salesforce import SalesforceSandbox
+
+
+@dataclass(frozen=True)
+class SandboxSize:
+    """How much CPQ data the Salesforce sandbox is seeded with."""
+
+    accounts: int = 50
+    orders: int = 500
+    products: int = 20
+    invalid_records: bool = True
+    page_size: int = 2000
+
+
+class Sandboxes:
+    """Salesforce, billing and ERP sandboxes on loopback, started and stopped together."""
+
+    def __init__(self, size: SandboxSize | None = None) -> None:
+        size = size or SandboxSize()
+        self.salesforce = SalesforceSandbox(
+            accounts=size.accounts,
+            orders=size.orders,
+            products=size.products,
+            invalid_records=size.invalid_records,
+            page_size=size.page_size,
+        )
+        self.billing = BillingSandbox()
+        self.erp = ErpSandbox()
+
+    def start(self) -> Sandboxes:
+        """Start all three servers."""
+        self.salesforce.start()
+        self.billing.start()
+        self.erp.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop all three servers."""
+        for sandbox in (self.erp, self.billing, self.salesforce):
+            sandbox.stop()
+
+    def __enter__(self) -> Sandboxes:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def settings_document(self, database_url: str) -> dict[str, Any]:
+        """The configuration (as a YAML-able dict, secrets in clear) for these sandboxes."""
+        sf = self.salesforce.credentials
+        erp = self.erp.credentials
+        return {
+            "database_url": database_url,
+            "salesforce": {
+                "login_url": self.salesforce.url,
+                "username": sf.username,
+                "password": sf.password,
+                "security_token": sf.security_token,
+                "client_id": sf.client_id,
+                "client_secret": sf.client_secret,
+                "ca_bundle": str(self.salesforce.ca_bundle),
+            },
+            "billing": {"base_url": self.billing.url, "api_key": self.billing.api_key},
+            "erp": {
+                "wsdl_url": self.erp.wsdl_url,
+                "endpoint_url": self.erp.endpoint_url,
+                "account": erp.account,
+                "consumer_key": erp.consumer_key,
+                "consumer_secret": erp.consumer_secret,
+                "token_id": erp.token_id,
+                "token_secret": erp.token_secret,
+            },
+        }
+
+    def settings(self, database_url: str, retry: RetrySettings | None = None) -> Settings:
+        """Validated settings for these sandboxes."""
+        document = self.settings_document(database_url)
+        return Settings(
+            database_url=database_url,
+            salesforce=SalesforceSettings(**document["salesforce"]),
+            billing=BillingSettings(
+                base_url=self.billing.url, api_key=SecretStr(self.billing.api_key)
+            ),
+            erp=ErpSettings(**document["erp"]),
+            retry=retry or RetrySettings(),
+        )

@@ -1,0 +1,135 @@
+"""Canonical records and the xref between canonical ids and each system's ids."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from sync.store.schema import canonical_records, utc_now, xref
+from sync.store.upsert import upsert_rows
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """A canonical record as the store keeps it."""
+
+    canonical_id: str
+    entity: str
+    payload: dict[str, Any]
+    content_hash: str
+    source_system: str
+    source_object: str
+    source_id: str
+    source_modified_at: datetime
+
+
+@dataclass(frozen=True)
+class XrefEntry:
+    """One canonical record's id in one system, and what revbridge last wrote there."""
+
+    system: str
+    canonical_id: str
+    entity: str
+    object_name: str
+    external_id: str
+    last_written_hash: str | None = None
+
+
+def save_records(connection: sa.Connection, records: Sequence[StoredRecord], run_id: int) -> None:
+    """Insert or replace canonical records."""
+    now = utc_now()
+    rows = [
+        {
+            "canonical_id": record.canonical_id,
+            "entity": record.entity,
+            "payload": record.payload,
+            "content_hash": record.content_hash,
+            "source_system": record.source_system,
+            "source_object": record.source_object,
+            "source_id": record.source_id,
+            "source_modified_at": record.source_modified_at,
+            "is_deleted": False,
+            "updated_at": now,
+            "run_id": run_id,
+        }
+        for record in records
+    ]
+    upsert_rows(connection, canonical_records, rows, ["canonical_id"])
+
+
+def content_hashes(connection: sa.Connection, canonical_ids: Collection[str]) -> dict[str, str]:
+    """Stored content hash per canonical id (ids never stored are absent)."""
+    if not canonical_ids:
+        return {}
+    query = sa.select(canonical_records.c.canonical_id, canonical_records.c.content_hash).where(
+        canonical_records.c.canonical_id.in_(list(canonical_ids))
+    )
+    return {row.canonical_id: row.content_hash for row in connection.execute(query)}
+
+
+def load_payload(connection: sa.Connection, canonical_id: str) -> dict[str, Any] | None:
+    """The stored canonical payload of one record."""
+    query = sa.select(canonical_records.c.payload).where(
+        canonical_records.c.canonical_id == canonical_id
+    )
+    payload = connection.execute(query).scalar_one_or_none()
+    return dict(payload) if payload is not None else None
+
+
+def save_xrefs(connection: sa.Connection, entries: Sequence[XrefEntry], run_id: int) -> None:
+    """Record (or refresh) where each canonical record lives in a system."""
+    now = utc_now()
+    rows = [
+        {
+            "system": entry.system,
+            "canonical_id": entry.canonical_id,
+            "entity": entry.entity,
+            "object_name": entry.object_name,
+            "external_id": entry.external_id,
+            "last_written_hash": entry.last_written_hash,
+            "last_written_at": now if entry.last_written_hash else None,
+            "run_id": run_id,
+        }
+        for entry in entries
+    ]
+    upsert_rows(connection, xref, rows, ["system", "canonical_id"])
+
+
+def canonical_ids_for(
+    connection: sa.Connection, system: str, entity: str, external_ids: Collection[str]
+) -> dict[str, str]:
+    """Inbound lookup: that system's ids -> canonical ids."""
+    if not external_ids:
+        return {}
+    query = sa.select(xref.c.external_id, xref.c.canonical_id).where(
+        xref.c.system == system,
+        xref.c.entity == entity,
+        xref.c.external_id.in_(list(external_ids)),
+    )
+    return {row.external_id: row.canonical_id for row in connection.execute(query)}
+
+
+def xref_entries(
+    connection: sa.Connection, system: str, canonical_ids: Collection[str]
+) -> dict[str, XrefEntry]:
+    """Outbound lookup: canonical ids -> their xref entry in ``system``."""
+    if not canonical_ids:
+        return {}
+    query = sa.select(xref).where(
+        xref.c.system == system, xref.c.canonical_id.in_(list(canonical_ids))
+    )
+    return {
+        row.canonical_id: XrefEntry(
+            system=row.system,
+            canonical_id=row.canonical_id,
+            entity=row.entity,
+            object_name=row.object_name,
+            external_id=row.external_id,
+            last_written_hash=row.last_written_hash,
+        )
+        for row in connection.execute(query)
+    }

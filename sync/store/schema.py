@@ -1,0 +1,170 @@
+"""Table definitions of the state store (the Alembic migrations create exactly these)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """Timezone-aware UTC timestamps on both backends (SQLite has no time zones)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Store UTC; refuse naive datetimes, which would be ambiguous."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Return aware UTC datetimes whatever the backend gave back."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JsonColumn = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+class RunStatus(StrEnum):
+    """Lifecycle of one sync run."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"  # finished, with records in the error queue
+    FAILED = "failed"
+
+
+class ErrorStatus(StrEnum):
+    """Lifecycle of an error-queue entry."""
+
+    OPEN = "open"
+    RETRYING = "retrying"
+    RESOLVED = "resolved"
+    IGNORED = "ignored"
+
+
+class ErrorStage(StrEnum):
+    """Where in the pipeline a record failed."""
+
+    READ = "read"
+    MAP = "map"
+    VALIDATE = "validate"
+    RESOLVE = "resolve"
+    WRITE = "write"
+
+
+def utc_now() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+metadata = sa.MetaData()
+
+canonical_records = sa.Table(
+    "canonical_records",
+    metadata,
+    sa.Column("canonical_id", sa.String(64), primary_key=True),
+    sa.Column("entity", sa.String(40), nullable=False, index=True),
+    sa.Column("payload", JsonColumn, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("source_system", sa.String(40), nullable=False),
+    sa.Column("source_object", sa.String(80), nullable=False),
+    sa.Column("source_id", sa.String(255), nullable=False),
+    sa.Column("source_modified_at", UtcDateTime(), nullable=False),
+    sa.Column("is_deleted", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Column("run_id", sa.Integer(), nullable=True),
+)
+
+# One row per (system, canonical record): the record's id in that system and, for targets,
+# the hash of what revbridge last wrote there (change detection) and when.
+xref = sa.Table(
+    "xref",
+    metadata,
+    sa.Column("system", sa.String(40), primary_key=True),
+    sa.Column("canonical_id", sa.String(64), primary_key=True),
+    sa.Column("entity", sa.String(40), nullable=False),
+    sa.Column("object_name", sa.String(80), nullable=False),
+    sa.Column("external_id", sa.String(255), nullable=False),
+    sa.Column("last_written_hash", sa.String(64), nullable=True),
+    sa.Column("last_written_at", UtcDateTime(), nullable=True),
+    sa.Column("run_id", sa.Integer(), nullable=True),
+    sa.UniqueConstraint("system", "entity", "external_id", name="uq_xref_system_entity_external"),
+)
+
+cursors = sa.Table(
+    "cursors",
+    metadata,
+    sa.Column("flow", sa.String(80), primary_key=True),
+    sa.Column("system", sa.String(40), primary_key=True),
+    sa.Column("entity", sa.String(40), primary_key=True),
+    sa.Column("position", JsonColumn, nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Column("run_id", sa.Integer(), nullable=True),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("flow", sa.String(80), nullable=False, index=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("started_at", UtcDateTime(), nullable=False),
+    sa.Column("finished_at", UtcDateTime(), nullable=True),
+    sa.Column("stats", JsonColumn, nullable=False),
+    sa.Column("message", sa.Text(), nullable=True),
+)
+
+error_queue = sa.Table(
+    "error_queue",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer(), nullable=True),
+    sa.Column("flow", sa.String(80), nullable=False),
+    sa.Column("entity", sa.String(40), nullable=False),
+    sa.Column("source_system", sa.String(40), nullable=False),
+    sa.Column("source_object", sa.String(80), nullable=False),
+    sa.Column("source_id", sa.String(255), nullable=False),
+    sa.Column("canonical_id", sa.String(64), nullable=True),
+    # Empty when the failure happened before any target was involved (read/map/validate).
+    sa.Column("target_system", sa.String(40), nullable=False, server_default=""),
+    sa.Column("stage", sa.String(20), nullable=False),
+    sa.Column("error_class", sa.String(60), nullable=False),
+    sa.Column("code", sa.String(80), nullable=False, server_default=""),
+    sa.Column("message", sa.Text(), nullable=False),
+    sa.Column("payload", JsonColumn, nullable=True),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="1"),
+    sa.Column("status", sa.String(20), nullable=False, index=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Index(
+        "ix_error_queue_record", "entity", "source_system", "source_id", "target_system", "status"
+    ),
+)
+
+conflict_log = sa.Table(
+    "conflict_log",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer(), nullable=True),
+    sa.Column("entity", sa.String(40), nullable=False),
+    sa.Column("canonical_id", sa.String(64), nullable=False, index=True),
+    sa.Column("target_system", sa.String(40), nullable=False),
+    sa.Column("field", sa.String(120), nullable=False),
+    sa.Column("base_value", JsonColumn, nullable=True),
+    sa.Column("source_value", JsonColumn, nullable=True),
+    sa.Column("target_value", JsonColumn, nullable=True),
+    sa.Column("decision", sa.String(20), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
