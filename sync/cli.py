@@ -24,7 +24,9 @@ from sync.connections import open_connectors
 from sync.engine import SyncEngine
 from sync.errors import list_errors
 from sync.flows import QUOTE_TO_CASH
-from sync.report import error_table, run_table
+from sync.demo import DEMO_DATABASE, run_demo
+from sync.report import error_table, run_table, sandbox_table
+from sync.sandboxes import Sandboxes, SandboxSize, wait_for_interrupt, write_sandbox_config
 from sync.store import Store
 from sync.store.database import StoreError
 from sync.store.schema import ErrorStatus, RunStatus
@@ -88,6 +90,7 @@ def main(
     logging.basicConfig(
         level=logging.INFO if verbose else logging.ERROR,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        force=True,
     )
 
 
@@ -108,7 +111,13 @@ def run(
         raise _fail(str(error)) from None
     store = _open_store(settings.database_url)
     with open_connectors(settings) as connectors:
-        summary = SyncEngine(store, mapping_set, connectors, QUOTE_TO_CASH).run()
+        summary = SyncEngine(
+            store,
+            mapping_set,
+            connectors,
+            QUOTE_TO_CASH,
+            page_size=settings.salesforce.page_size,
+        ).run()
     if as_json:
         print(json.dumps({"run_id": summary.run_id, "status": summary.status.value,
                           "message": summary.message, **summary.to_json()}))
@@ -148,4 +157,54 @@ def db_upgrade(config: ConfigOption = None, database_url: DatabaseOption = None)
     console.print(f"{store.display_url} is at revision {store.current_revision()}")
 
 
-from sync import cli_sandbox  # noqa: E402,F401  (registers demo and sandbox commands)
+@app.command()
+def demo(
+    database: Annotated[
+        Path, typer.Option(help="SQLite file for the demo's state (replaced on each demo).")
+    ] = DEMO_DATABASE,
+    accounts: Annotated[int, typer.Option(min=1, help="Seeded Salesforce accounts.")] = 50,
+    orders: Annotated[int, typer.Option(min=1, help="Seeded Salesforce orders.")] = 500,
+) -> None:
+    """Seed the sandboxes, sync everything, change a few Salesforce records, sync again."""
+    try:
+        result = run_demo(database, SandboxSize(accounts=accounts, orders=orders))
+    except MappingConfigError as error:
+        raise _fail(str(error)) from None
+    console.print(run_table(result.first, "run 1: initial sync"))
+    console.print("\nBetween the runs, a sales-ops user edited in Salesforce:")
+    for change in result.changes:
+        console.print(f"  {change.object_name} {change.record_id}: {change.description}")
+    console.print(run_table(result.second, "run 2: only what changed"))
+    console.print(
+        f"\nState kept in {database}. Inspect the error queue with:\n"
+        f"  revbridge errors list --database-url {result.database_url}"
+    )
+    if RunStatus.FAILED in (result.first.status, result.second.status):
+        raise typer.Exit(1)
+
+
+@app.command()
+def sandbox(
+    config_out: Annotated[
+        Path, typer.Option("--config-out", help="Where to write a config for these sandboxes.")
+    ] = Path("revbridge.sandbox.yaml"),
+    database_url: Annotated[
+        str, typer.Option("--database-url", help="State store URL written into the config.")
+    ] = DEFAULT_DATABASE_URL,
+    accounts: Annotated[int, typer.Option(min=1, help="Seeded Salesforce accounts.")] = 50,
+    orders: Annotated[int, typer.Option(min=1, help="Seeded Salesforce orders.")] = 500,
+) -> None:
+    """Serve the Salesforce, billing and ERP sandboxes in the foreground until Ctrl-C."""
+    with Sandboxes(SandboxSize(accounts=accounts, orders=orders)) as sandboxes:
+        document = sandboxes.settings_document(database_url)
+        write_sandbox_config(config_out, document)
+        console.print(sandbox_table(sandboxes, document))
+        console.print(
+            f"Wrote {config_out} (sandbox credentials only). Sync with:\n"
+            f"  revbridge run --config {config_out}\nPress Ctrl-C to stop."
+        )
+        wait_for_interrupt()
+
+
+if __name__ == "__main__":
+    app()

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
 from sync.errors import ErrorRow
 from sync.stats import RunSummary
+
+if TYPE_CHECKING:
+    from sync.sandboxes import Sandboxes
 
 _ROW_ORDER = ("salesforce", "canonical", "billing", "erp")
 _ROW_LABELS = {"canonical": "canonical store"}
@@ -55,4 +59,29 @@ def error_table(errors: Sequence[ErrorRow]) -> Table:
             error.stage,
             error.message,
         )
+    return table
+
+
+def sandbox_table(sandboxes: Sandboxes, document: dict[str, Any]) -> Table:
+    """Where each sandbox listens and how to log in (throwaway credentials)."""
+    table = Table(title="revbridge sandboxes", title_justify="left")
+    for column in ("system", "url", "credentials"):
+        table.add_column(column, overflow="fold")
+    salesforce = document["salesforce"]
+    erp = document["erp"]
+    table.add_row(
+        "salesforce",
+        sandboxes.salesforce.url,
+        f"username {salesforce['username']} · password {salesforce['password']} · "
+        f"token {salesforce['security_token']} · client id {salesforce['client_id']} · "
+        f"client secret {salesforce['client_secret']} · CA {salesforce['ca_bundle']}",
+    )
+    table.add_row("billing", sandboxes.billing.url, f"api key {document['billing']['api_key']}")
+    table.add_row(
+        "erp",
+        erp["wsdl_url"],
+        f"account {erp['account']} · consumer key {erp['consumer_key']} · "
+        f"consumer secret {erp['consumer_secret']} · token {erp['token_id']} · "
+        f"token secret {erp['token_secret']}",
+    )
     return table

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import signal
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from pydantic import SecretStr
+from ruamel.yaml import YAML
 
 from config.settings import (
     BillingSettings,
@@ -43,6 +48,7 @@ class Sandboxes:
             invalid_records=size.invalid_records,
             page_size=size.page_size,
         )
+        self._page_size = size.page_size
         self.billing = BillingSandbox()
         self.erp = ErpSandbox()
 
@@ -83,6 +89,7 @@ class Sandboxes:
                 "client_id": sf.client_id,
                 "client_secret": sf.client_secret,
                 "ca_bundle": str(self.salesforce.ca_bundle),
+                "page_size": self._page_size,
             },
             "billing": {"base_url": self.billing.url, "api_key": self.billing.api_key},
             "erp": {
@@ -108,3 +115,23 @@ class Sandboxes:
             erp=ErpSettings(**document["erp"]),
             retry=retry or RetrySettings(),
         )
+
+
+def write_sandbox_config(path: Path, document: dict[str, Any]) -> None:
+    """Write a revbridge config for the sandboxes, readable by its owner only."""
+    header = "# revbridge configuration for the loopback sandboxes (throwaway credentials)\n"
+    buffer = io.StringIO()
+    YAML(typ="safe", pure=True).dump(document, buffer)
+    path.write_text(header + buffer.getvalue(), encoding="utf-8")
+    path.chmod(0o600)
+
+
+def wait_for_interrupt() -> None:
+    """Block until Ctrl-C or SIGTERM."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    try:
+        while not stop.wait(3600):
+            pass
+    except KeyboardInterrupt:
+        return

@@ -1,0 +1,142 @@
+"""SIGKILL a real ``revbridge run`` process mid-run; the re-run loses and duplicates nothing.
+
+The sandboxes run in the test process, so downstream state outlives the killed client. Request
+gates on the sandboxes stop the client at an exact point (no sleeps): waiting for the next
+Salesforce page (the previous page is committed) or in the middle of a page's billing writes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from connectors.sandbox.server import LoopbackServer
+from sync.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
+from sync.store import Store
+from sync.store.cursors import load_cursor
+
+pytestmark = pytest.mark.slow
+
+SIZE = SandboxSize(accounts=12, orders=450, products=6, page_size=200)
+REVBRIDGE = Path(sys.executable).with_name("revbridge")
+
+
+def _downstream_state(sandboxes: Sandboxes) -> dict[str, set[str]]:
+    billing = sandboxes.billing
+    state = {
+        collection: {item["external_id"] for item in billing.resources(collection)}
+        for collection in ("customers", "products", "orders")
+    }
+    for record_type, external_id in sandboxes.erp.records:
+        state.setdefault(f"erp:{record_type}", set()).add(external_id)
+    return state
+
+
+def _created_once(sandboxes: Sandboxes) -> None:
+    for collection in ("customers", "products", "orders"):
+        created = sandboxes.billing.writes[(collection, "created")]
+        assert created == len(sandboxes.billing.resources(collection)), collection
+    internal_ids = Counter(record["internalId"] for record in sandboxes.erp.records.values())
+    assert all(count == 1 for count in internal_ids.values())
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, database_url: str) -> Iterator[tuple[Sandboxes, Path]]:
+    with Sandboxes(SIZE) as sandboxes:
+        path = tmp_path / "revbridge.yaml"
+        write_sandbox_config(path, sandboxes.settings_document(database_url))
+        yield sandboxes, path
+
+
+def _run(config: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(REVBRIDGE), "run", "--config", str(config), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def _run_until_gate_then_kill(config: Path, server: LoopbackServer, method: str, prefix: str,
+                              let_through: int) -> None:
+    gate = server.hold_requests(method, prefix, let_through=let_through)
+    process = subprocess.Popen(
+        [str(REVBRIDGE), "run", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        reached = gate.arrived.wait(timeout=120)
+        assert reached, f"the run never reached {method} {prefix}: {process.poll()}"
+        os.kill(process.pid, signal.SIGKILL)
+        assert process.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        gate.release()
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+def _reference_state() -> dict[str, set[str]]:
+    """Downstream state after one uninterrupted run on identically seeded sandboxes."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder, Sandboxes(SIZE) as sandboxes:
+        config = Path(folder) / "revbridge.yaml"
+        document = sandboxes.settings_document(f"sqlite:///{folder}/reference.db")
+        write_sandbox_config(config, document)
+        completed = _run(config)
+        assert completed.returncode == 0, completed.stderr
+        return _downstream_state(sandboxes)
+
+
+@pytest.fixture(scope="module")
+def reference_state() -> dict[str, set[str]]:
+    return _reference_state()
+
+
+def test_kill_between_two_salesforce_pages_then_rerun_converges(
+    config_file: tuple[Sandboxes, Path], database_url: str, reference_state: dict[str, set[str]]
+) -> None:
+    sandboxes, config = config_file
+    salesforce_server = sandboxes.salesforce.server
+    # The first query-more call is the second page of orders: page one is committed by then.
+    _run_until_gate_then_kill(config, salesforce_server, "GET", sandboxes.salesforce.query_more_prefix, 0)
+    store = Store(database_url)
+    with store.engine.connect() as connection:
+        cursor = load_cursor(connection, "quote-to-cash", "salesforce", "order")
+    store.close()
+    assert cursor is not None, "the first page of orders was not committed before the kill"
+    partial = _downstream_state(sandboxes)
+    assert len(partial["orders"]) < len(reference_state["orders"])
+
+    completed = _run(config)
+
+    assert completed.returncode == 0, completed.stderr
+    assert _downstream_state(sandboxes) == reference_state
+    _created_once(sandboxes)
+
+
+def test_kill_in_the_middle_of_a_page_of_writes_then_rerun_converges(
+    config_file: tuple[Sandboxes, Path], reference_state: dict[str, set[str]]
+) -> None:
+    sandboxes, config = config_file
+    # Hold the 51st order upsert: 50 orders of page one are in billing, none committed locally.
+    _run_until_gate_then_kill(config, sandboxes.billing.server, "PUT", "/v1/orders/", 50)
+    assert len(sandboxes.billing.resources("orders")) == 50
+
+    completed = _run(config)
+
+    assert completed.returncode == 0, completed.stderr
+    assert _downstream_state(sandboxes) == reference_state
+    _created_once(sandboxes)
+    assert sandboxes.billing.writes[("orders", "updated")] >= 50  # the replayed upserts
