@@ -136,7 +136,10 @@ class LoopbackServer:
     def start(self) -> LoopbackServer:
         """Serve in a daemon thread; returns self for chaining."""
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name=f"sandbox-{self.port}", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"sandbox-{self.port}",
+            daemon=True,
         )
         self._thread.start()
         return self
