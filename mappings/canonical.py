@@ -30,7 +30,9 @@ def _check_finite(amount: Decimal) -> Decimal:
 
 
 CurrencyCode = Annotated[
-    str, StringConstraints(to_upper=True, min_length=3, max_length=3), AfterValidator(_check_currency)
+    str,
+    StringConstraints(to_upper=True, min_length=3, max_length=3),
+    AfterValidator(_check_currency),
 ]
 Money = Annotated[Decimal, AfterValidator(_check_finite)]
 NonNegativeMoney = Annotated[Decimal, Field(ge=0), AfterValidator(_check_finite)]

@@ -1,0 +1,128 @@
+"""The compiled mappings the sync engine runs: one per system and canonical entity."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from connectors.base import ChildSpec, ReadSpec, WriteSpec
+
+
+class RefResolver(Protocol):
+    """Translates ids between systems and canonical ids (the engine's xref table)."""
+
+    def canonical_id(self, entity: str, system: str, system_id: str) -> str | None:
+        """Inbound: that system's id -> canonical id; None when it isn't synced yet."""
+
+    def system_id(self, entity: str, system: str, canonical_id: str) -> str | None:
+        """Outbound: canonical id -> that system's id; None when it isn't written there yet."""
+
+
+ToCanonical = Callable[[Mapping[str, Any], RefResolver], dict[str, Any]]
+FromCanonical = Callable[[Mapping[str, Any], RefResolver], dict[str, Any]]
+
+
+@dataclass(frozen=True, eq=False)
+class EntityMapping:
+    """One canonical entity in one system, compiled: captures from it or writes to it."""
+
+    entity: str
+    system: str
+    object_name: str
+    key_field: str
+    cursor_field: str | None
+    external_id_field: str | None
+    system_of_record: bool
+    read_fields: tuple[str, ...]
+    children: tuple[ChildSpec, ...]
+    refs: frozenset[str]
+    _to_canonical: ToCanonical | None = field(repr=False)
+    _from_canonical: FromCanonical | None = field(repr=False)
+
+    def read_spec(self, page_size: int = 2000) -> ReadSpec:
+        """What to read: the fields the rules need (+ key + cursor), children as ChildSpec."""
+        if self.cursor_field is None:
+            raise ValueError(
+                f"{self.system} {self.entity} has no cursor; it is read with its parent"
+            )
+        return ReadSpec(
+            object_name=self.object_name,
+            fields=self.read_fields,
+            key_field=self.key_field,
+            cursor_field=self.cursor_field,
+            children=self.children,
+            page_size=page_size,
+        )
+
+    def write_spec(self) -> WriteSpec:
+        """Where to upsert, keyed by the external id field."""
+        if self.external_id_field is None:
+            raise ValueError(f"{self.system} {self.entity} names no external_id field")
+        return WriteSpec(object_name=self.object_name, external_id_field=self.external_id_field)
+
+    def to_canonical(self, raw: Mapping[str, Any], refs: RefResolver) -> dict[str, Any]:
+        """A raw record of this system as a canonical dict, ready for model validation."""
+        if self._to_canonical is None:
+            raise TypeError(f"{self.system} is not the system of record for {self.entity}")
+        return self._to_canonical(raw, refs)
+
+    def from_canonical(self, record: Mapping[str, Any], refs: RefResolver) -> dict[str, Any]:
+        """This system's payload for a canonical record given as ``model_dump(mode="json")``."""
+        if self._from_canonical is None:
+            raise TypeError(f"{self.system} {self.entity} is captured here, not written")
+        return self._from_canonical(record, refs)
+
+    def referenced_entities(self) -> frozenset[str]:
+        """Canonical entities this mapping's refs point at, its children's included."""
+        return self.refs
+
+
+@dataclass(frozen=True)
+class SystemMapping:
+    """All entity mappings of one system, in file order."""
+
+    name: str
+    entities: dict[str, EntityMapping]
+
+
+@dataclass(frozen=True)
+class MappingSet:
+    """Every system's mappings, validated and compiled together."""
+
+    systems: dict[str, SystemMapping]
+
+    def system(self, name: str) -> SystemMapping:
+        """The mappings of one system; KeyError names the systems that exist."""
+        try:
+            return self.systems[name]
+        except KeyError:
+            raise KeyError(f"no mapping for system {name!r}; have {sorted(self.systems)}") from None
+
+    def source_entities(self, system: str) -> list[EntityMapping]:
+        """Entities captured from ``system`` and read on their own, parents first."""
+        pending = [
+            mapping
+            for mapping in self.system(system).entities.values()
+            if mapping.system_of_record and mapping.cursor_field is not None
+        ]
+        names = {mapping.entity for mapping in pending}
+        ordered: list[EntityMapping] = []
+        done: set[str] = set()
+        while pending:
+            # File order breaks ties, so runs are repeatable; the loader has ruled out cycles.
+            ready = next((m for m in pending if (m.refs & names) - {m.entity} <= done), pending[0])
+            ordered.append(ready)
+            done.add(ready.entity)
+            pending.remove(ready)
+        return ordered
+
+    def targets_for(self, entity: str, source_system: str) -> list[EntityMapping]:
+        """The other systems' mappings of ``entity`` that write it there."""
+        return [
+            mapping.entities[entity]
+            for name, mapping in self.systems.items()
+            if name != source_system
+            and entity in mapping.entities
+            and not mapping.entities[entity].system_of_record
+        ]
