@@ -245,10 +245,16 @@ def _picker(
             if table is None:
                 value = _converted(convert, key, value)
             else:
+                source_value = value
                 value = table.get(lookup_key(value), _MISSING)
                 if value is _MISSING:
                     if not has_default:
-                        raise MappingError(key, f"{path} value has no entry in the lookup table")
+                        known = ", ".join(sorted(table))
+                        raise MappingError(
+                            key,
+                            f"{path} value {source_value!r} has no entry in the lookup table "
+                            f"(known: {known}); add it to the map or give a default",
+                        )
                     value = default
         else:
             value = default

@@ -21,10 +21,10 @@ from config.loader import ConfigInvalid, load_settings
 from mappings.errors import MappingConfigError
 from mappings.loader import load_mapping_set
 from sync.connections import open_connectors
+from sync.demo import DEMO_DATABASE, run_demo
 from sync.engine import SyncEngine
 from sync.errors import list_errors
 from sync.flows import QUOTE_TO_CASH
-from sync.demo import DEMO_DATABASE, run_demo
 from sync.report import error_table, run_table, sandbox_table
 from sync.sandboxes import Sandboxes, SandboxSize, wait_for_interrupt, write_sandbox_config
 from sync.store import Store
@@ -119,8 +119,16 @@ def run(
             page_size=settings.salesforce.page_size,
         ).run()
     if as_json:
-        print(json.dumps({"run_id": summary.run_id, "status": summary.status.value,
-                          "message": summary.message, **summary.to_json()}))
+        print(
+            json.dumps(
+                {
+                    "run_id": summary.run_id,
+                    "status": summary.status.value,
+                    "message": summary.message,
+                    **summary.to_json(),
+                }
+            )
+        )
     else:
         console.print(run_table(summary, f"run {summary.run_id} of {summary.flow}"))
     if summary.status is RunStatus.FAILED:

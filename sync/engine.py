@@ -115,7 +115,9 @@ class SyncEngine:
             written = {t.system: xref_entries(connection, t.system, ids) for t in targets}
         changed = self._count_canonical_changes(captured, stored_hashes, summary)
         deliveries = [
-            deliver(target, captured, self._connectors[target.system], written[target.system], resolver)
+            deliver(
+                target, captured, self._connectors[target.system], written[target.system], resolver
+            )
             for target in targets
         ]
         for delivery in deliveries:
@@ -171,7 +173,9 @@ class SyncEngine:
         landed = [record.source_id for record in captured if record.source_id not in failed_ids]
         with self._store.transaction() as connection:
             save_records(connection, [self._stored(mapping, record) for record in changed], run_id)
-            save_xrefs(connection, [self._source_xref(mapping, record) for record in captured], run_id)
+            save_xrefs(
+                connection, [self._source_xref(mapping, record) for record in captured], run_id
+            )
             for delivery in deliveries:
                 save_xrefs(connection, delivery.xrefs, run_id)
             resolve_landed(connection, mapping.entity, mapping.system, landed)

@@ -30,7 +30,7 @@ def start_run(connection: sa.Connection, flow: str) -> int:
         flow=flow, status=RunStatus.RUNNING.value, started_at=utc_now(), stats={}
     )
     primary_key = connection.execute(statement).inserted_primary_key
-    assert primary_key is not None  # noqa: S101 - an INSERT always returns its key here
+    assert primary_key is not None
     return int(primary_key[0])
 
 

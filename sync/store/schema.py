@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -167,4 +166,3 @@ conflict_log = sa.Table(
     sa.Column("decision", sa.String(20), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
 )
-

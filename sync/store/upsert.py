@@ -24,7 +24,9 @@ def upsert_rows(
     elif dialect == "sqlite":
         statement = sqlite.insert(table)
     else:
-        raise NotImplementedError(f"revbridge's store supports sqlite and postgresql, not {dialect}")
+        raise NotImplementedError(
+            f"revbridge's store supports sqlite and postgresql, not {dialect}"
+        )
     update_columns = {
         name: statement.excluded[name] for name in rows[0] if name not in set(key_columns)
     }

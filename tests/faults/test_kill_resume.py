@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,8 +66,9 @@ def _run(config: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _run_until_gate_then_kill(config: Path, server: LoopbackServer, method: str, prefix: str,
-                              let_through: int) -> None:
+def _run_until_gate_then_kill(
+    config: Path, server: LoopbackServer, method: str, prefix: str, let_through: int
+) -> None:
     gate = server.hold_requests(method, prefix, let_through=let_through)
     process = subprocess.Popen(
         [str(REVBRIDGE), "run", "--config", str(config)],
@@ -88,8 +90,6 @@ def _run_until_gate_then_kill(config: Path, server: LoopbackServer, method: str,
 
 def _reference_state() -> dict[str, set[str]]:
     """Downstream state after one uninterrupted run on identically seeded sandboxes."""
-    import tempfile
-
     with tempfile.TemporaryDirectory() as folder, Sandboxes(SIZE) as sandboxes:
         config = Path(folder) / "revbridge.yaml"
         document = sandboxes.settings_document(f"sqlite:///{folder}/reference.db")
@@ -110,7 +110,9 @@ def test_kill_between_two_salesforce_pages_then_rerun_converges(
     sandboxes, config = config_file
     salesforce_server = sandboxes.salesforce.server
     # The first query-more call is the second page of orders: page one is committed by then.
-    _run_until_gate_then_kill(config, salesforce_server, "GET", sandboxes.salesforce.query_more_prefix, 0)
+    _run_until_gate_then_kill(
+        config, salesforce_server, "GET", sandboxes.salesforce.query_more_prefix, 0
+    )
     store = Store(database_url)
     with store.engine.connect() as connection:
         cursor = load_cursor(connection, "quote-to-cash", "salesforce", "order")

@@ -91,10 +91,21 @@ def sandbox_config(tmp_path: Path, database_url: str) -> Iterator[tuple[Path, di
 
 def _secrets(document: dict[str, object]) -> list[str]:
     sections = {name: document[name] for name in ("salesforce", "billing", "erp")}
-    names = {"password", "security_token", "client_secret", "api_key", "consumer_secret",
-             "token_secret"}
-    return [str(values[name]) for values in sections.values() if isinstance(values, dict)
-            for name in names if name in values]
+    names = {
+        "password",
+        "security_token",
+        "client_secret",
+        "api_key",
+        "consumer_secret",
+        "token_secret",
+    }
+    return [
+        str(values[name])
+        for values in sections.values()
+        if isinstance(values, dict)
+        for name in names
+        if name in values
+    ]
 
 
 def test_run_output_logs_and_stored_rows_never_contain_secrets(
@@ -108,7 +119,8 @@ def test_run_output_logs_and_stored_rows_never_contain_secrets(
     store = Store(database_url)
     with store.engine.connect() as connection:
         stored = "\n".join(
-            str(row) for table in metadata.sorted_tables
+            str(row)
+            for table in metadata.sorted_tables
             for row in connection.execute(sa.select(table))
         )
     store.close()

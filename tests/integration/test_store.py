@@ -96,7 +96,9 @@ def test_xref_resolves_both_ways_and_keeps_last_written_hash(store: Store) -> No
             run_id,
         )
         save_xrefs(
-            connection, [XrefEntry("billing", "a1", "account", "customers", "cus_1", "hash-2")], run_id
+            connection,
+            [XrefEntry("billing", "a1", "account", "customers", "cus_1", "hash-2")],
+            run_id,
         )
     with store.engine.connect() as connection:
         assert canonical_ids_for(connection, "salesforce", "account", ["001A", "001B"]) == {
@@ -110,9 +112,13 @@ def test_xref_resolves_both_ways_and_keeps_last_written_hash(store: Store) -> No
 def test_one_external_id_maps_to_one_canonical_record(store: Store) -> None:
     with store.transaction() as connection:
         run_id = start_run(connection, "quote-to-cash")
-        save_xrefs(connection, [XrefEntry("salesforce", "a1", "account", "Account", "001A")], run_id)
+        save_xrefs(
+            connection, [XrefEntry("salesforce", "a1", "account", "Account", "001A")], run_id
+        )
     with pytest.raises(sa.exc.IntegrityError), store.transaction() as connection:
-        save_xrefs(connection, [XrefEntry("salesforce", "a2", "account", "Account", "001A")], run_id)
+        save_xrefs(
+            connection, [XrefEntry("salesforce", "a2", "account", "Account", "001A")], run_id
+        )
 
 
 def test_cursor_round_trips_and_advances(store: Store) -> None:
@@ -128,9 +134,13 @@ def test_cursor_round_trips_and_advances(store: Store) -> None:
 
 
 def test_cursor_is_not_saved_when_the_page_transaction_rolls_back(store: Store) -> None:
-    with pytest.raises(RuntimeError), store.transaction() as connection:
-        save_cursor(connection, "f", "salesforce", "order", Cursor("t", "801A"), 1)
-        raise RuntimeError("crash before commit")
+    def commit_then_crash() -> None:
+        with store.transaction() as connection:
+            save_cursor(connection, "f", "salesforce", "order", Cursor("t", "801A"), 1)
+            raise RuntimeError("crash before commit")
+
+    with pytest.raises(RuntimeError):
+        commit_then_crash()
     with store.engine.connect() as connection:
         assert load_cursor(connection, "f", "salesforce", "order") is None
 
@@ -189,6 +199,8 @@ def test_runs_are_recorded_with_status_and_stats(store: Store) -> None:
 
 
 def test_naive_datetimes_are_refused(store: Store) -> None:
-    naive = StoredRecord(**{**_record("a1", "h").__dict__, "source_modified_at": datetime(2026, 1, 5)})  # noqa: DTZ001
+    naive = StoredRecord(
+        **{**_record("a1", "h").__dict__, "source_modified_at": datetime(2026, 1, 5)}
+    )
     with pytest.raises(sa.exc.StatementError), store.transaction() as connection:
         save_records(connection, [naive], 1)

@@ -15,6 +15,7 @@ from sync.flows import QUOTE_TO_CASH
 from sync.sandboxes import Sandboxes, SandboxSize
 from sync.stats import RunSummary
 from sync.store import Store
+from sync.store.records import xref_entries
 from sync.store.schema import ErrorStage, RunStatus
 
 SIZE = SandboxSize(accounts=15, orders=230, products=8, page_size=200)
@@ -125,8 +126,6 @@ def test_changed_records_are_the_only_ones_sent_again(harness: Harness) -> None:
     salesforce = harness.sandboxes.salesforce
     account_id = harness.sandboxes.billing.resources("customers")[0]["external_id"]
     with harness.store.engine.connect() as connection:
-        from sync.store.records import xref_entries
-
         source_account = xref_entries(connection, "salesforce", [account_id])[account_id]
     salesforce.update_record("Account", source_account.external_id, {"Phone": "+1 415 555 0199"})
     before = harness.downstream_writes()
@@ -140,6 +139,8 @@ def test_changed_records_are_the_only_ones_sent_again(harness: Harness) -> None:
     billing_writes, erp_writes = harness.downstream_writes()
     assert (billing_writes - before[0], erp_writes - before[1]) == (1, 1)
     customer = next(
-        c for c in harness.sandboxes.billing.resources("customers") if c["external_id"] == account_id
+        c
+        for c in harness.sandboxes.billing.resources("customers")
+        if c["external_id"] == account_id
     )
     assert customer["phone"] == "+1 415 555 0199"

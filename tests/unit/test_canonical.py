@@ -110,4 +110,6 @@ def test_canonical_ids_are_deterministic_and_distinct_per_source(first: str, sec
         assert canonical_id("order", "salesforce", first) != canonical_id(
             "order", "salesforce", second
         )
-    assert canonical_id("order", "salesforce", first) != canonical_id("account", "salesforce", first)
+    assert canonical_id("order", "salesforce", first) != canonical_id(
+        "account", "salesforce", first
+    )

@@ -14,8 +14,16 @@ def test_payload_hash_sees_every_value_change() -> None:
 
 
 def test_content_hash_ignores_source_timestamps_at_every_level() -> None:
-    record = {"id": "o1", "source_modified_at": "t1", "lines": [{"id": "l1", "source_modified_at": "t1"}]}
-    touched = {"id": "o1", "source_modified_at": "t2", "lines": [{"id": "l1", "source_modified_at": "t9"}]}
+    record = {
+        "id": "o1",
+        "source_modified_at": "t1",
+        "lines": [{"id": "l1", "source_modified_at": "t1"}],
+    }
+    touched = {
+        "id": "o1",
+        "source_modified_at": "t2",
+        "lines": [{"id": "l1", "source_modified_at": "t9"}],
+    }
     assert content_hash(record) == content_hash(touched)
 
 
