@@ -74,13 +74,26 @@ def _log_retry(retry_state: tenacity.RetryCallState) -> None:
     )
 
 
-def retry_policy(settings: RetrySettings, *, sleep: Sleep | None = None) -> tenacity.Retrying:
+def _is_retryable(retry_rate_limited: bool) -> Callable[[BaseException], bool]:
+    def retryable(error: BaseException) -> bool:
+        if isinstance(error, RateLimited):
+            return retry_rate_limited
+        return isinstance(error, TransientError)
+
+    return retryable
+
+
+def retry_policy(
+    settings: RetrySettings, *, sleep: Sleep | None = None, retry_rate_limited: bool = True
+) -> tenacity.Retrying:
     """Build the tenacity policy: retry TransientError up to ``settings.attempts``, then re-raise.
 
     ``sleep`` replaces ``time.sleep`` (tests pass a recorder, so they never really wait).
+    ``retry_rate_limited=False`` hands RateLimited straight to the caller, for systems whose
+    limit is a daily allowance that seconds of waiting can't restore (Salesforce).
     """
     return tenacity.Retrying(
-        retry=tenacity.retry_if_exception_type(TransientError),
+        retry=tenacity.retry_if_exception(_is_retryable(retry_rate_limited)),
         stop=tenacity.stop_after_attempt(settings.attempts),
         wait=_WaitRetryAfter(settings.max_wait_seconds),
         sleep=sleep or time.sleep,

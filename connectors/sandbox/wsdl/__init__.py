@@ -1,0 +1,1 @@
+"""revbridge's compact NetSuite SuiteTalk WSDL, served by the ERP sandbox."""
