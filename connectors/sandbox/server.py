@@ -51,6 +51,9 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
     """Keep-alive HTTP/1.1 handler with JSON helpers; subclasses implement ``do_*``."""
 
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, the body waits for the
+    # client's delayed ACK (40 ms a response on Linux).
+    disable_nagle_algorithm = True
     # Each sandbox sets its state object on a subclass made per server instance.
     state: ClassVar[Any] = None
 
