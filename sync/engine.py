@@ -18,7 +18,7 @@ from sync.deliver import Delivery, DeliveryFailure, deliver
 from sync.errors import QueuedError, count_active, queue_error, resolve_landed
 from sync.flows import Flow
 from sync.resolver import StoreRefResolver
-from sync.stats import RunSummary
+from sync.stats import CANONICAL, RunSummary
 from sync.store import Store
 from sync.store.cursors import load_cursor, save_cursor
 from sync.store.records import (
@@ -131,7 +131,7 @@ class SyncEngine:
     def _count_canonical_changes(
         captured: Sequence[CapturedRecord], stored_hashes: Mapping[str, str], summary: RunSummary
     ) -> list[CapturedRecord]:
-        counts = summary.counts("canonical")
+        counts = summary.counts(CANONICAL)
         changed = []
         for record in captured:
             previous = stored_hashes.get(record.record.id)

@@ -7,6 +7,8 @@ from typing import Any
 
 from sync.store.schema import RunStatus
 
+CANONICAL = "canonical"  # the row of the canonical store in a run's counts
+
 
 @dataclass
 class SystemCounts:
@@ -37,8 +39,12 @@ class RunSummary:
 
     @property
     def written(self) -> int:
-        """Records created or updated downstream, over all systems."""
-        return sum(counts.created + counts.updated for counts in self.systems.values())
+        """Records created or updated in downstream systems (not the canonical store)."""
+        return sum(
+            counts.created + counts.updated
+            for name, counts in self.systems.items()
+            if name != CANONICAL
+        )
 
     @property
     def rejected(self) -> int:

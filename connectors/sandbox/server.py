@@ -60,6 +60,13 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet: the sandboxes run inside tests and the demo."""
 
+    def handle(self) -> None:
+        """Serve the connection; a client that hung up (killed, timed out) is not an error."""
+        try:
+            super().handle()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
     def parse_request(self) -> bool:
         """Parse as usual, then wait at the server's request gate if one is set."""
         if not super().parse_request():

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from config.settings import SalesforceSettings
 from connectors.sandbox.server import LoopbackServer
 from sync.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
 from sync.store import Store
@@ -110,9 +111,8 @@ def test_kill_between_two_salesforce_pages_then_rerun_converges(
     sandboxes, config = config_file
     salesforce_server = sandboxes.salesforce.server
     # The first query-more call is the second page of orders: page one is committed by then.
-    _run_until_gate_then_kill(
-        config, salesforce_server, "GET", sandboxes.salesforce.query_more_prefix, 0
-    )
+    query_more = f"/services/data/v{SalesforceSettings().api_version}/query/"
+    _run_until_gate_then_kill(config, salesforce_server, "GET", query_more, 0)
     store = Store(database_url)
     with store.engine.connect() as connection:
         cursor = load_cursor(connection, "quote-to-cash", "salesforce", "order")
@@ -134,11 +134,13 @@ def test_kill_in_the_middle_of_a_page_of_writes_then_rerun_converges(
     sandboxes, config = config_file
     # Hold the 51st order upsert: 50 orders of page one are in billing, none committed locally.
     _run_until_gate_then_kill(config, sandboxes.billing.server, "PUT", "/v1/orders/", 50)
-    assert len(sandboxes.billing.resources("orders")) == 50
+    # The held 51st request is served after the release, to a client that is gone.
+    assert 50 <= len(sandboxes.billing.resources("orders")) <= 51
 
     completed = _run(config)
 
     assert completed.returncode == 0, completed.stderr
     assert _downstream_state(sandboxes) == reference_state
     _created_once(sandboxes)
-    assert sandboxes.billing.writes[("orders", "updated")] >= 50  # the replayed upserts
+    writes = sandboxes.billing.writes
+    assert writes[("orders", "unchanged")] + writes[("orders", "updated")] >= 50  # replays
