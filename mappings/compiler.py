@@ -10,11 +10,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from connectors.base import ChildSpec
 from mappings.canonical import model_for
 from mappings.errors import MappingError, UnresolvedReference
 from mappings.identity import canonical_id
-from mappings.mapping_set import EntityMapping, RefResolver, SystemMapping
+from mappings.mapping_set import ChildFields, EntityMapping, RefResolver, SystemMapping
 from mappings.rules import (
     DEFAULT_TYPE,
     INBOUND,
@@ -75,9 +74,9 @@ def _read_fields(spec: EntitySpec) -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for name in wanted if name))
 
 
-def _child_specs(spec: EntitySpec, file: MappingFile) -> tuple[ChildSpec, ...]:
+def _child_specs(spec: EntitySpec, file: MappingFile) -> tuple[ChildFields, ...]:
     return tuple(
-        ChildSpec(relationship=rule.each, fields=_read_fields(file.entities[rule.entity]))
+        ChildFields(relationship=rule.each, fields=_read_fields(file.entities[rule.entity]))
         for rule in spec.fields.values()
         if spec.system_of_record and rule.each is not None and rule.entity in file.entities
     )

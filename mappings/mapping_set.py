@@ -6,8 +6,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from connectors.base import ChildSpec, ReadSpec, WriteSpec
-
 
 class RefResolver(Protocol):
     """Translates ids between systems and canonical ids (the engine's xref table)."""
@@ -23,6 +21,14 @@ ToCanonical = Callable[[Mapping[str, Any], RefResolver], dict[str, Any]]
 FromCanonical = Callable[[Mapping[str, Any], RefResolver], dict[str, Any]]
 
 
+@dataclass(frozen=True)
+class ChildFields:
+    """A child collection read with its parent (Salesforce child relationship) and its fields."""
+
+    relationship: str
+    fields: tuple[str, ...]
+
+
 @dataclass(frozen=True, eq=False)
 class EntityMapping:
     """One canonical entity in one system, compiled: captures from it or writes to it."""
@@ -35,31 +41,10 @@ class EntityMapping:
     external_id_field: str | None
     system_of_record: bool
     read_fields: tuple[str, ...]
-    children: tuple[ChildSpec, ...]
+    children: tuple[ChildFields, ...]
     refs: frozenset[str]
     _to_canonical: ToCanonical | None = field(repr=False)
     _from_canonical: FromCanonical | None = field(repr=False)
-
-    def read_spec(self, page_size: int = 2000) -> ReadSpec:
-        """What to read: the fields the rules need (+ key + cursor), children as ChildSpec."""
-        if self.cursor_field is None:
-            raise ValueError(
-                f"{self.system} {self.entity} has no cursor; it is read with its parent"
-            )
-        return ReadSpec(
-            object_name=self.object_name,
-            fields=self.read_fields,
-            key_field=self.key_field,
-            cursor_field=self.cursor_field,
-            children=self.children,
-            page_size=page_size,
-        )
-
-    def write_spec(self) -> WriteSpec:
-        """Where to upsert, keyed by the external id field."""
-        if self.external_id_field is None:
-            raise ValueError(f"{self.system} {self.entity} names no external_id field")
-        return WriteSpec(object_name=self.object_name, external_id_field=self.external_id_field)
 
     def to_canonical(self, raw: Mapping[str, Any], refs: RefResolver) -> dict[str, Any]:
         """A raw record of this system as a canonical dict, ready for model validation."""

@@ -43,7 +43,9 @@ def describe_validation_error(error: ValidationError) -> str:
     problems = []
     for detail in error.errors(include_url=False):
         location = ".".join(str(part) for part in detail["loc"]) or "(record)"
-        problems.append(f"{location}: {detail['msg']} (got {detail.get('input')!r})")
+        given = detail.get("input")
+        shown = repr(given) if isinstance(given, str) or given is None else str(given)
+        problems.append(f"{location}: {detail['msg']} (got {shown})")
     return "; ".join(problems)
 
 

@@ -12,6 +12,7 @@ from mappings.errors import MappingError, UnresolvedReference
 from mappings.mapping_set import EntityMapping, RefResolver
 from sync.capture import CapturedRecord
 from sync.change import payload_hash
+from sync.specs import write_spec
 from sync.store.records import XrefEntry
 from sync.store.schema import ErrorStage
 
@@ -121,7 +122,7 @@ def deliver(
     pending = _plan(target, captured, written, refs, delivery)
     if not pending:
         return delivery
-    results = connector.write(target.write_spec(), [item.payload for item in pending])
+    results = connector.write(write_spec(target), [item.payload for item in pending])
     if len(results) != len(pending):
         raise ConnectorError(
             f"{target.system} answered {len(results)} results for {len(pending)} records",

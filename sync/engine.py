@@ -18,6 +18,7 @@ from sync.deliver import Delivery, DeliveryFailure, deliver
 from sync.errors import QueuedError, count_active, queue_error, resolve_landed
 from sync.flows import Flow
 from sync.resolver import StoreRefResolver
+from sync.specs import read_spec
 from sync.stats import CANONICAL, RunSummary
 from sync.store import Store
 from sync.store.cursors import load_cursor, save_cursor
@@ -92,7 +93,7 @@ class SyncEngine:
             cursor = load_cursor(connection, self._flow.name, mapping.system, mapping.entity)
         source = self._connectors[mapping.system]
         targets = self._targets(mapping.entity)
-        for page in source.read(mapping.read_spec(self._page_size), cursor):
+        for page in source.read(read_spec(mapping, self._page_size), cursor):
             self._sync_page(mapping, targets, page, summary, resolver)
             summary.pages += 1
             if self._on_page is not None:

@@ -47,8 +47,9 @@ def run_table(summary: RunSummary, title: str) -> Table:
 def error_table(errors: Sequence[ErrorRow]) -> Table:
     """The error queue, newest first."""
     table = Table(title="error queue", title_justify="left")
-    for column in ("id", "status", "entity", "source id", "target", "stage", "message"):
-        table.add_column(column, overflow="fold")
+    for column in ("id", "status", "entity", "source id", "target", "stage"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("message", overflow="fold", ratio=1)
     for error in errors:
         table.add_row(
             str(error.id),

@@ -15,6 +15,7 @@ from mappings.canonical import Account, Order
 from mappings.errors import MappingError, UnresolvedReference
 from mappings.identity import canonical_id
 from mappings.loader import load_mapping_set
+from sync.specs import read_spec, write_spec
 
 MAPPINGS = load_mapping_set()
 SALESFORCE = MAPPINGS.system("salesforce").entities
@@ -182,14 +183,14 @@ def test_source_entities_come_parents_first() -> None:
 def test_targets_of_an_order_are_billing_and_erp() -> None:
     targets = MAPPINGS.targets_for("order", "salesforce")
 
-    assert [(m.system, m.write_spec()) for m in targets] == [
+    assert [(m.system, write_spec(m)) for m in targets] == [
         ("billing", WriteSpec("orders", "external_id")),
         ("erp", WriteSpec("SalesOrder", "externalId")),
     ]
 
 
 def test_order_read_spec_asks_for_the_mapped_fields_and_order_items() -> None:
-    spec = SALESFORCE["order"].read_spec(page_size=500)
+    spec = read_spec(SALESFORCE["order"], page_size=500)
 
     assert spec.object_name == "Order"
     assert spec.cursor_field == "SystemModstamp"
@@ -216,7 +217,7 @@ def test_order_read_spec_asks_for_the_mapped_fields_and_order_items() -> None:
 
 def test_order_lines_are_not_read_on_their_own() -> None:
     with pytest.raises(ValueError, match="read with its parent"):
-        SALESFORCE["order_line"].read_spec()
+        read_spec(SALESFORCE["order_line"])
 
 
 def test_a_source_mapping_does_not_build_payloads() -> None:

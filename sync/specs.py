@@ -1,0 +1,32 @@
+"""Connector requests derived from compiled mappings: what to read, where to write."""
+
+from __future__ import annotations
+
+from connectors.base import ChildSpec, ReadSpec, WriteSpec
+from mappings.mapping_set import EntityMapping
+
+
+def read_spec(mapping: EntityMapping, page_size: int = 2000) -> ReadSpec:
+    """The fields the mapping's rules need (+ key + cursor), with its child collections."""
+    if mapping.cursor_field is None:
+        raise ValueError(
+            f"{mapping.system} {mapping.entity} has no cursor; it is read with its parent"
+        )
+    return ReadSpec(
+        object_name=mapping.object_name,
+        fields=mapping.read_fields,
+        key_field=mapping.key_field,
+        cursor_field=mapping.cursor_field,
+        children=tuple(
+            ChildSpec(relationship=child.relationship, fields=child.fields)
+            for child in mapping.children
+        ),
+        page_size=page_size,
+    )
+
+
+def write_spec(mapping: EntityMapping) -> WriteSpec:
+    """Upsert into the mapping's object, keyed by its external id field."""
+    if mapping.external_id_field is None:
+        raise ValueError(f"{mapping.system} {mapping.entity} names no external_id field")
+    return WriteSpec(object_name=mapping.object_name, external_id_field=mapping.external_id_field)
