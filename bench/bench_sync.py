@@ -30,7 +30,19 @@ from sync.store import Store
 from sync.store.schema import metadata
 
 
+BENCH_SCHEMA = "revbridge_bench"
+
+
 def _fresh_store(url: str) -> Store:
+    """An empty store; on PostgreSQL in a schema of its own, so no real data is touched."""
+    if sa.make_url(url).get_backend_name() == "postgresql":
+        engine = sa.create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {BENCH_SCHEMA} CASCADE"))
+            connection.execute(sa.text(f"CREATE SCHEMA {BENCH_SCHEMA}"))
+        engine.dispose()
+        separator = "&" if "?" in url else "?"
+        return Store(f"{url}{separator}options=-csearch_path%3D{BENCH_SCHEMA}")
     engine = sa.create_engine(url)
     with engine.begin() as connection:
         metadata.drop_all(connection)
