@@ -29,7 +29,6 @@ from sync.stats import RunSummary
 from sync.store import Store
 from sync.store.schema import metadata
 
-
 BENCH_SCHEMA = "revbridge_bench"
 
 
