@@ -19,8 +19,8 @@ from connectors.sandbox.soql import (
     Query,
     SoqlError,
     parse_soql,
-    plan_query,
 )
+from connectors.sandbox.soql_run import plan_query
 
 STAMP = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 
