@@ -54,6 +54,9 @@ class ReadSpec:
     cursor_field: str = "SystemModstamp"
     children: tuple[ChildSpec, ...] = ()
     page_size: int = 2000
+    # A condition in the system's own query language, from the mapping's `filter` (admin-owned
+    # configuration, never record data).
+    filter: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,10 @@ class Connector(Protocol):
 
     def read(self, spec: ReadSpec, since: Cursor | None) -> Iterator[Page]:
         """Yield pages of records changed strictly after ``since``, oldest first."""
+        ...
+
+    def fetch(self, spec: ReadSpec, record_ids: Sequence[str]) -> list[RawRecord]:
+        """The current state of the given records (missing ones are left out)."""
         ...
 
     def write(self, spec: WriteSpec, payloads: Sequence[Mapping[str, Any]]) -> list[WriteResult]:

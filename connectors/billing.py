@@ -284,6 +284,13 @@ class BillingConnector:
         write_token = uuid.uuid4().hex
         return [self._write_one(spec, payload, write_token) for payload in payloads]
 
+    def fetch(self, spec: ReadSpec, record_ids: Sequence[str]) -> list[RawRecord]:
+        """Not supported yet: billing is a write target in this release's flows."""
+        raise ConfigError(
+            f"fetching {spec.object_name} records by id from billing is not supported yet",
+            system=SYSTEM,
+        )
+
     def read(self, spec: ReadSpec, since: Cursor | None) -> Iterator[Page]:
         """Yield pages of records changed strictly after ``since``, in ``(updated, id)`` order."""
         position, after, calls = since, None, 0

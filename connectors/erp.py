@@ -24,7 +24,7 @@ from zeep.cache import SqliteCache
 from zeep.transports import Transport
 
 from config.settings import ErpSettings, RetrySettings
-from connectors.base import Cursor, Page, ReadSpec, WriteOutcome, WriteResult, WriteSpec
+from connectors.base import Cursor, Page, RawRecord, ReadSpec, WriteOutcome, WriteResult, WriteSpec
 from connectors.erp_auth import new_token_passport
 from connectors.erp_records import SYSTEM, PayloadError, RecordBuilder
 from connectors.errors import (
@@ -168,6 +168,14 @@ class ErpConnector:
         raise ConfigError(
             f"reading {spec.object_name} from the ERP is not supported yet; the ERP is a write "
             "target only in this release (remove it as a source in the flow config)",
+            system=SYSTEM,
+        )
+
+    def fetch(self, spec: ReadSpec, record_ids: Sequence[str]) -> list[RawRecord]:
+        """Not supported: the ERP is a write target only in this release."""
+        raise ConfigError(
+            f"fetching {spec.object_name} from the ERP is not supported yet; the ERP is a write "
+            "target only in this release",
             system=SYSTEM,
         )
 

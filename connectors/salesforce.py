@@ -81,8 +81,8 @@ def soql_datetime(stamp: str) -> str:
     raise ConfigError(f"cursor stamp {stamp!r} is not a Salesforce datetime", system=SYSTEM)
 
 
-def build_read_soql(spec: ReadSpec, since: Cursor | None) -> str:
-    """SOQL for one incremental read: named fields, child subqueries, (stamp, id) order."""
+def _select(spec: ReadSpec) -> str:
+    """``SELECT <fields and child subqueries> FROM <object>``, names checked."""
     fields = _unique([spec.key_field, spec.cursor_field, "IsDeleted", *spec.fields])
     for child in spec.children:
         child_fields = ", ".join(_unique(["Id", *child.fields]))
@@ -90,20 +90,39 @@ def build_read_soql(spec: ReadSpec, since: Cursor | None) -> str:
         fields.append(
             format_soql("(SELECT {:literal} FROM {:literal})", child_fields, relationship)
         )
-    # Names are checked API names, placed as literals; values below are quoted by format_soql.
-    soql = format_soql(
+    # Names are checked API names, placed as literals; values are quoted by format_soql.
+    return format_soql(
         "SELECT {:literal} FROM {:literal}", ", ".join(fields), _checked_name(spec.object_name)
     )
+
+
+def _where(conditions: Sequence[str]) -> str:
+    return (
+        " WHERE " + " AND ".join(f"({condition})" for condition in conditions) if conditions else ""
+    )
+
+
+def build_read_soql(spec: ReadSpec, since: Cursor | None) -> str:
+    """SOQL for one incremental read: named fields, child subqueries, (stamp, id) order."""
+    conditions = [spec.filter] if spec.filter else []
     if since is not None:
-        soql += format_soql(
-            " WHERE {stamp_field:literal} > {stamp:literal}"
-            " OR ({stamp_field:literal} = {stamp:literal} AND {key_field:literal} > {record_id})",
-            stamp_field=spec.cursor_field,
-            stamp=soql_datetime(since.modified),
-            key_field=spec.key_field,
-            record_id=since.record_id,
+        conditions.append(
+            format_soql(
+                "{stamp_field:literal} > {stamp:literal} OR "
+                "({stamp_field:literal} = {stamp:literal} AND {key_field:literal} > {record_id})",
+                stamp_field=spec.cursor_field,
+                stamp=soql_datetime(since.modified),
+                key_field=spec.key_field,
+                record_id=since.record_id,
+            )
         )
-    return f"{soql} ORDER BY {spec.cursor_field}, {spec.key_field}"
+    return f"{_select(spec)}{_where(conditions)} ORDER BY {spec.cursor_field}, {spec.key_field}"
+
+
+def build_fetch_soql(spec: ReadSpec, record_ids: Sequence[str]) -> str:
+    """SOQL reading the given records by id (the mapping's filter does not apply)."""
+    condition = format_soql("{:literal} IN {}", spec.key_field, list(record_ids))
+    return f"{_select(spec)}{_where([condition])}"
 
 
 def _first_error(content: Any) -> tuple[str, str]:
@@ -245,6 +264,22 @@ class SalesforceConnector:
             if result["done"]:
                 return
             result = self._call(partial(_query_more, result["nextRecordsUrl"], options))
+
+    def fetch(self, spec: ReadSpec, record_ids: Sequence[str]) -> list[RawRecord]:
+        """The records with these ids as they are now, deleted ones included (queryAll)."""
+        options = {"timeout": self._settings.timeout_seconds}
+        children = {child.relationship.lower() for child in spec.children}
+        records: list[RawRecord] = []
+        # Salesforce caps a SOQL statement's length; 200 ids stay far below it.
+        for start in range(0, len(record_ids), 200):
+            soql = build_fetch_soql(spec, record_ids[start : start + 200])
+            result = self._call(partial(_query, soql, options))
+            while True:
+                records += [self._clean(r, children, options) for r in result["records"]]
+                if result["done"]:
+                    break
+                result = self._call(partial(_query_more, result["nextRecordsUrl"], options))
+        return records
 
     def _clean(self, raw: Mapping[str, Any], children: set[str], options: Any) -> RawRecord:
         """Drop ``attributes``; child subquery results become plain lists (empty for null)."""

@@ -341,10 +341,37 @@ def test_read_soql_quotes_the_cursor_id_and_keeps_milliseconds() -> None:
         ReadSpec("Account", ("Name",)), Cursor("2026-01-05T10:00:00.250+0000", "001' OR Id != '")
     )
     assert soql == (
-        "SELECT Id, SystemModstamp, IsDeleted, Name FROM Account WHERE SystemModstamp > "
+        "SELECT Id, SystemModstamp, IsDeleted, Name FROM Account WHERE (SystemModstamp > "
         "2026-01-05T10:00:00.250Z OR (SystemModstamp = 2026-01-05T10:00:00.250Z AND "
-        "Id > '001\\' OR Id != \\'') ORDER BY SystemModstamp, Id"
+        "Id > '001\\' OR Id != \\'')) ORDER BY SystemModstamp, Id"
     )
+
+
+def test_read_soql_puts_the_mapping_filter_beside_the_cursor_condition() -> None:
+    spec = ReadSpec("Order", ("Status",), filter="Status != 'Draft'")
+    soql = build_read_soql(spec, Cursor("2026-01-05T10:00:00.000+0000", "801A"))
+    assert " WHERE (Status != 'Draft') AND (SystemModstamp > " in soql
+
+
+def test_filter_limits_what_an_incremental_read_returns(connector: SalesforceConnector) -> None:
+    spec = ReadSpec("Order", ("Status",), filter="Status = 'Draft'")
+    statuses = {r["Status"] for page in connector.read(spec, None) for r in page.records}
+    assert statuses == {"Draft"}
+
+
+def test_fetch_returns_the_current_state_of_the_given_records(
+    sandbox: SalesforceSandbox, connector: SalesforceConnector
+) -> None:
+    orders = sandbox.records("Order")[:3]
+    sandbox.update_record("Order", orders[0]["Id"], {"Status": "Cancelled"})
+    spec = ReadSpec("Order", ("Status",), children=(ChildSpec("OrderItems", ("Quantity",)),))
+
+    fetched = connector.fetch(spec, [o["Id"] for o in orders] + ["8015g0000009999AAA"])
+
+    assert {r["Id"] for r in fetched} == {o["Id"] for o in orders}
+    by_id = {r["Id"]: r for r in fetched}
+    assert by_id[orders[0]["Id"]]["Status"] == "Cancelled"
+    assert all(isinstance(r["OrderItems"], list) and r["OrderItems"] for r in fetched)
 
 
 @pytest.mark.parametrize(
