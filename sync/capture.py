@@ -24,6 +24,7 @@ class CapturedRecord:
     record: CanonicalRecord
     canonical_json: dict[str, Any]
     content_hash: str
+    raw: RawRecord | None = None
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def capture_record(
             source_id, ErrorStage.VALIDATE, "ValidationError", message, raw, canonical_id
         )
     canonical_json = record.model_dump(mode="json")
-    return CapturedRecord(source_id, record, canonical_json, content_hash(canonical_json))
+    return CapturedRecord(source_id, record, canonical_json, content_hash(canonical_json), raw)
 
 
 def capture_page(

@@ -31,3 +31,12 @@ def save_cursor(
         "run_id": run_id,
     }
     upsert_rows(connection, cursors, [row], ["flow", "system", "entity"])
+
+
+def reset_cursor(connection: sa.Connection, flow: str, system: str, entity: str) -> None:
+    """Forget the cursor, so the next read starts from the beginning of the source's history."""
+    connection.execute(
+        sa.delete(cursors).where(
+            cursors.c.flow == flow, cursors.c.system == system, cursors.c.entity == entity
+        )
+    )

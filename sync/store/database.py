@@ -75,12 +75,13 @@ class Store:
         except sa.exc.OperationalError as error:
             raise StoreError(f"cannot open {self.display_url}: {error.orig}") from None
 
-    def upgrade(self) -> None:
-        """Apply pending migrations; cheap when the database is already current."""
-        if self.current_revision() == self.head_revision():
+    def upgrade(self, revision: str = "head") -> None:
+        """Apply pending migrations up to ``revision``; cheap when already there."""
+        target = self.head_revision() if revision == "head" else revision
+        if self.current_revision() == target:
             return
         with self.engine.begin() as connection:
-            command.upgrade(_alembic_config(connection), "head")
+            command.upgrade(_alembic_config(connection), revision)
 
     @contextmanager
     def transaction(self) -> Iterator[sa.Connection]:

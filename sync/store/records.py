@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +25,7 @@ class StoredRecord:
     source_object: str
     source_id: str
     source_modified_at: datetime
+    source_payload: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,47 @@ def save_records(connection: sa.Connection, records: Sequence[StoredRecord], run
             "is_deleted": False,
             "updated_at": now,
             "run_id": run_id,
+            "source_payload": record.source_payload,
         }
         for record in records
     ]
     upsert_rows(connection, canonical_records, rows, ["canonical_id"])
+
+
+def iter_stored(
+    connection: sa.Connection, entity: str, batch_size: int = 500
+) -> Iterator[list[StoredRecord]]:
+    """Every stored record of ``entity`` in batches, by canonical id (keyset paging)."""
+    after = ""
+    while True:
+        query = (
+            sa.select(canonical_records)
+            .where(
+                canonical_records.c.entity == entity,
+                canonical_records.c.canonical_id > after,
+                canonical_records.c.is_deleted.is_(False),
+            )
+            .order_by(canonical_records.c.canonical_id)
+            .limit(batch_size)
+        )
+        batch = [
+            StoredRecord(
+                canonical_id=row.canonical_id,
+                entity=row.entity,
+                payload=dict(row.payload),
+                content_hash=row.content_hash,
+                source_system=row.source_system,
+                source_object=row.source_object,
+                source_id=row.source_id,
+                source_modified_at=row.source_modified_at,
+                source_payload=dict(row.source_payload) if row.source_payload else None,
+            )
+            for row in connection.execute(query)
+        ]
+        if not batch:
+            return
+        yield batch
+        after = batch[-1].canonical_id
 
 
 def content_hashes(connection: sa.Connection, canonical_ids: Collection[str]) -> dict[str, str]:

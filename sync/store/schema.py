@@ -83,6 +83,9 @@ canonical_records = sa.Table(
     sa.Column("is_deleted", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
     sa.Column("run_id", sa.Integer(), nullable=True),
+    # The record as the source system sent it, so a mapping change can be previewed and
+    # re-applied without reading the source again.
+    sa.Column("source_payload", JsonColumn, nullable=True),
 )
 
 # One row per (system, canonical record): the record's id in that system and, for targets,
@@ -149,6 +152,18 @@ error_queue = sa.Table(
     sa.Index(
         "ix_error_queue_record", "entity", "source_system", "source_id", "target_system", "status"
     ),
+)
+
+# The fingerprint of each mapping a flow last ran with: a changed one means records must be
+# re-captured (source mapping) or re-delivered (target mapping).
+mapping_fingerprints = sa.Table(
+    "mapping_fingerprints",
+    metadata,
+    sa.Column("flow", sa.String(80), primary_key=True),
+    sa.Column("system", sa.String(40), primary_key=True),
+    sa.Column("entity", sa.String(40), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 conflict_log = sa.Table(

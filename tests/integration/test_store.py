@@ -16,6 +16,7 @@ from sync.store.records import (
     XrefEntry,
     canonical_ids_for,
     content_hashes,
+    iter_stored,
     load_payload,
     save_records,
     save_xrefs,
@@ -61,7 +62,7 @@ def store(database_url: str) -> Store:
 
 
 def test_new_database_is_migrated_to_head_on_first_use(store: Store) -> None:
-    assert store.current_revision() == store.head_revision() == "0001"
+    assert store.current_revision() == store.head_revision() == "0002"
     tables = set(sa.inspect(store.engine).get_table_names())
     expected = {"canonical_records", "xref", "cursors", "runs", "error_queue", "conflict_log"}
     assert expected <= tables
@@ -70,7 +71,7 @@ def test_new_database_is_migrated_to_head_on_first_use(store: Store) -> None:
 def test_upgrade_is_idempotent(store: Store, database_url: str) -> None:
     again = Store(database_url)
     again.upgrade()
-    assert again.current_revision() == "0001"
+    assert again.current_revision() == "0002"
 
 
 def test_saving_a_record_twice_replaces_it(store: Store) -> None:
@@ -204,3 +205,42 @@ def test_naive_datetimes_are_refused(store: Store) -> None:
     )
     with pytest.raises(sa.exc.StatementError), store.transaction() as connection:
         save_records(connection, [naive], 1)
+
+
+def test_upgrading_from_the_first_release_keeps_its_rows(database_url: str) -> None:
+    old = Store(database_url, migrate=False)
+    old.upgrade("0001")
+    with old.engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO canonical_records (canonical_id, entity, payload, content_hash, "
+                "source_system, source_object, source_id, source_modified_at, is_deleted, "
+                "updated_at) VALUES ('a1', 'account', '{\"name\": \"Acme\"}', 'h1', "
+                "'salesforce', 'Account', '001A', :at, false, :at)"
+            ),
+            {"at": MODIFIED},
+        )
+    old.close()
+
+    upgraded = Store(database_url)
+
+    assert upgraded.current_revision() == "0002"
+    with upgraded.engine.connect() as connection:
+        (batch,) = list(iter_stored(connection, "account"))
+    assert [(r.canonical_id, r.payload, r.source_payload) for r in batch] == [
+        ("a1", {"name": "Acme"}, None)
+    ]
+    upgraded.close()
+
+
+def test_stored_records_come_back_in_batches_with_their_source_payload(store: Store) -> None:
+    records = [
+        StoredRecord(**{**_record(f"a{n:02d}", "h").__dict__, "source_payload": {"Id": n}})
+        for n in range(5)
+    ]
+    with store.transaction() as connection:
+        save_records(connection, records, 1)
+    with store.engine.connect() as connection:
+        batches = list(iter_stored(connection, "account", batch_size=2))
+    assert [len(batch) for batch in batches] == [2, 2, 1]
+    assert [r.source_payload for batch in batches for r in batch] == [{"Id": n} for n in range(5)]
