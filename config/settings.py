@@ -64,6 +64,42 @@ class RetrySettings(_Section):
     max_wait_seconds: float = Field(default=30.0, gt=0)
 
 
+class FlowSettings(_Section):
+    """One flow: records captured in ``source`` and kept in step in each of ``targets``."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    source: str = "salesforce"
+    targets: list[str] = Field(default_factory=lambda: ["billing", "erp"], min_length=1)
+    entities: list[str] | None = Field(
+        default=None, description="Canonical entities to carry; all the source owns if unset."
+    )
+    schedule: str | None = Field(
+        default=None, description="Cron expression (5 fields, UTC) for `revbridge serve`."
+    )
+    misfire_grace_seconds: int = Field(default=300, ge=1)
+
+
+class AlertSettings(_Section):
+    """Where to post when a run fails or the error queue grows (Slack-compatible webhook)."""
+
+    webhook_url: SecretStr | None = None
+    error_queue_threshold: int = Field(default=100, ge=1)
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class ServeSettings(_Section):
+    """`revbridge serve`: flow leases shared by replicas, and the metrics/health endpoint."""
+
+    lease_seconds: float = Field(
+        default=60.0, gt=0, description="A crashed replica's flows resume after this long."
+    )
+    heartbeat_seconds: float = Field(default=15.0, gt=0)
+    metrics_host: str = Field(
+        default="127.0.0.1", description="0.0.0.0 in a container, for Prometheus and probes."
+    )
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+
+
 class Settings(BaseSettings):
     """Everything a run needs. Environment variables ``REVBRIDGE_*`` override the file."""
 
@@ -79,3 +115,8 @@ class Settings(BaseSettings):
     billing: BillingSettings
     erp: ErpSettings
     retry: RetrySettings = RetrySettings()
+    flows: list[FlowSettings] = Field(
+        default_factory=lambda: [FlowSettings(name="quote-to-cash", schedule="*/15 * * * *")],
+        description="Flows `run` and `serve` know; by default Salesforce to billing and ERP.",
+    )
+    alerts: AlertSettings = AlertSettings()

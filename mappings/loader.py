@@ -1,15 +1,14 @@
 """Load mapping files in explicit stages, reporting every problem at once as file:line:col.
 
 Stages: parse (ruamel.yaml round-trip, so nodes keep their positions; tabs, duplicate keys and
-syntax errors) -> spec (pydantic, errors mapped back to YAML nodes) -> meaning (canonical
-entities and fields exist, refs and lookups make sense, no reference cycles) -> compile.
-Nothing is compiled while any problem remains.
+syntax errors) -> spec (pydantic: unknown keys, types, expressions and formats that don't
+compile; errors mapped back to YAML nodes) -> meaning (canonical entities and fields exist,
+refs, lookups and names make sense, no reference cycles) -> compile. Nothing is compiled while
+any problem remains.
 """
 
 from __future__ import annotations
 
-import difflib
-import graphlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -21,12 +20,14 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from mappings.canonical import ENTITIES
+from mappings.checks import Finding
 from mappings.compiler import compile_system
 from mappings.errors import MappingConfigError, Problem
+from mappings.fields import with_suggestion
 from mappings.mapping_set import MappingSet
-from mappings.rules import SYSTEM_FIELDS, Finding, RuleScope, check_rules
-from mappings.spec import ALL_KEYS, EntitySpec, MappingFile
+from mappings.meaning import check_across_files, check_file
+from mappings.rule_kinds import KINDS, TAG_PREFIX
+from mappings.spec import ALL_KEYS, VERSION, MappingFile
 
 __all__ = [
     "MappingConfigError",
@@ -75,12 +76,15 @@ def _analyse(paths: Sequence[Path]) -> tuple[list[Problem], list[_Loaded]]:
                 loaded.append(_Loaded(str(path), tree, spec))
         problems += found
     for item in loaded:
-        findings = _check_meaning(item.spec)
         problems += sorted(
-            (_problem(item, finding) for finding in findings),
-            key=lambda problem: (problem.line, problem.column),
+            {_problem(item, finding) for finding in check_file(item.spec)},
+            key=lambda problem: (problem.line, problem.column, problem.message),
         )
-    problems += _check_across_files(loaded)
+    trees = {item.file: item for item in loaded}
+    problems += [
+        _problem(trees[file], finding)
+        for file, finding in check_across_files([(item.file, item.spec) for item in loaded])
+    ]
     return problems, loaded
 
 
@@ -105,13 +109,16 @@ def _parse(path: Path) -> tuple[Any, list[Problem]]:
         # ruamel appends both values to a duplicate key's message: keep just the key.
         problem = str(error.problem).split(" with value ", 1)[0].removeprefix("found ")
         return None, [Problem(name, line, column, f"YAML error: {problem}")]
-    except YAMLError as error:
+    except (YAMLError, ValueError, TypeError, RecursionError) as error:
+        # ruamel raises plain errors for a few malformed inputs (bad timestamps, deep nesting).
         return None, [Problem(name, 1, 1, f"YAML error: {error}")]
 
 
 def _plain_key(key: Any) -> str:
     if isinstance(key, bool):
         return "true" if key else "false"
+    if key is None:
+        return "null"
     return str(key)
 
 
@@ -129,153 +136,98 @@ def _plain(node: Any) -> Any:
     return node
 
 
-def _locate(tree: Any, loc: Loc, at_key: bool) -> tuple[int, int]:
-    """1-based line and column of the node at ``loc``, or of its deepest existing ancestor."""
+def _walk(tree: Any, loc: Loc) -> tuple[Loc, tuple[int, int], tuple[int, int]]:
+    """The part of ``loc`` present in the tree, with its last node's key and value positions."""
     node, key_at, value_at = tree, (0, 0), (0, 0)
-    for depth, step in enumerate(loc):
+    found: list[str | int] = []
+    for step in loc:
         if isinstance(node, CommentedMap):
             tree_key = next((key for key in node if _plain_key(key) == str(step)), None)
             if tree_key is None:
-                break
+                continue  # pydantic's union member names and rule tags are not in the tree
             key_at, value_at = node.lc.key(tree_key), node.lc.value(tree_key)
             node = node[tree_key]
         elif isinstance(node, CommentedSeq) and isinstance(step, int) and step < len(node):
             key_at = value_at = node.lc.item(step)
             node = node[step]
         else:
-            break
-        if depth == len(loc) - 1 and not at_key:
-            key_at = value_at
-    return key_at[0] + 1, key_at[1] + 1
+            continue
+        found.append(step)
+    return tuple(found), key_at, value_at
+
+
+def _locate(tree: Any, loc: Loc, at_key: bool) -> tuple[int, int]:
+    """1-based line and column of the node at ``loc``, or of its deepest existing ancestor."""
+    found, key_at, value_at = _walk(tree, loc)
+    at = value_at if found == loc and not at_key else key_at
+    return at[0] + 1, at[1] + 1
 
 
 def _validate_spec(name: str, tree: Any) -> tuple[MappingFile | None, list[Problem]]:
     try:
         return MappingFile.model_validate(_plain(tree)), []
     except ValidationError as error:
-        return None, [_spec_problem(name, tree, detail) for detail in error.errors()]
+        # A union reports each member's complaint about the same node; keep the most telling.
+        ranked = sorted(
+            (detail["type"] not in {"value_error", "rule_source"}, index, detail)
+            for index, detail in enumerate(error.errors())
+        )
+        unique: dict[tuple[int, int], Problem] = {}
+        for _, _, detail in ranked:
+            problem = _spec_problem(name, tree, detail)
+            unique.setdefault((problem.line, problem.column), problem)
+        return None, sorted(unique.values(), key=lambda p: (p.line, p.column))
 
 
 def _spec_problem(name: str, tree: Any, detail: Any) -> Problem:
-    loc: Loc = tuple(detail["loc"])
+    raw_loc: Loc = tuple(detail["loc"])
+    model_level = bool(raw_loc) and str(raw_loc[-1]).startswith(TAG_PREFIX)
+    loc = tuple(step for step in raw_loc if not str(step).startswith(TAG_PREFIX))
     kind, message = detail["type"], str(detail["msg"]).removeprefix("Value error, ")
-    if kind == "extra_forbidden":
-        message = _with_suggestion(f"unknown key {loc[-1]!r}", str(loc[-1]), ALL_KEYS)
-        line, column = _locate(tree, loc, at_key=True)
+    found, _, _ = _walk(tree, loc)
+    at_key = True
+    if kind == "extra_forbidden" and str(loc[-1]) in KINDS:
+        sources = ", ".join(KINDS)
+        message = f"a rule takes one source ({sources}); {loc[-1]!r} is a second one"
+    elif kind == "extra_forbidden":
+        message = with_suggestion(f"unknown key {loc[-1]!r}", str(loc[-1]), ALL_KEYS)
     elif kind == "missing":
         message = f"missing required key {loc[-1]!r}"
-        line, column = _locate(tree, loc[:-1], at_key=True)
+        loc = loc[:-1]
+    elif kind == "literal_error" and loc == ("version",):
+        message = f"unsupported version {detail['input']!r}; this revbridge reads version {VERSION}"
+        at_key = False
+    elif kind == "rule_source":
+        loc, message, at_key = _sourceless_rule(tree, loc, message)
     elif kind == "value_error":
-        line, column = _locate(tree, loc, at_key=True)
+        if not model_level and found:
+            message = f"{found[-1]}: {message}"
     else:
-        message = f"{loc[-1]}: {message}" if loc else message
-        line, column = _locate(tree, loc, at_key=False)
+        message = f"{found[-1]}: {message}" if found else message
+        at_key = False
+    line, column = _locate(tree, loc, at_key)
     return Problem(name, line, column, message)
 
 
-def _with_suggestion(message: str, name: str, known: Any) -> str:
-    close = difflib.get_close_matches(name, sorted(known), n=1)
-    return f"{message}; did you mean {close[0]!r}?" if close else message
+def _node(tree: Any, loc: Loc) -> Any:
+    node = tree
+    for step in loc:
+        node = node.get(step) if isinstance(node, dict) else None
+    return node
+
+
+def _sourceless_rule(tree: Any, loc: Loc, message: str) -> tuple[Loc, str, bool]:
+    """A rule without a source key: most often a misspelt one, else not a mapping at all."""
+    rule = _node(tree, loc)
+    if not isinstance(rule, dict):
+        return loc, f"a rule is a mapping like {{path: {rule}}}, not {rule!r}", False
+    unknown = [str(key) for key in rule if str(key) not in ALL_KEYS]
+    if unknown:
+        message = with_suggestion(f"unknown key {unknown[0]!r}", unknown[0], KINDS)
+        return (*loc, unknown[0]), message, True
+    return loc, message, True
 
 
 def _problem(item: _Loaded, finding: Finding) -> Problem:
     line, column = _locate(item.tree, finding.loc, finding.at_key)
     return Problem(item.file, line, column, finding.message)
-
-
-def _check_meaning(spec: MappingFile) -> list[Finding]:
-    # Child entities get their parent's id through `each ... parent_key`.
-    parent_keys = {
-        rule.entity: rule.parent_key
-        for entity in spec.entities.values()
-        for rule in entity.fields.values()
-        if rule.each is not None and rule.entity is not None
-    }
-    findings: list[Finding] = []
-    for name, entity in spec.entities.items():
-        loc: Loc = ("entities", name)
-        if name not in ENTITIES:
-            message = _with_suggestion(f"unknown canonical entity {name!r}", name, ENTITIES)
-            findings.append(Finding(loc, message, True))
-            continue
-        findings += _check_entity(spec, name, entity, name in parent_keys)
-        scope = RuleScope(entity.system_of_record, ENTITIES[name], spec.entities, (*loc, "fields"))
-        findings += check_rules(entity.fields, scope)
-        if entity.system_of_record:
-            findings += _missing_required(name, entity, parent_keys.get(name))
-    return findings + _reference_cycles(spec)
-
-
-def _check_entity(
-    spec: MappingFile, name: str, entity: EntitySpec, is_child: bool
-) -> list[Finding]:
-    loc: Loc = ("entities", name)
-    if not entity.system_of_record and entity.external_id is None:
-        message = f"{name} is written to {spec.system}; name its external_id field"
-        return [Finding(loc, message, True)]
-    if entity.system_of_record and entity.cursor is None and not is_child:
-        message = f"{name} has no cursor and no `each` reads it with a parent, so it is never read"
-        return [Finding(loc, message, True)]
-    return []
-
-
-def _missing_required(name: str, entity: EntitySpec, parent_key: str | None) -> list[Finding]:
-    produced = {key.split(".", 1)[0] for key in entity.fields} | {parent_key}
-    return [
-        Finding(
-            ("entities", name), f"required canonical field {field!r} of {name} is not mapped", True
-        )
-        for field, info in ENTITIES[name].model_fields.items()
-        if info.is_required() and field not in SYSTEM_FIELDS and field not in produced
-    ]
-
-
-def _entity_refs(spec: MappingFile, name: str, seen: frozenset[str]) -> dict[str, Loc]:
-    """Entities referenced by ``name``'s rules (children's included), each with one ref's loc."""
-    found: dict[str, Loc] = {}
-    for key, rule in spec.entities[name].fields.items():
-        if rule.ref is not None:
-            found.setdefault(rule.ref, ("entities", name, "fields", key, "ref"))
-        child = rule.entity
-        if child is not None and child in spec.entities and child not in seen:
-            for entity, loc in _entity_refs(spec, child, seen | {child}).items():
-                found.setdefault(entity, loc)
-    return found
-
-
-def _reference_cycles(spec: MappingFile) -> list[Finding]:
-    sources = [
-        name
-        for name, entity in spec.entities.items()
-        if entity.system_of_record and entity.cursor is not None
-    ]
-    refs = {name: _entity_refs(spec, name, frozenset({name})) for name in sources}
-    graph = {name: set(refs[name]) & set(sources) - {name} for name in sources}
-    try:
-        graphlib.TopologicalSorter(graph).prepare()
-    except graphlib.CycleError as error:
-        cycle: list[str] = error.args[1]
-        # cycle[i] is a predecessor of cycle[i + 1]: cycle[1] refs cycle[0].
-        message = f"reference cycle among source entities: {' -> '.join(reversed(cycle))}"
-        return [Finding(refs[cycle[1]][cycle[0]], message)]
-    return []
-
-
-def _check_across_files(loaded: Sequence[_Loaded]) -> list[Problem]:
-    problems: list[Problem] = []
-    systems: dict[str, str] = {}
-    captured: dict[str, str] = {}
-    for item in loaded:
-        spec = item.spec
-        if spec.system in systems:
-            message = f"system {spec.system!r} is already mapped in {systems[spec.system]}"
-            problems.append(_problem(item, Finding(("system",), message)))
-        systems.setdefault(spec.system, item.file)
-        for name, entity in spec.entities.items():
-            if not entity.system_of_record:
-                continue
-            if name in captured:
-                message = f"{name} is already captured from {captured[name]}; one system of record"
-                problems.append(_problem(item, Finding(("entities", name), message, True)))
-            captured.setdefault(name, f"{spec.system} ({item.file})")
-    return problems

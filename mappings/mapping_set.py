@@ -31,7 +31,11 @@ class ChildFields:
 
 @dataclass(frozen=True, eq=False)
 class EntityMapping:
-    """One canonical entity in one system, compiled: captures from it or writes to it."""
+    """One canonical entity in one system, compiled: captures from it or writes to it.
+
+    ``filter`` is the condition the connector adds to its query (SOQL ``Status != 'Draft'``);
+    ``fingerprint`` changes whenever the entity's rules (or its child mappings') change.
+    """
 
     entity: str
     system: str
@@ -43,6 +47,8 @@ class EntityMapping:
     read_fields: tuple[str, ...]
     children: tuple[ChildFields, ...]
     refs: frozenset[str]
+    filter: str | None
+    fingerprint: str
     _to_canonical: ToCanonical | None = field(repr=False)
     _from_canonical: FromCanonical | None = field(repr=False)
 

@@ -9,27 +9,40 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from config.loader import ConfigInvalid, load_settings
+from config.settings import Settings
 from mappings.errors import MappingConfigError
-from mappings.loader import load_mapping_set
+from mappings.mapping_set import MappingSet
+from sync import cli_serve, cli_setup
+from sync.cli_common import (
+    DEFAULT_CONFIG,
+    DEFAULT_DATABASE_URL,
+    ConfigOption,
+    DatabaseOption,
+    JsonOption,
+    console,
+    database_url,
+    fail,
+    mappings_for,
+    open_store,
+    settings_from,
+)
+from sync.cli_errors import errors_app
+from sync.cli_mappings import mappings_app
 from sync.connections import open_connectors
 from sync.demo import DEMO_DATABASE, run_demo
+from sync.dry_run import DryRun
 from sync.engine import SyncEngine
-from sync.errors import list_errors
-from sync.flows import QUOTE_TO_CASH
-from sync.report import error_table, run_table, sandbox_table
+from sync.flows import Flow, flows_from_settings
+from sync.report import dry_run_tables, run_table, sandbox_table
 from sync.sandboxes import Sandboxes, SandboxSize, wait_for_interrupt, write_sandbox_config
 from sync.store import Store
-from sync.store.database import StoreError
-from sync.store.schema import ErrorStatus, RunStatus
+from sync.store.schema import RunStatus
 
 app = typer.Typer(
     name="revbridge",
@@ -37,49 +50,12 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-errors_app = typer.Typer(help="Review the sync error queue.", no_args_is_help=True)
 db_app = typer.Typer(help="Manage the state store.", no_args_is_help=True)
 app.add_typer(errors_app, name="errors")
 app.add_typer(db_app, name="db")
-
-console = Console()
-err_console = Console(stderr=True)
-
-DEFAULT_DATABASE_URL = "sqlite:///revbridge.db"
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="revbridge YAML configuration file.")
-]
-DatabaseOption = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        help="State store URL (default: from --config, $REVBRIDGE_DATABASE_URL, "
-        "or sqlite:///revbridge.db).",
-    ),
-]
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
-    return typer.Exit(code)
-
-
-def _database_url(database_url: str | None, config: Path | None) -> str:
-    if database_url:
-        return database_url
-    if config is not None:
-        try:
-            return load_settings(config).database_url
-        except ConfigInvalid as error:
-            raise _fail(str(error)) from None
-    return os.environ.get("REVBRIDGE_DATABASE_URL", DEFAULT_DATABASE_URL)
-
-
-def _open_store(url: str) -> Store:
-    try:
-        return Store(url)
-    except StoreError as error:
-        raise _fail(str(error)) from None
+app.add_typer(mappings_app, name="mappings")
+cli_setup.register(app)
+cli_serve.register(app)
 
 
 @app.callback()
@@ -98,70 +74,63 @@ def main(
 def run(
     config: Annotated[
         Path, typer.Option("--config", "-c", help="revbridge YAML configuration file.")
-    ] = Path("revbridge.yaml"),
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    ] = DEFAULT_CONFIG,
+    flow_name: Annotated[
+        str | None, typer.Option("--flow", help="Flow to run (default: the first configured).")
+    ] = None,
+    as_json: JsonOption = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show planned creates/updates; write nothing.")
+    ] = False,
+    samples: Annotated[int, typer.Option(min=0, help="Dry run: diffs shown per entity.")] = 5,
 ) -> None:
-    """Run the quote-to-cash flow once: changed Salesforce records to billing and ERP."""
-    try:
-        settings = load_settings(config)
-        mapping_set = load_mapping_set(
-            sorted(settings.mappings_dir.glob("*.yaml")) if settings.mappings_dir else None
-        )
-    except (ConfigInvalid, MappingConfigError) as error:
-        raise _fail(str(error)) from None
-    store = _open_store(settings.database_url)
+    """Run one flow once: changed records from its source to each of its targets."""
+    settings = settings_from(config)
+    mapping_set = mappings_for(settings)
+    flows = flows_from_settings(settings)
+    if flow_name is not None and flow_name not in flows:
+        raise fail(f"no flow {flow_name!r} in {config}; configured: {', '.join(flows)}")
+    flow = flows[flow_name] if flow_name else next(iter(flows.values()))
+    if dry_run:
+        plan_dry_run(settings, mapping_set, flow, samples, as_json)
+        return
+    store = open_store(settings.database_url)
     with open_connectors(settings) as connectors:
-        summary = SyncEngine(
-            store,
-            mapping_set,
-            connectors,
-            QUOTE_TO_CASH,
-            page_size=settings.salesforce.page_size,
-        ).run()
-    if as_json:
-        print(
-            json.dumps(
-                {
-                    "run_id": summary.run_id,
-                    "status": summary.status.value,
-                    "message": summary.message,
-                    **summary.to_json(),
-                }
-            )
+        engine = SyncEngine(
+            store, mapping_set, connectors, flow, page_size=settings.salesforce.page_size
         )
+        summary = engine.run()
+    if as_json:
+        print(json.dumps({"run_id": summary.run_id, "status": summary.status.value,
+                          "message": summary.message, **summary.to_json()}))  # fmt: skip
     else:
         console.print(run_table(summary, f"run {summary.run_id} of {summary.flow}"))
     if summary.status is RunStatus.FAILED:
         raise typer.Exit(1)
 
 
-@errors_app.command("list")
-def errors_list(
-    config: ConfigOption = None,
-    database_url: DatabaseOption = None,
-    status: Annotated[
-        ErrorStatus | None, typer.Option(help="Only entries in this status (default: all).")
-    ] = None,
-    entity: Annotated[str | None, typer.Option(help="Only this canonical entity.")] = None,
-    system: Annotated[str | None, typer.Option(help="Only this source or target system.")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="At most this many entries.")] = 50,
-    as_json: Annotated[bool, typer.Option("--json", help="Print entries as JSON lines.")] = False,
+def plan_dry_run(
+    settings: Settings, mapping_set: MappingSet, flow: Flow, samples: int, as_json: bool
 ) -> None:
-    """List error-queue entries, newest first."""
-    store = _open_store(_database_url(database_url, config))
-    with store.engine.connect() as connection:
-        rows = list_errors(connection, status=status, entity=entity, system=system, limit=limit)
+    """Print what a run of ``flow`` would write, without writing to the store or any system."""
+    store = Store(settings.database_url, migrate=False)
+    if store.current_revision() != store.head_revision():
+        raise fail(f"{store.display_url} is not migrated; run `revbridge db upgrade` first")
+    with open_connectors(settings) as connectors:
+        plan = DryRun(
+            store, mapping_set, connectors, flow, page_size=settings.salesforce.page_size
+        ).plan()
     if as_json:
-        for row in rows:
-            print(json.dumps(asdict(row), default=str))
+        print(json.dumps({"writes": [asdict(w) for w in plan.writes], "held": plan.held,
+                          "read": plan.read}, default=str))  # fmt: skip
         return
-    console.print(error_table(rows))
+    console.print(dry_run_tables(plan, samples))
 
 
 @db_app.command("upgrade")
-def db_upgrade(config: ConfigOption = None, database_url: DatabaseOption = None) -> None:
+def db_upgrade(config: ConfigOption = None, database: DatabaseOption = None) -> None:
     """Apply pending migrations to the state store."""
-    store = _open_store(_database_url(database_url, config))
+    store = open_store(database_url(database, config))
     console.print(f"{store.display_url} is at revision {store.current_revision()}")
 
 
@@ -177,7 +146,7 @@ def demo(
     try:
         result = run_demo(database, SandboxSize(accounts=accounts, orders=orders))
     except MappingConfigError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     console.print(run_table(result.first, "run 1: initial sync"))
     console.print("\nBetween the runs, a sales-ops user edited in Salesforce:")
     for change in result.changes:

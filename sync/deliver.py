@@ -42,21 +42,24 @@ class Delivery:
 
 
 @dataclass(frozen=True)
-class _Pending:
+class PendingWrite:
+    """A payload that differs from what revbridge last wrote to the target (or was never sent)."""
+
     captured: CapturedRecord
     payload: dict[str, Any]
     payload_hash: str
     prior: XrefEntry | None
 
 
-def _plan(
+def plan_delivery(
     target: EntityMapping,
     captured: Sequence[CapturedRecord],
     written: Mapping[str, XrefEntry],
     refs: RefResolver,
     delivery: Delivery,
-) -> list[_Pending]:
-    pending: list[_Pending] = []
+) -> list[PendingWrite]:
+    """Build each payload; count unchanged ones and failures into ``delivery``, return the rest."""
+    pending: list[PendingWrite] = []
     for record in captured:
         try:
             payload = target.from_canonical(record.canonical_json, refs)
@@ -71,12 +74,12 @@ def _plan(
         if prior is not None and prior.last_written_hash == digest:
             delivery.unchanged += 1
             continue
-        pending.append(_Pending(record, payload, digest, prior))
+        pending.append(PendingWrite(record, payload, digest, prior))
     return pending
 
 
 def _apply_result(
-    target: EntityMapping, item: _Pending, result: WriteResult, delivery: Delivery
+    target: EntityMapping, item: PendingWrite, result: WriteResult, delivery: Delivery
 ) -> None:
     if not result.ok:
         delivery.failures.append(
@@ -119,7 +122,7 @@ def deliver(
 ) -> Delivery:
     """Upsert the records whose target payload changed since revbridge last wrote it."""
     delivery = Delivery(system=target.system)
-    pending = _plan(target, captured, written, refs, delivery)
+    pending = plan_delivery(target, captured, written, refs, delivery)
     if not pending:
         return delivery
     results = connector.write(write_spec(target), [item.payload for item in pending])

@@ -8,34 +8,36 @@ from the last committed page; downstream upserts by external id make the replay 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 
 from connectors.base import Connector, Page
 from connectors.errors import ConnectorError
 from mappings.mapping_set import EntityMapping, MappingSet
-from sync.capture import CapturedRecord, CaptureFailure, capture_page
-from sync.deliver import Delivery, DeliveryFailure, deliver
-from sync.errors import QueuedError, count_active, queue_error, resolve_landed
+from sync.capture import CapturedRecord, capture_page
+from sync.commit import PageOutcome, commit_page
+from sync.deliver import Delivery, deliver
+from sync.errors import count_active, due_for_retry
 from sync.flows import Flow
+from sync.remap import MappingChanges, detect_changes, recaptured_from_store
 from sync.resolver import StoreRefResolver
 from sync.specs import read_spec
-from sync.stats import CANONICAL, RunSummary
+from sync.stats import CANONICAL, RunSummary, SystemCounts
 from sync.store import Store
-from sync.store.cursors import load_cursor, save_cursor
-from sync.store.records import (
-    StoredRecord,
-    XrefEntry,
-    content_hashes,
-    save_records,
-    save_xrefs,
-    xref_entries,
-)
+from sync.store.cursors import load_cursor, reset_cursor
+from sync.store.fingerprints import save_fingerprints
+from sync.store.records import content_hashes, iter_stored, xref_entries
 from sync.store.runs import finish_run, start_run
-from sync.store.schema import RunStatus
+from sync.store.schema import ErrorStage, RunStatus
 
 log = logging.getLogger("revbridge.sync")
 
 PageCallback = Callable[[str, RunSummary], None]
+
+
+class _StopRequested(Exception):
+    """Raised between pages once a stop was requested; never escapes :meth:`SyncEngine.run`."""
 
 
 class SyncEngine:
@@ -50,6 +52,7 @@ class SyncEngine:
         *,
         page_size: int = 2000,
         on_page: PageCallback | None = None,
+        max_auto_retries: int = 5,
     ) -> None:
         self._store = store
         self._mappings = mapping_set
@@ -57,26 +60,129 @@ class SyncEngine:
         self._flow = flow
         self._page_size = page_size
         self._on_page = on_page
+        self._stop = threading.Event()
+        self._max_auto_retries = max_auto_retries
+        # entity -> source ids deferred during the current run, retried once at its end.
+        self._deferred: dict[str, set[str]] = {}
+        self._deferred_seen: dict[tuple[str, str], set[str]] = {}
+
+    def request_stop(self) -> None:
+        """Finish the page in hand, commit it, and end the run (safe from a signal handler)."""
+        self._stop.set()
 
     def run(self) -> RunSummary:
         """Sync every entity of the flow, parents first; never raises for connector failures."""
+        return self._execute(self._sync_all)
+
+    def retry(self, source_ids: Mapping[str, Sequence[str]]) -> RunSummary:
+        """Re-read the given source records (entity -> ids) and sync them with today's mappings.
+
+        The incremental cursors are left alone; entries of records that land are resolved.
+        """
+        return self._execute(lambda *args: self._retry_records(source_ids, *args))
+
+    def _execute(
+        self,
+        work: Callable[
+            [Sequence[EntityMapping], MappingChanges, RunSummary, StoreRefResolver], None
+        ],
+    ) -> RunSummary:
+        self._deferred = {}
+        self._deferred_seen = {}
         with self._store.transaction() as connection:
             run_id = start_run(connection, self._flow.name)
         summary = RunSummary(run_id=run_id, flow=self._flow.name)
         resolver = StoreRefResolver(self._store.engine)
+        started = time.monotonic()
+        calls_before = self._api_calls()
+        sources = self._source_entities()
+        changes = detect_changes(self._store, self._flow.name, sources, self._targets)
         try:
-            for mapping in self._source_entities():
-                self._sync_entity(mapping, summary, resolver)
+            work(sources, changes, summary, resolver)
+        except _StopRequested:
+            summary.status = RunStatus.STOPPED
+            summary.message = f"stopped on request after {summary.pages} committed pages"
         except ConnectorError as error:
             summary.status = RunStatus.FAILED
             summary.message = f"{type(error).__name__}: {error}"
             log.error("run %s of flow %s failed: %s", run_id, self._flow.name, summary.message)
         else:
-            summary.status = RunStatus.PARTIAL if summary.rejected else RunStatus.SUCCEEDED
+            troubled = summary.rejected or summary.deferred
+            summary.status = RunStatus.PARTIAL if troubled else RunStatus.SUCCEEDED
+        summary.duration_seconds = time.monotonic() - started
+        summary.api_calls = {
+            system: calls - calls_before.get(system, 0)
+            for system, calls in self._api_calls().items()
+        }
         with self._store.transaction() as connection:
+            if summary.status in (RunStatus.SUCCEEDED, RunStatus.PARTIAL):
+                save_fingerprints(connection, self._flow.name, changes.current)
             summary.error_queue_active = count_active(connection)
             finish_run(connection, run_id, summary.status, summary.to_json(), summary.message)
         return summary
+
+    def _sync_all(
+        self,
+        sources: Sequence[EntityMapping],
+        changes: MappingChanges,
+        summary: RunSummary,
+        resolver: StoreRefResolver,
+    ) -> None:
+        for mapping in sources:
+            self._sync_entity(mapping, changes, summary, resolver)
+        # Records deferred earlier in this run may find their parents now (once per run).
+        for mapping in sources:
+            deferred = self._deferred.pop(mapping.entity, set())
+            if deferred:
+                self._reprocess(mapping, sorted(deferred), summary, resolver)
+
+    def _retry_records(
+        self,
+        source_ids: Mapping[str, Sequence[str]],
+        sources: Sequence[EntityMapping],
+        changes: MappingChanges,
+        summary: RunSummary,
+        resolver: StoreRefResolver,
+    ) -> None:
+        for mapping in sources:
+            ids = source_ids.get(mapping.entity)
+            if ids:
+                self._reprocess(mapping, list(ids), summary, resolver)
+
+    def _retry_due(
+        self, mapping: EntityMapping, summary: RunSummary, resolver: StoreRefResolver
+    ) -> None:
+        with self._store.engine.connect() as connection:
+            due = due_for_retry(connection, mapping.entity, mapping.system, self._max_auto_retries)
+        if due:
+            log.info("retrying %d queued %s records", len(due), mapping.entity)
+            self._reprocess(mapping, sorted({e.source_id for e in due}), summary, resolver)
+
+    def _reprocess(
+        self,
+        mapping: EntityMapping,
+        source_ids: list[str],
+        summary: RunSummary,
+        resolver: StoreRefResolver,
+    ) -> None:
+        """Fetch records as they are now and push them through the pipeline; cursor untouched."""
+        records = self._connectors[mapping.system].fetch(read_spec(mapping), source_ids)
+        found = {str(record.get(mapping.key_field)) for record in records}
+        missing = [record_id for record_id in source_ids if record_id not in found]
+        if missing:
+            log.warning("%d %s records are gone from %s: %s", len(missing), mapping.entity,
+                        mapping.system, ", ".join(missing[:5]))  # fmt: skip
+        if records:
+            targets = self._targets(mapping.entity)
+            self._sync_page(mapping, targets, Page(records=records, cursor=None), summary, resolver)
+
+    def _api_calls(self) -> dict[str, int]:
+        # Connectors that count their API calls expose `api_calls` (Salesforce's budget matters).
+        return {
+            system: int(calls)
+            for system, connector in self._connectors.items()
+            if isinstance(calls := getattr(connector, "api_calls", None), int)
+        }
 
     def _source_entities(self) -> list[EntityMapping]:
         entities = self._mappings.source_entities(self._flow.source)
@@ -87,17 +193,26 @@ class SyncEngine:
         return [target for target in targets if target.system in self._flow.targets]
 
     def _sync_entity(
-        self, mapping: EntityMapping, summary: RunSummary, resolver: StoreRefResolver
+        self,
+        mapping: EntityMapping,
+        changes: MappingChanges,
+        summary: RunSummary,
+        resolver: StoreRefResolver,
     ) -> None:
+        targets = self._targets(mapping.entity)
+        if changes.capture_changed(mapping):
+            log.info("%s mapping of %s changed: re-reading it", mapping.system, mapping.entity)
+            with self._store.transaction() as connection:
+                reset_cursor(connection, self._flow.name, mapping.system, mapping.entity)
         with self._store.engine.connect() as connection:
             cursor = load_cursor(connection, self._flow.name, mapping.system, mapping.entity)
         source = self._connectors[mapping.system]
-        targets = self._targets(mapping.entity)
+        self._retry_due(mapping, summary, resolver)
         for page in source.read(read_spec(mapping, self._page_size), cursor):
             self._sync_page(mapping, targets, page, summary, resolver)
-            summary.pages += 1
-            if self._on_page is not None:
-                self._on_page(mapping.entity, summary)
+        changed_targets = [t for t in targets if changes.delivery_changed(mapping, t)]
+        if changed_targets and not changes.capture_changed(mapping):
+            self._redeliver(mapping, changed_targets, summary, resolver)
 
     def _sync_page(
         self,
@@ -107,32 +222,106 @@ class SyncEngine:
         summary: RunSummary,
         resolver: StoreRefResolver,
     ) -> None:
-        summary.counts(mapping.system).read += len(page.records)
+        counts = summary.counts(mapping.entity, mapping.system)
+        counts.read += len(page.records)
         captured, failures = capture_page(mapping, page.records, resolver)
-        summary.counts(mapping.system).rejected += len(failures)
+        counts.rejected += sum(1 for f in failures if f.stage is not ErrorStage.RESOLVE)
+        with self._store.engine.connect() as connection:
+            stored_hashes = content_hashes(connection, [c.record.id for c in captured])
+        changed = self._count_canonical_changes(
+            captured, stored_hashes, summary.counts(mapping.entity, CANONICAL)
+        )
+        deliveries = self._deliver(targets, captured, summary, resolver)
+        deferred = {
+            mapping.system: {f.source_id for f in failures if f.stage is ErrorStage.RESOLVE}
+        }
+        for delivery in deliveries:
+            deferred[delivery.system] = {
+                f.captured.source_id for f in delivery.failures if f.stage is ErrorStage.RESOLVE
+            }
+        self._note_deferred(mapping.entity, deferred, summary)
+        outcome = PageOutcome(mapping, captured, changed, failures, deliveries, page.cursor)
+        commit_page(self._store, self._flow.name, outcome, summary.run_id)
+        self._after_commit(mapping.entity, deliveries, summary, resolver)
+
+    def _note_deferred(
+        self, entity: str, deferred: Mapping[str, set[str]], summary: RunSummary
+    ) -> None:
+        """Count each deferred record once per run and remember it for the end-of-run retry."""
+        for system, source_ids in deferred.items():
+            seen = self._deferred_seen.setdefault((entity, system), set())
+            summary.counts(entity, system).deferred += len(source_ids - seen)
+            seen |= source_ids
+            if source_ids:
+                self._deferred.setdefault(entity, set()).update(source_ids)
+
+    def _redeliver(
+        self,
+        mapping: EntityMapping,
+        targets: Sequence[EntityMapping],
+        summary: RunSummary,
+        resolver: StoreRefResolver,
+    ) -> None:
+        """Re-send stored records whose payload a changed target mapping now builds differently."""
+        names = ", ".join(target.system for target in targets)
+        log.info("%s mapping of %s changed: re-delivering from the store", names, mapping.entity)
+        with self._store.engine.connect() as connection:
+            batches = list(iter_stored(connection, mapping.entity))
+        for stored in batches:
+            captured = recaptured_from_store(stored)
+            deliveries = self._deliver(targets, captured, summary, resolver)
+            commit_page(
+                self._store,
+                self._flow.name,
+                PageOutcome(mapping, deliveries=deliveries),
+                summary.run_id,
+            )
+            self._after_commit(mapping.entity, deliveries, summary, resolver)
+
+    def _deliver(
+        self,
+        targets: Sequence[EntityMapping],
+        captured: Sequence[CapturedRecord],
+        summary: RunSummary,
+        resolver: StoreRefResolver,
+    ) -> list[Delivery]:
         ids = [record.record.id for record in captured]
         with self._store.engine.connect() as connection:
-            stored_hashes = content_hashes(connection, ids)
             written = {t.system: xref_entries(connection, t.system, ids) for t in targets}
-        changed = self._count_canonical_changes(captured, stored_hashes, summary)
-        deliveries = [
-            deliver(
-                target, captured, self._connectors[target.system], written[target.system], resolver
+        deliveries = []
+        for target in targets:
+            connector = self._connectors[target.system]
+            delivery = deliver(target, captured, connector, written[target.system], resolver)
+            counts = summary.counts(target.entity, delivery.system)
+            counts.created += delivery.created
+            counts.updated += delivery.updated
+            counts.unchanged += delivery.unchanged
+            counts.rejected += sum(
+                1 for f in delivery.failures if f.stage is not ErrorStage.RESOLVE
             )
-            for target in targets
-        ]
-        for delivery in deliveries:
-            self._count_delivery(delivery, summary)
-        self._commit_page(mapping, page, captured, changed, failures, deliveries, summary.run_id)
+            deliveries.append(delivery)
+        return deliveries
+
+    def _after_commit(
+        self,
+        entity: str,
+        deliveries: Sequence[Delivery],
+        summary: RunSummary,
+        resolver: StoreRefResolver,
+    ) -> None:
         for delivery in deliveries:
             for entry in delivery.xrefs:
                 resolver.remember(entry.entity, entry.system, entry.canonical_id, entry.external_id)
+        summary.pages += 1
+        if self._on_page is not None:
+            self._on_page(entity, summary)
+        if self._stop.is_set():
+            raise _StopRequested
 
     @staticmethod
     def _count_canonical_changes(
-        captured: Sequence[CapturedRecord], stored_hashes: Mapping[str, str], summary: RunSummary
+        captured: Sequence[CapturedRecord], stored_hashes: Mapping[str, str], counts: SystemCounts
     ) -> list[CapturedRecord]:
-        counts = summary.counts(CANONICAL)
         changed = []
         for record in captured:
             previous = stored_hashes.get(record.record.id)
@@ -145,109 +334,3 @@ class SyncEngine:
             else:
                 counts.updated += 1
         return changed
-
-    @staticmethod
-    def _count_delivery(delivery: Delivery, summary: RunSummary) -> None:
-        counts = summary.counts(delivery.system)
-        counts.created += delivery.created
-        counts.updated += delivery.updated
-        counts.unchanged += delivery.unchanged
-        counts.rejected += len(delivery.failures)
-
-    def _commit_page(
-        self,
-        mapping: EntityMapping,
-        page: Page,
-        captured: Sequence[CapturedRecord],
-        changed: Sequence[CapturedRecord],
-        failures: Sequence[CaptureFailure],
-        deliveries: Sequence[Delivery],
-        run_id: int,
-    ) -> None:
-        errors = [self._capture_error(mapping, failure) for failure in failures]
-        errors += [
-            self._delivery_error(mapping, delivery.system, failure)
-            for delivery in deliveries
-            for failure in delivery.failures
-        ]
-        failed_ids = {failure.captured.source_id for d in deliveries for failure in d.failures}
-        landed = [record.source_id for record in captured if record.source_id not in failed_ids]
-        with self._store.transaction() as connection:
-            save_records(connection, [self._stored(mapping, record) for record in changed], run_id)
-            save_xrefs(
-                connection, [self._source_xref(mapping, record) for record in captured], run_id
-            )
-            for delivery in deliveries:
-                save_xrefs(connection, delivery.xrefs, run_id)
-            resolve_landed(connection, mapping.entity, mapping.system, landed)
-            for error in errors:
-                queue_error(connection, error, run_id)
-            if page.cursor is not None:
-                save_cursor(
-                    connection, self._flow.name, mapping.system, mapping.entity, page.cursor, run_id
-                )
-        for error in errors:
-            log.warning(
-                "rejected %s %s at %s%s: %s",
-                error.entity,
-                error.source_id,
-                error.stage.value,
-                f" for {error.target_system}" if error.target_system else "",
-                error.message,
-            )
-
-    @staticmethod
-    def _stored(mapping: EntityMapping, captured: CapturedRecord) -> StoredRecord:
-        record = captured.record
-        return StoredRecord(
-            canonical_id=record.id,
-            entity=mapping.entity,
-            payload=captured.canonical_json,
-            content_hash=captured.content_hash,
-            source_system=record.source.system,
-            source_object=record.source.object,
-            source_id=record.source.id,
-            source_modified_at=record.source_modified_at,
-        )
-
-    @staticmethod
-    def _source_xref(mapping: EntityMapping, captured: CapturedRecord) -> XrefEntry:
-        return XrefEntry(
-            system=mapping.system,
-            canonical_id=captured.record.id,
-            entity=mapping.entity,
-            object_name=mapping.object_name,
-            external_id=captured.source_id,
-        )
-
-    def _capture_error(self, mapping: EntityMapping, failure: CaptureFailure) -> QueuedError:
-        return QueuedError(
-            flow=self._flow.name,
-            entity=mapping.entity,
-            source_system=mapping.system,
-            source_object=mapping.object_name,
-            source_id=failure.source_id,
-            stage=failure.stage,
-            error_class=failure.error_class,
-            message=failure.message,
-            payload=dict(failure.raw),
-            canonical_id=failure.canonical_id,
-        )
-
-    def _delivery_error(
-        self, mapping: EntityMapping, system: str, failure: DeliveryFailure
-    ) -> QueuedError:
-        return QueuedError(
-            flow=self._flow.name,
-            entity=mapping.entity,
-            source_system=mapping.system,
-            source_object=mapping.object_name,
-            source_id=failure.captured.source_id,
-            stage=failure.stage,
-            error_class=failure.error_class,
-            message=failure.message,
-            payload=failure.payload,
-            canonical_id=failure.captured.record.id,
-            target_system=system,
-            code=failure.code,
-        )

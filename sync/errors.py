@@ -6,8 +6,9 @@ instead of adding a second one; a record that later lands resolves its open entr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -83,7 +84,9 @@ def queue_error(connection: sa.Connection, error: QueuedError, run_id: int) -> N
     }
     match = _same_record(error.entity, error.source_system, error.source_id, error.target_system)
     bumped = connection.execute(
-        sa.update(error_queue).where(match).values(attempts=error_queue.c.attempts + 1, **details)
+        sa.update(error_queue)
+        .where(match)
+        .values(attempts=error_queue.c.attempts + 1, status=ErrorStatus.OPEN.value, **details)
     )
     if bumped.rowcount:
         return
@@ -128,41 +131,125 @@ def count_active(connection: sa.Connection) -> int:
     return int(connection.execute(query).scalar_one())
 
 
+@dataclass(frozen=True)
+class ErrorFilter:
+    """Which entries a list, retry, resolve, ignore or export applies to."""
+
+    ids: tuple[int, ...] = ()
+    status: ErrorStatus | None = None
+    entity: str | None = None
+    system: str | None = None  # source or target
+    error_class: str | None = None
+    older_than: timedelta | None = None
+    newer_than: timedelta | None = None
+
+    def where(self, now: datetime) -> list[sa.ColumnElement[bool]]:
+        """The SQL conditions of this filter."""
+        table = error_queue.c
+        conditions: list[sa.ColumnElement[bool]] = []
+        if self.ids:
+            conditions.append(table.id.in_(self.ids))
+        if self.status is not None:
+            conditions.append(table.status == self.status.value)
+        if self.entity is not None:
+            conditions.append(table.entity == self.entity)
+        if self.system is not None:
+            conditions.append(sa.or_(table.source_system == self.system,
+                                     table.target_system == self.system))  # fmt: skip
+        if self.error_class is not None:
+            conditions.append(table.error_class == self.error_class)
+        if self.older_than is not None:
+            conditions.append(table.created_at <= now - self.older_than)
+        if self.newer_than is not None:
+            conditions.append(table.created_at >= now - self.newer_than)
+        return conditions
+
+
+def _row(row: sa.Row[Any]) -> ErrorRow:
+    return ErrorRow(
+        id=row.id,
+        run_id=row.run_id,
+        entity=row.entity,
+        source_system=row.source_system,
+        source_id=row.source_id,
+        target_system=row.target_system,
+        stage=row.stage,
+        error_class=row.error_class,
+        code=row.code,
+        message=row.message,
+        payload=row.payload,
+        attempts=row.attempts,
+        status=ErrorStatus(row.status),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
 def list_errors(
     connection: sa.Connection,
     *,
     status: ErrorStatus | None = None,
     entity: str | None = None,
     system: str | None = None,
-    limit: int = 100,
+    limit: int | None = 100,
+    where: ErrorFilter | None = None,
 ) -> list[ErrorRow]:
     """Entries, newest first, filtered by status, entity and (source or target) system."""
-    query = sa.select(error_queue).order_by(error_queue.c.id.desc()).limit(limit)
-    if status is not None:
-        query = query.where(error_queue.c.status == status.value)
-    if entity is not None:
-        query = query.where(error_queue.c.entity == entity)
-    if system is not None:
-        query = query.where(
-            sa.or_(error_queue.c.source_system == system, error_queue.c.target_system == system)
-        )
+    chosen = where or ErrorFilter(status=status, entity=entity, system=system)
+    query = sa.select(error_queue).where(*chosen.where(utc_now())).order_by(error_queue.c.id.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    return [_row(row) for row in connection.execute(query)]
+
+
+def set_status(connection: sa.Connection, ids: Sequence[int], status: ErrorStatus) -> int:
+    """Resolve or ignore entries by hand (or reopen them); returns how many changed."""
+    if not ids:
+        return 0
+    result = connection.execute(
+        sa.update(error_queue)
+        .where(error_queue.c.id.in_(list(ids)))
+        .values(status=status.value, updated_at=utc_now())
+    )
+    return int(result.rowcount)
+
+
+def retry_delay(attempts: int, entry_id: int) -> timedelta:
+    """Exponential backoff with jitter for automatic retries: 1 min, 2, 4, ... capped at 6 h.
+
+    The jitter is derived from the entry id, so it is stable between runs yet spreads entries.
+    """
+    base = min(60.0 * 2 ** max(attempts - 1, 0), 6 * 3600.0)
+    jitter = 0.8 + 0.4 * ((entry_id * 2654435761) % 1000) / 1000
+    return timedelta(seconds=base * jitter)
+
+
+def due_for_retry(
+    connection: sa.Connection, entity: str, source_system: str, max_attempts: int
+) -> list[ErrorRow]:
+    """Open entries the engine retries by itself.
+
+    Deferred records (stage resolve) are due on every run: the parent they wait for may land
+    any time, and a fetch by id costs one API call per 200 records. Transient failures back
+    off exponentially and give up after ``max_attempts``, staying open for a person.
+    """
+    query = sa.select(error_queue).where(
+        error_queue.c.entity == entity,
+        error_queue.c.source_system == source_system,
+        error_queue.c.status.in_(_ACTIVE),
+        sa.or_(
+            error_queue.c.stage == ErrorStage.RESOLVE.value,
+            sa.and_(
+                error_queue.c.error_class.in_(["TransientError", "RateLimited"]),
+                error_queue.c.attempts < max_attempts,
+            ),
+        ),
+    )
+    now = utc_now()
+    rows = [_row(row) for row in connection.execute(query)]
     return [
-        ErrorRow(
-            id=row.id,
-            run_id=row.run_id,
-            entity=row.entity,
-            source_system=row.source_system,
-            source_id=row.source_id,
-            target_system=row.target_system,
-            stage=row.stage,
-            error_class=row.error_class,
-            code=row.code,
-            message=row.message,
-            payload=row.payload,
-            attempts=row.attempts,
-            status=ErrorStatus(row.status),
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
-        for row in connection.execute(query)
+        row
+        for row in rows
+        if row.stage == ErrorStage.RESOLVE.value
+        or row.updated_at + retry_delay(row.attempts, row.id) <= now
     ]

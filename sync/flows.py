@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from config.settings import Settings
+
 
 @dataclass(frozen=True)
 class Flow:
@@ -20,3 +22,16 @@ class Flow:
 
 
 QUOTE_TO_CASH = Flow(name="quote-to-cash", source="salesforce", targets=("billing", "erp"))
+
+
+def flows_from_settings(settings: Settings) -> dict[str, Flow]:
+    """The configured flows by name."""
+    return {
+        flow.name: Flow(
+            name=flow.name,
+            source=flow.source,
+            targets=tuple(flow.targets),
+            entities=tuple(flow.entities) if flow.entities is not None else None,
+        )
+        for flow in settings.flows
+    }

@@ -2,41 +2,54 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from rich import box
+from rich.console import Group
+from rich.json import JSON
+from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
+from sync.dry_run import DryRunPlan, PlannedWrite
 from sync.errors import ErrorRow
-from sync.stats import RunSummary
+from sync.stats import CANONICAL, RunSummary
 
 if TYPE_CHECKING:
     from sync.sandboxes import Sandboxes
 
 _ROW_ORDER = ("salesforce", "canonical", "billing", "erp")
-_ROW_LABELS = {"canonical": "canonical store"}
+_ROW_LABELS = {CANONICAL: "canonical"}
+
+
+def _system_order(names: Iterable[str]) -> list[str]:
+    present = set(names)
+    return [n for n in _ROW_ORDER if n in present] + sorted(present - set(_ROW_ORDER))
 
 
 def run_table(summary: RunSummary, title: str) -> Table:
-    """One row per system: read, created, updated, unchanged, rejected."""
-    table = Table(title=title, title_justify="left")
+    """Per entity and system: read, created, updated, unchanged, deferred, rejected, conflicts."""
+    # Compact so the nine columns fit an 80-column terminal.
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=0,
+                  show_edge=False, pad_edge=False, caption_justify="left")  # fmt: skip
+    table.add_column("entity")
     table.add_column("system")
-    for column in ("read", "created", "updated", "unchanged", "rejected"):
+    counters = ("read", "created", "updated", "unchanged", "deferred", "rejected", "conflicts")
+    for column in counters:
         table.add_column(column, justify="right")
-    names = [name for name in _ROW_ORDER if name in summary.systems]
-    names += sorted(set(summary.systems) - set(_ROW_ORDER))
-    for name in names:
-        counts = summary.systems[name]
-        table.add_row(
-            _ROW_LABELS.get(name, name),
-            str(counts.read) if counts.read else "-",
-            str(counts.created),
-            str(counts.updated),
-            str(counts.unchanged),
-            str(counts.rejected),
-        )
+    for entity, per_system in summary.by_entity.items():
+        for index, name in enumerate(_system_order(per_system)):
+            counts = per_system[name]
+            cells = [str(getattr(counts, counter)) for counter in counters]
+            cells[0] = cells[0] if counts.read else "-"
+            table.add_row(entity if index == 0 else "", _ROW_LABELS.get(name, name), *cells,
+                          end_section=index == len(per_system) - 1)  # fmt: skip
+    calls = ", ".join(f"{system} {count}" for system, count in sorted(summary.api_calls.items()))
     table.caption = (
         f"run {summary.run_id} · {summary.status.value} · {summary.pages} pages · "
+        f"{summary.duration_seconds:.1f} s · API calls: {calls or 'n/a'} · "
         f"error queue: {summary.error_queue_active} open"
     )
     if summary.message:
@@ -85,4 +98,56 @@ def sandbox_table(sandboxes: Sandboxes, document: dict[str, Any]) -> Table:
         f"consumer secret {erp['consumer_secret']} · token {erp['token_id']} · "
         f"token secret {erp['token_secret']}",
     )
+    return table
+
+
+def error_detail(error: ErrorRow) -> Panel:
+    """One entry in full: where, why, how often, and the payload that failed."""
+    route = f" -> {error.target_system}" if error.target_system else ""
+    code = f" {error.code}" if error.code else ""
+    header = "\n".join(
+        [
+            f"[bold]{error.entity}[/bold] {error.source_id} from {error.source_system}{route}",
+            f"stage {error.stage} · {error.error_class}{code}",
+            f"status {error.status.value} · attempts {error.attempts} · run {error.run_id}",
+            f"first {error.created_at:%Y-%m-%d %H:%M} · last {error.updated_at:%Y-%m-%d %H:%M} UTC",
+        ]
+    )
+    payload = JSON(json.dumps(error.payload, default=str)) if error.payload else Text("(none)")
+    body = Group(Text.from_markup(header), Text("\n" + error.message + "\n"), payload)
+    return Panel(body, title=f"error {error.id}", title_align="left")
+
+
+def dry_run_tables(plan: DryRunPlan, samples: int) -> Group:
+    """The plan as a summary table plus sample field diffs per entity and target."""
+    summary = Table(title="dry run: nothing was written", title_justify="left")
+    for column in ("entity", "system", "read", "create", "update", "unchanged", "held back"):
+        summary.add_column(column, justify="left" if column in ("entity", "system") else "right")
+    keys = sorted({(w.entity, w.system) for w in plan.writes} | set(plan.unchanged))
+    for entity, system in keys:
+        writes = [w for w in plan.writes if (w.entity, w.system) == (entity, system)]
+        held = sum(1 for h in plan.held if (h[0], h[1]) == (entity, system))
+        summary.add_row(entity, system, str(plan.read.get(entity, 0)),
+                        str(sum(w.action == "create" for w in writes)),
+                        str(sum(w.action == "update" for w in writes)),
+                        str(plan.unchanged.get((entity, system), 0)), str(held))  # fmt: skip
+    parts: list[Table | Text] = [summary]
+    for entity, system in keys:
+        updates = [
+            w for w in plan.writes if (w.entity, w.system, w.action) == (entity, system, "update")
+        ]
+        if updates:
+            parts.append(_diff_table(f"{entity} -> {system}: sample updates", updates[:samples]))
+    for entity, system, source_id, why in plan.held[:samples]:
+        parts.append(Text(f"held back: {entity} {source_id} for {system}: {why}"))
+    return Group(*parts)
+
+
+def _diff_table(title: str, writes: Sequence[PlannedWrite]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("source id", "field", "now", "planned"):
+        table.add_column(column, overflow="fold")
+    for write in writes:
+        for index, (path, before, after) in enumerate(write.diffs):
+            table.add_row(write.source_id if index == 0 else "", path, repr(before), repr(after))
     return table

@@ -22,6 +22,7 @@ def read_spec(mapping: EntityMapping, page_size: int = 2000) -> ReadSpec:
             for child in mapping.children
         ),
         page_size=page_size,
+        filter=mapping.filter,
     )
 
 

@@ -1,8 +1,8 @@
-"""Counts of one run, per system, as shown in the run table and stored with the run."""
+"""Counts of one run, per entity and system, as shown in the run table and stored with the run."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from sync.store.schema import RunStatus
@@ -12,13 +12,20 @@ CANONICAL = "canonical"  # the row of the canonical store in a run's counts
 
 @dataclass
 class SystemCounts:
-    """What happened to records in one system during a run."""
+    """What happened to records of one entity (or all) in one system during a run."""
 
     read: int = 0
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    deferred: int = 0
     rejected: int = 0
+    conflicts: int = 0
+
+    def add(self, other: SystemCounts) -> None:
+        """Add ``other``'s counts to these."""
+        for counter in fields(self):
+            setattr(self, counter.name, getattr(self, counter.name) + getattr(other, counter.name))
 
 
 @dataclass
@@ -28,14 +35,25 @@ class RunSummary:
     run_id: int
     flow: str
     status: RunStatus = RunStatus.RUNNING
-    systems: dict[str, SystemCounts] = field(default_factory=dict)
+    by_entity: dict[str, dict[str, SystemCounts]] = field(default_factory=dict)
+    api_calls: dict[str, int] = field(default_factory=dict)
+    duration_seconds: float = 0.0
     pages: int = 0
     error_queue_active: int = 0
     message: str | None = None
 
-    def counts(self, system: str) -> SystemCounts:
-        """The counters of ``system``, created on first use."""
-        return self.systems.setdefault(system, SystemCounts())
+    def counts(self, entity: str, system: str) -> SystemCounts:
+        """The counters of ``entity`` in ``system``, created on first use."""
+        return self.by_entity.setdefault(entity, {}).setdefault(system, SystemCounts())
+
+    @property
+    def systems(self) -> dict[str, SystemCounts]:
+        """Counts per system, over all entities."""
+        totals: dict[str, SystemCounts] = {}
+        for per_system in self.by_entity.values():
+            for system, counts in per_system.items():
+                totals.setdefault(system, SystemCounts()).add(counts)
+        return totals
 
     @property
     def written(self) -> int:
@@ -51,10 +69,21 @@ class RunSummary:
         """Records rejected anywhere in the run."""
         return sum(counts.rejected for counts in self.systems.values())
 
+    @property
+    def deferred(self) -> int:
+        """Records held back until a record they refer to is synced."""
+        return sum(counts.deferred for counts in self.systems.values())
+
     def to_json(self) -> dict[str, Any]:
         """The stored form (runs.stats)."""
         return {
             "pages": self.pages,
+            "duration_seconds": round(self.duration_seconds, 3),
+            "api_calls": self.api_calls,
             "systems": {name: asdict(counts) for name, counts in self.systems.items()},
+            "entities": {
+                entity: {system: asdict(counts) for system, counts in per_system.items()}
+                for entity, per_system in self.by_entity.items()
+            },
             "error_queue_active": self.error_queue_active,
         }

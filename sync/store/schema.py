@@ -40,6 +40,7 @@ class RunStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     PARTIAL = "partial"  # finished, with records in the error queue
+    STOPPED = "stopped"  # stopped on request (SIGTERM) after committing a page; resumes next run
     FAILED = "failed"
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -23,11 +22,11 @@ from connectors.sandbox.server import LoopbackServer
 from sync.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
 from sync.store import Store
 from sync.store.cursors import load_cursor
+from tests.cli_process import ROOT, revbridge
 
 pytestmark = pytest.mark.slow
 
 SIZE = SandboxSize(accounts=12, orders=450, products=6, page_size=200)
-REVBRIDGE = Path(sys.executable).with_name("revbridge")
 
 
 def _downstream_state(sandboxes: Sandboxes) -> dict[str, set[str]]:
@@ -59,7 +58,8 @@ def config_file(tmp_path: Path, database_url: str) -> Iterator[tuple[Sandboxes, 
 
 def _run(config: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(REVBRIDGE), "run", "--config", str(config), "--json"],
+        revbridge("run", "--config", str(config), "--json"),
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
@@ -72,7 +72,8 @@ def _run_until_gate_then_kill(
 ) -> None:
     gate = server.hold_requests(method, prefix, let_through=let_through)
     process = subprocess.Popen(
-        [str(REVBRIDGE), "run", "--config", str(config)],
+        revbridge("run", "--config", str(config)),
+        cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

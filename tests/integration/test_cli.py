@@ -43,7 +43,7 @@ def test_demo_command_prints_both_run_tables(tmp_path: Path) -> None:
     assert outcome.exit_code == 0, outcome.output
     assert "run 1: initial sync" in outcome.output
     assert "run 2: only what changed" in outcome.output
-    assert "canonical store" in outcome.output
+    assert "canonical" in outcome.output
 
     listed = runner.invoke(
         app, ["errors", "list", "--database-url", f"sqlite:///{database}", "--json"]

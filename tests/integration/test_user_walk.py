@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+from tests.cli_process import ROOT, revbridge
 
-REVBRIDGE = Path(sys.executable).with_name("revbridge")
+pytestmark = pytest.mark.slow
 
 
 def _wait_for_line(process: subprocess.Popen[str], marker: str) -> list[str]:
@@ -31,9 +31,9 @@ def test_sandbox_command_serves_a_config_that_run_syncs_against(tmp_path: Path) 
     database = tmp_path / "state.db"
     env = {**os.environ, "COLUMNS": "200"}
     sandbox = subprocess.Popen(
-        [str(REVBRIDGE), "sandbox", "--config-out", str(config), "--accounts", "5",
-         "--orders", "30", "--database-url", f"sqlite:///{database}"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        revbridge("sandbox", "--config-out", str(config), "--accounts", "5",
+         "--orders", "30", "--database-url", f"sqlite:///{database}"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
     )  # fmt: skip
     try:
         printed = "".join(_wait_for_line(sandbox, "Press Ctrl-C"))
@@ -41,12 +41,12 @@ def test_sandbox_command_serves_a_config_that_run_syncs_against(tmp_path: Path) 
         assert config.stat().st_mode & 0o077 == 0, "the sandbox config must be private"
 
         first = subprocess.run(
-            [str(REVBRIDGE), "run", "--config", str(config), "--json"],
-            capture_output=True, text=True, timeout=120, check=False,
+            revbridge("run", "--config", str(config), "--json"),
+            cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
         second = subprocess.run(
-            [str(REVBRIDGE), "run", "--config", str(config), "--json"],
-            capture_output=True, text=True, timeout=120, check=False,
+            revbridge("run", "--config", str(config), "--json"),
+            cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
     finally:
         sandbox.send_signal(signal.SIGTERM)
@@ -62,3 +62,11 @@ def test_sandbox_command_serves_a_config_that_run_syncs_against(tmp_path: Path) 
     second_summary = json.loads(second.stdout)
     assert second_summary["systems"].get("billing", {}).get("created", 0) == 0
     assert database.exists()
+
+
+def test_installed_console_script_answers_help() -> None:
+    script = Path(sys.executable).with_name("revbridge")
+    completed = subprocess.run([str(script), "--help"], capture_output=True, text=True,
+                               timeout=60, check=False)  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    assert "demo" in completed.stdout

@@ -12,7 +12,7 @@ from mappings.spec import mapping_json_schema
 
 # A valid source file; each case below breaks it in one place. Line numbers matter.
 CRM = """\
-version: 1
+version: 2
 system: crm
 entities:
   account:
@@ -93,8 +93,8 @@ INVALID = [
         id="yaml-syntax-error",
     ),
     pytest.param(
-        CRM + "      lines: {each: OrderItems, entity: order_item, parent_key: order_id}\n",
-        "21:41: each names unknown entity mapping 'order_item'; this file has account, order",
+        CRM + "      lines: {path: OrderItems, each: order_item, parent_key: order_id}\n",
+        "21:39: each names unknown entity mapping 'order_item'; this file has account, order",
         id="each-names-unknown-entity-mapping",
     ),
     pytest.param(
@@ -103,8 +103,9 @@ INVALID = [
         id="unknown-canonical-entity",
     ),
     pytest.param(
-        CRM.replace("name: {path: Name}", "name: {path: Name, value: x}"),
-        "9:7: a rule takes one of path, value, each; this one has ['path', 'value']",
+        CRM.replace("name: {path: Name}", "name: {path: Name, const: x}"),
+        "9:26: a rule takes one source (path, const, template, expr, join); "
+        "'const' is a second one",
         id="rule-with-two-sources",
     ),
     pytest.param(
@@ -113,8 +114,8 @@ INVALID = [
         id="missing-required-key",
     ),
     pytest.param(
-        CRM.replace("version: 1", "version: 2"),
-        "1:10: version: Input should be 1",
+        CRM.replace("version: 2", "version: 1"),
+        "1:10: unsupported version 1; this revbridge reads version 2",
         id="unsupported-version",
     ),
     pytest.param(
@@ -128,13 +129,147 @@ INVALID = [
 ]
 
 
+TOTAL = "total: {path: TotalAmount}"
+EFFECTIVE = "effective_date: {path: EffectiveDate}"
+
+# An outbound file: keys are the target's fields, sources read canonical fields.
+BOOKS = """\
+version: 2
+system: books
+entities:
+  order:
+    object: SalesOrder
+    external_id: externalId
+    fields:
+      tranId: {path: order_number}
+      status: {path: status, map: {draft: D, activated: A, cancelled: C}}
+      memo: {template: "Order {order_number}"}
+      big: {expr: "total > 1000", when: "status == 'activated'"}
+"""
+
+LANGUAGE_ERRORS = [
+    pytest.param(
+        CRM.replace(TOTAL, 'total: {expr: "TotalAmount +* 2"}'),
+        "20:15: expr: syntax error at character 14: invalid syntax",
+        id="expr-syntax-error",
+    ),
+    pytest.param(
+        CRM.replace(TOTAL, 'total: {expr: "frobnicate(TotalAmount)"}'),
+        "20:15: expr: unknown function 'frobnicate'; available: abs, coalesce, concat, date, "
+        "decimal, len, lower, max, min, round, strip, text, upper",
+        id="expr-unknown-function",
+    ),
+    pytest.param(
+        CRM.replace(TOTAL, 'total: {expr: "abs(TotalAmount).__class__"}'),
+        "20:15: expr: attribute access is only allowed on field paths",
+        id="expr-attribute-access-to-python-internals",
+    ),
+    pytest.param(
+        CRM.replace(TOTAL, 'total: {path: TotalAmount, when: "Status =="}'),
+        "20:34: when: syntax error: invalid syntax",
+        id="when-syntax-error",
+    ),
+    pytest.param(
+        CRM.replace("name: {path: Name}", 'name: {template: "{Name:>10}"}'),
+        "9:14: template: '{Name:>10}': a slot is a field path like {FirstName}; "
+        "use expr to compute or format",
+        id="template-with-format-spec",
+    ),
+    pytest.param(
+        CRM.replace(EFFECTIVE, 'effective_date: {path: D, type: date, format: "%d/%q/%Y"}'),
+        "18:45: format: invalid format '%d/%q/%Y': unknown directive %q",
+        id="invalid-date-format",
+    ),
+    pytest.param(
+        CRM.replace(EFFECTIVE, 'effective_date: {path: D, type: datetime, format: "%d/%m/%Y"}'),
+        "18:49: format: invalid format '%d/%m/%Y': a datetime format needs %z for its time zone",
+        id="datetime-format-without-zone",
+    ),
+    pytest.param(
+        CRM.replace(EFFECTIVE, 'effective_date: {path: D, format: "%d/%m/%Y"}'),
+        "18:33: format: a text format goes with type date or datetime",
+        id="format-without-type",
+    ),
+    pytest.param(
+        CRM.replace(
+            TOTAL, 'total: {path: T, type: decimal, format: {decimal: ",", thousands: ","}}'
+        ),
+        "20:39: format: decimal mark and thousands separator must differ",
+        id="number-format-with-one-mark-twice",
+    ),
+    pytest.param(
+        CRM.replace(TOTAL, "total: {path: TotalAmount, unmapped: default, default: 0}"),
+        "20:7: unmapped only goes with map",
+        id="unmapped-without-map",
+    ),
+    pytest.param(
+        CRM.replace("Activated: activated}}", "Activated: activated}, unmapped: default}"),
+        "17:7: unmapped: default needs a default",
+        id="unmapped-default-without-default",
+    ),
+    pytest.param(
+        CRM.replace(TOTAL, "total: {path: TotalAmount, type: money}"),
+        "20:7: type money and currency go together",
+        id="money-without-currency",
+    ),
+    pytest.param(
+        CRM.replace("name: {path: Name}", "name: Name"),
+        "9:13: a rule is a mapping like {path: Name}, not 'Name'",
+        id="rule-that-is-not-a-mapping",
+    ),
+    pytest.param(
+        CRM.replace("name: {path: Name}", "name: {path: N, split: {a: b}}"),
+        "9:30: needs a canonical compound field (like an address), not string",
+        id="split-into-a-plain-field",
+    ),
+    pytest.param(
+        CRM.replace("name: {path: Name}", "name: {path: Name, type: enum}"),
+        "9:32: type enum does not fit a canonical string field",
+        id="enum-type-on-a-text-field",
+    ),
+    pytest.param(
+        BOOKS.replace('{order_number}"', '{order_numbr}"'),
+        "10:24: unknown canonical field 'order_numbr' on order; did you mean 'order_number'?",
+        id="outbound-template-names-unknown-field",
+    ),
+    pytest.param(
+        BOOKS.replace('"total > 1000"', '"totl > 1000"'),
+        "11:19: unknown canonical field 'totl' on order; did you mean 'total'?",
+        id="outbound-expr-names-unknown-field",
+    ),
+    pytest.param(
+        BOOKS.replace("status == ", "stats == "),
+        "11:41: unknown canonical field 'stats' on order; did you mean 'status'?",
+        id="outbound-when-names-unknown-field",
+    ),
+    pytest.param(
+        BOOKS.replace(", cancelled: C}", "}"),
+        "9:30: map does not cover OrderStatus cancelled; "
+        "add them or set unmapped: default with a default",
+        id="outbound-map-misses-an-enum-member",
+    ),
+    pytest.param(
+        BOOKS.replace("cancelled: C", "cancelled: C, canceled: C"),
+        "9:74: lookup key 'canceled' is not in OrderStatus (draft, activated, cancelled)",
+        id="outbound-map-key-not-an-enum-member",
+    ),
+    pytest.param(
+        BOOKS.replace(
+            "    external_id: externalId\n", "    external_id: externalId\n    filter: x\n"
+        ),
+        "7:5: filter only goes with an entity read on its own (system_of_record and cursor)",
+        id="filter-on-a-target-entity",
+    ),
+]
+
+
 def write(tmp_path: Path, text: str, name: str = "crm.yaml") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path
 
 
-@pytest.mark.parametrize(("text", "expected"), INVALID)
+@pytest.mark.parametrize(("text", "expected"), INVALID + LANGUAGE_ERRORS)
 def test_invalid_file_reports_its_one_problem_at_file_line_column(
     tmp_path: Path, text: str, expected: str
 ) -> None:
@@ -145,6 +280,7 @@ def test_invalid_file_reports_its_one_problem_at_file_line_column(
 
 def test_valid_file_has_no_problems(tmp_path: Path) -> None:
     assert check_mapping_files([write(tmp_path, CRM)]) == []
+    assert check_mapping_files([write(tmp_path, BOOKS, "books.yaml")]) == []
 
 
 def test_file_with_several_problems_reports_all_of_them_in_line_order(tmp_path: Path) -> None:
@@ -161,7 +297,7 @@ def test_file_with_several_problems_reports_all_of_them_in_line_order(tmp_path: 
 
 
 def test_problems_of_every_file_are_reported_together(tmp_path: Path) -> None:
-    first = write(tmp_path, CRM.replace("version: 1", "version: 2"), "first.yaml")
+    first = write(tmp_path, CRM.replace("version: 2", "version: 1"), "first.yaml")
     second = write(tmp_path, CRM.replace("name: {path: Name}", "name: {path: Name"), "second.yaml")
 
     files = [problem.file for problem in check_mapping_files([first, second])]
@@ -171,7 +307,7 @@ def test_problems_of_every_file_are_reported_together(tmp_path: Path) -> None:
 
 def test_load_raises_config_error_listing_each_problem_on_its_own_line(tmp_path: Path) -> None:
     path = write(
-        tmp_path, CRM.replace("ref: account}", "ref: acount}").replace("version: 1", "version: 2")
+        tmp_path, CRM.replace("ref: account}", "ref: acount}").replace("version: 2", "version: 1")
     )
 
     with pytest.raises(MappingConfigError) as raised:
@@ -196,7 +332,7 @@ def test_the_same_entity_captured_from_two_systems_is_a_problem(tmp_path: Path) 
 
 def test_target_entity_without_external_id_is_a_problem(tmp_path: Path) -> None:
     target = """\
-version: 1
+version: 2
 system: books
 entities:
   account:
@@ -225,7 +361,9 @@ def test_shipped_mapping_files_load_without_problems() -> None:
 def test_json_schema_describes_rule_keys_by_their_yaml_names() -> None:
     schema = mapping_json_schema()
 
-    rule_keys = set(schema["$defs"]["FieldRule"]["properties"])
+    rule_keys = set(schema["$defs"]["PathRule"]["properties"])
 
-    assert {"path", "type", "map", "default", "value", "ref", "each", "required"} <= rule_keys
-    assert schema["$defs"]["FieldRule"]["additionalProperties"] is False
+    assert {"path", "type", "map", "default", "ref", "each", "required", "when"} <= rule_keys
+    assert schema["$defs"]["PathRule"]["additionalProperties"] is False
+    assert schema["$defs"]["PathRule"]["required"] == ["path"]
+    assert schema["title"] == "revbridge mapping file, version 2"

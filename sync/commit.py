@@ -1,0 +1,122 @@
+"""Commit one page: canonical records, xrefs, error-queue entries and the cursor, together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from connectors.base import Cursor
+from mappings.mapping_set import EntityMapping
+from sync.capture import CapturedRecord, CaptureFailure
+from sync.deliver import Delivery, DeliveryFailure
+from sync.errors import QueuedError, queue_error, resolve_landed
+from sync.store import Store
+from sync.store.cursors import save_cursor
+from sync.store.records import StoredRecord, XrefEntry, save_records, save_xrefs
+
+log = logging.getLogger("revbridge.sync")
+
+
+@dataclass
+class PageOutcome:
+    """Everything one page produced, to be committed in one transaction."""
+
+    mapping: EntityMapping
+    captured: Sequence[CapturedRecord] = ()
+    changed: Sequence[CapturedRecord] = ()
+    failures: Sequence[CaptureFailure] = ()
+    deliveries: Sequence[Delivery] = ()
+    cursor: Cursor | None = None
+
+
+def _stored(captured: CapturedRecord) -> StoredRecord:
+    record = captured.record
+    return StoredRecord(
+        canonical_id=record.id,
+        entity=record.entity,
+        payload=captured.canonical_json,
+        content_hash=captured.content_hash,
+        source_system=record.source.system,
+        source_object=record.source.object,
+        source_id=record.source.id,
+        source_modified_at=record.source_modified_at,
+        source_payload=captured.raw,
+    )
+
+
+def _source_xref(mapping: EntityMapping, captured: CapturedRecord) -> XrefEntry:
+    return XrefEntry(
+        system=mapping.system,
+        canonical_id=captured.record.id,
+        entity=mapping.entity,
+        object_name=mapping.object_name,
+        external_id=captured.source_id,
+    )
+
+
+def _capture_error(flow: str, mapping: EntityMapping, failure: CaptureFailure) -> QueuedError:
+    return QueuedError(
+        flow=flow,
+        entity=mapping.entity,
+        source_system=mapping.system,
+        source_object=mapping.object_name,
+        source_id=failure.source_id,
+        stage=failure.stage,
+        error_class=failure.error_class,
+        message=failure.message,
+        payload=dict(failure.raw),
+        canonical_id=failure.canonical_id,
+    )
+
+
+def _delivery_error(
+    flow: str, mapping: EntityMapping, system: str, failure: DeliveryFailure
+) -> QueuedError:
+    return QueuedError(
+        flow=flow,
+        entity=mapping.entity,
+        source_system=mapping.system,
+        source_object=mapping.object_name,
+        source_id=failure.captured.source_id,
+        stage=failure.stage,
+        error_class=failure.error_class,
+        message=failure.message,
+        payload=failure.payload,
+        canonical_id=failure.captured.record.id,
+        target_system=system,
+        code=failure.code,
+    )
+
+
+def commit_page(store: Store, flow: str, outcome: PageOutcome, run_id: int) -> None:
+    """Write the page's results and advance its cursor in one transaction."""
+    mapping = outcome.mapping
+    errors = [_capture_error(flow, mapping, failure) for failure in outcome.failures]
+    errors += [
+        _delivery_error(flow, mapping, delivery.system, failure)
+        for delivery in outcome.deliveries
+        for failure in delivery.failures
+    ]
+    failed = {f.captured.source_id for d in outcome.deliveries for f in d.failures}
+    landed = [record.source_id for record in outcome.captured if record.source_id not in failed]
+    with store.transaction() as connection:
+        save_records(connection, [_stored(record) for record in outcome.changed], run_id)
+        save_xrefs(connection, [_source_xref(mapping, c) for c in outcome.captured], run_id)
+        for delivery in outcome.deliveries:
+            save_xrefs(connection, delivery.xrefs, run_id)
+        resolve_landed(connection, mapping.entity, mapping.system, landed)
+        for error in errors:
+            queue_error(connection, error, run_id)
+        if outcome.cursor is not None:
+            save_cursor(connection, flow, mapping.system, mapping.entity, outcome.cursor, run_id)
+    for error in errors:
+        target = f" for {error.target_system}" if error.target_system else ""
+        log.warning(
+            "rejected %s %s at %s%s: %s",
+            error.entity,
+            error.source_id,
+            error.stage.value,
+            target,
+            error.message,
+        )
