@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,13 +33,57 @@ class SalesforceSettings(_Section):
 
 
 class BillingSettings(_Section):
-    """Billing REST API connection."""
+    """Billing REST API connection: base URL, wire profile, auth and paging."""
 
     base_url: str
-    api_key: SecretStr
+    profile: Literal["json", "stripe"] = Field(
+        default="json",
+        description="json: the generic JSON API (see profile_file); stripe: Stripe's wire format.",
+    )
+    profile_file: Path | None = Field(
+        default=None, description="YAML profile for the json profile; the built-in one if unset."
+    )
+    auth: Literal["bearer", "basic", "oauth_client_credentials"] = "bearer"
+    api_key: SecretStr | None = Field(
+        default=None, description="Sent as a bearer token, or as the basic-auth user name."
+    )
+    token_url: str | None = Field(
+        default=None, description="OAuth 2.0 token endpoint (client credentials grant)."
+    )
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    scope: str | None = None
+    token_refresh_margin_seconds: float = Field(
+        default=60.0, ge=0, description="Fetch a new token this long before the old one expires."
+    )
+    idempotency_header: str = "Idempotency-Key"
     ca_bundle: Path | None = None
     timeout_seconds: float = Field(default=30.0, gt=0)
     page_size: int = Field(default=100, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _credentials_for_auth(self) -> BillingSettings:
+        if self.auth == "oauth_client_credentials":
+            missing = [
+                name
+                for name in ("token_url", "client_id", "client_secret")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(f"auth oauth_client_credentials needs {', '.join(missing)}")
+        elif self.api_key is None:
+            raise ValueError(f"auth {self.auth} needs api_key")
+        return self
+
+
+ERP_OPERATIONS = {
+    "upsert": "upsertList",
+    "get": "getList",
+    "search": "search",
+    "search_more": "searchMoreWithId",
+    "deleted": "getDeleted",
+    "server_time": "getServerTime",
+}
 
 
 class ErpSettings(_Section):

@@ -70,10 +70,16 @@ class Page:
 
 @dataclass(frozen=True)
 class WriteSpec:
-    """Where to upsert: the target object and the field that carries revbridge's external id."""
+    """Where to upsert: the target object and the field that carries revbridge's external id.
+
+    ``known_target_ids`` maps a payload's external id to the record's id in the target, where
+    revbridge knows it from an earlier write: systems without upsert by external id (Stripe)
+    update that record instead of searching for it.
+    """
 
     object_name: str
     external_id_field: str
+    known_target_ids: Mapping[str, str] = field(default_factory=dict)
 
 
 class WriteOutcome(StrEnum):

@@ -125,7 +125,8 @@ def deliver(
     pending = plan_delivery(target, captured, written, refs, delivery)
     if not pending:
         return delivery
-    results = connector.write(write_spec(target), [item.payload for item in pending])
+    known = {item.captured.record.id: item.prior.external_id for item in pending if item.prior}
+    results = connector.write(write_spec(target, known), [item.payload for item in pending])
     if len(results) != len(pending):
         raise ConnectorError(
             f"{target.system} answered {len(results)} results for {len(pending)} records",

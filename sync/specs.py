@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from connectors.base import ChildSpec, ReadSpec, WriteSpec
 from mappings.mapping_set import EntityMapping
 
@@ -26,8 +28,14 @@ def read_spec(mapping: EntityMapping, page_size: int = 2000) -> ReadSpec:
     )
 
 
-def write_spec(mapping: EntityMapping) -> WriteSpec:
+def write_spec(
+    mapping: EntityMapping, known_target_ids: Mapping[str, str] | None = None
+) -> WriteSpec:
     """Upsert into the mapping's object, keyed by its external id field."""
     if mapping.external_id_field is None:
         raise ValueError(f"{mapping.system} {mapping.entity} names no external_id field")
-    return WriteSpec(object_name=mapping.object_name, external_id_field=mapping.external_id_field)
+    return WriteSpec(
+        object_name=mapping.object_name,
+        external_id_field=mapping.external_id_field,
+        known_target_ids=dict(known_target_ids or {}),
+    )

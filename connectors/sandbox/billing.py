@@ -1,250 +1,41 @@
-"""A loopback billing REST API (generic JSON profile) for tests, the demo and benchmarks.
+"""A loopback billing REST API for tests, the demo and benchmarks: two wire formats, one store.
 
-Collections ``customers``, ``products`` and ``orders`` are upserted by revbridge's external id
-(``PUT /v1/{collection}/{external_id}``) and listed with keyset paging ordered by
-``(updated, id)``. ``updated_after`` is inclusive, so a reader never loses a record that shares
-the cursor's timestamp; given together with ``starting_after`` the pair is a keyset
-``(updated, id)`` to resume strictly after, which stays correct when that record changes
-between pages. Errors follow Stripe's shape: ``{"error": {"type", "code", "param", "message"}}``.
+- the generic JSON API at ``/v1`` (:mod:`connectors.sandbox.billing_generic`): upserts by
+  external id, keyset-paged lists; what the shipped generic profile describes;
+- a Stripe-compatible API at ``/stripe/v1`` (:mod:`connectors.sandbox.stripe_api`): form
+  bodies, Stripe's error object, idempotency replay, cursor lists, metadata search;
+- ``POST /oauth/token``: OAuth 2.0 client credentials, besides API keys as bearer or basic.
+
+Faults (:mod:`connectors.sandbox.billing_faults`) apply to all of them: scripted, every n-th or
+at a random rate; latency; 5xx and 429 answers; and responses dropped after the request was
+committed.
 """
 
 from __future__ import annotations
 
-import hmac
-import json
 import ssl
-import threading
-from collections import Counter, deque
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
-from connectors.sandbox.billing_rules import SCHEMAS, ApiError, check_fields
+from connectors.sandbox.billing_faults import Fault
+from connectors.sandbox.billing_generic import BillingState, Reply
+from connectors.sandbox.billing_rules import ApiError
 from connectors.sandbox.server import LoopbackServer, SandboxRequestHandler
+from connectors.sandbox.stripe_api import StripeRequest
 
-_EPOCH = datetime(2026, 1, 5, 10, 0, 0)
-_ID_PREFIXES = {"customers": "cus", "products": "prod", "orders": "ord"}
-_OBJECT_NAMES = {"customers": "customer", "products": "product", "orders": "order"}
-_SERVER_FIELDS = ("id", "object", "external_id", "created", "updated")
-_MAX_LIMIT = 1000
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One HTTP answer: status, JSON body and extra headers."""
-
-    status: int
-    body: Mapping[str, Any]
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class _Fault:
-    status: int | None  # None: drop the connection after processing, without answering
-    headers: Mapping[str, str]
-    body: Mapping[str, Any] | None = None
-
-
-def _error_reply(error: ApiError) -> Reply:
-    detail = {"type": error.kind, "code": error.code, "message": error.message}
-    if error.param:
-        detail["param"] = error.param
-    return Reply(error.status, {"error": detail})
-
-
-_FAULT_TYPES = {429: "rate_limit_error", 401: "authentication_error"}
-
-
-def _fault_body(status: int) -> dict[str, Any]:
-    kind = _FAULT_TYPES.get(status, "api_error")
-    return {"error": {"type": kind, "message": f"injected fault: HTTP {status}"}}
-
-
-class BillingState:
-    """The sandbox's data and behaviour, independent of HTTP so it is easy to reason about."""
-
-    def __init__(self, api_key: str) -> None:
-        self.api_key = api_key
-        self.lock = threading.Lock()
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget every resource, counter, fault and idempotency key."""
-        self.calls = 0
-        self.writes: Counter[tuple[str, str]] = Counter()
-        self.faults: deque[_Fault] = deque()
-        self._rows: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in SCHEMAS}
-        self._external_by_id: dict[str, str] = {}
-        self._next_id = Counter[str]()
-        self._ticks = 0
-        self._idempotent: dict[str, tuple[str, Reply]] = {}
-
-    def exists(self, collection: str, resource_id: str) -> bool:
-        """True when ``resource_id`` is a billing id in ``collection``."""
-        external_id = self._external_by_id.get(resource_id)
-        return external_id is not None and external_id in self._rows[collection]
-
-    def resources(self, collection: str) -> list[dict[str, Any]]:
-        """Copies of the stored resources in ``(updated, id)`` order."""
-        return [dict(row) for row in self._ordered(collection)]
-
-    def handle(
-        self, method: str, target: str, headers: Mapping[str, str], body: bytes
-    ) -> Reply | None:
-        """Answer one request; ``None`` means drop the connection without answering."""
-        with self.lock:
-            self.calls += 1
-            fault = self.faults.popleft() if self.faults else None
-            if fault is not None and fault.status is not None:
-                return Reply(fault.status, fault.body or _fault_body(fault.status), fault.headers)
-            try:
-                reply = self._dispatch(method, target, headers, body)
-            except ApiError as error:
-                reply = _error_reply(error)
-            return None if fault is not None else reply
-
-    def upsert(self, collection: str, external_id: str, body: Any) -> Reply:
-        """Validate and create or replace one resource by external id."""
-        check_fields(body, SCHEMAS[collection], self.exists)
-        if body.get("external_id", external_id) != external_id:
-            raise ApiError(400, "parameter_invalid", "external_id", "differs from the URL")
-        content = {key: value for key, value in body.items() if key != "external_id"}
-        stored = self._rows[collection].get(external_id)
-        if stored is None:
-            return self._create(collection, external_id, content)
-        if {k: v for k, v in stored.items() if k not in _SERVER_FIELDS} == content:
-            self.writes[(collection, "unchanged")] += 1
-            return Reply(200, dict(stored))
-        kept = {name: stored[name] for name in _SERVER_FIELDS}
-        self._rows[collection][external_id] = {**kept, **content, "updated": self._tick()}
-        self.writes[(collection, "updated")] += 1
-        return Reply(200, dict(self._rows[collection][external_id]))
-
-    def _create(self, collection: str, external_id: str, content: dict[str, Any]) -> Reply:
-        self._next_id[collection] += 1
-        resource_id = f"{_ID_PREFIXES[collection]}_{self._next_id[collection]:08d}"
-        now = self._tick()
-        row = {
-            "id": resource_id,
-            "object": _OBJECT_NAMES[collection],
-            "external_id": external_id,
-            "created": now,
-            "updated": now,
-            **content,
-        }
-        self._rows[collection][external_id] = row
-        self._external_by_id[resource_id] = external_id
-        self.writes[(collection, "created")] += 1
-        return Reply(201, dict(row))
-
-    def _tick(self) -> str:
-        # A logical clock: every change gets a distinct, strictly later timestamp.
-        self._ticks += 1
-        return (_EPOCH + timedelta(seconds=self._ticks)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-    def _ordered(self, collection: str) -> list[dict[str, Any]]:
-        return sorted(self._rows[collection].values(), key=lambda row: (row["updated"], row["id"]))
-
-    def _dispatch(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
-        split = urlsplit(target)
-        parts = [unquote(part) for part in split.path.strip("/").split("/")]
-        if len(parts) not in (2, 3) or parts[0] != "v1" or parts[1] not in SCHEMAS:
-            raise ApiError(404, "resource_missing", "", f"unrecognised request URL {split.path}")
-        self._authenticate(headers)
-        collection = parts[1]
-        if method == "GET" and len(parts) == 2:
-            return self._list(collection, parse_qs(split.query))
-        if method == "GET":
-            return self._get(collection, parts[2])
-        if method == "PUT" and len(parts) == 3:
-            key = headers.get("Idempotency-Key")
-            return self._idempotent_upsert(collection, parts[2], body, key)
-        raise ApiError(405, "method_not_allowed", "", f"{method} {split.path} is not supported")
-
-    def _authenticate(self, headers: Mapping[str, str]) -> None:
-        supplied = headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(supplied.encode(), self.api_key.encode()):
-            raise ApiError(
-                401, "invalid_api_key", "", "invalid API key provided", "authentication_error"
-            )
-
-    def _idempotent_upsert(
-        self, collection: str, external_id: str, body: bytes, key: str | None
-    ) -> Reply:
-        try:
-            parsed = json.loads(body) if body else None
-        except ValueError:
-            raise ApiError(400, "parameter_invalid", "", "the body is not JSON") from None
-        fingerprint = json.dumps([collection, external_id, parsed], sort_keys=True)
-        if key is not None and key in self._idempotent:
-            seen, reply = self._idempotent[key]
-            if seen != fingerprint:
-                message = "this Idempotency-Key was used with a different request"
-                raise ApiError(400, "idempotency_error", "", message, "idempotency_error")
-            return Reply(reply.status, reply.body, {"Idempotent-Replayed": "true"})
-        reply = self.upsert(collection, external_id, parsed)
-        if key is not None:
-            # Like Stripe, only requests that executed are replayed; rejected ones may be resent.
-            self._idempotent[key] = (fingerprint, reply)
-        return reply
-
-    def _get(self, collection: str, external_id: str) -> Reply:
-        row = self._rows[collection].get(external_id)
-        if row is None:
-            raise ApiError(404, "resource_missing", "external_id", f"no such {collection[:-1]}")
-        return Reply(200, dict(row))
-
-    def _list(self, collection: str, query: dict[str, list[str]]) -> Reply:
-        limit = _limit(query)
-        rows = self._ordered(collection)
-        updated_after = _timestamp(query, "updated_after")
-        if updated_after is not None:
-            rows = [row for row in rows if _parse_time(row["updated"]) >= updated_after]
-        starting_after = query.get("starting_after", [None])[0]
-        if starting_after is not None:
-            start = self._start_key(collection, starting_after, updated_after)
-            rows = [row for row in rows if (_parse_time(row["updated"]), row["id"]) > start]
-        page = [dict(row) for row in rows[:limit]]
-        return Reply(200, {"object": "list", "data": page, "has_more": len(rows) > limit})
-
-    def _start_key(
-        self, collection: str, resource_id: str, updated_after: datetime | None
-    ) -> tuple[datetime, str]:
-        if updated_after is not None:
-            return (updated_after, resource_id)
-        if not self.exists(collection, resource_id):
-            raise ApiError(400, "resource_missing", "starting_after", "no such object")
-        row = self._rows[collection][self._external_by_id[resource_id]]
-        return (_parse_time(row["updated"]), resource_id)
-
-
-def _limit(query: dict[str, list[str]]) -> int:
-    raw = query.get("limit", ["10"])[0]
-    if not raw.isdigit() or not 1 <= int(raw) <= _MAX_LIMIT:
-        raise ApiError(400, "parameter_invalid", "limit", f"limit must be 1 to {_MAX_LIMIT}")
-    return int(raw)
-
-
-def _parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
-
-
-def _timestamp(query: dict[str, list[str]], name: str) -> datetime | None:
-    raw = query.get(name, [None])[0]
-    if raw is None:
-        return None
-    try:
-        return _parse_time(raw)
-    except ValueError:
-        raise ApiError(400, "parameter_invalid", name, "not an ISO 8601 timestamp") from None
+__all__ = ["ApiError", "BillingSandbox", "BillingState", "Reply"]
 
 
 class _BillingHandler(SandboxRequestHandler):
     def _serve(self) -> None:
         body = self.read_body()
+        latency = self.state.faults.latency_seconds
+        if latency:
+            # Slow answers, outside the state lock so concurrent clients overlap like in life.
+            time.sleep(latency)
         reply = self.state.handle(self.command, self.path, self.headers, body)
         if reply is None:
             self.close_connection = True
@@ -257,6 +48,14 @@ class _BillingHandler(SandboxRequestHandler):
 
     def do_PUT(self) -> None:
         """Upsert one resource by external id."""
+        self._serve()
+
+    def do_POST(self) -> None:
+        """Create or update a Stripe object; issue an OAuth token."""
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        """Delete a Stripe invoice item."""
         self._serve()
 
 
@@ -283,9 +82,79 @@ class BillingSandbox:
         return self._server
 
     @property
+    def stripe_url(self) -> str:
+        """Base URL of the Stripe-compatible API (paths below it: ``/v1``)."""
+        return self._server.url + "/stripe"
+
+    @property
+    def token_url(self) -> str:
+        """The OAuth 2.0 token endpoint (client credentials grant)."""
+        return self._server.url + "/oauth/token"
+
+    @property
     def api_key(self) -> str:
-        """The one key the sandbox accepts as ``Authorization: Bearer <key>``."""
+        """The one key the sandbox accepts as ``Bearer <key>`` or as basic-auth user name."""
         return self._state.api_key
+
+    @property
+    def client_id(self) -> str:
+        """The OAuth client id the token endpoint accepts."""
+        return self._state.credentials.client_id
+
+    @property
+    def client_secret(self) -> str:
+        """The OAuth client secret the token endpoint accepts."""
+        return self._state.credentials.client_secret
+
+    @property
+    def tokens_issued(self) -> int:
+        """OAuth tokens issued so far."""
+        with self._state.lock:
+            return self._state.credentials.tokens_issued
+
+    def set_token_clock(self, clock: Callable[[], float], lifetime: float = 3600.0) -> None:
+        """Replace the clock that expires OAuth tokens, and their lifetime in seconds."""
+        with self._state.lock:
+            self._state.credentials.clock = clock
+            self._state.credentials.token_lifetime = lifetime
+
+    def expire_tokens(self) -> None:
+        """Revoke every OAuth token issued so far."""
+        with self._state.lock:
+            self._state.credentials.expire_tokens()
+
+    @property
+    def stripe_requests(self) -> list[StripeRequest]:
+        """Every request the Stripe-compatible API received, in order."""
+        with self._state.lock:
+            return list(self._state.stripe.requests)
+
+    @property
+    def stripe_writes(self) -> Counter[tuple[str, str]]:
+        """Counts of Stripe ``(collection, "created" | "updated" | "deleted")``."""
+        with self._state.lock:
+            return Counter(self._state.stripe.writes)
+
+    def stripe_objects(self, collection: str) -> list[dict[str, Any]]:
+        """Copies of the stored Stripe objects of ``collection``, oldest first."""
+        with self._state.lock:
+            rows = self._state.stripe.rows[collection].values()
+            return [dict(row) for row in sorted(rows, key=lambda r: (r["created"], r["id"]))]
+
+    def bill_pending_items(self, customer_id: str) -> dict[str, Any]:
+        """Invoice the customer's pending invoice items, as Stripe's billing run would."""
+        with self._state.lock:
+            return dict(self._state.stripe.builder.bill_pending_items(customer_id))
+
+    def pay_invoice(self, invoice_id: str) -> dict[str, Any]:
+        """Pay an invoice in full with a card charge."""
+        with self._state.lock:
+            return dict(self._state.stripe.builder.pay_invoice(invoice_id))
+
+    def credit_invoice(self, invoice_id: str, amount: int, reason: str = "") -> dict[str, Any]:
+        """Issue a credit note of ``amount`` minor units against an invoice."""
+        with self._state.lock:
+            return dict(self._state.stripe.builder.credit_invoice(invoice_id, amount, reason))
 
     @property
     def calls(self) -> int:
@@ -325,14 +194,36 @@ class BillingSandbox:
         body: Mapping[str, Any] | None = None,
     ) -> None:
         """Answer the next ``times`` requests with ``status`` (e.g. 429 + Retry-After, 503)."""
-        fault = _Fault(status, dict(headers or {}), body)
+        fault = Fault(status, dict(headers or {}), body)
         with self._state.lock:
-            self._state.faults.extend(fault for _ in range(times))
+            self._state.faults.scripted.extend(fault for _ in range(times))
 
     def inject_disconnect(self, times: int = 1) -> None:
         """Process the next ``times`` requests, then close the connection without answering."""
         with self._state.lock:
-            self._state.faults.extend(_Fault(None, {}) for _ in range(times))
+            self._state.faults.scripted.extend(Fault(None) for _ in range(times))
+
+    def drop_every(self, nth: int) -> None:
+        """From now on, commit every ``nth`` request, then drop its response (0: stop)."""
+        with self._state.lock:
+            self._state.faults.drop_every = nth
+
+    def inject_rate(
+        self,
+        rate: float,
+        status: int | None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        seed: int = 0,
+    ) -> None:
+        """Fail a ``rate`` share of requests with ``status`` (None: commit, then drop)."""
+        with self._state.lock:
+            self._state.faults.set_rate(rate, Fault(status, dict(headers or {})), seed)
+
+    def set_latency(self, seconds: float) -> None:
+        """Delay every answer by ``seconds``."""
+        with self._state.lock:
+            self._state.faults.latency_seconds = seconds
 
     def start(self) -> BillingSandbox:
         """Start serving; returns self."""

@@ -114,9 +114,11 @@ def test_records_equal_to_the_cursor_are_not_read_again(
 class _ReversedProfile(JsonProfile):
     """A misbehaving API that lists newest first."""
 
-    def list_page(self, response: requests.Response) -> tuple[list[dict[str, Any]], bool]:
-        records, has_more = super().list_page(response)
-        return records[::-1], has_more
+    def list_page(
+        self, response: requests.Response, collection: str = ""
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        records, body = super().list_page(response, collection)
+        return records[::-1], body
 
 
 def test_list_out_of_order_fails_loudly_rather_than_skip(sandbox: BillingSandbox) -> None:

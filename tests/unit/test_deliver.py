@@ -24,6 +24,7 @@ class FakeTarget:
     def __init__(self, outcomes: Sequence[WriteOutcome]) -> None:
         self.outcomes = list(outcomes)
         self.received: list[dict[str, Any]] = []
+        self.known_target_ids: dict[str, str] = {}
 
     def check(self) -> None:
         """Nothing to check."""
@@ -33,6 +34,7 @@ class FakeTarget:
 
     def write(self, spec: WriteSpec, payloads: Sequence[Mapping[str, Any]]) -> list[WriteResult]:
         self.received.extend(dict(payload) for payload in payloads)
+        self.known_target_ids.update(spec.known_target_ids)
         results = []
         for payload, outcome in zip(payloads, self.outcomes, strict=False):
             external_id = str(payload[spec.external_id_field])
@@ -124,6 +126,8 @@ def test_upserted_counts_as_created_only_without_a_previous_write(mapping_set: M
     delivery = deliver(target, [old, new], fake, {old.record.id: prior}, NoRefs())
 
     assert (delivery.created, delivery.updated) == (1, 1)
+    # The target learns the id it gave the record before, for systems without upsert by key.
+    assert fake.known_target_ids == {old.record.id: "cus_old"}
 
 
 def test_unknown_status_stops_the_order_at_the_map_stage(mapping_set: MappingSet) -> None:

@@ -1,0 +1,127 @@
+"""Incremental reads of Stripe lists: invoices (with all their lines), payments, credit notes.
+
+Stripe lists newest first and pages with ``starting_after``. revbridge walks back from the
+newest object until it passes the cursor, then hands the new objects over oldest first, so the
+cursor only ever moves forward. The cursor is ``(created, id)``: Stripe objects have no
+last-modified stamp, so this reads objects *created* since the last run (status changes of older
+invoices need Stripe's events API, not read here). Expandable references (``customer`` as an id
+or, expanded, as an object) come out as the id with the object under ``<name>_object``; amounts
+come out as exact ``Decimal`` in major units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from connectors.base import Cursor, Page, RawRecord
+from connectors.billing_http import ApiRequest, BillingHttpClient
+from connectors.billing_json_profile import json_object
+from connectors.billing_stripe_form import from_minor_units
+from connectors.errors import ConfigError
+
+SYSTEM = "billing"
+_MAX_LIMIT = 100
+# Readable collections: list path and what to expand. "payments" are Stripe charges.
+_LISTS: Mapping[str, tuple[str, tuple[str, ...]]] = {
+    "invoices": ("/v1/invoices", ("data.customer",)),
+    "payments": ("/v1/charges", ()),
+    "charges": ("/v1/charges", ()),
+    "credit_notes": ("/v1/credit_notes", ()),
+    "customers": ("/v1/customers", ()),
+    "products": ("/v1/products", ()),
+    "prices": ("/v1/prices", ()),
+    "subscriptions": ("/v1/subscriptions", ()),
+    "invoiceitems": ("/v1/invoiceitems", ()),
+}
+_EXPANDABLE = ("customer", "invoice", "charge", "subscription", "payment_intent", "product")
+
+
+def _key(record: Mapping[str, Any]) -> tuple[int, str]:
+    return int(record["created"]), str(record["id"])
+
+
+def _cursor_key(cursor: Cursor) -> tuple[int, str]:
+    try:
+        stamp = datetime.fromisoformat(cursor.modified)
+    except ValueError:
+        raise ConfigError(f"unreadable cursor {cursor.modified!r}", system=SYSTEM) from None
+    stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+    return int(stamp.timestamp()), cursor.record_id
+
+
+def _cursor(record: Mapping[str, Any]) -> Cursor:
+    created, record_id = _key(record)
+    return Cursor(datetime.fromtimestamp(created, UTC).isoformat(), record_id)
+
+
+def flatten_expandable(record: Mapping[str, Any]) -> RawRecord:
+    """References as ids whether or not Stripe expanded them; the object kept beside."""
+    flat = dict(record)
+    for name in _EXPANDABLE:
+        value = flat.get(name)
+        if isinstance(value, Mapping) and "id" in value:
+            flat[name] = str(value["id"])
+            flat[f"{name}_object"] = dict(value)
+    return flat
+
+
+def _newer_than(
+    client: BillingHttpClient, path: str, expand: tuple[str, ...], floor: tuple[int, str] | None
+) -> tuple[list[RawRecord], int]:
+    """Objects newer than ``floor``, walking newest first; and the calls it took."""
+    params = [("limit", str(_MAX_LIMIT)), *(("expand[]", name) for name in expand)]
+    found: list[RawRecord] = []
+    calls = 0
+    while True:
+        answer = json_object(client.send(ApiRequest("GET", path, params=params)))
+        calls += 1
+        data = list(answer.get("data") or [])
+        found += [record for record in data if floor is None or _key(record) > floor]
+        # Ties on `created` may straddle the cursor: stop only once strictly older.
+        passed = floor is not None and data and int(data[-1]["created"]) < floor[0]
+        if passed or not answer.get("has_more") or not data:
+            return found, calls
+        params = [*params[: 1 + len(expand)], ("starting_after", str(data[-1]["id"]))]
+
+
+def _complete_lines(client: BillingHttpClient, invoice: RawRecord) -> tuple[RawRecord, int]:
+    """The invoice with every line, fetching the pages its embedded list left out."""
+    lines = invoice.get("lines")
+    if not isinstance(lines, Mapping) or not lines.get("has_more"):
+        return invoice, 0
+    data = list(lines.get("data") or [])
+    path = f"/v1/invoices/{quote(str(invoice['id']), safe='')}/lines"
+    calls = 0
+    more = True
+    while more and data:
+        params = {"limit": str(_MAX_LIMIT), "starting_after": str(data[-1]["id"])}
+        answer = json_object(client.send(ApiRequest("GET", path, params=params)))
+        calls += 1
+        page = list(answer.get("data") or [])
+        data += page
+        more = bool(answer.get("has_more")) and bool(page)
+    return {**invoice, "lines": {**lines, "data": data, "has_more": False}}, calls
+
+
+def read_stripe_list(
+    client: BillingHttpClient, collection: str, since: Cursor | None, page_size: int
+) -> Iterator[Page]:
+    """Pages of objects created strictly after ``since``, oldest first."""
+    if collection not in _LISTS:
+        known = ", ".join(sorted(_LISTS))
+        raise ConfigError(f"Stripe profile can't read {collection!r}; use {known}", system=SYSTEM)
+    path, expand = _LISTS[collection]
+    floor = _cursor_key(since) if since is not None else None
+    records, calls = _newer_than(client, path, expand, floor)
+    records.sort(key=_key)
+    for start in range(0, len(records), page_size):
+        page: list[RawRecord] = []
+        for record in records[start : start + page_size]:
+            complete, extra = _complete_lines(client, record)
+            calls += extra
+            page.append(from_minor_units(flatten_expandable(complete)))
+        yield Page(records=page, cursor=_cursor(records[start + len(page) - 1]), api_calls=calls)
+        calls = 0

@@ -1,0 +1,1 @@
+"""Billing API profiles shipped with revbridge (YAML data, no code)."""
