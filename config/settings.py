@@ -14,14 +14,26 @@ class _Section(BaseModel):
 
 
 class SalesforceSettings(_Section):
-    """Salesforce org connection (OAuth 2.0 username-password flow, or an existing session)."""
+    """Salesforce org connection: password, JWT bearer, client credentials or a session id."""
 
-    login_url: str = "https://login.salesforce.com"
+    login_url: str = Field(
+        default="https://login.salesforce.com",
+        description="https://login.salesforce.com, https://test.salesforce.com or My Domain.",
+    )
+    auth: Literal["password", "jwt", "client_credentials", "session"] | None = Field(
+        default=None, description="Auth mode; unset picks it from the credentials given."
+    )
     username: str | None = None
     password: SecretStr | None = None
     security_token: SecretStr | None = None
-    client_id: str | None = None
+    client_id: str | None = Field(default=None, description="Connected app consumer key.")
     client_secret: SecretStr | None = None
+    private_key: SecretStr | None = Field(
+        default=None, description="PEM RSA key signing the JWT bearer assertion."
+    )
+    private_key_file: Path | None = Field(
+        default=None, description="File holding the JWT private key (instead of private_key)."
+    )
     instance_url: str | None = None
     session_id: SecretStr | None = None
     api_version: str = "60.0"
@@ -30,6 +42,27 @@ class SalesforceSettings(_Section):
     )
     timeout_seconds: float = Field(default=30.0, gt=0)
     page_size: int = Field(default=2000, ge=200, le=2000)
+    api_floor_percent: float = Field(
+        default=10.0,
+        ge=0,
+        lt=100,
+        description="Stop a run before the org's remaining daily API calls drop below this share.",
+    )
+    bulk_read_threshold: int = Field(
+        default=50_000,
+        ge=0,
+        description="Reads matching at least this many records use Bulk API 2.0; 0 never.",
+    )
+    bulk_write_threshold: int = Field(
+        default=10_000,
+        ge=0,
+        description="Upserts of at least this many records use a Bulk API 2.0 ingest job; 0 never.",
+    )
+    bulk_result_page: int = Field(
+        default=10_000, ge=100, description="Records per Bulk query results download."
+    )
+    bulk_poll_seconds: float = Field(default=2.0, gt=0)
+    bulk_timeout_seconds: float = Field(default=3600.0, gt=0)
 
 
 class BillingSettings(_Section):

@@ -1,31 +1,29 @@
-"""Salesforce authentication: the OAuth 2.0 username-password flow, or an existing session.
+"""Salesforce authentication: pick the auth mode, open a session, trust the configured CA.
 
-revbridge logs in itself because simple-salesforce derives login hosts from
-``*.salesforce.com``, so it could never reach a My Domain URL or the loopback sandbox.
+revbridge logs in itself (:mod:`connectors.salesforce_login`) because simple-salesforce derives
+login hosts from ``*.salesforce.com``, so it could never reach a My Domain URL or the loopback
+sandbox; simple-salesforce then gets the resulting session id and instance URL.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import requests
-from pydantic import SecretStr
 from requests.adapters import HTTPAdapter
 
 from config.settings import SalesforceSettings
-from connectors.errors import AuthError, ConfigError, TransientError
+from connectors.errors import ConfigError
+from connectors.salesforce_login import (
+    SYSTEM,
+    SalesforceSession,
+    client_credentials_login,
+    jwt_login,
+    password_login,
+)
 
-SYSTEM = "salesforce"
-LOGIN_PATH = "/services/oauth2/token"
-
-
-@dataclass(frozen=True)
-class SalesforceSession:
-    """A live API session: the access token (secret) and the org's instance URL."""
-
-    access_token: SecretStr
-    instance_url: str
+AuthMode = Literal["password", "jwt", "client_credentials", "session"]
+__all__ = ["SYSTEM", "SalesforceSession", "auth_mode", "build_http_session", "can_log_in"]
 
 
 class _TrustCaAdapter(HTTPAdapter):
@@ -60,66 +58,44 @@ def build_http_session(settings: SalesforceSettings) -> requests.Session:
     return http
 
 
-def can_log_in(settings: SalesforceSettings) -> bool:
-    """True when the settings hold username-password credentials (so a session can renew)."""
-    return bool(settings.username and settings.password and settings.client_id)
-
-
-def open_session(http: requests.Session, settings: SalesforceSettings) -> SalesforceSession:
-    """Log in with the password flow, or use the configured session id and instance URL."""
-    if can_log_in(settings):
-        return password_login(http, settings)
+def auth_mode(settings: SalesforceSettings) -> AuthMode:
+    """The configured auth mode, or the one the given credentials imply."""
+    if settings.auth is not None:
+        return settings.auth
+    has_key = settings.private_key is not None or settings.private_key_file is not None
+    if has_key and settings.username and settings.client_id:
+        return "jwt"
+    if settings.username and settings.password and settings.client_id:
+        return "password"
     if settings.session_id is not None and settings.instance_url:
-        return SalesforceSession(settings.session_id, settings.instance_url.rstrip("/"))
+        return "session"
+    if settings.client_id and settings.client_secret is not None:
+        return "client_credentials"
     raise ConfigError(
-        "Salesforce needs username, password and client_id (OAuth username-password flow) "
-        "or session_id and instance_url; set them under `salesforce:` in the config",
+        "Salesforce needs one of: username + password + client_id (password flow); username + "
+        "client_id + private_key (JWT bearer); client_id + client_secret (client credentials); "
+        "session_id + instance_url. Set them under `salesforce:` in the config",
         system=SYSTEM,
     )
 
 
-def _secret(value: SecretStr | None) -> str:
-    return value.get_secret_value() if value is not None else ""
+def can_log_in(settings: SalesforceSettings) -> bool:
+    """True when the settings can open a fresh session (so an expired one can renew)."""
+    return auth_mode(settings) != "session"
 
 
-def password_login(http: requests.Session, settings: SalesforceSettings) -> SalesforceSession:
-    """The OAuth 2.0 username-password flow; AuthError names the URL and user, never secrets."""
-    url = settings.login_url.rstrip("/") + LOGIN_PATH
-    form = {
-        "grant_type": "password",
-        "client_id": settings.client_id or "",
-        "client_secret": _secret(settings.client_secret),
-        "username": settings.username or "",
-        "password": _secret(settings.password) + _secret(settings.security_token),
-    }
-    try:
-        response = http.post(url, data=form, timeout=settings.timeout_seconds)
-    except requests.RequestException as error:
-        # The form (with the password) is in the request body, never in the error text.
-        raise TransientError(
-            f"could not reach the Salesforce login at {url}: {type(error).__name__}",
-            system=SYSTEM,
-        ) from None
-    if response.status_code >= 500:
-        raise TransientError(
-            f"Salesforce login at {url} answered HTTP {response.status_code}", system=SYSTEM
-        )
-    body = _json_or_empty(response)
-    if response.status_code != 200 or "access_token" not in body:
-        reason = f"{body.get('error', 'HTTP ' + str(response.status_code))}"
-        description = body.get("error_description", "")
-        raise AuthError(
-            f"Salesforce refused the login of user {settings.username!r} at {url}: "
-            f"{reason} ({description}); check the username, password, security token and "
-            "connected app (client id and secret)",
+def open_session(http: requests.Session, settings: SalesforceSettings) -> SalesforceSession:
+    """Log in with the configured flow, or use the configured session id and instance URL."""
+    mode = auth_mode(settings)
+    if mode == "password":
+        return password_login(http, settings)
+    if mode == "jwt":
+        return jwt_login(http, settings)
+    if mode == "client_credentials":
+        return client_credentials_login(http, settings)
+    if settings.session_id is None or not settings.instance_url:
+        raise ConfigError(
+            "salesforce.auth is `session` but session_id or instance_url is missing",
             system=SYSTEM,
         )
-    return SalesforceSession(SecretStr(body["access_token"]), str(body["instance_url"]))
-
-
-def _json_or_empty(response: requests.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+    return SalesforceSession(settings.session_id, settings.instance_url.rstrip("/"))

@@ -1,7 +1,7 @@
-"""The sandbox org's CPQ data set: compact object metadata, ids, a logical clock, seeded records.
+"""The sandbox org's data set: ids, a logical clock, seeded accounts, products and orders.
 
-The metadata is the sandbox's own (a small subset of the real describe shape), so the product
-never depends on reference files at run time.
+Object metadata lives in :mod:`connectors.sandbox.cpq_objects`; the CPQ records (quotes, quote
+lines, contracts, subscriptions, contacts) are seeded by :mod:`connectors.sandbox.cpq_records`.
 """
 
 from __future__ import annotations
@@ -10,158 +10,22 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from functools import cached_property
 from typing import Any
+
+from connectors.sandbox.cpq_objects import (
+    CURRENCY_RATES,
+    OBJECTS,
+    ChildRelationship,
+    FieldDef,
+    ObjectDef,
+)
+
+__all__ = ["OBJECTS", "ChildRelationship", "FieldDef", "ObjectDef"]
 
 SYSTEM_MODSTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.000+0000"
 CLOCK_BASE = datetime(2026, 1, 5, 10, 0, 0, tzinfo=UTC)
 STANDARD_PRICEBOOK_ID = "01s5g00000RbSTDAAQ"
-CURRENCY_RATES = {"USD": Decimal("1"), "EUR": Decimal("0.92"), "GBP": Decimal("0.79")}
 _CHECKSUM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-
-
-@dataclass(frozen=True)
-class FieldDef:
-    """One field's metadata, named as in Salesforce's describe."""
-
-    name: str
-    type: str
-    updateable: bool = True
-    createable: bool = True
-    nillable: bool = True
-    external_id: bool = False
-    length: int = 0
-    precision: int = 0
-    scale: int = 0
-    reference_to: tuple[str, ...] = ()
-    relationship_name: str | None = None
-    picklist: tuple[str, ...] = ()
-    defaulted_on_create: bool = False
-
-    @property
-    def required(self) -> bool:
-        """True when an insert must supply the field."""
-        return self.createable and not self.nillable and not self.defaulted_on_create
-
-
-@dataclass(frozen=True)
-class ChildRelationship:
-    """A child relationship usable in a SOQL subquery (``OrderItems`` on Order)."""
-
-    name: str
-    child_object: str
-    field: str
-
-
-@dataclass(frozen=True)
-class ObjectDef:
-    """One sObject's metadata."""
-
-    name: str
-    key_prefix: str
-    fields: tuple[FieldDef, ...]
-    children: tuple[ChildRelationship, ...] = ()
-
-    @cached_property
-    def _by_lower_name(self) -> dict[str, FieldDef]:
-        return {f.name.lower(): f for f in self.fields}
-
-    def field(self, name: str) -> FieldDef | None:
-        """The field called ``name`` (SOQL names are case-insensitive)."""
-        return self._by_lower_name.get(name.lower())
-
-    def relationship(self, name: str) -> FieldDef | None:
-        """The reference field whose relationship name is ``name``."""
-        lowered = name.lower()
-        return next(
-            (f for f in self.fields if (f.relationship_name or "").lower() == lowered), None
-        )
-
-    def child(self, name: str) -> ChildRelationship | None:
-        """The child relationship called ``name``."""
-        return next((c for c in self.children if c.name.lower() == name.lower()), None)
-
-
-def _text(name: str, length: int = 255, **extra: Any) -> FieldDef:
-    return FieldDef(name, extra.pop("type", "string"), length=length, **extra)
-
-
-def _money(name: str, **extra: Any) -> FieldDef:
-    return FieldDef(name, extra.pop("type", "currency"), precision=18, scale=2, **extra)
-
-
-def _ref(name: str, target: str, relationship: str, **extra: Any) -> FieldDef:
-    return FieldDef(
-        name, "reference", length=18, reference_to=(target,), relationship_name=relationship,
-        **extra,
-    )  # fmt: skip
-
-
-def _readonly(name: str, kind: str, **extra: Any) -> FieldDef:
-    return FieldDef(name, kind, updateable=False, createable=False, **extra)
-
-
-_SYSTEM_FIELDS = (
-    _readonly("Id", "id", nillable=False, length=18, defaulted_on_create=True),
-    _readonly("IsDeleted", "boolean", nillable=False, defaulted_on_create=True),
-    _readonly("CreatedDate", "datetime", nillable=False, defaulted_on_create=True),
-    _readonly("LastModifiedDate", "datetime", nillable=False, defaulted_on_create=True),
-    _readonly("SystemModstamp", "datetime", nillable=False, defaulted_on_create=True),
-)
-_CURRENCY = FieldDef(
-    "CurrencyIsoCode", "picklist", length=3, picklist=tuple(CURRENCY_RATES),
-    defaulted_on_create=True, nillable=False,
-)  # fmt: skip
-_REVBRIDGE_ID = _text("Revbridge_Id__c", 80, external_id=True)
-_ORDER_STATUSES = ("Draft", "Activated", "Cancelled")
-
-OBJECTS: dict[str, ObjectDef] = {
-    o.name: o
-    for o in (
-        ObjectDef("Account", "001", (
-            *_SYSTEM_FIELDS, _text("Name", nillable=False), _text("AccountNumber", 40),
-            _CURRENCY, _text("BillingStreet", type="textarea"), _text("BillingCity", 40),
-            _text("BillingState", 80), _text("BillingPostalCode", 20),
-            _text("BillingCountry", 80), _text("Phone", 40, type="phone"),
-            _text("Website", type="url"), _text("Type", 40, type="picklist"), _REVBRIDGE_ID,
-        )),
-        ObjectDef("Product2", "01t", (
-            *_SYSTEM_FIELDS, _text("Name", nillable=False), _text("ProductCode"),
-            _text("Description", 4000, type="textarea"), _text("Family", 40, type="picklist"),
-            FieldDef("IsActive", "boolean", nillable=False, defaulted_on_create=True),
-            _REVBRIDGE_ID,
-        )),
-        ObjectDef("PricebookEntry", "01u", (
-            *_SYSTEM_FIELDS, _ref("Product2Id", "Product2", "Product2", nillable=False,
-                                  updateable=False),
-            _ref("Pricebook2Id", "Pricebook2", "Pricebook2", nillable=False, updateable=False),
-            _money("UnitPrice", nillable=False), _CURRENCY,
-            FieldDef("IsActive", "boolean", nillable=False, defaulted_on_create=True),
-        )),
-        ObjectDef("Order", "801", (
-            *_SYSTEM_FIELDS, _ref("AccountId", "Account", "Account", nillable=False),
-            _readonly("OrderNumber", "string", length=30, nillable=False,
-                      defaulted_on_create=True),
-            FieldDef("Status", "picklist", length=40, nillable=False, picklist=_ORDER_STATUSES),
-            FieldDef("EffectiveDate", "date", nillable=False), FieldDef("EndDate", "date"),
-            _CURRENCY, _readonly("TotalAmount", "currency", precision=18, scale=2),
-            _ref("SBQQ__Quote__c", "SBQQ__Quote__c", "SBQQ__Quote__r"),
-            _ref("ContractId", "Contract", "Contract"), _REVBRIDGE_ID,
-        ), (ChildRelationship("OrderItems", "OrderItem", "OrderId"),)),
-        ObjectDef("OrderItem", "802", (
-            *_SYSTEM_FIELDS, _ref("OrderId", "Order", "Order", nillable=False, updateable=False),
-            _ref("Product2Id", "Product2", "Product2", updateable=False),
-            _ref("PricebookEntryId", "PricebookEntry", "PricebookEntry", nillable=False,
-                 updateable=False),
-            _readonly("OrderItemNumber", "string", length=30, nillable=False,
-                      defaulted_on_create=True),
-            FieldDef("Quantity", "double", nillable=False, precision=18, scale=2),
-            _money("UnitPrice", nillable=False),
-            _readonly("TotalPrice", "currency", precision=18, scale=2),
-            FieldDef("ServiceDate", "date"), FieldDef("EndDate", "date"),
-        )),
-    )
-}  # fmt: skip
 
 
 def salesforce_id(prefix: str, number: int) -> str:
@@ -185,6 +49,11 @@ class IdFactory:
         """The next id for ``prefix``."""
         self._counters[prefix] = self._counters.get(prefix, 0) + 1
         return salesforce_id(prefix, self._counters[prefix])
+
+    def reserve(self, prefix: str, number: int) -> str:
+        """The id with sequence ``number``; later ``new_id`` calls for ``prefix`` go past it."""
+        self._counters[prefix] = max(self._counters.get(prefix, 0), number)
+        return salesforce_id(prefix, number)
 
 
 class LogicalClock:
@@ -222,7 +91,10 @@ class SeedData:
 
 def new_record(object_name: str, record_id: str, stamp: str) -> dict[str, Any]:
     """A record with every field null except the system fields."""
-    record: dict[str, Any] = {f.name: None for f in OBJECTS[object_name].fields}
+    # Checkboxes are never null in Salesforce: unset means false.
+    record: dict[str, Any] = {
+        f.name: False if f.type == "boolean" else None for f in OBJECTS[object_name].fields
+    }
     record.update(
         Id=record_id,
         IsDeleted=False,

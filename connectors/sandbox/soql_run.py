@@ -247,7 +247,17 @@ class QueryPlan:
             nested = target.get(name) or {"attributes": self._attributes(parent_obj, parent)}
             target[name] = nested
             target, current = nested, parent
-        target[path.field.name] = current[path.field.name]
+        target[path.field.name] = compound_value(path.field, current)
+
+
+def compound_value(field: FieldDef, record: dict[str, Any]) -> Any:
+    """A stored value, or a compound field (address) built from its components."""
+    if not field.components:
+        return record[field.name]
+    parts = {key: record[name] for key, name in field.components}
+    if all(value is None for value in parts.values()):
+        return None
+    return {**parts, "geocodeAccuracy": None, "latitude": None, "longitude": None}
 
 
 def plan_query(text: str, store: RecordStore, version: str) -> QueryPlan:

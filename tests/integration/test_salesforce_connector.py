@@ -221,26 +221,55 @@ def test_upsert_creates_then_updates_and_rejects_one_record_of_a_batch(
     assert "rb-3" not in names
 
 
-def test_upsert_rejects_read_only_and_unknown_fields_per_record(
-    connector: SalesforceConnector,
-) -> None:
+def test_upsert_rejects_a_too_long_value_per_record(connector: SalesforceConnector) -> None:
     results = connector.write(
         ACCOUNT_WRITES,
         [
-            {"Revbridge_Id__c": "rb-9", "Name": "Nine", "SystemModstamp": "2026-01-01"},
-            {"Revbridge_Id__c": "rb-10", "Name": "Ten", "Colour__c": "red"},
+            {"Revbridge_Id__c": "rb-10", "Name": "Ten"},
             {"Revbridge_Id__c": "rb-11", "Name": "x" * 300},
         ],
     )
-    assert [r.error_code for r in results] == [
-        "INVALID_FIELD_FOR_INSERT_UPDATE", "INVALID_FIELD", "STRING_TOO_LONG",
-    ]  # fmt: skip
+    assert [r.error_code for r in results] == ["", "STRING_TOO_LONG"]
+    assert results[1].error_fields == ("Name",)
+
+
+@pytest.mark.parametrize(
+    ("payload", "named"),
+    [
+        (
+            {"Revbridge_Id__c": "rb-9", "Name": "Nine", "SystemModstamp": "2026-01-01"},
+            "SystemModstamp",
+        ),
+        ({"Revbridge_Id__c": "rb-10", "Name": "Ten", "Colour__c": "red"}, "Colour__c"),
+        ({"Revbridge_Id__c": "rb-12", "Name": "Twelve", "BillingAddress": {}}, "BillingAddress"),
+    ],
+)
+def test_unknown_or_read_only_fields_are_refused_before_any_write_call(
+    sandbox: SalesforceSandbox,
+    connector: SalesforceConnector,
+    payload: dict[str, object],
+    named: str,
+) -> None:
+    connector.describe("Account")
+    before = sandbox.api_calls
+    with pytest.raises(ConfigError) as raised:
+        connector.write(ACCOUNT_WRITES, [payload])
+    assert named in str(raised.value)
+    assert sandbox.api_calls == before
+
+
+def test_upsert_on_a_field_that_is_not_an_external_id_is_a_config_error(
+    connector: SalesforceConnector,
+) -> None:
+    with pytest.raises(ConfigError, match="not an External ID"):
+        connector.write(WriteSpec("Account", "Name"), [{"Name": "x"}])
 
 
 def test_201_records_are_upserted_in_two_calls(
     sandbox: SalesforceSandbox, connector: SalesforceConnector
 ) -> None:
     payloads = [{"Revbridge_Id__c": f"rb-bulk-{n}", "Name": f"Bulk {n}"} for n in range(201)]
+    connector.describe("Account")
     before = sandbox.api_calls
     results = connector.write(ACCOUNT_WRITES, payloads)
     assert sandbox.api_calls - before == 2
@@ -299,6 +328,7 @@ def test_persistent_503_raises_transient_error_after_the_configured_attempts(
 def test_unable_to_lock_row_is_retried(
     sandbox: SalesforceSandbox, connector: SalesforceConnector
 ) -> None:
+    connector.describe("Account")
     sandbox.inject_fault(400, [{"message": "locked", "errorCode": "UNABLE_TO_LOCK_ROW"}])
     [result] = connector.write(ACCOUNT_WRITES, [{"Revbridge_Id__c": "rb-lock", "Name": "L"}])
     assert result.outcome is WriteOutcome.CREATED

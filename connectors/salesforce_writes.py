@@ -1,0 +1,113 @@
+"""Upserts by external id: sObject Collections (200 a call) or a Bulk API 2.0 ingest job.
+
+Every write is checked against describe before any call (:func:`plan_write`). Create-only
+fields (createable, not updateable, like ``OrderItem.OrderId``) are sent only to records that
+don't exist yet: a batch carrying them first asks which external ids exist (one query).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import Any
+
+from simple_salesforce.api import Salesforce
+
+from config.settings import SalesforceSettings
+from connectors.base import WriteResult, WriteSpec
+from connectors.errors import TransientError
+from connectors.salesforce_bulk import BulkJobs, CallRunner
+from connectors.salesforce_csv import payloads_csv
+from connectors.salesforce_describe import DescribeCache, WritePlan, plan_write
+from connectors.salesforce_errors import locked_count, to_write_result
+from connectors.salesforce_ingest import ingest_write_results
+from connectors.salesforce_login import SYSTEM
+from connectors.salesforce_soql import build_existing_soql, checked_name
+
+COLLECTION_LIMIT = 200
+
+
+class SalesforceWriter:
+    """Chooses the write path for a batch and maps every record's answer back."""
+
+    def __init__(
+        self,
+        call: CallRunner,
+        bulk: BulkJobs,
+        describe: DescribeCache,
+        settings: SalesforceSettings,
+    ) -> None:
+        self._call, self._bulk, self._describe = call, bulk, describe
+        self._timeout = settings.timeout_seconds
+        self._bulk_threshold = settings.bulk_write_threshold
+
+    def upsert(self, spec: WriteSpec, payloads: Sequence[Mapping[str, Any]]) -> list[WriteResult]:
+        """Upsert on the external id; one result per payload, same order."""
+        if not payloads:
+            return []
+        plan = plan_write(self._describe.info(spec.object_name), spec.external_id_field, payloads)
+        large = 0 < self._bulk_threshold <= len(payloads)
+        # An ingest job can't leave a create-only column off only the rows that exist.
+        if large and not plan.create_only:
+            return self._ingest(spec, plan, payloads)
+        results: list[WriteResult] = []
+        for start in range(0, len(payloads), COLLECTION_LIMIT):
+            chunk = payloads[start : start + COLLECTION_LIMIT]
+            results += self._collection(spec, plan, self._without_create_only(spec, plan, chunk))
+        return results
+
+    def _without_create_only(
+        self, spec: WriteSpec, plan: WritePlan, chunk: Sequence[Mapping[str, Any]]
+    ) -> Sequence[Mapping[str, Any]]:
+        if not plan.create_only:
+            return chunk
+        keys = [str(p[plan.external_id_field]) for p in chunk if p.get(plan.external_id_field)]
+        soql = build_existing_soql(spec.object_name, plan.external_id_field, keys)
+        found = self._call(partial(_query_all, soql, self._timeout))
+        existing = {str(r[plan.external_id_field]) for r in found}
+        return [
+            {k: v for k, v in p.items() if k not in plan.create_only}
+            if str(p.get(plan.external_id_field)) in existing
+            else p
+            for p in chunk
+        ]
+
+    def _collection(
+        self, spec: WriteSpec, plan: WritePlan, chunk: Sequence[Mapping[str, Any]]
+    ) -> list[WriteResult]:
+        path = (
+            f"composite/sobjects/{checked_name(spec.object_name)}/"
+            f"{checked_name(plan.external_id_field)}"
+        )
+        body = {
+            "allOrNone": False,
+            "records": [{"attributes": {"type": spec.object_name}, **p} for p in chunk],
+        }
+        answers = self._call(partial(_upsert, path, body, self._timeout))
+        return [
+            to_write_result(payload, answer, plan.external_id_field)
+            for payload, answer in zip(chunk, answers, strict=True)
+        ]
+
+    def _ingest(
+        self, spec: WriteSpec, plan: WritePlan, payloads: Sequence[Mapping[str, Any]]
+    ) -> list[WriteResult]:
+        columns = list(dict.fromkeys(name for payload in payloads for name in payload))
+        content = payloads_csv(columns, payloads)
+        results = self._bulk.upsert(spec.object_name, plan.external_id_field, content)
+        return ingest_write_results(payloads, plan.external_id_field, results)
+
+
+def _query_all(soql: str, timeout: float, client: Salesforce) -> list[Any]:
+    return list(client.query_all_iter(soql, include_deleted=False, timeout=timeout))
+
+
+def _upsert(path: str, body: Any, timeout: float, client: Salesforce) -> list[Any]:
+    answers = client.restful(path, method="PATCH", json=body, timeout=timeout)
+    if not isinstance(answers, list) or len(answers) != len(body["records"]):
+        raise TransientError(f"{path} answered {answers!r:.200} for a batch", system=SYSTEM)
+    locked = locked_count(answers)
+    if locked:
+        # Upserts by external id are idempotent, so the whole batch can safely go again.
+        raise TransientError(f"{path}: {locked} records hit UNABLE_TO_LOCK_ROW", system=SYSTEM)
+    return answers
