@@ -120,19 +120,56 @@ ERP_OPERATIONS = {
 
 
 class ErpSettings(_Section):
-    """ERP SOAP connection (NetSuite SuiteTalk token-based authentication)."""
+    """ERP SOAP connection: NetSuite SuiteTalk with token-based auth or a user passport."""
 
     wsdl_url: str
     endpoint_url: str | None = Field(
         default=None, description="Overrides the service address in the WSDL."
     )
     account: str
-    consumer_key: str
-    consumer_secret: SecretStr
-    token_id: str
-    token_secret: SecretStr
-    timeout_seconds: float = Field(default=60.0, gt=0)
+    auth: Literal["token", "password"] = Field(
+        default="token", description="token: signed tokenPassport; password: a user passport."
+    )
+    consumer_key: str = ""
+    consumer_secret: SecretStr = SecretStr("")
+    token_id: str = ""
+    token_secret: SecretStr = SecretStr("")
+    email: str = ""
+    password: SecretStr = SecretStr("")
+    role: str | None = Field(default=None, description="Role internal id for the passport.")
+    operations: dict[str, str] = Field(
+        default_factory=lambda: dict(ERP_OPERATIONS),
+        description="Logical operation -> SOAP operation name in the WSDL.",
+    )
+    timeout_seconds: float = Field(default=60.0, gt=0, description="Deadline for one response.")
+    connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_response_bytes: int = Field(default=50_000_000, ge=1024)
     batch_size: int = Field(default=100, ge=1, le=100)
+    get_batch_size: int = Field(default=1000, ge=1, le=1000)
+    search_page_size: int = Field(default=1000, ge=5, le=1000)
+    concurrency: int = Field(
+        default=4, ge=1, le=50, description="Calls in flight at once per account in a process."
+    )
+
+    @model_validator(mode="after")
+    def _credentials_and_operations(self) -> ErpSettings:
+        unknown = sorted(set(self.operations) - set(ERP_OPERATIONS))
+        if unknown:
+            raise ValueError(f"unknown ERP operations {unknown}; expected {sorted(ERP_OPERATIONS)}")
+        self.operations = {**ERP_OPERATIONS, **self.operations}
+        if self.auth == "token":
+            secrets = (self.consumer_secret, self.token_secret)
+            if not (
+                self.consumer_key
+                and self.token_id
+                and all(secret.get_secret_value() for secret in secrets)
+            ):
+                raise ValueError(
+                    "auth token needs consumer_key, consumer_secret, token_id and token_secret"
+                )
+        elif not (self.email and self.password.get_secret_value()):
+            raise ValueError("auth password needs email and password")
+        return self
 
 
 class RetrySettings(_Section):
@@ -165,19 +202,6 @@ class AlertSettings(_Section):
     timeout_seconds: float = Field(default=10.0, gt=0)
 
 
-class ServeSettings(_Section):
-    """`revbridge serve`: flow leases shared by replicas, and the metrics/health endpoint."""
-
-    lease_seconds: float = Field(
-        default=60.0, gt=0, description="A crashed replica's flows resume after this long."
-    )
-    heartbeat_seconds: float = Field(default=15.0, gt=0)
-    metrics_host: str = Field(
-        default="127.0.0.1", description="0.0.0.0 in a container, for Prometheus and probes."
-    )
-    metrics_port: int | None = Field(default=None, ge=0, le=65535)
-
-
 class Settings(BaseSettings):
     """Everything a run needs. Environment variables ``REVBRIDGE_*`` override the file."""
 
@@ -185,6 +209,7 @@ class Settings(BaseSettings):
         env_prefix="REVBRIDGE_", env_nested_delimiter="__", extra="forbid"
     )
 
+    version: Literal[1] = Field(default=1, description="Configuration format version.")
     database_url: str = "sqlite:///revbridge.db"
     mappings_dir: Path | None = Field(
         default=None, description="Folder of mapping YAML files; the shipped defaults if unset."

@@ -1,4 +1,4 @@
-"""NetSuite token-based authentication: the signed ``tokenPassport`` SOAP header."""
+"""NetSuite authentication headers: the signed ``tokenPassport``, or a user ``passport``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lxml import etree  # type: ignore[import-untyped]
 from pydantic import SecretStr
 
 from config.settings import ErpSettings
@@ -85,3 +86,22 @@ def new_token_passport(
         timestamp=timestamp,
         signature=signature,
     )
+
+
+def user_passport(settings: ErpSettings, version: str) -> etree._Element:
+    """The ``passport`` header of user credentials (email, password, account, optional role).
+
+    NetSuite takes it on endpoints before 2020.2 (later ones need token-based auth); the
+    2023.2 WSDL no longer declares it, so it is built as raw XML in SuiteTalk's shape.
+    """
+    messages = f"urn:messages_{version}.platform.webservices.netsuite.com"
+    core = f"urn:core_{version}.platform.webservices.netsuite.com"
+    passport = etree.Element(
+        f"{{{messages}}}passport", nsmap={"platformMsgs": messages, "platformCore": core}
+    )
+    etree.SubElement(passport, f"{{{core}}}email").text = settings.email
+    etree.SubElement(passport, f"{{{core}}}password").text = settings.password.get_secret_value()
+    etree.SubElement(passport, f"{{{core}}}account").text = settings.account
+    if settings.role:
+        etree.SubElement(passport, f"{{{core}}}role", internalId=settings.role)
+    return passport

@@ -7,15 +7,71 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from zeep.helpers import serialize_object
 from zeep.xsd import ComplexType
 from zeep.xsd.types import builtins as xsd_builtins
 
 from connectors.errors import ConfigError
 
 SYSTEM = "erp"  # the system named in errors; connectors.erp uses the same constant
+NULL_FIELD_LIST = "nullFieldList"
+# Identity attributes: a missing one means "not given", never "clear it".
+_NEVER_CLEARED = frozenset({"internalId", "externalId", NULL_FIELD_LIST})
+
+
+@dataclass(frozen=True)
+class RecordKind:
+    """How one SuiteTalk record type is named, referenced and searched."""
+
+    namespace: str  # ``{v}`` stands for the WSDL's version, e.g. ``2023_2``
+    ref_type: str  # RecordRef ``type`` (getList, getDeleted)
+    search_type: str  # the *SearchBasic type in the common namespace
+    search_kind: str | None = None  # value of the search's ``type`` filter, if it needs one
+
+
+_LISTS = "urn:{area}_{{v}}.lists.webservices.netsuite.com"
+_TRANSACTIONS = "urn:{area}_{{v}}.transactions.webservices.netsuite.com"
+COMMON_NAMESPACE = "urn:common_{v}.platform.webservices.netsuite.com"
+CORE_NAMESPACE = "urn:core_{v}.platform.webservices.netsuite.com"
+MESSAGES_NAMESPACE = "urn:messages_{v}.platform.webservices.netsuite.com"
+RECORD_KINDS = {
+    "Customer": RecordKind(_LISTS.format(area="relationships"), "customer", "CustomerSearchBasic"),
+    "ServiceSaleItem": RecordKind(
+        _LISTS.format(area="accounting"), "serviceSaleItem", "ItemSearchBasic", "_service"
+    ),
+    "InventoryItem": RecordKind(
+        _LISTS.format(area="accounting"), "inventoryItem", "ItemSearchBasic", "_inventoryItem"
+    ),
+    "SalesOrder": RecordKind(
+        _TRANSACTIONS.format(area="sales"), "salesOrder", "TransactionSearchBasic", "_salesOrder"
+    ),
+    "Invoice": RecordKind(
+        _TRANSACTIONS.format(area="sales"), "invoice", "TransactionSearchBasic", "_invoice"
+    ),
+    "CustomerPayment": RecordKind(
+        _TRANSACTIONS.format(area="customers"),
+        "customerPayment",
+        "TransactionSearchBasic",
+        "_customerPayment",
+    ),
+}
+# Record type -> its SuiteTalk namespace; ``{v}`` is the WSDL's version (e.g. ``2023_2``).
+RECORD_NAMESPACES = {name: kind.namespace for name, kind in RECORD_KINDS.items()}
+
+
+def record_kind(object_name: str) -> RecordKind:
+    """The SuiteTalk record type ``object_name``, or a ConfigError naming the supported ones."""
+    kind = RECORD_KINDS.get(object_name)
+    if kind is None:
+        raise ConfigError(
+            f"unsupported ERP record type {object_name!r}; expected one of {sorted(RECORD_KINDS)}",
+            system=SYSTEM,
+        )
+    return kind
 
 
 class PayloadError(ValueError):
@@ -44,13 +100,20 @@ class RecordBuilder:
     def _complex(self, xsd_type: Any, payload: Mapping[str, Any], path: tuple[str, ...]) -> Any:
         fields = self._fields.get(xsd_type) or self._plan(xsd_type)
         values: dict[str, Any] = {}
+        # Only a record (not a line or a reference) carries nullFieldList: there a None clears
+        # the field in NetSuite; leaving it out would keep the old value.
+        cleared: list[str] | None = [] if NULL_FIELD_LIST in fields and not path else None
         for name, raw in payload.items():
-            if raw is None:
-                continue
             if name not in fields:
                 raise _UnknownField((*path, name), "unknown field")
+            if _is_empty(raw):
+                if cleared is not None and name not in _NEVER_CLEARED:
+                    cleared.append(name)
+                continue
             field_type, repeated = fields[name]
             values[name] = self._convert(field_type, repeated, raw, (*path, name))
+        if cleared:
+            values[NULL_FIELD_LIST] = {"name": cleared}
         return xsd_type(**values)
 
     def _plan(self, xsd_type: Any) -> dict[str, tuple[Any, bool]]:
@@ -70,6 +133,36 @@ class RecordBuilder:
                 raise PayloadError(path, "expected an object")
             return self._complex(field_type, raw, path)
         return convert_simple(field_type, raw, path)
+
+
+def _is_empty(raw: Any) -> bool:
+    """None, or a reference whose every value is None (``currency: {internalId: None}``)."""
+    if raw is None:
+        return True
+    return isinstance(raw, Mapping) and bool(raw) and all(_is_empty(v) for v in raw.values())
+
+
+def plain_record(value: Any) -> dict[str, Any]:
+    """A zeep record as plain data: dicts and lists, ISO dates, decimal strings, no Nones."""
+    plain = _plain(serialize_object(value, dict))  # type: ignore[no-untyped-call]
+    return plain if isinstance(plain, dict) else {}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        # zeep keeps elements its schema lacks in ``_raw_elements``; they are not data here.
+        return {
+            k: _plain(v)
+            for k, v in value.items()
+            if v is not None and v != [] and k != "_raw_elements"
+        }
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal | float):
+        return str(value)
+    return value
 
 
 class _UnknownField(PayloadError):

@@ -8,12 +8,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from config.loader import ConfigInvalid, load_settings
 from config.settings import Settings
 from mappings.errors import MappingConfigError
 from mappings.loader import load_mapping_set
 from mappings.mapping_set import MappingSet
+from sync.redaction import install_redaction
 from sync.store import Store
 from sync.store.database import StoreError
 
@@ -42,16 +44,20 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print ``message`` as an error and return the Exit to raise."""
-    err_console.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    # The message is plain text: "[salesforce] ..." must not be read as rich markup.
+    err_console.print(Text.assemble(("error: ", "red"), message), highlight=False)
     return typer.Exit(code)
 
 
 def settings_from(config: Path) -> Settings:
     """Load the configuration or exit 2 with its problems."""
     try:
-        return load_settings(config)
+        settings = load_settings(config)
     except ConfigInvalid as error:
         raise fail(str(error)) from None
+    # From here on every log line and error message is scrubbed of the configured secrets.
+    install_redaction(settings)
+    return settings
 
 
 def mappings_for(settings: Settings) -> MappingSet:

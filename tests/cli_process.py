@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def revbridge(*args: str) -> list[str]:
-    """The argv of ``revbridge ARGS`` run as ``python -m sync.cli`` (use ``cwd=ROOT``).
+    """The argv of ``revbridge ARGS``, run as ``python -m sync.cli`` with :func:`cli_env`.
 
-    ``-m`` with the checkout as working directory runs this tree's code even where the
-    installed console script points at another checkout.
+    The checkout on PYTHONPATH runs this tree's code even where the installed console
+    script points at another checkout.
     """
     return [sys.executable, "-m", "sync.cli", *args]
+
+
+def cli_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for :func:`revbridge`: this process's, the checkout first on the path."""
+    return {**os.environ, **(extra or {}), "PYTHONPATH": str(ROOT)}

@@ -1,19 +1,18 @@
-"""A loopback NetSuite SuiteTalk (SOAP) sandbox: ``upsertList`` and ``getServerTime``.
+"""A loopback NetSuite SuiteTalk (SOAP) sandbox: upsertList, getList, search, searchMoreWithId,
+getDeleted and getServerTime.
 
 It serves its own compact WSDL at ``GET /wsdl`` and answers SOAP 1.1 document/literal calls at
-``POST /services/NetSuitePort_2023_2``, checking the token passport like NetSuite does, so zeep
-runs against it unmodified.
+``POST /services/NetSuitePort_2023_2``, checking the token passport (or a user passport) like
+NetSuite does, so zeep runs against it unmodified. Faults are injected by count, by script or by
+rate (see :mod:`connectors.sandbox.erp_faults`).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from types import TracebackType
 from typing import Any, ClassVar
@@ -21,104 +20,67 @@ from typing import Any, ClassVar
 from lxml import etree  # type: ignore[import-untyped]
 
 from config.settings import ErpSettings
-from connectors.sandbox.erp_store import ErpStore, UpsertOutcome
+from connectors.sandbox.erp_auth import ErpCredentials, PassportCheck
+from connectors.sandbox.erp_faults import FAULT_KINDS, FaultPlan
+from connectors.sandbox.erp_operations import answer_operation
+from connectors.sandbox.erp_render import (
+    BILLION_LAUGHS_DOCUMENT,
+    MESSAGES,
+    SOAP_ENV,
+    XXE_DOCUMENT,
+    SoapFault,
+    fault_envelope,
+    oversize_document,
+)
+from connectors.sandbox.erp_search import SearchSessions
+from connectors.sandbox.erp_store import Clock, ErpStore
 from connectors.sandbox.server import LoopbackServer, SandboxRequestHandler
 
-SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-XSI = "http://www.w3.org/2001/XMLSchema-instance"
-MESSAGES = "urn:messages_2023_2.platform.webservices.netsuite.com"
-CORE = "urn:core_2023_2.platform.webservices.netsuite.com"
-FAULTS = "urn:faults_2023_2.platform.webservices.netsuite.com"
-RECORD_NAMESPACES = {
-    "Customer": "urn:relationships_2023_2.lists.webservices.netsuite.com",
-    "ServiceSaleItem": "urn:accounting_2023_2.lists.webservices.netsuite.com",
-    "SalesOrder": "urn:sales_2023_2.transactions.webservices.netsuite.com",
-}
-NSMAP = {"soapenv": SOAP_ENV, "xsi": XSI, "platformMsgs": MESSAGES, "platformCore": CORE}
+__all__ = ["FAULT_KINDS", "ErpCredentials", "ErpSandbox", "SoapFault"]
+
 SERVICE_PATH = "/services/NetSuitePort_2023_2"
 WSDL_ADDRESS = "https://webservices.netsuite.com/services/NetSuitePort_2023_2"
-# SuiteTalk's synchronous limit for one upsertList call.
-MAX_RECORDS_PER_CALL = 100
-# NetSuite refuses passports whose timestamp is too far from its clock.
-PASSPORT_MAX_SKEW_SECONDS = 300
-FAULT_KINDS = ("http_503", "concurrency")
-
-
-class SoapFault(Exception):
-    """A SuiteTalk fault the handler turns into a SOAP 1.1 Fault response."""
-
-    def __init__(self, element: str, code: str, message: str) -> None:
-        super().__init__(message)
-        self.element, self.code, self.message = element, code, message
-
-
-@dataclass(frozen=True)
-class ErpCredentials:
-    """The five token-based-authentication values the sandbox accepts."""
-
-    account: str
-    consumer_key: str
-    consumer_secret: str = field(repr=False)
-    token_id: str
-    token_secret: str = field(repr=False)
+_XML = "text/xml; charset=utf-8"
+# Faults answered as a SuiteTalk SOAP fault: (fault element or None, code, message).
+_SOAP_FAULTS = {
+    "concurrency": (
+        "exceededConcurrentRequestLimitFault",
+        "WS_REQUEST_BLOCKED",
+        "The request could not be processed: too many concurrent requests.",
+    ),
+    "request_limit": (
+        "exceededRequestLimitFault",
+        "WS_REQUEST_BLOCKED",
+        "Request limit exceeded.",
+    ),
+    "session": ("invalidSessionFault", "SESSION_TIMED_OUT", "Your session has timed out."),
+    "invalid_record": (
+        None,
+        "",
+        "org.xml.sax.SAXException: Invalid value for a field of the submitted record.",
+    ),
+}
 
 
 class _ErpState:
-    """Everything the handler threads share; guarded by one lock."""
+    """Everything the handler threads share."""
 
-    def __init__(self, credentials: ErpCredentials) -> None:
-        self.credentials = credentials
-        self.store = ErpStore()
+    def __init__(self, credentials: ErpCredentials, clock: Clock) -> None:
+        self.passports = PassportCheck(credentials)
+        self.clock = clock
+        self.store = ErpStore(clock)
+        self.searches = SearchSessions()
+        self.faults = FaultPlan()
         self.lock = threading.Lock()
         self.calls = 0
-        self.pending_faults: Counter[str] = Counter()
-        self.seen_nonces: set[tuple[str, str]] = set()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.operations: Counter[str] = Counter()
+        self.latency_seconds = 2.0
+        self.oversize_bytes = 2_000_000
+        self.poisoned: set[str] = set()
+        self.stopping = threading.Event()
         self.wsdl = b""
-
-    def next_fault(self, kinds: tuple[str, ...] = FAULT_KINDS) -> str | None:
-        with self.lock:
-            for kind in kinds:
-                if self.pending_faults[kind] > 0:
-                    self.pending_faults[kind] -= 1
-                    return kind
-        return None
-
-    def verify_passport(self, header: etree._Element | None) -> None:
-        passport = None if header is None else header.find(f"{{{MESSAGES}}}tokenPassport")
-        if passport is None:
-            raise SoapFault(
-                "invalidSessionFault", "WS_LOG_IN_REQD", "A token passport is required."
-            )
-        values = {etree.QName(child).localname: child for child in passport}
-        text = {name: (element.text or "").strip() for name, element in values.items()}
-        if not self._passport_is_valid(text, values.get("signature")):
-            raise SoapFault(
-                "invalidCredentialsFault", "INVALID_LOGIN_CREDENTIALS", "Invalid login attempt."
-            )
-
-    def _passport_is_valid(self, text: dict[str, str], signature: etree._Element | None) -> bool:
-        creds = self.credentials
-        if signature is None or signature.get("algorithm") != "HMAC-SHA256":
-            return False
-        if (text.get("account"), text.get("consumerKey"), text.get("token")) != (
-            creds.account,
-            creds.consumer_key,
-            creds.token_id,
-        ):
-            return False
-        nonce, timestamp = text.get("nonce", ""), text.get("timestamp", "")
-        if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > PASSPORT_MAX_SKEW_SECONDS:
-            return False
-        base = f"{creds.account}&{creds.consumer_key}&{creds.token_id}&{nonce}&{timestamp}"
-        key = f"{creds.consumer_secret}&{creds.token_secret}".encode()
-        expected = base64.b64encode(hmac.new(key, base.encode(), hashlib.sha256).digest()).decode()
-        if not hmac.compare_digest(expected, text.get("signature", "")):
-            return False
-        with self.lock:
-            if (nonce, timestamp) in self.seen_nonces:
-                return False
-            self.seen_nonces.add((nonce, timestamp))
-        return True
 
 
 class _ErpHandler(SandboxRequestHandler):
@@ -129,10 +91,10 @@ class _ErpHandler(SandboxRequestHandler):
         if self.path.split("?")[0] != "/wsdl":
             self.send_body(404, b"not found", "text/plain")
             return
-        if self.state.next_fault(kinds=("http_503",)):
+        if self.state.faults.next_fault(only=("http_503",)):
             self._send_unavailable()
             return
-        self.send_body(200, self.state.wsdl, "text/xml; charset=utf-8")
+        self.send_body(200, self.state.wsdl, _XML)
 
     def _send_unavailable(self) -> None:
         # NetSuite's front end answers overload with an HTML page, not a SOAP fault.
@@ -145,48 +107,62 @@ class _ErpHandler(SandboxRequestHandler):
         if self.path != SERVICE_PATH:
             self.send_body(404, b"not found", "text/plain")
             return
-        with self.state.lock:
-            self.state.calls += 1
-        fault = self.state.next_fault()
-        if fault == "http_503":
-            self._send_unavailable()
+        state = self.state
+        with state.lock:
+            state.calls += 1
+            state.in_flight += 1
+            state.max_in_flight = max(state.max_in_flight, state.in_flight)
+        try:
+            self._serve(body)
+        finally:
+            with state.lock:
+                state.in_flight -= 1
+
+    def _serve(self, body: bytes) -> None:
+        fault = self.state.faults.next_fault()
+        if fault is not None and self._answered_with_fault(fault):
             return
         try:
-            if fault == "concurrency":
-                raise SoapFault(
-                    "exceededConcurrentRequestLimitFault",
-                    "WS_REQUEST_BLOCKED",
-                    "The request could not be processed: too many concurrent requests.",
-                )
             response = self._answer(body)
         except SoapFault as error:
-            self.send_body(500, _fault_envelope(error), "text/xml; charset=utf-8")
+            self.send_body(500, fault_envelope(error), _XML)
             return
-        self.send_body(200, response, "text/xml; charset=utf-8")
+        self.send_body(200, response, _XML)
+
+    def _answered_with_fault(self, fault: str) -> bool:
+        """Act out ``fault``; False when the call should then be answered normally."""
+        if fault == "latency":
+            self.state.stopping.wait(self.state.latency_seconds)
+            return False
+        if fault == "drop":
+            self.close_connection = True
+            return True
+        if fault == "http_503":
+            self._send_unavailable()
+        elif fault in {"xxe", "billion_laughs"}:
+            self.send_body(200, XXE_DOCUMENT if fault == "xxe" else BILLION_LAUGHS_DOCUMENT, _XML)
+        elif fault == "oversize":
+            self.send_body(200, oversize_document(self.state.oversize_bytes), _XML)
+        else:
+            self.send_body(500, fault_envelope(SoapFault(*_SOAP_FAULTS[fault])), _XML)
+        return True
 
     def _answer(self, body: bytes) -> bytes:
         envelope = _parse_envelope(body)
-        self.state.verify_passport(envelope.find(f"{{{SOAP_ENV}}}Header"))
+        header = envelope.find(f"{{{SOAP_ENV}}}Header")
+        self.state.passports.verify(header)
         request = _body_request(envelope)
         operation = etree.QName(request).localname
-        if operation == "getServerTime":
-            return _server_time_envelope()
-        if operation != "upsertList":
-            raise SoapFault(
-                "unexpectedErrorFault", "UNEXPECTED_ERROR", f"Unsupported operation {operation}."
-            )
-        records = [child for child in request if child.tag == f"{{{MESSAGES}}}record"]
-        if len(records) > MAX_RECORDS_PER_CALL:
-            message = (
-                f"upsertList takes at most {MAX_RECORDS_PER_CALL} records; got {len(records)}."
-            )
-            raise SoapFault("exceededRecordCountFault", "MAX_RCRDS_EXCEEDED", message)
-        outcomes = [self._upsert(record) for record in records]
-        return _upsert_list_envelope(outcomes)
+        with self.state.lock:
+            self.state.operations[operation] += 1
+        if operation == "upsertList" and self._poisoned(request):
+            raise SoapFault(*_SOAP_FAULTS["invalid_record"])
+        state = self.state
+        return answer_operation(operation, request, header, state.store, state.searches)
 
-    def _upsert(self, record: etree._Element) -> UpsertOutcome:
-        record_type = _record_type(record)
-        return self.state.store.upsert(record_type, _fields(record))
+    def _poisoned(self, request: etree._Element) -> bool:
+        external_ids = {record.get("externalId") for record in request}
+        return bool(external_ids & self.state.poisoned)
 
 
 def _parse_envelope(body: bytes) -> etree._Element:
@@ -215,89 +191,6 @@ def _body_request(envelope: etree._Element) -> etree._Element:
     return children[0]
 
 
-def _record_type(record: etree._Element) -> str:
-    """Resolve ``xsi:type="prefix:Customer"``; a wrong namespace makes the type unknown."""
-    prefix, _, local = (record.get(f"{{{XSI}}}type") or "").rpartition(":")
-    namespace = record.nsmap.get(prefix or None)
-    return local if RECORD_NAMESPACES.get(local) == namespace else f"{{{namespace}}}{local}"
-
-
-def _fields(element: etree._Element) -> dict[str, Any]:
-    """Turn a record element into plain data: attributes and children by local name."""
-    fields: dict[str, Any] = {k: v for k, v in element.attrib.items() if not k.startswith("{")}
-    as_list = etree.QName(element).localname.endswith("List")
-    for child in element:
-        if not isinstance(child.tag, str):
-            continue
-        name = etree.QName(child).localname
-        value = _fields(child) if len(child) or child.attrib else (child.text or "")
-        if as_list:
-            fields.setdefault(name, []).append(value)
-        else:
-            fields[name] = value
-    return fields
-
-
-def _envelope() -> tuple[etree._Element, etree._Element]:
-    root = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap=NSMAP)
-    header = etree.SubElement(root, f"{{{SOAP_ENV}}}Header")
-    info = etree.SubElement(header, f"{{{MESSAGES}}}documentInfo")
-    etree.SubElement(info, f"{{{MESSAGES}}}nsId").text = f"WEBSERVICES_SANDBOX_{time.time_ns()}"
-    return root, etree.SubElement(root, f"{{{SOAP_ENV}}}Body")
-
-
-def _status(parent: etree._Element, outcome: UpsertOutcome) -> None:
-    status = etree.SubElement(parent, f"{{{CORE}}}status", isSuccess=str(outcome.ok).lower())
-    if outcome.ok:
-        return
-    detail = etree.SubElement(status, f"{{{CORE}}}statusDetail", type="ERROR")
-    etree.SubElement(detail, f"{{{CORE}}}code").text = outcome.code
-    etree.SubElement(detail, f"{{{CORE}}}message").text = outcome.message
-
-
-def _upsert_list_envelope(outcomes: list[UpsertOutcome]) -> bytes:
-    root, body = _envelope()
-    response = etree.SubElement(body, f"{{{MESSAGES}}}upsertListResponse")
-    response_list = etree.SubElement(response, f"{{{MESSAGES}}}writeResponseList")
-    for outcome in outcomes:
-        write_response = etree.SubElement(response_list, f"{{{MESSAGES}}}writeResponse")
-        _status(write_response, outcome)
-        ref = etree.SubElement(write_response, f"{{{MESSAGES}}}baseRef")
-        for name, value in (
-            ("internalId", outcome.internal_id),
-            ("externalId", outcome.external_id),
-            ("type", outcome.ref_type),
-        ):
-            if value is not None:
-                ref.set(name, value)
-        ref.set(f"{{{XSI}}}type", "platformCore:RecordRef")
-    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
-
-
-def _server_time_envelope() -> bytes:
-    root, body = _envelope()
-    response = etree.SubElement(body, f"{{{MESSAGES}}}getServerTimeResponse")
-    result = etree.SubElement(response, f"{{{CORE}}}getServerTimeResult")
-    etree.SubElement(result, f"{{{CORE}}}status", isSuccess="true")
-    server_time = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
-    etree.SubElement(result, f"{{{CORE}}}serverTime").text = server_time
-    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
-
-
-def _fault_envelope(error: SoapFault) -> bytes:
-    root = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap={"soapenv": SOAP_ENV})
-    fault = etree.SubElement(etree.SubElement(root, f"{{{SOAP_ENV}}}Body"), f"{{{SOAP_ENV}}}Fault")
-    etree.SubElement(fault, "faultcode").text = "soapenv:Server.userException"
-    etree.SubElement(fault, "faultstring").text = error.message
-    detail = etree.SubElement(fault, "detail")
-    suite_fault = etree.SubElement(
-        detail, f"{{{FAULTS}}}{error.element}", nsmap={"platformFaults": FAULTS}
-    )
-    etree.SubElement(suite_fault, f"{{{FAULTS}}}code").text = error.code
-    etree.SubElement(suite_fault, f"{{{FAULTS}}}message").text = error.message
-    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
-
-
 class ErpSandbox:
     """A NetSuite SuiteTalk stand-in on 127.0.0.1 with in-memory records and fault injection."""
 
@@ -308,11 +201,16 @@ class ErpSandbox:
         consumer_secret: str = "sandbox-consumer-secret",  # noqa: S107 - loopback test double
         token_id: str = "sandbox-token-id",  # noqa: S107 - an id, not a secret
         token_secret: str = "sandbox-token-secret",  # noqa: S107 - loopback test double
+        *,
+        email: str = "integration@example.com",
+        password: str = "sandbox-password",  # noqa: S107 - loopback test double
+        clock: Clock = time.time,
     ) -> None:
         self.credentials = ErpCredentials(
-            account, consumer_key, consumer_secret, token_id, token_secret
+            account, consumer_key, consumer_secret, token_id, token_secret, email, password
         )
-        self._state = _ErpState(self.credentials)
+        self._clock = clock
+        self._state = _ErpState(self.credentials, clock)
         self._server = LoopbackServer(_ErpHandler, self._state)
         wsdl = resources.files("connectors.sandbox.wsdl").joinpath("netsuite.wsdl").read_bytes()
         self._state.wsdl = wsdl.replace(WSDL_ADDRESS.encode(), self.endpoint_url.encode())
@@ -321,6 +219,11 @@ class ErpSandbox:
     def url(self) -> str:
         """Base URL of the sandbox."""
         return self._server.url
+
+    @property
+    def server(self) -> LoopbackServer:
+        """The HTTP server, for request gates in fault tests."""
+        return self._server
 
     @property
     def wsdl_url(self) -> str:
@@ -347,40 +250,81 @@ class ErpSandbox:
         """SOAP requests received, including ones answered with an injected fault."""
         return self._state.calls
 
+    @property
+    def max_concurrent_calls(self) -> int:
+        """The most SOAP calls this sandbox served at the same moment."""
+        return self._state.max_in_flight
+
+    @property
+    def operations(self) -> Counter[str]:
+        """Authenticated SOAP calls answered, per operation name."""
+        return self._state.operations
+
+    def delete(self, record_type: str, external_id: str) -> None:
+        """Delete a record as a NetSuite user would; ``getDeleted`` reports it."""
+        self._state.store.delete(record_type, external_id)
+
     def inject_fault(self, kind: str, times: int = 1) -> None:
-        """Fail the next ``times`` calls with ``http_503`` (WSDL fetches too) or ``concurrency``."""
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown ERP fault kind {kind!r}; expected one of {FAULT_KINDS}")
-        with self._state.lock:
-            self._state.pending_faults[kind] += times
+        """Fail the next ``times`` calls with ``kind`` (``http_503`` hits WSDL fetches too)."""
+        self._state.faults.inject(kind, times)
+
+    def script_faults(self, kinds: Iterable[str | None]) -> None:
+        """One fault kind (or None: answer normally) per coming SOAP call, in order."""
+        self._state.faults.script(kinds)
+
+    def fault_rates(self, rates: Mapping[str, float], *, seed: int = 0) -> None:
+        """Fail each SOAP call with each kind at its rate (seeded, so runs replay)."""
+        self._state.faults.rates(rates, seed)
+
+    def configure_faults(
+        self, *, latency_seconds: float | None = None, oversize_bytes: int | None = None
+    ) -> None:
+        """Tune how long ``latency`` waits and how big ``oversize`` answers are."""
+        if latency_seconds is not None:
+            self._state.latency_seconds = latency_seconds
+        if oversize_bytes is not None:
+            self._state.oversize_bytes = oversize_bytes
+
+    def poison(self, *external_ids: str) -> None:
+        """Refuse any upsertList holding these records with a schema fault (no status list)."""
+        self._state.poisoned.update(external_ids)
 
     def reset(self) -> None:
         """Forget all records, counters and pending faults (one server, many tests)."""
         with self._state.lock:
-            self._state.store = ErpStore()
+            self._state.store = ErpStore(self._clock)
+            self._state.searches = SearchSessions()
             self._state.calls = 0
-            self._state.pending_faults.clear()
+            self._state.max_in_flight = 0
+            self._state.operations.clear()
+            self._state.poisoned.clear()
+            self._state.faults.clear()
 
     def erp_settings(self, **overrides: Any) -> ErpSettings:
         """ERP settings that point at this sandbox with its credentials."""
+        creds = self.credentials
         values: dict[str, Any] = {
             "wsdl_url": self.wsdl_url,
             "endpoint_url": self.endpoint_url,
-            "account": self.credentials.account,
-            "consumer_key": self.credentials.consumer_key,
-            "consumer_secret": self.credentials.consumer_secret,
-            "token_id": self.credentials.token_id,
-            "token_secret": self.credentials.token_secret,
+            "account": creds.account,
+            "consumer_key": creds.consumer_key,
+            "consumer_secret": creds.consumer_secret,
+            "token_id": creds.token_id,
+            "token_secret": creds.token_secret,
+            "email": creds.email,
+            "password": creds.password,
         }
         return ErpSettings.model_validate({**values, **overrides})
 
     def start(self) -> ErpSandbox:
         """Serve in a background thread; returns self."""
+        self._state.stopping.clear()
         self._server.start()
         return self
 
     def stop(self) -> None:
-        """Stop serving."""
+        """Stop serving; calls held by injected latency are let go."""
+        self._state.stopping.set()
         self._server.stop()
 
     def __enter__(self) -> ErpSandbox:

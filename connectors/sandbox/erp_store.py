@@ -1,10 +1,13 @@
-"""The ERP sandbox's in-memory records: upsert by (record type, externalId), NetSuite's checks."""
+"""The ERP sandbox's in-memory records: upsert by (record type, externalId), NetSuite's checks,
+server-kept ``lastModifiedDate``, deletions, and the queries behind search and getDeleted."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
+import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,15 +15,29 @@ from typing import Any
 RECORD_REF_TYPES = {
     "Customer": "customer",
     "ServiceSaleItem": "serviceSaleItem",
+    "InventoryItem": "inventoryItem",
     "SalesOrder": "salesOrder",
+    "Invoice": "invoice",
+    "CustomerPayment": "customerPayment",
 }
+RECORD_TYPES_BY_REF = {ref: name for name, ref in RECORD_REF_TYPES.items()}
 # Fields NetSuite refuses to save a record without, with the label its message uses.
 REQUIRED_FIELDS = {
     "Customer": ("companyName", "Company Name"),
     "ServiceSaleItem": ("itemId", "Item Name/Number"),
+    "InventoryItem": ("itemId", "Item Name/Number"),
     "SalesOrder": ("entity", "Customer"),
+    "Invoice": ("entity", "Customer"),
+    "CustomerPayment": ("customer", "Customer"),
 }
+# Which field of a transaction names its customer.
+_CUSTOMER_FIELDS = {"SalesOrder": "entity", "Invoice": "entity", "CustomerPayment": "customer"}
+_ITEM_TYPES = ("ServiceSaleItem", "InventoryItem")
+# Fields NetSuite sets itself; a client can't write them.
+_SYSTEM_FIELDS = ("internalId", "createdDate", "lastModifiedDate", "nullFieldList")
 FIRST_INTERNAL_ID = 1000
+
+Clock = Callable[[], float]
 
 
 @dataclass(frozen=True)
@@ -44,13 +61,31 @@ class UpsertOutcome:
         return RECORD_REF_TYPES.get(self.record_type)
 
 
+@dataclass(frozen=True)
+class Deletion:
+    """One deleted record, as getDeleted reports it."""
+
+    record_type: str
+    internal_id: str
+    external_id: str | None
+    deleted_at: dt.datetime
+
+
+def timestamp(clock: Clock) -> str:
+    """NetSuite's dateTime text for the clock's now (UTC, milliseconds)."""
+    moment = dt.datetime.fromtimestamp(clock(), dt.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 class ErpStore:
     """Records by (record type, externalId), each with a stable, server-assigned internalId."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = time.time) -> None:
         self._lock = threading.Lock()
+        self._clock = clock
         self.records: dict[tuple[str, str], dict[str, Any]] = {}
         self.upsert_count: Counter[str] = Counter()
+        self.deletions: list[Deletion] = []
         self._by_internal_id: dict[tuple[str, str], tuple[str, str]] = {}
         self._next_internal_id = FIRST_INTERNAL_ID
 
@@ -68,15 +103,52 @@ class ErpStore:
                 return UpsertOutcome(record_type, None, code="USER_ERROR", message=message)
             key = (record_type, external_id)
             existing = self.records.get(key)
-            merged = {**(existing or {}), **fields}
-            merged.pop("internalId", None)
+            merged = _merged(existing or {}, fields)
             problem = self._problem(record_type, merged)
             if problem is not None:
                 return UpsertOutcome(record_type, external_id, code=problem[0], message=problem[1])
+            now = timestamp(self._clock)
             internal_id = existing["internalId"] if existing else self._assign_internal_id(key)
-            self.records[key] = {**merged, "internalId": internal_id}
+            created = existing["createdDate"] if existing else now
+            self.records[key] = {
+                **merged,
+                "internalId": internal_id,
+                "createdDate": created,
+                "lastModifiedDate": now,
+            }
             self.upsert_count[record_type] += 1
             return UpsertOutcome(record_type, external_id, internal_id=internal_id)
+
+    def delete(self, record_type: str, external_id: str) -> None:
+        """Delete a record (as a NetSuite user would); getDeleted reports it from then on."""
+        with self._lock:
+            record = self.records.pop((record_type, external_id))
+            self._by_internal_id.pop((record_type, record["internalId"]), None)
+            moment = dt.datetime.fromtimestamp(self._clock(), dt.UTC)
+            self.deletions.append(Deletion(record_type, record["internalId"], external_id, moment))
+
+    def by_internal_id(self, record_type: str, internal_id: str) -> dict[str, Any] | None:
+        """The record with this internalId, if it exists."""
+        with self._lock:
+            key = self._by_internal_id.get((record_type, internal_id))
+            return None if key is None else self.records.get(key)
+
+    def matching(
+        self, record_types: tuple[str, ...], keep: Callable[[dict[str, Any]], bool]
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """(record type, record) of these types that ``keep`` accepts, by internalId, as NetSuite's
+        basic search lists them (not by lastModifiedDate)."""
+        with self._lock:
+            found = [
+                (record_type, record)
+                for (record_type, _), record in self.records.items()
+                if record_type in record_types and keep(record)
+            ]
+        return sorted(found, key=lambda pair: int(pair[1]["internalId"]))
+
+    def now(self) -> str:
+        """The sandbox clock's now, as NetSuite writes dateTimes."""
+        return timestamp(self._clock)
 
     def _assign_internal_id(self, key: tuple[str, str]) -> str:
         internal_id = str(self._next_internal_id)
@@ -88,25 +160,39 @@ class ErpStore:
         field_name, label = REQUIRED_FIELDS[record_type]
         if not record.get(field_name):
             return "USER_ERROR", f"Please enter value(s) for: {label}"
-        if record_type != "SalesOrder":
+        customer_field = _CUSTOMER_FIELDS.get(record_type)
+        if customer_field is None:
             return None
-        if not self._exists("Customer", record["entity"]):
-            return "INVALID_KEY_OR_REF", f"Invalid entity reference key {_key(record['entity'])}."
+        if not self._exists(("Customer",), record[customer_field]):
+            key = _key(record[customer_field])
+            return "INVALID_KEY_OR_REF", f"Invalid {customer_field} reference key {key}."
         lines = (record.get("itemList") or {}).get("item") or []
         for line in lines:
             item = line.get("item") if isinstance(line, Mapping) else None
             if not item:
                 return "USER_ERROR", "Please enter value(s) for: Item"
-            if not self._exists("ServiceSaleItem", item):
+            if not self._exists(_ITEM_TYPES, item):
                 return "INVALID_KEY_OR_REF", f"Invalid item reference key {_key(item)}."
         return None
 
-    def _exists(self, record_type: str, ref: Any) -> bool:
+    def _exists(self, record_types: tuple[str, ...], ref: Any) -> bool:
         if not isinstance(ref, Mapping):
             return False
-        if ref.get("externalId"):
-            return (record_type, ref["externalId"]) in self.records
-        return (record_type, ref.get("internalId", "")) in self._by_internal_id
+        for record_type in record_types:
+            if ref.get("externalId") and (record_type, ref["externalId"]) in self.records:
+                return True
+            if (record_type, ref.get("internalId", "")) in self._by_internal_id:
+                return True
+        return False
+
+
+def _merged(existing: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Apply an upsert: given fields replace, nullFieldList names are cleared."""
+    cleared = (fields.get("nullFieldList") or {}).get("name") or []
+    merged = {**existing, **fields}
+    for name in (*cleared, *_SYSTEM_FIELDS):
+        merged.pop(name, None)
+    return merged
 
 
 def _key(ref: Any) -> str:

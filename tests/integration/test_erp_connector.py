@@ -302,17 +302,20 @@ def test_a_missing_wsdl_is_a_config_error(sandbox: ErpSandbox) -> None:
 
 
 def test_unknown_record_types_and_external_id_fields_are_config_errors(
-    connector: ErpConnector,
+    sandbox: ErpSandbox, connector: ErpConnector
 ) -> None:
-    with pytest.raises(ConfigError, match="unsupported ERP record type 'Invoice'"):
-        connector.write(WriteSpec("Invoice", "externalId"), [{"externalId": "x"}])
+    with pytest.raises(ConfigError, match="unsupported ERP record type 'CreditMemo'"):
+        connector.write(WriteSpec("CreditMemo", "externalId"), [{"externalId": "x"}])
     with pytest.raises(ConfigError, match="upserts by externalId"):
         connector.write(WriteSpec("Customer", "Revbridge_Id__c"), [_customer("x")])
+    with pytest.raises(ConfigError, match="unsupported ERP record type 'CreditMemo'"):
+        connector.read(ReadSpec("CreditMemo", ("tranId",)), None)
+    assert sandbox.calls == 0
 
 
-def test_reading_from_the_erp_is_not_supported_yet(connector: ErpConnector) -> None:
-    with pytest.raises(ConfigError, match="not supported yet"):
-        connector.read(ReadSpec("Customer", ("companyName",)), None)
+def test_a_read_filter_is_refused_rather_than_ignored(connector: ErpConnector) -> None:
+    with pytest.raises(ConfigError, match="without filters"):
+        connector.read(ReadSpec("Invoice", ("tranId",), filter="status = 'open'"), None)
 
 
 def test_the_wsdl_is_loaded_once_per_connector(
@@ -320,13 +323,13 @@ def test_the_wsdl_is_loaded_once_per_connector(
 ) -> None:
     connector.check()
     loads: list[str] = []
-    original = connector._new_client
+    original = connector._soap._new_client
 
     def counting_new_client() -> Any:
         loads.append(sandbox.wsdl_url)
         return original()
 
-    monkeypatch.setattr(connector, "_new_client", counting_new_client)
+    monkeypatch.setattr(connector._soap, "_new_client", counting_new_client)
 
     connector.write(CUSTOMERS, [_customer("rb-acc-1")])
     connector.check()

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import re
+from importlib import resources
 from pathlib import Path
 
 import pytest
+import requests
 import zeep.exceptions
+import zeep.loader
 from lxml import etree  # type: ignore[import-untyped]
 
+from config.settings import ErpSettings
 from connectors.erp import classify_fault
-from connectors.errors import AuthError, ConfigError, RateLimited
+from connectors.erp_transport import classified, new_client
+from connectors.errors import AuthError, ConfigError, RateLimited, RecordRejected
+from connectors.sandbox.erp_render import BILLION_LAUGHS_DOCUMENT, XXE_DOCUMENT
 
 FAULTS_NS = "urn:faults_2023_2.platform.webservices.netsuite.com"
 
@@ -75,3 +81,56 @@ def test_recorded_netsuite_faults_are_classified(
     )
 
     assert type(classify_fault(fault)) is error_class
+
+
+def test_a_sax_schema_fault_blames_the_records_and_is_a_rejection() -> None:
+    fault = zeep.exceptions.Fault(  # type: ignore[no-untyped-call]
+        "org.xml.sax.SAXException: Invalid value for isInactive", code="soapenv:Server"
+    )
+
+    error = classify_fault(fault)
+
+    assert isinstance(error, RecordRejected)
+    assert error.code == "INVALID_XML"
+
+
+@pytest.mark.parametrize(
+    ("element", "code", "error_class"),
+    [
+        ("unexpectedErrorFault", "INVALID_REFKEY", RecordRejected),
+        ("unexpectedErrorFault", "USER_ERROR", RecordRejected),
+        ("unexpectedErrorFault", "INVALID_LOGIN_ATTEMPT", ConfigError),
+        ("exceededRecordCountFault", "INVALID_RCRD_COUNT", ConfigError),
+        ("exceededUsageLimitFault", "USAGE_LIMIT", RateLimited),
+        ("invalidAccountFault", "INVALID_ACCOUNT", AuthError),
+    ],
+)
+def test_fault_codes_that_blame_record_data_are_rejections_and_the_rest_are_not(
+    element: str, code: str, error_class: type[Exception]
+) -> None:
+    error = classify_fault(_fault(element, code))
+
+    assert type(error) is error_class
+    if isinstance(error, RecordRejected):
+        assert error.code == code
+
+
+@pytest.mark.parametrize("document", [XXE_DOCUMENT, BILLION_LAUGHS_DOCUMENT])
+def test_zeeps_own_parser_settings_refuse_a_dtd_too(document: bytes) -> None:
+    wsdl = resources.files("connectors.sandbox.wsdl").joinpath("netsuite.wsdl")
+    with resources.as_file(wsdl) as path:
+        settings = ErpSettings(
+            wsdl_url=str(path),
+            account="a",
+            consumer_key="k",
+            consumer_secret="s",
+            token_id="t",
+            token_secret="u",
+        )
+        client = new_client(settings, requests.Session(), None)
+
+    def parse() -> object:
+        return zeep.loader.parse_xml(document, client.transport, settings=client.settings)
+
+    with pytest.raises(ConfigError, match="DTD or entities"):
+        classified(parse, classify_fault)

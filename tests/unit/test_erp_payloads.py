@@ -11,7 +11,7 @@ import pytest
 import zeep
 from lxml import etree  # type: ignore[import-untyped]
 
-from connectors.erp import PayloadError, RecordBuilder
+from connectors.erp_records import PayloadError, RecordBuilder
 from connectors.errors import ConfigError
 
 SALES = "urn:sales_2023_2.transactions.webservices.netsuite.com"
@@ -107,3 +107,40 @@ def test_decimal_and_date_objects_are_accepted_as_well_as_strings(client: Any) -
     assert order.tranDate == dt.datetime(2026, 2, 1)
     assert order.itemList.item[0].quantity == Decimal("2")
     assert order.itemList.item[0].amount == Decimal("10")
+
+
+def test_none_fields_of_a_record_go_into_its_null_field_list(client: Any) -> None:
+    customer = client.get_type(f"{{{RELATIONSHIPS}}}Customer")
+    payload = {"externalId": "c1", "companyName": "Acme", "phone": None, "currency": None}
+
+    element = _rendered(client, RecordBuilder().build(customer, payload))
+
+    names = element.findall("{*}nullFieldList/{*}name")
+    assert [name.text for name in names] == ["phone", "currency"]
+    assert element.find(f"{{{RELATIONSHIPS}}}phone") is None
+
+
+def test_a_reference_whose_values_are_all_none_is_cleared_as_a_whole(client: Any) -> None:
+    customer = client.get_type(f"{{{RELATIONSHIPS}}}Customer")
+    payload = {"externalId": "c1", "companyName": "Acme", "currency": {"internalId": None}}
+
+    element = _rendered(client, RecordBuilder().build(customer, payload))
+
+    assert [name.text for name in element.findall("{*}nullFieldList/{*}name")] == ["currency"]
+
+
+def test_none_inside_a_line_is_left_out_not_nulled(client: Any) -> None:
+    order_type = client.get_type(f"{{{SALES}}}SalesOrder")
+    payload = {"externalId": "o1", "itemList": {"item": [{"quantity": "1", "rate": None}]}}
+
+    element = _rendered(client, RecordBuilder().build(order_type, payload))
+
+    assert element.find("{*}nullFieldList") is None
+    assert element.find(f".//{{{SALES}}}rate") is None
+
+
+def test_an_unknown_field_is_a_config_error_even_when_none(client: Any) -> None:
+    customer = client.get_type(f"{{{RELATIONSHIPS}}}Customer")
+
+    with pytest.raises(ConfigError, match="no field 'fax'"):
+        RecordBuilder().build(customer, {"externalId": "c1", "fax": None})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from importlib import resources
@@ -12,11 +13,14 @@ import pytest
 import zeep
 from lxml import etree  # type: ignore[import-untyped]
 
-from connectors.base import WriteOutcome
+from connectors.base import Cursor, WriteOutcome
 from connectors.erp import RECORD_NAMESPACES, RecordBuilder, write_results
+from connectors.erp_reads import deleted_filter, record_refs, search_record
+from connectors.erp_records import RECORD_KINDS, plain_record
 from connectors.errors import TransientError
 
 SOAP_BODY = "{http://schemas.xmlsoap.org/soap/envelope/}Body"
+SOAP_HEADER = "{http://schemas.xmlsoap.org/soap/envelope/}Header"
 CUSTOMER = {
     "externalId": "rb-acc-1",
     "companyName": "Acme & Sons <Ltd>",
@@ -60,16 +64,59 @@ SALES_ORDER = {
         ]
     },
 }
+INVENTORY_ITEM = {
+    "externalId": "rb-prod-2",
+    "itemId": "SKU-HW-02",
+    "displayName": "Appliance",
+    "salesDescription": "Rack appliance",
+    "cost": "410.50",
+    "rate": "999.00",
+    "isInactive": False,
+}
+INVOICE = {
+    "externalId": "rb-inv-1",
+    "entity": {"externalId": "rb-acc-1"},
+    "tranDate": "2026-02-01",
+    "tranId": "INV-0001",
+    "createdFrom": {"externalId": "rb-ord-1"},
+    "currency": {"internalId": "4"},
+    "dueDate": "2026-03-03",
+    "memo": "First period",
+    "total": "3600.00",
+    "itemList": {
+        "item": [
+            {"item": {"externalId": "rb-prod-1"}, "line": 1, "amount": "3600.00", "quantity": "3"}
+        ]
+    },
+}
+CUSTOMER_PAYMENT = {
+    "externalId": "rb-pay-1",
+    "customer": {"externalId": "rb-acc-1"},
+    "currency": {"internalId": "4"},
+    "payment": "3600.00",
+    "tranDate": "2026-02-10",
+    "memo": "Wire",
+    "applyList": {
+        "apply": [{"apply": True, "doc": 1201, "line": 0, "amount": "3600.00", "total": "3600.00"}]
+    },
+}
+CLEARED_CUSTOMER = {**CUSTOMER, "phone": None, "url": None, "currency": {"internalId": None}}
 PAYLOADS: list[tuple[str, Mapping[str, Any]]] = [
     ("Customer", CUSTOMER),
     ("ServiceSaleItem", SERVICE_SALE_ITEM),
     ("SalesOrder", SALES_ORDER),
+    ("InventoryItem", INVENTORY_ITEM),
+    ("Invoice", INVOICE),
+    ("CustomerPayment", CUSTOMER_PAYMENT),
+    ("Customer", CLEARED_CUSTOMER),
 ]
 REAL_XSDS = {
     "urn:messages_2023_2.platform.webservices.netsuite.com": "platform.messages.xsd",
     "urn:relationships_2023_2.lists.webservices.netsuite.com": "lists.relationships.xsd",
     "urn:accounting_2023_2.lists.webservices.netsuite.com": "lists.accounting.xsd",
     "urn:sales_2023_2.transactions.webservices.netsuite.com": "transactions.sales.xsd",
+    "urn:customers_2023_2.transactions.webservices.netsuite.com": "transactions.customers.xsd",
+    "urn:common_2023_2.platform.webservices.netsuite.com": "platform.common.xsd",
 }
 
 
@@ -114,7 +161,9 @@ def _upsert_list_body(client: Any, payloads: list[tuple[str, Mapping[str, Any]]]
     return envelope.find(SOAP_BODY)
 
 
-@pytest.mark.parametrize(("record_type", "payload"), PAYLOADS, ids=[name for name, _ in PAYLOADS])
+@pytest.mark.parametrize(
+    ("record_type", "payload"), PAYLOADS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(PAYLOADS)]
+)
 def test_compact_wsdl_builds_the_same_upsert_list_body_as_the_real_wsdl(
     compact_client: Any, real_client: Any, record_type: str, payload: Mapping[str, Any]
 ) -> None:
@@ -204,3 +253,115 @@ def test_a_reply_with_fewer_results_than_records_is_not_silently_accepted(
 
     with pytest.raises(TransientError, match="1 results for 2 records"):
         write_results(["ext1", "ext2"], reply)
+
+
+SINCE = Cursor("2026-02-01T10:00:00+00:00", "1200")
+UNTIL = dt.datetime(2026, 2, 2, 10, 0, tzinfo=dt.UTC)
+
+
+def _type_of(client: Any) -> Any:
+    return lambda namespace, name: client.get_type(f"{{{namespace.format(v='2023_2')}}}{name}")
+
+
+def _read_requests(client: Any) -> list[etree._Element]:
+    type_of = _type_of(client)
+    preferences = {"searchPreferences": {"bodyFieldsOnly": False, "pageSize": 500}}
+    requests = []
+    for kind in RECORD_KINDS.values():
+        for since in (None, SINCE):
+            searched = search_record(type_of, kind, since, UNTIL)
+            requests.append(
+                client.create_message(
+                    client.service, "search", searchRecord=searched, _soapheaders=preferences
+                )
+            )
+    invoices = RECORD_KINDS["Invoice"]
+    requests += [
+        client.create_message(client.service, "searchMoreWithId", searchId="WS_1", pageIndex=2),
+        client.create_message(
+            client.service, "getList", baseRef=record_refs(type_of, invoices, ["1", "2"])
+        ),
+        client.create_message(
+            client.service,
+            "getDeleted",
+            getDeletedFilter=deleted_filter(invoices, UNTIL, None),
+            pageIndex=1,
+        ),
+    ]
+    return requests
+
+
+def test_search_get_list_and_get_deleted_requests_match_the_real_wsdl(
+    compact_client: Any, real_client: Any
+) -> None:
+    compact = _read_requests(compact_client)
+    real = _read_requests(real_client)
+
+    for mine, theirs in zip(compact, real, strict=True):
+        assert etree.tostring(mine.find(SOAP_BODY), method="c14n") == etree.tostring(
+            theirs.find(SOAP_BODY), method="c14n"
+        )
+
+
+def test_read_requests_and_search_preferences_validate_against_the_real_xsds(
+    compact_client: Any, real_schema: etree.XMLSchema
+) -> None:
+    for envelope in _read_requests(compact_client):
+        header = envelope.find(SOAP_HEADER)
+        parts = [*envelope.find(SOAP_BODY), *(header if header is not None else [])]
+        for part in parts:
+            document = etree.ElementTree(etree.fromstring(etree.tostring(part)))
+            assert real_schema.validate(document), (part.tag, real_schema.error_log)
+
+
+def _recorded(client: Any, reference_dir: Path, folder: str, name: str, operation: str) -> Any:
+    raw = (reference_dir / "netsuite-recorded-responses" / folder / name).read_bytes()
+    rewritten = re.sub(rb"_(20\d\d)_(\d)\.", b"_2023_2.", raw)
+    envelope = etree.fromstring(rewritten, etree.XMLParser(resolve_entities=False, no_network=True))
+    binding = next(iter(client.wsdl.bindings.values()))
+    return binding.get(operation).process_reply(envelope)
+
+
+def test_a_recorded_get_deleted_reply_reads_the_same_under_both_wsdls(
+    compact_client: Any, real_client: Any, reference_dir: Path
+) -> None:
+    def deleted(client: Any) -> list[tuple[str, str, str]]:
+        reply = _recorded(
+            client, reference_dir, "get_deleted", "get_deleted_invoices.xml", "getDeleted"
+        )
+        result = reply["body"]["getDeletedResult"]
+        return [
+            (d["record"]["internalId"], d["record"]["type"], d["deletedDate"].isoformat())
+            for d in result["deletedRecordList"]["deletedRecord"]
+        ]
+
+    assert deleted(compact_client) == deleted(real_client)
+    assert [internal_id for internal_id, _, _ in deleted(compact_client)] == ["1", "2", "3"]
+
+
+def test_a_recorded_invoice_reads_the_same_fields_under_both_wsdls(
+    compact_client: Any, real_client: Any, reference_dir: Path
+) -> None:
+    raw = (reference_dir / "netsuite-recorded-responses" / "get" / "get_invoice.xml").read_bytes()
+    record = etree.fromstring(re.sub(rb"_(20\d\d)_(\d)\.", b"_2023_2.", raw)).find(".//{*}record")
+    invoice_type = "{urn:sales_2023_2.transactions.webservices.netsuite.com}Invoice"
+    # The compact WSDL is a subset: keep only the fields it declares, in NetSuite's order.
+    declared = {name for name, _ in compact_client.get_type(invoice_type).elements}
+    for child in list(record):
+        if etree.QName(child).localname not in declared:
+            record.remove(child)
+
+    def parsed(client: Any) -> dict[str, Any]:
+        invoice = client.get_type(invoice_type)
+        return plain_record(invoice.parse_xmlelement(record, schema=client.wsdl.types))
+
+    compact, real = parsed(compact_client), parsed(real_client)
+
+    compact_lines = compact.pop("itemList")["item"]
+    real_lines = real.pop("itemList")["item"]
+    assert compact == real
+    assert {"entity", "tranDate", "total", "internalId"} <= set(compact)
+    # Lines keep their own extra fields; every field the compact line has agrees.
+    assert len(compact_lines) == len(real_lines) == 1
+    assert compact_lines[0].items() <= real_lines[0].items()
+    assert {"item", "line", "amount", "quantity"} <= set(compact_lines[0])

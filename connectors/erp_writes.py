@@ -1,0 +1,115 @@
+"""Writing to NetSuite: ``upsertList`` batches by externalId and their per-record results.
+
+NetSuite's upsert does not say whether it created or updated a record, so a landed record is
+``UPSERTED`` (the engine tells created from updated by its own write history). A batch that
+NetSuite refuses as a whole because one record breaks its schema is split in halves until the
+offending records are alone, so only they are rejected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from connectors.base import WriteOutcome, WriteResult
+from connectors.erp_records import SYSTEM, PayloadError, RecordBuilder
+from connectors.erp_soap import SoapSession
+from connectors.errors import RecordRejected, TransientError
+
+
+def write_results(external_ids: Sequence[str], response: Any) -> list[WriteResult]:
+    """Map an ``upsertList`` response's writeResponses, in order, to per-record results."""
+    body = response["body"] if "body" in response else response  # noqa: SIM401 - not a dict
+    write_responses = body["writeResponseList"]["writeResponse"] or []
+    if len(write_responses) != len(external_ids):
+        raise TransientError(
+            f"NetSuite answered {len(write_responses)} results for {len(external_ids)} records",
+            system=SYSTEM,
+        )
+    return [
+        _write_result(ext, answer)
+        for ext, answer in zip(external_ids, write_responses, strict=True)
+    ]
+
+
+def _write_result(external_id: str, answer: Any) -> WriteResult:
+    status = answer["status"]
+    if status["isSuccess"]:
+        ref = answer["baseRef"]
+        return WriteResult(external_id, WriteOutcome.UPSERTED, target_id=ref["internalId"])
+    details = status["statusDetail"] or []
+    first = details[0] if details else None
+    return WriteResult(
+        external_id,
+        WriteOutcome.REJECTED,
+        error_code=(first["code"] if first else None) or "UNKNOWN",
+        error_message="; ".join(str(detail["message"]) for detail in details),
+    )
+
+
+class RecordWriter:
+    """Upserts payloads of one record type in batches, several batches at once if allowed."""
+
+    def __init__(self, soap: SoapSession, builder: RecordBuilder) -> None:
+        self._soap = soap
+        self._builder = builder
+
+    def upsert(self, record_type: Any, payloads: Sequence[Mapping[str, Any]]) -> list[WriteResult]:
+        """One result per payload, in order; bad payloads are rejected without a call."""
+        results: list[WriteResult | None] = [None] * len(payloads)
+        built: list[tuple[int, str, Any]] = []
+        for position, payload in enumerate(payloads):
+            try:
+                if not payload.get("externalId"):
+                    raise PayloadError(("externalId",), "required to upsert")
+                record = self._builder.build(record_type, payload)
+            except PayloadError as error:
+                results[position] = _rejected_locally(payload, error)
+                continue
+            built.append((position, str(payload["externalId"]), record))
+        size = self._soap.settings.batch_size
+        batches = [built[start : start + size] for start in range(0, len(built), size)]
+        for batch, answers in zip(batches, self._send_all(batches), strict=True):
+            for (position, _, _), answer in zip(batch, answers, strict=True):
+                results[position] = answer
+        return [result for result in results if result is not None]
+
+    def _send_all(self, batches: list[list[tuple[int, str, Any]]]) -> list[list[WriteResult]]:
+        workers = min(self._soap.settings.concurrency, len(batches))
+        if workers <= 1:
+            return [self._send(batch) for batch in batches]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="erp-upsert") as pool:
+            return list(pool.map(self._send, batches))
+
+    def _send(self, batch: list[tuple[int, str, Any]]) -> list[WriteResult]:
+        external_ids = [external_id for _, external_id, _ in batch]
+        records = [record for _, _, record in batch]
+        try:
+            response = self._soap.call("upsert", record=records)
+        except RecordRejected as rejected:
+            if len(batch) == 1:
+                return [_rejected_by_fault(external_ids[0], rejected)]
+            middle = len(batch) // 2
+            return self._send(batch[:middle]) + self._send(batch[middle:])
+        return write_results(external_ids, response)
+
+
+def _rejected_locally(payload: Mapping[str, Any], error: PayloadError) -> WriteResult:
+    return WriteResult(
+        str(payload.get("externalId", "")),
+        WriteOutcome.REJECTED,
+        error_code="INVALID_PAYLOAD",
+        error_message=str(error),
+        error_fields=(error.field,),
+    )
+
+
+def _rejected_by_fault(external_id: str, rejected: RecordRejected) -> WriteResult:
+    return WriteResult(
+        external_id,
+        WriteOutcome.REJECTED,
+        error_code=rejected.code,
+        error_message=rejected.message,
+        error_fields=rejected.fields,
+    )

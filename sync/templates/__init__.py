@@ -1,0 +1,1 @@
+"""Files ``revbridge init`` copies into a new project (package data)."""

@@ -1,0 +1,58 @@
+"""Live checks against describe metadata, with a stand-in describe (no network)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mappings.loader import load_mapping_set, shipped_mapping_files
+from sync.live_check import check_live
+from sync.mapping_positions import MappingPositions
+
+
+def _describe_without(missing: str, retyped: dict[str, str]) -> Any:
+    mappings = load_mapping_set()
+
+    def describe(object_name: str) -> Mapping[str, Any]:
+        names = {
+            name
+            for mapping in mappings.system("salesforce").entities.values()
+            if mapping.object_name == object_name
+            for name in mapping.read_fields
+        }
+        fields = [
+            {"name": name, "type": retyped.get(name, "string"), "createable": True}
+            for name in sorted(names - {missing})
+        ]
+        children = [{"relationshipName": "OrderItems", "childSObject": "OrderItem"}]
+        return {"fields": fields, "childRelationships": children}
+
+    return describe
+
+
+def test_missing_fields_and_unfit_types_are_reported_at_the_rule() -> None:
+    files = shipped_mapping_files()
+    describe = _describe_without("Phone", {"TotalAmount": "boolean"})
+
+    report = check_live(load_mapping_set(files), MappingPositions(files), describe, None)
+
+    messages = [problem.message for problem in report.problems]
+    assert "Salesforce Account has no field 'Phone'" in messages
+    assert "type decimal does not fit Salesforce Order.TotalAmount, a boolean field" in messages
+    sf_file = next(path for path in files if path.name == "salesforce.yaml")
+    text = sf_file.read_text().splitlines()
+    phone = next(p for p in report.problems if "Phone" in p.message)
+    assert phone.file == str(sf_file)
+    assert "Phone" in text[phone.line - 1]
+    assert sorted(report.notes) == [
+        "billing: skipped, the system publishes no field metadata",
+        "erp: skipped, the system publishes no field metadata",
+    ]
+
+
+def test_a_describe_that_has_every_field_finds_nothing() -> None:
+    files = shipped_mapping_files()
+    report = check_live(
+        load_mapping_set(files), MappingPositions(files), _describe_without("", {}), None
+    )
+    assert [p for p in report.problems if p.file.endswith("salesforce.yaml")] == []
