@@ -202,6 +202,26 @@ class AlertSettings(_Section):
     timeout_seconds: float = Field(default=10.0, gt=0)
 
 
+class ServeSettings(_Section):
+    """`revbridge serve`: flow leases shared by replicas, and the metrics/health endpoint."""
+
+    lease_seconds: float = Field(
+        default=60.0, gt=0, description="A crashed replica's flows resume after this long."
+    )
+    heartbeat_seconds: float = Field(default=15.0, gt=0)
+    metrics_host: str = Field(
+        default="127.0.0.1", description="0.0.0.0 in a container, for Prometheus and probes."
+    )
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+
+    @model_validator(mode="after")
+    def _heartbeat_within_lease(self) -> ServeSettings:
+        # A heartbeat slower than the lease would let a healthy run's lease lapse.
+        if self.heartbeat_seconds >= self.lease_seconds:
+            raise ValueError("heartbeat_seconds must be shorter than lease_seconds")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything a run needs. Environment variables ``REVBRIDGE_*`` override the file."""
 
@@ -223,3 +243,4 @@ class Settings(BaseSettings):
         description="Flows `run` and `serve` know; by default Salesforce to billing and ERP.",
     )
     alerts: AlertSettings = AlertSettings()
+    serve: ServeSettings = ServeSettings()

@@ -119,4 +119,12 @@ def commit_page(store: Store, flow: str, outcome: PageOutcome, run_id: int) -> N
             error.stage.value,
             target,
             error.message,
+            extra={
+                "run_id": run_id,
+                "flow": flow,
+                "entity": error.entity,
+                "record_id": error.source_id,
+                "stage": error.stage.value,
+                "target_system": error.target_system,
+            },
         )

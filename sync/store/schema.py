@@ -182,3 +182,16 @@ conflict_log = sa.Table(
     sa.Column("decision", sa.String(20), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
 )
+
+# One row per flow: which `revbridge serve` replica may run it now. A holder renews
+# `expires_at` while its run goes on; a row whose `expires_at` passed belongs to nobody.
+job_leases = sa.Table(
+    "job_leases",
+    metadata,
+    sa.Column("flow", sa.String(80), primary_key=True),
+    sa.Column("owner", sa.String(200), nullable=True),
+    sa.Column("acquired_at", UtcDateTime(), nullable=True),
+    sa.Column("heartbeat_at", UtcDateTime(), nullable=True),
+    sa.Column("expires_at", UtcDateTime(), nullable=True),
+    sa.Column("released_at", UtcDateTime(), nullable=True),
+)
