@@ -192,6 +192,11 @@ class FlowSettings(_Section):
         default=None, description="Cron expression (5 fields, UTC) for `revbridge serve`."
     )
     misfire_grace_seconds: int = Field(default=300, ge=1)
+    deletes: dict[str, Literal["deactivate", "ignore"]] = Field(
+        default_factory=dict,
+        description="Per entity, what a source deletion does downstream; by default "
+        "deactivate where the entity has an inactive state (status, active), else ignore.",
+    )
 
 
 class AlertSettings(_Section):

@@ -54,6 +54,8 @@ class ReadSpec:
     cursor_field: str = "SystemModstamp"
     children: tuple[ChildSpec, ...] = ()
     page_size: int = 2000
+    # Inclusive upper bound on the cursor field (backfills of a closed window); None: now.
+    until: str | None = None
     # A condition in the system's own query language, from the mapping's `filter` (admin-owned
     # configuration, never record data).
     filter: str | None = None
@@ -61,11 +63,18 @@ class ReadSpec:
 
 @dataclass(frozen=True)
 class Page:
-    """One page of raw records and the cursor to resume from once it is committed."""
+    """One page of raw records and the cursor to resume from once it is committed.
+
+    ``deleted`` holds records the source reports deleted within the same window (at least
+    their key field); ``total`` is how many records the whole read will return, where the
+    source says so up front (Salesforce's ``totalSize``), for progress bars.
+    """
 
     records: list[RawRecord]
     cursor: Cursor | None
     api_calls: int = 1
+    deleted: list[RawRecord] = field(default_factory=list)
+    total: int | None = None
 
 
 @dataclass(frozen=True)

@@ -113,15 +113,35 @@ class BillingConnector:
         write_token = uuid.uuid4().hex
         return [self._write_one(spec, payload, write_token) for payload in payloads]
 
+    @property
+    def fetch_key(self) -> str | None:
+        """What :meth:`fetch` takes: revbridge's external ids (json profile); None for Stripe."""
+        return "external_id" if isinstance(self._profile, JsonProfile) else None
+
     def fetch(self, spec: ReadSpec, record_ids: Sequence[str]) -> list[RawRecord]:
-        """Not supported yet: billing is a write target in this release's flows."""
-        raise ConfigError(
-            f"fetching {spec.object_name} records by id from billing is not supported yet",
-            system=SYSTEM,
+        """The records with these external ids as they are now (json profile; missing left out).
+
+        The generic API has no batch read: one GET per record, on the record's upsert path.
+        """
+        if not isinstance(self._profile, JsonProfile):
+            raise ConfigError(
+                f"fetching {spec.object_name} records by id from billing needs the json profile",
+                system=SYSTEM,
+            )
+        found = (
+            self._profile.fetch_record(self._client, spec.object_name, external_id)
+            for external_id in record_ids
         )
+        return [record for record in found if record is not None]
 
     def read(self, spec: ReadSpec, since: Cursor | None) -> Iterator[Page]:
         """Yield pages of records changed strictly after ``since``, oldest first."""
+        if spec.until is not None:
+            raise ConfigError(
+                f"backfills of {spec.object_name} up to a date are not supported for billing "
+                "yet; run the backfill without --until",
+                system=SYSTEM,
+            )
         return self._profile.read(self._client, spec.object_name, since, self._page_size)
 
     def close(self) -> None:

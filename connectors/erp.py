@@ -106,3 +106,9 @@ def _refuse_filter(spec: ReadSpec) -> None:
             "mapping (SuiteTalk basic search has no query language revbridge can pass through)",
             system=SYSTEM,
         )
+    if spec.until is not None:
+        raise ConfigError(
+            f"backfills of {spec.object_name} up to a date are not supported for the ERP yet; "
+            "run the backfill without --until",
+            system=SYSTEM,
+        )

@@ -157,7 +157,8 @@ class SalesforceConnector:
             records = [self._clean(record, children, options) for record in result["records"]]
             cursor = self._cursor(spec, records[-1]) if records else since
             if records:
-                yield Page(records=records, cursor=cursor, api_calls=self.api_calls - calls)
+                total = int(result.get("totalSize") or 0) if first else None
+                yield _page(records, self._cursor(spec, records[-1]), self.api_calls - calls, total)
                 calls = self.api_calls
             if result["done"]:
                 return
@@ -198,10 +199,10 @@ class SalesforceConnector:
             for row in rows:
                 page.append(shaper.shape(row))
                 if len(page) >= spec.page_size:
-                    yield Page(page, self._cursor(spec, page[-1]), self.api_calls - calls)
+                    yield _page(page, self._cursor(spec, page[-1]), self.api_calls - calls)
                     calls, page = self.api_calls, []
             if page:
-                yield Page(page, self._cursor(spec, page[-1]), self.api_calls - calls)
+                yield _page(page, self._cursor(spec, page[-1]), self.api_calls - calls)
                 calls = self.api_calls
 
     def fetch(self, spec: ReadSpec, record_ids: Sequence[str]) -> list[RawRecord]:
@@ -267,3 +268,12 @@ def _query(soql: str, options: dict[str, Any], client: Salesforce) -> Any:
 
 def _query_more(next_url: str, options: dict[str, Any], client: Salesforce) -> Any:
     return client.query_more(next_url, identifier_is_url=True, **options)
+
+
+def _page(
+    records: list[RawRecord], cursor: Cursor, api_calls: int, total: int | None = None
+) -> Page:
+    """A page with queryAll's deleted rows (``IsDeleted``) set apart from the live ones."""
+    live = [record for record in records if not record.get("IsDeleted")]
+    gone = [record for record in records if record.get("IsDeleted")]
+    return Page(records=live, cursor=cursor, api_calls=api_calls, deleted=gone, total=total)

@@ -90,6 +90,14 @@ def _read_conditions(spec: ReadSpec, since: Cursor | None) -> list[str]:
                 record_id=since.record_id,
             )
         )
+    if spec.until is not None:
+        conditions.append(
+            format_soql(
+                "{stamp_field:literal} <= {until:literal}",
+                stamp_field=spec.cursor_field,
+                until=soql_datetime(spec.until),
+            )
+        )
     return conditions
 
 

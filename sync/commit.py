@@ -13,7 +13,7 @@ from sync.deliver import Delivery, DeliveryFailure
 from sync.errors import QueuedError, queue_error, resolve_landed
 from sync.store import Store
 from sync.store.cursors import save_cursor
-from sync.store.records import StoredRecord, XrefEntry, save_records, save_xrefs
+from sync.store.records import StoredRecord, XrefEntry, mark_deleted, save_records, save_xrefs
 
 log = logging.getLogger("revbridge.sync")
 
@@ -28,6 +28,7 @@ class PageOutcome:
     failures: Sequence[CaptureFailure] = ()
     deliveries: Sequence[Delivery] = ()
     cursor: Cursor | None = None
+    deleted_ids: Sequence[str] = ()  # canonical ids whose source record was deleted
 
 
 def _stored(captured: CapturedRecord) -> StoredRecord:
@@ -102,6 +103,7 @@ def commit_page(store: Store, flow: str, outcome: PageOutcome, run_id: int) -> N
     landed = [record.source_id for record in outcome.captured if record.source_id not in failed]
     with store.transaction() as connection:
         save_records(connection, [_stored(record) for record in outcome.changed], run_id)
+        mark_deleted(connection, outcome.deleted_ids)
         save_xrefs(connection, [_source_xref(mapping, c) for c in outcome.captured], run_id)
         for delivery in outcome.deliveries:
             save_xrefs(connection, delivery.xrefs, run_id)

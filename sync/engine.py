@@ -17,6 +17,7 @@ from connectors.errors import ConnectorError
 from mappings.mapping_set import EntityMapping, MappingSet
 from sync.capture import CapturedRecord, capture_page
 from sync.commit import PageOutcome, commit_page
+from sync.deletes import DeletePolicy, deactivated
 from sync.deliver import Delivery, deliver
 from sync.errors import count_active, due_for_retry
 from sync.flows import Flow
@@ -27,7 +28,7 @@ from sync.stats import CANONICAL, RunSummary, SystemCounts
 from sync.store import Store
 from sync.store.cursors import load_cursor, reset_cursor
 from sync.store.fingerprints import save_fingerprints
-from sync.store.records import content_hashes, iter_stored, xref_entries
+from sync.store.records import content_hashes, iter_stored, load_payload, xref_entries
 from sync.store.runs import finish_run, start_run
 from sync.store.schema import ErrorStage, RunStatus
 
@@ -223,15 +224,18 @@ class SyncEngine:
         resolver: StoreRefResolver,
     ) -> None:
         counts = summary.counts(mapping.entity, mapping.system)
-        counts.read += len(page.records)
+        counts.read += len(page.records) + len(page.deleted)
         captured, failures = capture_page(mapping, page.records, resolver)
+        deleted_ids, deactivated = self._deletions(mapping, page, resolver)
+        counts.deleted += len(deleted_ids)
         counts.rejected += sum(1 for f in failures if f.stage is not ErrorStage.RESOLVE)
         with self._store.engine.connect() as connection:
             stored_hashes = content_hashes(connection, [c.record.id for c in captured])
         changed = self._count_canonical_changes(
             captured, stored_hashes, summary.counts(mapping.entity, CANONICAL)
         )
-        deliveries = self._deliver(targets, captured, summary, resolver)
+        changed += deactivated
+        deliveries = self._deliver(targets, [*captured, *deactivated], summary, resolver)
         deferred = {
             mapping.system: {f.source_id for f in failures if f.stage is ErrorStage.RESOLVE}
         }
@@ -240,9 +244,35 @@ class SyncEngine:
                 f.captured.source_id for f in delivery.failures if f.stage is ErrorStage.RESOLVE
             }
         self._note_deferred(mapping.entity, deferred, summary)
-        outcome = PageOutcome(mapping, captured, changed, failures, deliveries, page.cursor)
+        outcome = PageOutcome(
+            mapping, captured, changed, failures, deliveries, page.cursor, deleted_ids
+        )
         commit_page(self._store, self._flow.name, outcome, summary.run_id)
         self._after_commit(mapping.entity, deliveries, summary, resolver)
+
+    def _deletions(
+        self, mapping: EntityMapping, page: Page, resolver: StoreRefResolver
+    ) -> tuple[list[str], list[CapturedRecord]]:
+        """Canonical ids of records deleted at the source, and their deactivated versions."""
+        deleted_ids: list[str] = []
+        deactivated_records: list[CapturedRecord] = []
+        policy = self._flow.delete_policy(mapping.entity)
+        for raw in page.deleted:
+            source_id = str(raw.get(mapping.key_field, ""))
+            canonical_id = resolver.canonical_id(mapping.entity, mapping.system, source_id)
+            if canonical_id is None:
+                continue  # deleted before revbridge ever captured it: nothing downstream
+            deleted_ids.append(canonical_id)
+            log.info("%s %s was deleted in %s: %s downstream", mapping.entity, source_id,
+                     mapping.system, policy.value)  # fmt: skip
+            if policy is not DeletePolicy.DEACTIVATE:
+                continue
+            with self._store.engine.connect() as connection:
+                stored = load_payload(connection, canonical_id)
+            patched = deactivated(mapping.entity, source_id, stored, raw) if stored else None
+            if patched is not None:
+                deactivated_records.append(patched)
+        return deleted_ids, deactivated_records
 
     def _note_deferred(
         self, entity: str, deferred: Mapping[str, set[str]], summary: RunSummary

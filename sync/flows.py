@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from config.settings import Settings
+from sync.deletes import DeletePolicy, default_policy
 
 
 @dataclass(frozen=True)
@@ -15,6 +17,11 @@ class Flow:
     source: str
     targets: tuple[str, ...]
     entities: tuple[str, ...] | None = None  # None: every entity the source is system of record for
+    deletes: Mapping[str, DeletePolicy] = field(default_factory=dict)  # entity -> policy
+
+    def delete_policy(self, entity: str) -> DeletePolicy:
+        """What a source deletion of ``entity`` does downstream."""
+        return self.deletes.get(entity, default_policy(entity))
 
     def includes(self, entity: str) -> bool:
         """True when the flow carries ``entity``."""
@@ -32,6 +39,7 @@ def flows_from_settings(settings: Settings) -> dict[str, Flow]:
             source=flow.source,
             targets=tuple(flow.targets),
             entities=tuple(flow.entities) if flow.entities is not None else None,
+            deletes={entity: DeletePolicy(policy) for entity, policy in flow.deletes.items()},
         )
         for flow in settings.flows
     }

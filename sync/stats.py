@@ -21,6 +21,7 @@ class SystemCounts:
     deferred: int = 0
     rejected: int = 0
     conflicts: int = 0
+    deleted: int = 0
 
     def add(self, other: SystemCounts) -> None:
         """Add ``other``'s counts to these."""

@@ -171,3 +171,14 @@ def xref_entries(
         )
         for row in connection.execute(query)
     }
+
+
+def mark_deleted(connection: sa.Connection, canonical_ids: Collection[str]) -> None:
+    """Flag canonical records whose source record was deleted (their history stays)."""
+    if not canonical_ids:
+        return
+    connection.execute(
+        sa.update(canonical_records)
+        .where(canonical_records.c.canonical_id.in_(list(canonical_ids)))
+        .values(is_deleted=True, updated_at=utc_now())
+    )

@@ -163,14 +163,17 @@ def _last_cursor(connector: SalesforceConnector, spec: ReadSpec) -> Cursor:
     return pages[-1].cursor
 
 
-def test_query_all_returns_a_soft_deleted_record_with_is_deleted_true(
+def test_query_all_reports_a_soft_deleted_record_apart_from_live_ones(
     sandbox: SalesforceSandbox, connector: SalesforceConnector
 ) -> None:
     cursor = _last_cursor(connector, ACCOUNTS)
     victim = sandbox.records("Account")[3]["Id"]
     sandbox.delete_record("Account", victim)
     [page] = list(connector.read(ACCOUNTS, cursor))
-    assert [(r["Id"], r["IsDeleted"]) for r in page.records] == [(victim, True)]
+    assert page.records == []
+    assert [(r["Id"], r["IsDeleted"]) for r in page.deleted] == [(victim, True)]
+    assert page.cursor is not None
+    assert page.cursor.record_id == victim
 
 
 def test_updated_order_line_brings_back_its_order_with_the_new_total(
