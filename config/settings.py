@@ -179,6 +179,42 @@ class RetrySettings(_Section):
     max_wait_seconds: float = Field(default=30.0, gt=0)
 
 
+ConflictPolicyName = Literal["source_wins", "target_wins", "newest_wins", "merge", "manual"]
+
+
+class EntityConflictSettings(_Section):
+    """The conflict policy of one canonical entity, and of single fields of its payloads."""
+
+    policy: ConflictPolicyName | None = Field(
+        default=None, description="Policy for this entity; conflicts.policy if unset."
+    )
+    fields: dict[str, ConflictPolicyName] = Field(
+        default_factory=dict,
+        description="Target payload field (dotted path, e.g. address.city) -> policy.",
+    )
+
+
+class ConflictSettings(_Section):
+    """What to do when a target record changed since revbridge last wrote it."""
+
+    detect: bool = Field(
+        default=True, description="Fetch target records before updating them and compare."
+    )
+    policy: ConflictPolicyName = Field(
+        default="source_wins",
+        description="source_wins, target_wins, newest_wins, merge (three-way) or manual (hold).",
+    )
+    entities: dict[str, EntityConflictSettings] = Field(default_factory=dict)
+    modified_fields: dict[str, str] = Field(
+        default_factory=lambda: {
+            "salesforce": "SystemModstamp",
+            "billing": "updated",
+            "erp": "lastModifiedDate",
+        },
+        description="Per target system, the field holding a record's last-modified time.",
+    )
+
+
 class FlowSettings(_Section):
     """One flow: records captured in ``source`` and kept in step in each of ``targets``."""
 
@@ -243,6 +279,7 @@ class Settings(BaseSettings):
     billing: BillingSettings
     erp: ErpSettings
     retry: RetrySettings = RetrySettings()
+    conflicts: ConflictSettings = ConflictSettings()
     flows: list[FlowSettings] = Field(
         default_factory=lambda: [FlowSettings(name="quote-to-cash", schedule="*/15 * * * *")],
         description="Flows `run` and `serve` know; by default Salesforce to billing and ERP.",

@@ -144,6 +144,19 @@ class JsonProfile:
         response = client.send(replace(request, idempotency_key=key))
         return self.write_result(external_id, response, collection)
 
+    def fetch_record(
+        self, client: BillingHttpClient, collection: str, external_id: str
+    ) -> RawRecord | None:
+        """The record with this external id as the API has it now (GET on its upsert path)."""
+        upsert = self._profile.collection(collection).upsert
+        path = upsert.path.format(
+            collection=quote(collection, safe=""), external_id=quote(external_id, safe="")
+        )
+        response = client.send(ApiRequest("GET", path), missing_ok=True)
+        if response.status_code == 404:
+            return None
+        return json_object(response)
+
     def list_request(
         self, collection: str, limit: int, since: Cursor | None, after: Cursor | None = None
     ) -> ApiRequest:

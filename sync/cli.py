@@ -32,6 +32,7 @@ from sync.cli_common import (
     open_store,
     settings_from,
 )
+from sync.cli_conflicts import conflicts_app
 from sync.cli_errors import errors_app
 from sync.cli_mappings import mappings_app
 from sync.connections import open_connectors
@@ -54,6 +55,7 @@ db_app = typer.Typer(help="Manage the state store.", no_args_is_help=True)
 app.add_typer(errors_app, name="errors")
 app.add_typer(db_app, name="db")
 app.add_typer(mappings_app, name="mappings")
+app.add_typer(conflicts_app, name="conflicts")
 cli_setup.register(app)
 cli_serve.register(app)
 
@@ -97,7 +99,12 @@ def run(
     store = open_store(settings.database_url)
     with open_connectors(settings) as connectors:
         engine = SyncEngine(
-            store, mapping_set, connectors, flow, page_size=settings.salesforce.page_size
+            store,
+            mapping_set,
+            connectors,
+            flow,
+            page_size=settings.salesforce.page_size,
+            conflicts=settings.conflicts,
         )
         summary = engine.run()
     if as_json:

@@ -197,7 +197,9 @@ def errors_retry(
     flow = flows[flow_name] if flow_name else next(iter(flows.values()))
     store = open_store(settings.database_url)
     with open_connectors(settings) as connectors:
-        engine = SyncEngine(store, mappings_for(settings), connectors, flow)
+        engine = SyncEngine(
+            store, mappings_for(settings), connectors, flow, conflicts=settings.conflicts
+        )
         summary = engine.retry(by_entity)
     console.print(run_table(summary, f"retry of {len(rows)} entries (run {summary.run_id})"))
     if summary.status is RunStatus.FAILED:

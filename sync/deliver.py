@@ -12,6 +12,8 @@ from mappings.errors import MappingError, UnresolvedReference
 from mappings.mapping_set import EntityMapping, RefResolver
 from sync.capture import CapturedRecord
 from sync.change import payload_hash
+from sync.conflict_guard import ConflictGuard
+from sync.conflicts import json_ready
 from sync.specs import write_spec
 from sync.store.records import XrefEntry
 from sync.store.schema import ErrorStage
@@ -39,6 +41,8 @@ class Delivery:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    conflicts: int = 0  # conflicting fields found (one conflict-log row each)
+    held: int = 0  # records held back by a `manual` conflict policy
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,8 @@ class PendingWrite:
     payload: dict[str, Any]
     payload_hash: str
     prior: XrefEntry | None
+    # The source's own payload (JSON form) when a conflict decision kept target values.
+    source_payload: dict[str, Any] | None = None
 
 
 def plan_delivery(
@@ -109,6 +115,8 @@ def _apply_result(
             object_name=target.object_name,
             external_id=result.target_id or fallback_id,
             last_written_hash=item.payload_hash,
+            last_written_payload=json_ready(item.payload),
+            last_source_payload=item.source_payload,
         )
     )
 
@@ -119,10 +127,19 @@ def deliver(
     connector: Connector,
     written: Mapping[str, XrefEntry],
     refs: RefResolver,
+    conflicts: ConflictGuard | None = None,
 ) -> Delivery:
-    """Upsert the records whose target payload changed since revbridge last wrote it."""
+    """Upsert the records whose target payload changed since revbridge last wrote it.
+
+    With a ``conflicts`` guard, records the target changed since that write are decided by the
+    conflict policies first (and logged); held ones are not written.
+    """
     delivery = Delivery(system=target.system)
     pending = plan_delivery(target, captured, written, refs, delivery)
+    if pending and conflicts is not None:
+        reviewed = conflicts.review(target, pending, connector)
+        pending = reviewed.pending
+        delivery.conflicts, delivery.held = reviewed.conflicts, reviewed.held
     if not pending:
         return delivery
     known = {item.captured.record.id: item.prior.external_id for item in pending if item.prior}

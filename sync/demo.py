@@ -101,6 +101,7 @@ def run_demo(
                 QUOTE_TO_CASH,
                 page_size=settings.salesforce.page_size,
                 on_page=on_page,
+                conflicts=settings.conflicts,
             )
             first = engine.run()
             changes = change_source_records(store, sandboxes.salesforce)

@@ -12,11 +12,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from config.settings import ConflictSettings
 from connectors.base import Connector, Page
 from connectors.errors import ConnectorError
 from mappings.mapping_set import EntityMapping, MappingSet
 from sync.capture import CapturedRecord, capture_page
 from sync.commit import PageOutcome, commit_page
+from sync.conflict_guard import ConflictGuard
 from sync.deletes import DeletePolicy, deactivated
 from sync.deliver import Delivery, deliver
 from sync.errors import count_active, due_for_retry
@@ -54,6 +56,7 @@ class SyncEngine:
         page_size: int = 2000,
         on_page: PageCallback | None = None,
         max_auto_retries: int = 5,
+        conflicts: ConflictSettings | None = None,
     ) -> None:
         self._store = store
         self._mappings = mapping_set
@@ -63,6 +66,8 @@ class SyncEngine:
         self._on_page = on_page
         self._stop = threading.Event()
         self._max_auto_retries = max_auto_retries
+        # None: write without checking targets for changes made behind revbridge's back.
+        self._conflicts = conflicts
         # entity -> source ids deferred during the current run, retried once at its end.
         self._deferred: dict[str, set[str]] = {}
         self._deferred_seen: dict[tuple[str, str], set[str]] = {}
@@ -318,11 +323,17 @@ class SyncEngine:
         ids = [record.record.id for record in captured]
         with self._store.engine.connect() as connection:
             written = {t.system: xref_entries(connection, t.system, ids) for t in targets}
+        guard = (
+            ConflictGuard(self._store, self._conflicts, summary.run_id) if self._conflicts else None
+        )
         deliveries = []
         for target in targets:
             connector = self._connectors[target.system]
-            delivery = deliver(target, captured, connector, written[target.system], resolver)
+            delivery = deliver(
+                target, captured, connector, written[target.system], resolver, conflicts=guard
+            )
             counts = summary.counts(target.entity, delivery.system)
+            counts.conflicts += delivery.conflicts
             counts.created += delivery.created
             counts.updated += delivery.updated
             counts.unchanged += delivery.unchanged

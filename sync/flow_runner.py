@@ -121,6 +121,7 @@ class FlowRunner:
                 flow,
                 page_size=context.settings.salesforce.page_size,
                 on_page=self._on_page(lease, progress, connectors.get(flow.source)),
+                conflicts=context.settings.conflicts,
             )
             with self._running(engine):
                 lease.start_heartbeat(on_lost=engine.request_stop)

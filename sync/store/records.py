@@ -38,6 +38,10 @@ class XrefEntry:
     object_name: str
     external_id: str
     last_written_hash: str | None = None
+    # What revbridge wrote there last (the base for three-way conflict merges) and, when a
+    # conflict decision kept target values, the source payload it was built from.
+    last_written_payload: dict[str, Any] | None = None
+    last_source_payload: dict[str, Any] | None = None
 
 
 def save_records(connection: sa.Connection, records: Sequence[StoredRecord], run_id: int) -> None:
@@ -131,6 +135,8 @@ def save_xrefs(connection: sa.Connection, entries: Sequence[XrefEntry], run_id: 
             "last_written_hash": entry.last_written_hash,
             "last_written_at": now if entry.last_written_hash else None,
             "run_id": run_id,
+            "last_written_payload": entry.last_written_payload,
+            "last_source_payload": entry.last_source_payload,
         }
         for entry in entries
     ]
@@ -168,6 +174,8 @@ def xref_entries(
             object_name=row.object_name,
             external_id=row.external_id,
             last_written_hash=row.last_written_hash,
+            last_written_payload=row.last_written_payload,
+            last_source_payload=row.last_source_payload,
         )
         for row in connection.execute(query)
     }

@@ -103,6 +103,10 @@ xref = sa.Table(
     sa.Column("last_written_at", UtcDateTime(), nullable=True),
     sa.Column("run_id", sa.Integer(), nullable=True),
     sa.UniqueConstraint("system", "entity", "external_id", name="uq_xref_system_entity_external"),
+    # The payload revbridge last wrote (the base of three-way conflict merges) and, where a
+    # conflict kept target values, the source's payload it was built from.
+    sa.Column("last_written_payload", JsonColumn, nullable=True),
+    sa.Column("last_source_payload", JsonColumn, nullable=True),
 )
 
 cursors = sa.Table(
@@ -181,6 +185,15 @@ conflict_log = sa.Table(
     sa.Column("target_value", JsonColumn, nullable=True),
     sa.Column("decision", sa.String(20), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("source_system", sa.String(40), nullable=True),
+    sa.Column("source_id", sa.String(255), nullable=True),
+    sa.Column("policy", sa.String(20), nullable=True),
+    # decided (a policy chose), open (held for a person), resolved, superseded.
+    sa.Column("status", sa.String(20), nullable=False, server_default="decided", index=True),
+    sa.Column("resolution", sa.String(20), nullable=True),
+    sa.Column("resolved_at", UtcDateTime(), nullable=True),
+    # For held records: the payload to write once resolved, and the source payload behind it.
+    sa.Column("held_payload", JsonColumn, nullable=True),
 )
 
 # One row per flow: which `revbridge serve` replica may run it now. A holder renews
