@@ -135,7 +135,9 @@ def _evaluator() -> Any:
     # One evaluator per thread: simpleeval keeps the current names on the instance.
     evaluator = getattr(_local, "evaluator", None)
     if evaluator is None:
-        evaluator = EvalWithCompoundTypes(functions=FUNCTIONS, names={}, allowed_attrs={})
+        # A copy: simpleeval adds dict/list/set/tuple to the mapping it is given, which would
+        # widen the whitelist that load-time checks use.
+        evaluator = EvalWithCompoundTypes(functions=dict(FUNCTIONS), names={}, allowed_attrs={})
         _local.evaluator = evaluator
     return evaluator
 

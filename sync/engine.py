@@ -160,9 +160,22 @@ class SyncEngine:
     ) -> None:
         with self._store.engine.connect() as connection:
             due = due_for_retry(connection, mapping.entity, mapping.system, self._max_auto_retries)
+        if not self._parents_changed(mapping, summary):
+            # A deferred record waits for a parent; none was captured or changed this run, so
+            # fetching it again would only spend API calls.
+            due = [entry for entry in due if entry.stage != ErrorStage.RESOLVE.value]
         if due:
             log.info("retrying %d queued %s records", len(due), mapping.entity)
             self._reprocess(mapping, sorted({e.source_id for e in due}), summary, resolver)
+
+    @staticmethod
+    def _parents_changed(mapping: EntityMapping, summary: RunSummary) -> bool:
+        """True when this run captured a new or changed record ``mapping`` refers to."""
+        for parent in mapping.referenced_entities():
+            counts = summary.by_entity.get(parent, {}).get(CANONICAL)
+            if counts is not None and counts.created + counts.updated > 0:
+                return True
+        return False
 
     def _reprocess(
         self,
@@ -180,7 +193,8 @@ class SyncEngine:
                         mapping.system, ", ".join(missing[:5]))  # fmt: skip
         if records:
             targets = self._targets(mapping.entity)
-            self._sync_page(mapping, targets, Page(records=records, cursor=None), summary, resolver)
+            retry = Page(records=records, cursor=None)
+            self._sync_page(mapping, targets, retry, summary, resolver, retried=True)
 
     def _api_calls(self) -> dict[str, int]:
         # Connectors that count their API calls expose `api_calls` (Salesforce's budget matters).
@@ -227,9 +241,12 @@ class SyncEngine:
         page: Page,
         summary: RunSummary,
         resolver: StoreRefResolver,
+        *,
+        retried: bool = False,
     ) -> None:
         counts = summary.counts(mapping.entity, mapping.system)
-        counts.read += len(page.records) + len(page.deleted)
+        if not retried:  # a retry re-reads records already counted when they first came in
+            counts.read += len(page.records) + len(page.deleted)
         captured, failures = capture_page(mapping, page.records, resolver)
         deleted_ids, deactivated = self._deletions(mapping, page, resolver)
         counts.deleted += len(deleted_ids)

@@ -9,6 +9,7 @@ quote is contracted, with one subscription per recurring line.
 from __future__ import annotations
 
 import random
+from collections.abc import Collection
 from datetime import date
 from decimal import Decimal as _Decimal
 from typing import Any
@@ -38,9 +39,11 @@ class _CpqSeeder:
         self.records[object_name][record["Id"]] = record
         return record
 
-    def contacts(self) -> dict[str, dict[str, Any]]:
+    def contacts(self, invalid: Collection[str]) -> dict[str, dict[str, Any]]:
         primary = {}
         for account in list(self.records["Account"].values()):
+            if account["Id"] in invalid:
+                continue
             for position in range(self.rng.randint(1, 2)):
                 first, last = self.rng.choice(_FIRST), self.rng.choice(_LAST)
                 contact = self.add(
@@ -139,10 +142,17 @@ class _CpqSeeder:
 
 
 def seed_cpq_records(records: Records, rng: random.Random, clock: LogicalClock,
-                     ids: IdFactory) -> None:  # fmt: skip
-    """Add contacts, quotes with lines, contracts and subscriptions for the seeded orders."""
+                     ids: IdFactory, invalid_ids: Collection[str] = ()) -> None:  # fmt: skip
+    """Add contacts, quotes with lines, contracts and subscriptions for the seeded orders.
+
+    Records designed to fail validation get no CPQ records of their own, so each fails for
+    its own stated reason rather than through a related record.
+    """
     seeder = _CpqSeeder(records, rng, clock, ids)
-    primary = seeder.contacts()
+    invalid = set(invalid_ids)
+    for order_id in invalid & set(records["Order"]):
+        records["Order"][order_id]["SBQQ__Quote__c"] = None
+    primary = seeder.contacts(invalid)
     items_by_order: dict[str, list[dict[str, Any]]] = {}
     for item in records["OrderItem"].values():
         items_by_order.setdefault(item["OrderId"], []).append(item)

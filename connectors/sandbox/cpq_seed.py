@@ -241,13 +241,14 @@ class _Seeder:
         negative_quantity: bool,
     ) -> None:
         chosen = self.rng.sample(product_ids, k=min(len(product_ids), self.rng.randint(1, 5)))
+        lines = []
         for position, product_id in enumerate(chosen):
             entry = entries[product_id, order["CurrencyIsoCode"]]
             quantity = Decimal(self.rng.randint(1, 50))
             if negative_quantity and position == 0:
                 quantity = -quantity
             # Created with their order in one transaction, so they share its stamp.
-            self._add(
+            line = self._add(
                 "OrderItem",
                 order["SystemModstamp"],
                 OrderId=order["Id"],
@@ -259,7 +260,9 @@ class _Seeder:
                 ServiceDate=order["EffectiveDate"],
                 EndDate=order["EndDate"],
             )
-        recompute_order_totals(self.data.records, order)
+            lines.append(line)
+        # Only this order's new lines: scanning every line per order made seeding quadratic.
+        recompute_order_totals({"OrderItem": {line["Id"]: line for line in lines}}, order)
 
 
 def recompute_order_totals(

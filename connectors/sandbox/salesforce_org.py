@@ -45,7 +45,7 @@ class SandboxOrg:
         if cpq:
             # Seeded after (and apart from) the records above, so their ids and stamps stay.
             rng = random.Random(seed + 1)  # noqa: S311  - sample data, not secrets
-            seed_cpq_records(data.records, rng, self.clock, self.ids)
+            seed_cpq_records(data.records, rng, self.clock, self.ids, data.invalid_record_ids)
         self.records, self.invalid_record_ids = data.records, data.invalid_record_ids
         self.page_size = page_size
         self.daily_api_limit = daily_api_limit

@@ -17,19 +17,28 @@ class RequestGate:
 
     The first ``let_through`` matching requests pass; from then on every matching request
     waits until :meth:`release` (or ``timeout`` seconds, so a forgotten gate can't hang).
+    With ``after`` set, requests only match once a request whose path contains ``after`` has
+    been seen (e.g. the next page of one particular query).
     """
 
     method: str
     path_prefix: str
     let_through: int = 0
     timeout: float = 60.0
+    after: str | None = None
     arrived: threading.Event = field(default_factory=threading.Event)
     _released: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def hold_if_matching(self, method: str, path: str) -> None:
         """Block the calling request thread when it matches and the gate is closed."""
-        if method != self.method or not path.startswith(self.path_prefix):
+        with self._lock:
+            if self.after is not None and self.after in path:
+                self.after = None
+                return
+        if self.after is not None or method != self.method:
+            return
+        if not path.startswith(self.path_prefix):
             return
         with self._lock:
             if self.let_through > 0:
@@ -64,7 +73,8 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         """Serve the connection; a client that hung up (killed, timed out) is not an error."""
         try:
             super().handle()
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, TimeoutError):
+            # The client hung up or gave up (killed, timed out) before the answer went out.
             self.close_connection = True
 
     def parse_request(self) -> bool:
@@ -137,9 +147,15 @@ class LoopbackServer:
         """Base URL, without a trailing slash."""
         return f"{self._scheme}://127.0.0.1:{self.port}"
 
-    def hold_requests(self, method: str, path_prefix: str, *, let_through: int = 0) -> RequestGate:
+    def hold_requests(
+        self, method: str, path_prefix: str, *, let_through: int = 0, after: str | None = None
+    ) -> RequestGate:
         """Install a gate that holds matching requests after ``let_through`` have passed."""
-        gate = RequestGate(method=method, path_prefix=path_prefix, let_through=let_through)
+        gate = RequestGate(method, path_prefix, let_through=let_through, after=after)
+        return self.install_gate(gate)
+
+    def install_gate(self, gate: RequestGate) -> RequestGate:
+        """Install a prepared gate (fault tests build their own, e.g. with a long timeout)."""
         self._httpd.gate = gate
         return gate
 

@@ -68,9 +68,14 @@ def _run(config: Path) -> subprocess.CompletedProcess[str]:
 
 
 def _run_until_gate_then_kill(
-    config: Path, server: LoopbackServer, method: str, prefix: str, let_through: int
+    config: Path,
+    server: LoopbackServer,
+    method: str,
+    prefix: str,
+    let_through: int,
+    after: str | None = None,
 ) -> None:
-    gate = server.hold_requests(method, prefix, let_through=let_through)
+    gate = server.hold_requests(method, prefix, let_through=let_through, after=after)
     process = subprocess.Popen(
         revbridge("run", "--config", str(config)),
         cwd=ROOT,
@@ -111,9 +116,10 @@ def test_kill_between_two_salesforce_pages_then_rerun_converges(
 ) -> None:
     sandboxes, config = config_file
     salesforce_server = sandboxes.salesforce.server
-    # The first query-more call is the second page of orders: page one is committed by then.
+    # The first query-more call after the orders query (not its OrderItems subquery) is the
+    # second page of orders: page one is committed by then.
     query_more = f"/services/data/v{SalesforceSettings().api_version}/query/"
-    _run_until_gate_then_kill(config, salesforce_server, "GET", query_more, 0)
+    _run_until_gate_then_kill(config, salesforce_server, "GET", query_more, 0, "+FROM+Order+")
     store = Store(database_url)
     with store.engine.connect() as connection:
         cursor = load_cursor(connection, "quote-to-cash", "salesforce", "order")

@@ -115,13 +115,17 @@ def test_serve_runs_each_flow_logs_it_and_exposes_metrics_and_probes(
     assert lease.owner is None  # released on the way out
 
 
+ORDERS_QUERY = "+FROM+Order+"  # the orders query, not its OrderItems subquery
+
+
 def test_sigterm_mid_run_commits_the_page_in_hand_releases_the_lease_and_exits_zero(
     paged: tuple[Sandboxes, Path], database_url: str
 ) -> None:
     sandboxes, config = paged
-    # The first query-more call is the second page of orders: page one is committed by then.
+    # The first query-more call after the orders query is the second page of orders: page
+    # one is committed by then.
     query_more = f"/services/data/v{SalesforceSettings().api_version}/query/"
-    gate = sandboxes.salesforce.server.hold_requests("GET", query_more)
+    gate = sandboxes.salesforce.server.hold_requests("GET", query_more, after=ORDERS_QUERY)
     serve = ServeProcess(config)
     try:
         assert gate.arrived.wait(timeout=60), "serve never asked for the second page"

@@ -64,21 +64,29 @@ def harness(sandboxes: Sandboxes, database_url: str, mapping_set: MappingSet) ->
 def test_first_run_delivers_every_valid_record_to_billing_and_erp(harness: Harness) -> None:
     summary = harness.run()
     billing, erp = harness.sandboxes.billing, harness.sandboxes.erp
+    entities = summary.by_entity
 
     assert summary.status is RunStatus.PARTIAL
-    assert summary.systems["salesforce"].read == 15 + 8 + 230
-    captured = summary.systems["canonical"].created
-    assert captured == summary.systems["salesforce"].read - summary.systems["salesforce"].rejected
-    customers = billing.resources("customers")
-    products = billing.resources("products")
-    orders = billing.resources("orders")
-    assert len(customers) + len(products) + len(orders) == captured
-    assert summary.systems["billing"].created == captured
+    read = {
+        entity: entities[entity]["salesforce"].read for entity in ("account", "product", "order")
+    }
+    assert read == {"account": 15, "product": 8, "order": 230}
+    captured = {entity: entities[entity]["canonical"].created for entity in read}
+    for entity in read:
+        source = entities[entity]["salesforce"]
+        assert captured[entity] == source.read - source.rejected - source.deferred
+    collections = {"account": "customers", "product": "products", "order": "orders"}
+    for entity, collection in collections.items():
+        assert len(billing.resources(collection)) == captured[entity]
+        assert entities[entity]["billing"].created == captured[entity]
+        assert entities[entity]["erp"].created == captured[entity]
     erp_types = [record_type for record_type, _ in erp.records]
-    assert erp_types.count("Customer") == len(customers)
-    assert erp_types.count("ServiceSaleItem") == len(products)
-    assert erp_types.count("SalesOrder") == len(orders)
-    assert summary.systems["erp"].created == captured
+    assert erp_types.count("Customer") == captured["account"]
+    assert erp_types.count("ServiceSaleItem") == captured["product"]
+    assert erp_types.count("SalesOrder") == captured["order"]
+    # CPQ records are captured once into the canonical store even where no target takes them.
+    assert entities["quote"]["canonical"].created > 0
+    assert entities["contract"]["canonical"].created > 0
 
 
 def test_orders_reach_billing_with_billing_ids_and_exact_amounts(harness: Harness) -> None:

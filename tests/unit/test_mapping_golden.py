@@ -21,6 +21,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "mappings"
 SALESFORCE_IDS = {
     "account": ["001Hs00000Xy7zQIAR"],
     "product": ["01tHs00000P1a2bIAB", "01tHs00000P1a2cIAB"],
+    "quote": ["a0zHs000002AbCdIAK"],
 }
 
 

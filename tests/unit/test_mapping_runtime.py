@@ -172,11 +172,16 @@ def test_currency_without_an_erp_internal_id_is_a_mapping_error() -> None:
 
 
 def test_source_entities_come_parents_first() -> None:
-    assert [m.entity for m in MAPPINGS.source_entities("salesforce")] == [
-        "account",
-        "product",
-        "order",
-    ]
+    order = [m.entity for m in MAPPINGS.source_entities("salesforce")]
+    assert set(order) == {"account", "product", "contact", "price_book_entry", "quote",
+                          "contract", "subscription", "order"}  # fmt: skip
+    for child, parents in {
+        "order": ("account", "product", "quote", "contract"),
+        "subscription": ("account", "product", "contract"),
+        "quote": ("account", "product"),
+        "contact": ("account",),
+    }.items():
+        assert all(order.index(parent) < order.index(child) for parent in parents), child
     assert MAPPINGS.source_entities("billing") == []
 
 
@@ -212,7 +217,7 @@ def test_order_read_spec_asks_for_the_mapped_fields_and_order_items() -> None:
             ),
         ),
     )
-    assert SALESFORCE["order"].referenced_entities() == {"account", "product"}
+    assert SALESFORCE["order"].referenced_entities() == {"account", "product", "quote", "contract"}
 
 
 def test_order_lines_are_not_read_on_their_own() -> None:

@@ -24,7 +24,10 @@ def _describe_without(missing: str, retyped: dict[str, str]) -> Any:
             {"name": name, "type": retyped.get(name, "string"), "createable": True}
             for name in sorted(names - {missing})
         ]
-        children = [{"relationshipName": "OrderItems", "childSObject": "OrderItem"}]
+        children = [
+            {"relationshipName": "OrderItems", "childSObject": "OrderItem"},
+            {"relationshipName": "SBQQ__LineItems__r", "childSObject": "SBQQ__QuoteLine__c"},
+        ]
         return {"fields": fields, "childRelationships": children}
 
     return describe

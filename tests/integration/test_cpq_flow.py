@@ -1,0 +1,218 @@
+"""CPQ records captured from the Salesforce sandbox, and ERP invoices and payments captured back.
+
+Quotes (with their lines), contracts, subscriptions, contacts and price book entries are
+captured into the canonical store from Salesforce with the default mappings; orders point at
+their quote and contract by canonical id. Invoices and customer payments are read from the ERP
+by a flow whose source is the ERP.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from connectors.base import WriteSpec
+from connectors.erp import ErpConnector
+from connectors.sandbox.erp import ErpSandbox
+from mappings.identity import canonical_id
+from mappings.loader import load_mapping_set
+from mappings.mapping_set import MappingSet
+from sync.connections import open_connectors
+from sync.engine import SyncEngine
+from sync.flows import QUOTE_TO_CASH, Flow
+from sync.sandboxes import Sandboxes, SandboxSize
+from sync.stats import RunSummary
+from sync.store import Store
+from sync.store.records import iter_stored, xref_entries
+
+SIZE = SandboxSize(accounts=6, orders=40, products=5, invalid_records=False, page_size=200)
+RECEIVABLES = Flow(name="receivables", source="erp", targets=("billing",))
+START = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC).timestamp()
+
+
+class TickingClock:
+    """The ERP sandbox's clock: a second later at every reading, so a record saved just now is
+    already older than the search's upper bound (NetSuite's clock minus a second)."""
+
+    def __init__(self) -> None:
+        self._ticks = itertools.count()
+
+    def __call__(self) -> float:
+        return START + next(self._ticks)
+
+
+@pytest.fixture(scope="module")
+def mapping_set() -> MappingSet:
+    return load_mapping_set()
+
+
+@pytest.fixture
+def sandboxes() -> Iterator[Sandboxes]:
+    sandboxes = Sandboxes(SIZE)
+    sandboxes.erp = ErpSandbox(clock=TickingClock())
+    with sandboxes as running:
+        yield running
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    opened = Store(database_url)
+    yield opened
+    opened.close()
+
+
+def _run(sandboxes: Sandboxes, store: Store, mappings: MappingSet, flow: Flow) -> RunSummary:
+    settings = sandboxes.settings(store.url)
+    with open_connectors(settings) as connectors:
+        return SyncEngine(store, mappings, connectors, flow, page_size=SIZE.page_size).run()
+
+
+def _stored(store: Store, entity: str) -> dict[str, dict[str, Any]]:
+    with store.engine.connect() as connection:
+        return {
+            record.source_id: record.payload
+            for batch in iter_stored(connection, entity)
+            for record in batch
+        }
+
+
+def _seeded(sandboxes: Sandboxes, object_name: str) -> dict[str, dict[str, Any]]:
+    records = sandboxes.salesforce.records(object_name)
+    return {record["Id"]: record for record in records if not record["IsDeleted"]}
+
+
+def test_every_cpq_object_is_captured_once_with_parents_first(
+    sandboxes: Sandboxes, store: Store, mapping_set: MappingSet
+) -> None:
+    summary = _run(sandboxes, store, mapping_set, QUOTE_TO_CASH)
+
+    assert summary.rejected == 0
+    assert summary.systems["salesforce"].deferred == 0
+    for entity, object_name in {
+        "contact": "Contact",
+        "price_book_entry": "PricebookEntry",
+        "quote": "SBQQ__Quote__c",
+        "contract": "Contract",
+        "subscription": "SBQQ__Subscription__c",
+        "order": "Order",
+    }.items():
+        seeded = _seeded(sandboxes, object_name)
+        assert seeded, f"the sandbox seeds no {object_name}"
+        assert set(_stored(store, entity)) == set(seeded), entity
+
+
+def test_quote_lines_travel_with_their_quote_and_keep_exact_amounts(
+    sandboxes: Sandboxes, store: Store, mapping_set: MappingSet
+) -> None:
+    _run(sandboxes, store, mapping_set, QUOTE_TO_CASH)
+    quotes = _stored(store, "quote")
+    lines = _seeded(sandboxes, "SBQQ__QuoteLine__c")
+
+    captured_lines = [line for quote in quotes.values() for line in quote["lines"]]
+    assert {line["source"]["id"] for line in captured_lines} == set(lines)
+    for quote_id, quote in quotes.items():
+        assert quote["status"] == "accepted"
+        assert all(line["quote_id"] == quote["id"] for line in quote["lines"])
+        net = sum((Decimal(line["total"]) for line in quote["lines"]), Decimal(0))
+        assert abs(net - Decimal(quote["total"])) <= Decimal("0.01") * len(quote["lines"])
+        source = _seeded(sandboxes, "SBQQ__Quote__c")[quote_id]
+        assert quote["account_id"] == canonical_id(
+            "account", "salesforce", source["SBQQ__Account__c"]
+        )
+
+
+def test_orders_refer_to_their_quote_and_contract_by_canonical_id(
+    sandboxes: Sandboxes, store: Store, mapping_set: MappingSet
+) -> None:
+    _run(sandboxes, store, mapping_set, QUOTE_TO_CASH)
+    orders = _stored(store, "order")
+    contracts = _stored(store, "contract")
+    subscriptions = _stored(store, "subscription")
+
+    quoted = [o for o in orders.values() if o["quote_id"] is not None]
+    contracted = [o for o in orders.values() if o["contract_id"] is not None]
+    assert quoted
+    assert contracted
+    for order in orders.values():
+        source = _seeded(sandboxes, "Order")[order["source"]["id"]]
+        expected_quote = source["SBQQ__Quote__c"]
+        expected_contract = source["ContractId"]
+        assert order["quote_id"] == (
+            canonical_id("quote", "salesforce", expected_quote) if expected_quote else None
+        )
+        assert order["contract_id"] == (
+            canonical_id("contract", "salesforce", expected_contract) if expected_contract else None
+        )
+    contract_ids = {contract["id"] for contract in contracts.values()}
+    assert {s["contract_id"] for s in subscriptions.values()} <= contract_ids
+    assert all(contract["status"] == "activated" for contract in contracts.values())
+
+
+def test_a_rerun_reads_and_writes_nothing_new(
+    sandboxes: Sandboxes, store: Store, mapping_set: MappingSet
+) -> None:
+    _run(sandboxes, store, mapping_set, QUOTE_TO_CASH)
+    summary = _run(sandboxes, store, mapping_set, QUOTE_TO_CASH)
+
+    assert summary.written == 0
+    assert summary.systems.get("salesforce") is None or summary.systems["salesforce"].read == 0
+
+
+def _erp_connector(sandboxes: Sandboxes, store: Store) -> ErpConnector:
+    settings = sandboxes.settings(store.url)
+    return ErpConnector(settings.erp, settings.retry, wsdl_cache=None)
+
+
+def test_erp_invoices_and_payments_are_captured_with_refs_to_synced_records(
+    sandboxes: Sandboxes, store: Store, mapping_set: MappingSet
+) -> None:
+    _run(sandboxes, store, mapping_set, QUOTE_TO_CASH)
+    order = next(o for o in _stored(store, "order").values() if o["status"] == "activated")
+    with store.engine.connect() as connection:
+        known = xref_entries(connection, "erp", [order["id"], order["account_id"]])
+    # Created in NetSuite itself: RecordRefs carry internalIds, as NetSuite answers them.
+    customer_ref = {"internalId": known[order["account_id"]].external_id}
+    erp = _erp_connector(sandboxes, store)
+    invoice = {
+        "externalId": "INV-0001",
+        "entity": customer_ref,
+        "createdFrom": {"internalId": known[order["id"]].external_id},
+        "tranId": "INV-0001",
+        "tranDate": "2026-02-01",
+        "currency": {"internalId": "4"},
+        "subTotal": "1000.00",
+        "taxTotal": "190.00",
+        "total": "1190.00",
+    }
+    payment = {
+        "externalId": "PAY-0001",
+        "customer": customer_ref,
+        "currency": {"internalId": "4"},
+        "tranDate": "2026-02-15",
+        "payment": "1190.00",
+    }
+    try:
+        erp.write(WriteSpec("Invoice", "externalId"), [invoice])
+        erp.write(WriteSpec("CustomerPayment", "externalId"), [payment])
+    finally:
+        erp.close()
+
+    summary = _run(sandboxes, store, mapping_set, RECEIVABLES)
+
+    assert summary.rejected == 0
+    (captured_invoice,) = _stored(store, "invoice").values()
+    (captured_payment,) = _stored(store, "payment").values()
+    assert captured_invoice["account_id"] == order["account_id"]
+    assert captured_invoice["order_id"] == order["id"]
+    assert (captured_invoice["status"], captured_invoice["currency"]) == ("open", "EUR")
+    assert Decimal(captured_invoice["tax"]) == Decimal("190.00")
+    assert Decimal(captured_invoice["amount_due"]) == Decimal("1190.00")
+    assert captured_invoice["invoice_date"] == "2026-02-01"
+    assert captured_payment["account_id"] == order["account_id"]
+    assert Decimal(captured_payment["amount"]) == Decimal("1190.00")
+    assert captured_payment["status"] == "succeeded"

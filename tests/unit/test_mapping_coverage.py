@@ -1,0 +1,74 @@
+"""Which canonical entity the shipped mappings capture where, and where they write it.
+
+The table below is the documented coverage (mappings/README.md, "Coverage"); a mapping change
+that adds or drops an entity anywhere must change it too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mappings.canonical import ENTITIES
+from mappings.loader import load_mapping_set, shipped_mapping_files
+from mappings.mapping_set import MappingSet
+
+STRIPE_BILLING = Path(__file__).resolve().parents[2] / "mappings/profiles/stripe/billing.yaml"
+
+# entity -> (captured from, written to) with the default mappings.
+DEFAULT_COVERAGE = {
+    "account": ("salesforce", {"billing", "erp"}),
+    "contact": ("salesforce", set()),
+    "product": ("salesforce", {"billing", "erp"}),
+    "price_book_entry": ("salesforce", set()),
+    "quote": ("salesforce", set()),
+    "quote_line": ("salesforce", set()),
+    "contract": ("salesforce", set()),
+    "subscription": ("salesforce", set()),
+    "order": ("salesforce", {"billing", "erp"}),
+    "order_line": ("salesforce", {"billing", "erp"}),
+    "invoice": ("erp", set()),
+    "payment": ("erp", set()),
+}
+# Neither the shipped systems' sandboxes nor their compact WSDL carry these yet.
+UNMAPPED = {"invoice_line", "credit_memo"}
+
+
+def _coverage(mapping_set: MappingSet) -> dict[str, tuple[str, set[str]]]:
+    captured: dict[str, str] = {}
+    written: dict[str, set[str]] = {}
+    for system in mapping_set.systems.values():
+        for mapping in system.entities.values():
+            if mapping.system_of_record:
+                assert mapping.entity not in captured, f"{mapping.entity} has two owners"
+                captured[mapping.entity] = system.name
+            else:
+                written.setdefault(mapping.entity, set()).add(system.name)
+    # Lines travel inside their parent's payload: outbound `each` rules write them too.
+    for parent, child in (("order", "order_line"), ("quote", "quote_line")):
+        if parent in written:
+            written.setdefault(child, set()).update(written[parent])
+    return {entity: (owner, written.get(entity, set())) for entity, owner in captured.items()}
+
+
+def test_default_mappings_capture_each_entity_from_one_system_and_write_it_where_documented() -> (
+    None
+):
+    coverage = _coverage(load_mapping_set())
+
+    assert coverage == DEFAULT_COVERAGE
+
+
+def test_every_canonical_entity_is_mapped_or_listed_as_not_yet_mapped() -> None:
+    assert set(DEFAULT_COVERAGE) | UNMAPPED == set(ENTITIES)
+    assert not set(DEFAULT_COVERAGE) & UNMAPPED
+
+
+def test_stripe_profile_writes_price_book_entries_as_prices_besides_the_default_targets() -> None:
+    files = [path for path in shipped_mapping_files() if path.name != "billing.yaml"]
+    coverage = _coverage(load_mapping_set([*files, STRIPE_BILLING]))
+
+    billed = {entity for entity, (_, targets) in coverage.items() if "billing" in targets}
+    assert billed == {"account", "product", "price_book_entry", "order", "order_line"}
+    assert {entity: owner for entity, (owner, _) in coverage.items()} == {
+        entity: owner for entity, (owner, _) in DEFAULT_COVERAGE.items()
+    }
