@@ -19,6 +19,7 @@ from config.settings import Settings
 from mappings.errors import MappingConfigError
 from mappings.mapping_set import MappingSet
 from sync import cli_serve, cli_setup
+from sync.cli_backfill import backfill
 from sync.cli_common import (
     DEFAULT_CONFIG,
     DEFAULT_DATABASE_URL,
@@ -56,6 +57,7 @@ app.add_typer(errors_app, name="errors")
 app.add_typer(db_app, name="db")
 app.add_typer(mappings_app, name="mappings")
 app.add_typer(conflicts_app, name="conflicts")
+app.command()(backfill)
 cli_setup.register(app)
 cli_serve.register(app)
 

@@ -8,12 +8,13 @@ be created by the same run shows as deferred (a real run creates the parent firs
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from connectors.base import Connector
+from connectors.base import Connector, Cursor
 from mappings.errors import MappingError
 from mappings.mapping_set import EntityMapping, MappingSet, RefResolver
+from sync.backfill import BackfillWindow
 from sync.capture import capture_page
 from sync.deliver import Delivery, PendingWrite, plan_delivery
 from sync.flows import Flow
@@ -78,8 +79,10 @@ class DryRun:
         flow: Flow,
         *,
         page_size: int = 2000,
+        window: BackfillWindow | None = None,
     ) -> None:
         self._store = store
+        self._window = window
         self._mappings = mapping_set
         self._connectors = connectors
         self._flow = flow
@@ -99,10 +102,15 @@ class DryRun:
     ) -> None:
         targets = [t for t in self._mappings.targets_for(mapping.entity, self._flow.source)
                    if t.system in self._flow.targets]  # fmt: skip
-        with self._store.engine.connect() as connection:
-            cursor = load_cursor(connection, self._flow.name, mapping.system, mapping.entity)
+        spec = read_spec(mapping, self._page_size)
+        if self._window is not None:
+            cursor: Cursor | None = self._window.start_cursor
+            spec = replace(spec, until=self._window.until_stamp)
+        else:
+            with self._store.engine.connect() as connection:
+                cursor = load_cursor(connection, self._flow.name, mapping.system, mapping.entity)
         source = self._connectors[mapping.system]
-        for page in source.read(read_spec(mapping, self._page_size), cursor):
+        for page in source.read(spec, cursor):
             plan.read[mapping.entity] = plan.read.get(mapping.entity, 0) + len(page.records)
             captured, failures = capture_page(mapping, page.records, resolver)
             for failure in failures:

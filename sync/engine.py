@@ -11,11 +11,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 from config.settings import ConflictSettings
 from connectors.base import Connector, Page
 from connectors.errors import ConnectorError
 from mappings.mapping_set import EntityMapping, MappingSet
+from sync.backfill import BackfillWindow
 from sync.capture import CapturedRecord, capture_page
 from sync.commit import PageOutcome, commit_page
 from sync.conflict_guard import ConflictGuard
@@ -57,6 +59,7 @@ class SyncEngine:
         on_page: PageCallback | None = None,
         max_auto_retries: int = 5,
         conflicts: ConflictSettings | None = None,
+        window: BackfillWindow | None = None,
     ) -> None:
         self._store = store
         self._mappings = mapping_set
@@ -68,6 +71,10 @@ class SyncEngine:
         self._max_auto_retries = max_auto_retries
         # None: write without checking targets for changes made behind revbridge's back.
         self._conflicts = conflicts
+        # A backfill reads this window of history under the flow's backfill name.
+        self._window = window
+        if window is not None:
+            self._flow = window.flow_for(flow)
         # entity -> source ids deferred during the current run, retried once at its end.
         self._deferred: dict[str, set[str]] = {}
         self._deferred_seen: dict[tuple[str, str], set[str]] = {}
@@ -226,9 +233,16 @@ class SyncEngine:
                 reset_cursor(connection, self._flow.name, mapping.system, mapping.entity)
         with self._store.engine.connect() as connection:
             cursor = load_cursor(connection, self._flow.name, mapping.system, mapping.entity)
+        spec = read_spec(mapping, self._page_size)
+        if self._window is not None:
+            cursor = cursor or self._window.start_cursor
+            spec = replace(spec, until=self._window.until_stamp)
+        else:
+            self._retry_due(mapping, summary, resolver)
         source = self._connectors[mapping.system]
-        self._retry_due(mapping, summary, resolver)
-        for page in source.read(read_spec(mapping, self._page_size), cursor):
+        for page in source.read(spec, cursor):
+            if page.total is not None:
+                summary.expected[mapping.entity] = page.total
             self._sync_page(mapping, targets, page, summary, resolver)
         changed_targets = [t for t in targets if changes.delivery_changed(mapping, t)]
         if changed_targets and not changes.capture_changed(mapping):

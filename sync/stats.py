@@ -42,6 +42,7 @@ class RunSummary:
     pages: int = 0
     error_queue_active: int = 0
     message: str | None = None
+    expected: dict[str, int] = field(default_factory=dict)  # entity -> records the read said
 
     def counts(self, entity: str, system: str) -> SystemCounts:
         """The counters of ``entity`` in ``system``, created on first use."""

@@ -185,6 +185,11 @@ class BillingSandbox:
             ]
         return [dict(reply.body) for reply in replies]
 
+    def clear_faults(self) -> None:
+        """Stop injecting faults (scripted, by rate, latency)."""
+        with self._state.lock:
+            self._state.faults.reset()
+
     def inject_fault(
         self,
         status: int,
