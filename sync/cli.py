@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -41,6 +42,8 @@ from sync.demo import DEMO_DATABASE, run_demo
 from sync.dry_run import DryRun
 from sync.engine import SyncEngine
 from sync.flows import Flow, flows_from_settings
+from sync.leases import FlowLease, replica_id
+from sync.logs import LogFormat, configure_logging
 from sync.report import dry_run_tables, run_table, sandbox_table
 from sync.sandboxes import Sandboxes, SandboxSize, wait_for_interrupt, write_sandbox_config
 from sync.store import Store
@@ -65,13 +68,12 @@ cli_serve.register(app)
 @app.callback()
 def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each rejection.")] = False,
+    log_format: Annotated[
+        LogFormat, typer.Option("--log-format", help="human, or json for log shippers.")
+    ] = LogFormat.HUMAN,
 ) -> None:
-    """Configure logging for every command."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.ERROR,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        force=True,
-    )
+    """Configure logging for every command (secrets masked, run context on every line)."""
+    configure_logging(log_format, level=logging.INFO if verbose else logging.ERROR)
 
 
 @app.command()
@@ -99,16 +101,26 @@ def run(
         plan_dry_run(settings, mapping_set, flow, samples, as_json)
         return
     store = open_store(settings.database_url)
-    with open_connectors(settings) as connectors:
-        engine = SyncEngine(
-            store,
-            mapping_set,
-            connectors,
-            flow,
-            page_size=settings.salesforce.page_size,
-            conflicts=settings.conflicts,
-        )
-        summary = engine.run()
+    # The same lease `serve` replicas take: a manual run never overlaps a scheduled one.
+    lease = FlowLease(store, flow.name, replica_id(),
+                      ttl=timedelta(seconds=settings.serve.lease_seconds),
+                      heartbeat_seconds=settings.serve.heartbeat_seconds)  # fmt: skip
+    if not (lease.acquire() or lease.acquire_from_dead_local_holder()):
+        raise fail(f"flow {flow.name} is running elsewhere (a serve replica); try again later", 1)
+    lease.start_heartbeat()
+    try:
+        with open_connectors(settings) as connectors:
+            engine = SyncEngine(
+                store,
+                mapping_set,
+                connectors,
+                flow,
+                page_size=settings.salesforce.page_size,
+                conflicts=settings.conflicts,
+            )
+            summary = engine.run()
+    finally:
+        lease.release()
     if as_json:
         print(json.dumps({"run_id": summary.run_id, "status": summary.status.value,
                           "message": summary.message, **summary.to_json()}))  # fmt: skip

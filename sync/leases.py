@@ -79,6 +79,32 @@ class FlowLease:
         self._held = True
         return True
 
+    def acquire_from_dead_local_holder(self) -> bool:
+        """Take the lease from a holder on this host whose process is gone (a killed `run`).
+
+        A holder elsewhere, or one whose pid is alive, keeps the lease until it expires.
+        """
+        with self._store.engine.connect() as connection:
+            lease = load_lease(connection, self.flow)
+        if lease is None or lease.owner is None or lease.expires_at is None:
+            return self.acquire()
+        host, _, rest = lease.owner.partition(":")
+        pid_text = rest.partition(":")[0]
+        if host != socket.gethostname() or not pid_text.isdigit() or _alive(int(pid_text)):
+            return False
+        # As if the dead holder's lease had run out: the takeover then fails its runs as
+        # abandoned, exactly as a replica does after expiry.
+        now = max(self._clock(), lease.expires_at + timedelta(milliseconds=1))
+        with self._store.transaction() as connection:
+            previous = try_acquire(
+                connection, self.flow, self.owner, self._ttl, now, only_expired=True
+            )
+            if previous is None:
+                return False
+            self._take_over(connection, previous, now)
+        self._held = True
+        return True
+
     def holder_expiry(self) -> datetime | None:
         """When another holder's lease runs out if not renewed; None when nobody holds it."""
         with self._store.engine.connect() as connection:
@@ -144,3 +170,14 @@ class FlowLease:
         self._held = False
         with self._store.transaction() as connection:
             release(connection, self.flow, self.owner, self._clock())
+
+
+def _alive(pid: int) -> bool:
+    """True when a process with this pid exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
