@@ -8,6 +8,7 @@ Grammar (keywords case-insensitive)::
     or         := and (OR and)*
     and        := not (AND not)*
     not        := NOT not | "(" or ")" | path op literal | path [NOT] IN "(" literal,... ")"
+                | path LIKE string
     order      := path [ASC | DESC] [NULLS (FIRST | LAST)]
     literal    := 'string' | number | true | false | null | date | datetime
 
@@ -369,6 +370,12 @@ class Parser:
             return InList(path, tuple(values), negated)
         if negated:
             raise malformed("NOT after a field must be followed by IN")
+        if self._at_keyword("LIKE"):
+            self._advance()
+            pattern = self._literal()
+            if not isinstance(pattern, str):
+                raise malformed(f"LIKE on {path} needs a quoted pattern")
+            return Comparison(path, "LIKE", pattern)
         token = self._advance()
         if token.kind is not Kind.OPERATOR:
             raise malformed(f"expected an operator after {path} but found {token.text!r}")

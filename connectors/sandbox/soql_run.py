@@ -6,6 +6,7 @@ A query is checked against the metadata once, then filters, sorts, limits and sh
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -132,6 +133,8 @@ def compile_condition(condition: Condition, obj: ObjectDef, store: RecordStore) 
             _check_literal(path.field, value)
         members, negated = set(condition.values), condition.negated
         return lambda record: (path.value(record, store) in members) != negated
+    if condition.operator == "LIKE":
+        return _like(path, str(condition.value), store)
     _check_literal(path.field, condition.value)
     compare, expected = _COMPARATORS[condition.operator], condition.value
     is_equality = condition.operator in ("=", "!=")
@@ -142,6 +145,18 @@ def compile_condition(condition: Condition, obj: ObjectDef, store: RecordStore) 
             return bool(compare(actual, expected))
         # Only = and != are defined on null; a null never orders against a value.
         return is_equality and compare(actual is None, expected is None)
+
+    return predicate
+
+
+def _like(path: ResolvedPath, pattern: str, store: RecordStore) -> Predicate:
+    """SOQL LIKE: case-insensitive, ``%`` any run of characters, ``_`` one character."""
+    parts = (".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+    compiled = re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
+
+    def predicate(record: dict[str, Any]) -> bool:
+        actual = path.value(record, store)
+        return actual is not None and compiled.fullmatch(str(actual)) is not None
 
     return predicate
 

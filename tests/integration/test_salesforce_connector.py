@@ -414,3 +414,15 @@ def test_fetch_returns_the_current_state_of_the_given_records(
 def test_read_soql_refuses_names_that_are_not_api_names(spec: ReadSpec) -> None:
     with pytest.raises(ConfigError):
         build_read_soql(spec, None)
+
+
+def test_a_like_filter_reaches_the_org_through_simple_salesforce(
+    sandbox: SalesforceSandbox, connector: SalesforceConnector
+) -> None:
+    first_letter = sandbox.records("Account")[0]["Name"][0]
+    spec = ReadSpec("Account", ("Name",), filter=f"Name LIKE '{first_letter.lower()}%'")
+    names = [r["Name"] for page in connector.read(spec, None) for r in page.records]
+    expected = [a["Name"] for a in sandbox.records("Account")
+                if a["Name"].lower().startswith(first_letter.lower()) and not a["IsDeleted"]]  # fmt: skip
+    assert names
+    assert sorted(names) == sorted(expected)

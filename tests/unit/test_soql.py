@@ -176,6 +176,28 @@ def test_cursor_condition_orders_by_stamp_then_id(store: _Store) -> None:
     assert [r["Id"] for r in rows] == ["001B", "001A", "001C"]
 
 
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("'ac%'", ["001A"]),
+        ("'%O%'", ["001B"]),
+        ("'Gl_bex'", ["001B"]),
+        ("'Acme_'", []),
+        ("'100%'", []),
+    ],
+)
+def test_like_matches_case_insensitively_with_percent_and_underscore(
+    store: _Store, pattern: str, expected: list[str]
+) -> None:
+    rows = _run(store, f"SELECT Id FROM Account WHERE Name LIKE {pattern} ORDER BY Id")
+    assert [r["Id"] for r in rows] == expected
+
+
+def test_like_needs_a_quoted_pattern() -> None:
+    with pytest.raises(SoqlError, match="LIKE"):
+        parse_soql("SELECT Id FROM Account WHERE Name LIKE 5")
+
+
 def test_query_hides_deleted_rows_unless_included(store: _Store) -> None:
     assert [r["Id"] for r in _run(store, "SELECT Id FROM Account ORDER BY Id")] == ["001A", "001B"]
 
