@@ -422,7 +422,8 @@ def test_a_like_filter_reaches_the_org_through_simple_salesforce(
     first_letter = sandbox.records("Account")[0]["Name"][0]
     spec = ReadSpec("Account", ("Name",), filter=f"Name LIKE '{first_letter.lower()}%'")
     names = [r["Name"] for page in connector.read(spec, None) for r in page.records]
+    prefix = first_letter.lower()
     expected = [a["Name"] for a in sandbox.records("Account")
-                if a["Name"].lower().startswith(first_letter.lower()) and not a["IsDeleted"]]  # fmt: skip
+                if a["Name"].lower().startswith(prefix) and not a["IsDeleted"]]  # fmt: skip
     assert names
     assert sorted(names) == sorted(expected)
