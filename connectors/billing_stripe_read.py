@@ -6,7 +6,8 @@ cursor only ever moves forward. The cursor is ``(created, id)``: Stripe objects 
 last-modified stamp, so this reads objects *created* since the last run (status changes of older
 invoices need Stripe's events API, not read here). Expandable references (``customer`` as an id
 or, expanded, as an object) come out as the id with the object under ``<name>_object``; amounts
-come out as exact ``Decimal`` in major units.
+come out as exact ``Decimal`` in major units and Unix-second timestamps (``created``,
+``due_date``, ...) as aware UTC datetimes.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ _LISTS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "subscriptions": ("/v1/subscriptions", ()),
     "invoiceitems": ("/v1/invoiceitems", ()),
 }
+# Unix-second fields of the objects read, handed over as aware UTC datetimes.
+_TIMESTAMPS = frozenset({"created", "due_date", "period_start", "period_end", "effective_at"})
 _EXPANDABLE = ("customer", "invoice", "charge", "subscription", "payment_intent", "product")
 
 
@@ -66,6 +69,20 @@ def flatten_expandable(record: Mapping[str, Any]) -> RawRecord:
             flat[name] = str(value["id"])
             flat[f"{name}_object"] = dict(value)
     return flat
+
+
+def with_datetimes(record: Any) -> Any:
+    """A copy of a Stripe object with its Unix-second timestamps as aware UTC datetimes."""
+    if isinstance(record, Mapping):
+        return {
+            key: datetime.fromtimestamp(value, UTC)
+            if key in _TIMESTAMPS and isinstance(value, int) and not isinstance(value, bool)
+            else with_datetimes(value)
+            for key, value in record.items()
+        }
+    if isinstance(record, list):
+        return [with_datetimes(item) for item in record]
+    return record
 
 
 def _newer_than(
@@ -122,6 +139,6 @@ def read_stripe_list(
         for record in records[start : start + page_size]:
             complete, extra = _complete_lines(client, record)
             calls += extra
-            page.append(from_minor_units(flatten_expandable(complete)))
+            page.append(with_datetimes(from_minor_units(flatten_expandable(complete))))
         yield Page(records=page, cursor=_cursor(records[start + len(page) - 1]), api_calls=calls)
         calls = 0

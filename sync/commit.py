@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from connectors.base import Cursor
 from mappings.mapping_set import EntityMapping
 from sync.capture import CapturedRecord, CaptureFailure
+from sync.conflicts import json_ready
 from sync.deliver import Delivery, DeliveryFailure
 from sync.errors import QueuedError, queue_error, resolve_landed
 from sync.store import Store
@@ -42,7 +43,7 @@ def _stored(captured: CapturedRecord) -> StoredRecord:
         source_object=record.source.object,
         source_id=record.source.id,
         source_modified_at=record.source_modified_at,
-        source_payload=captured.raw,
+        source_payload=json_ready(captured.raw),
     )
 
 
@@ -66,7 +67,7 @@ def _capture_error(flow: str, mapping: EntityMapping, failure: CaptureFailure) -
         stage=failure.stage,
         error_class=failure.error_class,
         message=failure.message,
-        payload=dict(failure.raw),
+        payload=json_ready(dict(failure.raw)),
         canonical_id=failure.canonical_id,
     )
 

@@ -1,7 +1,7 @@
 """Salesforce -> Stripe-profile billing -> ERP with the Stripe mapping set, end to end.
 
-The configuration's ``mappings_dir`` is a folder holding the default salesforce.yaml and
-erp.yaml beside ``mappings/profiles/stripe/billing.yaml``, as a user would assemble it.
+The configuration's ``mappings_dir`` is a folder holding the default salesforce.yaml beside
+``mappings/profiles/stripe/``'s billing.yaml and erp.yaml, as a user would assemble it.
 """
 
 from __future__ import annotations
@@ -28,17 +28,15 @@ from sync.store import Store
 from sync.store.records import iter_stored
 
 SIZE = SandboxSize(accounts=5, orders=24, products=4, invalid_records=False, page_size=200)
-STRIPE_BILLING = Path(__file__).resolve().parents[2] / "mappings/profiles/stripe/billing.yaml"
+STRIPE_PROFILE = Path(__file__).resolve().parents[2] / "mappings/profiles/stripe"
 
 
 @pytest.fixture
 def mappings_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "mappings"
     folder.mkdir()
-    for path in shipped_mapping_files():
-        if path.name != "billing.yaml":
-            shutil.copy(path, folder / path.name)
-    shutil.copy(STRIPE_BILLING, folder / "billing.yaml")
+    for path in [*shipped_mapping_files(), *sorted(STRIPE_PROFILE.glob("*.yaml"))]:
+        shutil.copy(path, folder / path.name)  # the profile's files replace the defaults
     return folder
 
 

@@ -12,7 +12,7 @@ from mappings.canonical import ENTITIES
 from mappings.loader import load_mapping_set, shipped_mapping_files
 from mappings.mapping_set import MappingSet
 
-STRIPE_BILLING = Path(__file__).resolve().parents[2] / "mappings/profiles/stripe/billing.yaml"
+STRIPE_PROFILE = Path(__file__).resolve().parents[2] / "mappings/profiles/stripe"
 
 # entity -> (captured from, written to) with the default mappings.
 DEFAULT_COVERAGE = {
@@ -44,7 +44,11 @@ def _coverage(mapping_set: MappingSet) -> dict[str, tuple[str, set[str]]]:
             else:
                 written.setdefault(mapping.entity, set()).add(system.name)
     # Lines travel inside their parent's payload: outbound `each` rules write them too.
-    for parent, child in (("order", "order_line"), ("quote", "quote_line")):
+    for parent, child in (
+        ("order", "order_line"),
+        ("quote", "quote_line"),
+        ("invoice", "invoice_line"),
+    ):
         if parent in written:
             written.setdefault(child, set()).update(written[parent])
     return {entity: (owner, written.get(entity, set())) for entity, owner in captured.items()}
@@ -63,12 +67,26 @@ def test_every_canonical_entity_is_mapped_or_listed_as_not_yet_mapped() -> None:
     assert not set(DEFAULT_COVERAGE) & UNMAPPED
 
 
-def test_stripe_profile_writes_price_book_entries_as_prices_besides_the_default_targets() -> None:
-    files = [path for path in shipped_mapping_files() if path.name != "billing.yaml"]
-    coverage = _coverage(load_mapping_set([*files, STRIPE_BILLING]))
+# entity -> (captured from, written to) with the Stripe profile's billing.yaml and erp.yaml.
+STRIPE_COVERAGE = {
+    **DEFAULT_COVERAGE,
+    "price_book_entry": ("salesforce", {"billing"}),
+    "invoice": ("billing", {"erp"}),
+    "invoice_line": ("billing", {"erp"}),
+    "payment": ("billing", {"erp"}),
+    "credit_memo": ("billing", set()),
+}
 
-    billed = {entity for entity, (_, targets) in coverage.items() if "billing" in targets}
-    assert billed == {"account", "product", "price_book_entry", "order", "order_line"}
-    assert {entity: owner for entity, (owner, _) in coverage.items()} == {
-        entity: owner for entity, (owner, _) in DEFAULT_COVERAGE.items()
-    }
+
+def _stripe_mapping_set() -> MappingSet:
+    profile = sorted(STRIPE_PROFILE.glob("*.yaml"))
+    names = {path.name for path in profile}
+    files = [path for path in shipped_mapping_files() if path.name not in names]
+    return load_mapping_set([*files, *profile])
+
+
+def test_stripe_profile_captures_receivables_from_billing_and_writes_them_to_the_erp() -> None:
+    coverage = _coverage(_stripe_mapping_set())
+
+    assert coverage == STRIPE_COVERAGE
+    assert set(STRIPE_COVERAGE) == set(ENTITIES)
