@@ -129,46 +129,35 @@ def errors_show(
     console.print(error_detail(rows[0]))
 
 
-def _set(url: str, rows: list[ErrorRow], status: ErrorStatus) -> None:
-    with open_store(url).transaction() as connection:
-        changed = set_status(connection, [row.id for row in rows], status)
-    console.print(f"{changed} entries marked {status.value}")
+def _marking(status: ErrorStatus, help_text: str) -> None:
+    """Register ``errors <verb>``, which moves matching open entries to ``status``."""
+
+    def mark(
+        ids: IdsArgument = None,
+        every: AllOption = False,
+        config: ConfigOption = None,
+        database: DatabaseOption = None,
+        entity: EntityOption = None,
+        system: SystemOption = None,
+        error_class: ClassOption = None,
+    ) -> None:
+        url = database_url(database, config)
+        only_open = ErrorStatus.OPEN if every else None
+        chosen = _filter(ids, only_open, entity, system, error_class, None, None)
+        rows = _selected(url, chosen, every)
+        with open_store(url).transaction() as connection:
+            changed = set_status(connection, [row.id for row in rows], status)
+        console.print(f"{changed} entries marked {status.value}")
+
+    mark.__doc__ = help_text
+    verb = "resolve" if status is ErrorStatus.RESOLVED else "ignore"
+    errors_app.command(verb)(mark)
 
 
-@errors_app.command("resolve")
-def errors_resolve(
-    ids: IdsArgument = None,
-    every: AllOption = False,
-    config: ConfigOption = None,
-    database: DatabaseOption = None,
-    entity: EntityOption = None,
-    system: SystemOption = None,
-    error_class: ClassOption = None,
-) -> None:
-    """Mark entries resolved (fixed by hand in the target, say)."""
-    url = database_url(database, config)
-    chosen = _filter(
-        ids, ErrorStatus.OPEN if every else None, entity, system, error_class, None, None
-    )
-    _set(url, _selected(url, chosen, every), ErrorStatus.RESOLVED)
-
-
-@errors_app.command("ignore")
-def errors_ignore(
-    ids: IdsArgument = None,
-    every: AllOption = False,
-    config: ConfigOption = None,
-    database: DatabaseOption = None,
-    entity: EntityOption = None,
-    system: SystemOption = None,
-    error_class: ClassOption = None,
-) -> None:
-    """Mark entries ignored: they stay for the record but are no longer open."""
-    url = database_url(database, config)
-    chosen = _filter(
-        ids, ErrorStatus.OPEN if every else None, entity, system, error_class, None, None
-    )
-    _set(url, _selected(url, chosen, every), ErrorStatus.IGNORED)
+_marking(ErrorStatus.RESOLVED, "Mark entries resolved (fixed by hand in the target, say).")
+_marking(
+    ErrorStatus.IGNORED, "Mark entries ignored: they stay for the record but are no longer open."
+)
 
 
 @errors_app.command("retry")
