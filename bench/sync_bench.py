@@ -1,0 +1,246 @@
+"""Issue 6's sync benchmark (``bench/sync.py`` in the issue; named so it never shadows ``sync``).
+
+Syncs N Salesforce sandbox records to billing and ERP with the real engine and prints, per size:
+records/s, CPU seconds of the sync process per 1,000 records, API calls per 1,000 records per
+system, peak RSS, and what a no-change re-run costs. On the same records it measures (a) the
+floor, a hand-written map -> validate -> hash -> upsert loop into the same store with no HTTP,
+against the engine's capture stage fed the same decoded pages; and (b) the naive script:
+simple-salesforce reads, then one write call per record to billing and to ERP (through
+revbridge's own clients with batches of one, so only the call pattern differs), also with 50 ms
+of injected latency per call. Sandboxes and each measured run live in child processes, so CPU
+and RSS figures are the sync's own.
+
+    .venv/bin/python bench/sync_bench.py --sizes 10000,100000
+    .venv/bin/python bench/sync_bench.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sync_bench_runs import Document, capture_vs_floor, engine_run, naive_script
+
+from sync.sandboxes import Sandboxes, SandboxSize
+
+LATENCY_SECONDS = 0.05
+
+
+# --- the sandboxes, in a child process of their own -------------------------------------------
+
+
+def sandbox_size(records: int) -> SandboxSize:
+    """A seed yielding about ``records`` source records (the CPQ seed reads ~3.2 per order)."""
+    orders = max(10, round(records / 3.2))
+    return SandboxSize(accounts=max(5, orders // 10), orders=orders, invalid_records=False)
+
+
+def _serve_sandboxes(size: SandboxSize, pipe: Connection) -> None:
+    with Sandboxes(size) as sandboxes:
+        pipe.send(sandboxes.settings_document("sqlite://"))
+        while (command := pipe.recv())[0] != "stop":
+            if command[0] == "latency":
+                _set_latency(sandboxes, command[1])
+            pipe.send(_counters(sandboxes))
+
+
+def _set_latency(sandboxes: Sandboxes, seconds: float) -> None:
+    sandboxes.billing.set_latency(seconds)
+    sandboxes.erp.configure_faults(latency_seconds=seconds)
+    sandboxes.erp.fault_rates({"latency": 1.0 if seconds else 0.0})
+    sandboxes.salesforce.faults.clear()
+    if seconds:
+        sandboxes.salesforce.add_latency(seconds, times=10**9)
+
+
+def _counters(sandboxes: Sandboxes) -> dict[str, int]:
+    billing_writes = sandboxes.billing.writes
+    return {
+        "salesforce": sandboxes.salesforce.api_calls,
+        "billing": sandboxes.billing.calls,
+        "billing_saved": sum(n for (_, kind), n in billing_writes.items() if kind != "unchanged"),
+        "erp": sandboxes.erp.calls,
+        "erp_saved": sum(sandboxes.erp.upsert_count.values()),
+    }
+
+
+class SandboxHost:
+    """The three sandboxes served by a child process; asks it for counters and latency."""
+
+    def __init__(self, records: int) -> None:
+        self._pipe, child = multiprocessing.Pipe()
+        context = multiprocessing.get_context("spawn")
+        self._process = context.Process(
+            target=_serve_sandboxes, args=(sandbox_size(records), child)
+        )
+        self._process.start()
+        self.document: Document = self._pipe.recv()
+
+    def counters(self) -> dict[str, int]:
+        """Calls served and records saved so far, per system."""
+        self._pipe.send(("counters",))
+        counters: dict[str, int] = self._pipe.recv()
+        return counters
+
+    def set_latency(self, seconds: float) -> None:
+        """Delay every Salesforce data call, billing request and ERP SOAP call."""
+        self._pipe.send(("latency", seconds))
+        self._pipe.recv()
+
+    def stop(self) -> None:
+        """Stop the sandboxes and their process."""
+        self._pipe.send(("stop",))
+        self._process.join()
+
+
+def run_in_child(work: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """Run ``work(*args)`` in a fresh interpreter, so its peak RSS and CPU time are its own."""
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    context = multiprocessing.get_context("spawn")
+    process = context.Process(target=_child_main, args=(work, args, sender))
+    process.start()
+    result: dict[str, Any] = receiver.recv()
+    process.join()
+    if "error" in result:
+        raise RuntimeError(f"{work.__name__} failed in its child process:\n{result['error']}")
+    return result
+
+
+def _child_main(
+    work: Callable[..., dict[str, Any]], args: tuple[Any, ...], pipe: Connection
+) -> None:
+    logging.basicConfig(level=logging.ERROR)  # the seed's bad records are rejected by design
+    try:
+        pipe.send(work(*args))
+    except Exception:
+        pipe.send({"error": traceback.format_exc()})
+
+
+# --- orchestration and the results table ---------------------------------------------------------
+
+
+def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {name: after[name] - before[name] for name in after}
+
+
+def bench_size(records: int, args: argparse.Namespace, folder: str) -> list[list[str]]:
+    """Every row for one size: engine first run, no-change re-run, floor, capture, naive."""
+    host = SandboxHost(records)
+    url = f"sqlite:///{Path(folder) / f'engine-{records}.db'}"
+    try:
+        before = host.counters()
+        first = run_in_child(engine_run, host.document, url)
+        mid = host.counters()
+        again = run_in_child(engine_run, host.document, url)
+        noop = _delta(mid, host.counters())
+        first_calls = _delta(before, mid)
+        stage = run_in_child(capture_vs_floor, host.document, folder, args.repeat)
+    finally:
+        host.stop()
+    naive, naive_calls = _naive_run(min(records, args.naive_records))
+    n = int(first["records"])
+    naive_rate = naive["records"] / naive["seconds"]
+    return [
+        _run_row(f"engine, first sync ({n:,} read)", first, first_calls),
+        ["engine, no-change re-run", f"{int(again['records']):,}", f"{again['seconds']:.2f}", "-",
+         "-", f"{noop['salesforce']} calls ({int(again['entities'])} entities)",
+         f"{noop['billing']} calls", f"{noop['erp']} calls", f"{again['rss_mb']:.0f}"],
+        ["(a) floor: map+validate+hash+upsert", f"{int(stage['floor_records']):,}", "-",
+         f"{stage['floor']:,.0f}", "-", "-", "-", "-", "-"],
+        [f"engine capture stage ({stage['capture'] / stage['floor']:.2f}x floor)",
+         f"{int(stage['capture_records']):,}", "-", f"{stage['capture']:,.0f}",
+         "-", "-", "-", "-", "-"],
+        _run_row(f"(b) naive, {_failed(naive)} (all {n:,}: ~{n / naive_rate:,.0f} s)", naive,
+                 naive_calls),
+    ]  # fmt: skip
+
+
+def _naive_run(records: int, latency: float = 0.0) -> tuple[dict[str, Any], dict[str, int]]:
+    """The naive script on a seed of its own (same generator, so the same mix of entities)."""
+    host = SandboxHost(records)
+    try:
+        host.set_latency(latency)
+        before = host.counters()
+        naive = run_in_child(naive_script, host.document)
+        return naive, _delta(before, host.counters())
+    finally:
+        host.stop()
+
+
+def _failed(run: dict[str, Any]) -> str:
+    return f"{int(run['failed'])} not landed"
+
+
+def _run_row(name: str, run: dict[str, Any], calls: dict[str, int]) -> list[str]:
+    per_k = 1000 / max(1, run["records"])
+    return [name, f"{int(run['records']):,}", f"{run['seconds']:.2f}",
+            f"{run['records'] / run['seconds']:,.0f}", f"{run['cpu'] * per_k:.2f}",
+            f"{calls['salesforce'] * per_k:.1f}", f"{calls['billing'] * per_k:.0f}",
+            f"{calls['erp'] * per_k:.1f}", f"{run['rss_mb']:.0f}"]  # fmt: skip
+
+
+def bench_latency(records: int, folder: str) -> list[list[str]]:
+    """Engine and naive script on the same small seed with 50 ms added to every call."""
+    naive, naive_calls = _naive_run(records, LATENCY_SECONDS)
+    host = SandboxHost(records)
+    try:
+        host.set_latency(LATENCY_SECONDS)
+        before = host.counters()
+        engine = run_in_child(engine_run, host.document, f"sqlite:///{Path(folder) / 'slow.db'}")
+        engine_calls = _delta(before, host.counters())
+    finally:
+        host.stop()
+    speedup = (engine["records"] / engine["seconds"]) / (naive["records"] / naive["seconds"])
+    return [
+        _run_row(f"(b) naive, 50 ms/call, {_failed(naive)}", naive, naive_calls),
+        _run_row(f"engine, 50 ms/call ({speedup:.1f}x naive)", engine, engine_calls),
+    ]
+
+
+HEADER = ("scenario", "records", "seconds", "records/s", "CPU s/1k", "SF calls/1k",
+          "billing calls/1k", "ERP calls/1k", "peak RSS MB")  # fmt: skip
+
+
+def print_table(title: str, rows: list[list[str]]) -> None:
+    """A Markdown table, ready to paste into the README."""
+    widths = [max(len(str(row[i])) for row in [list(HEADER), *rows]) for i in range(len(HEADER))]
+    print(f"\n{title}\n")
+    for row in [list(HEADER), ["-" * w for w in widths], *rows]:
+        cells = [cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in
+                 enumerate(zip(row, widths, strict=True))]  # fmt: skip
+        print("| " + " | ".join(cells) + " |")
+
+
+def main() -> None:
+    """Parse arguments, run every size and the latency comparison, print the tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000", help="source records, comma-separated")
+    parser.add_argument("--naive-records", type=int, default=3000, help="cap for (b) on loopback")
+    parser.add_argument("--latency-records", type=int, default=300, help="seed for the 50 ms runs")
+    parser.add_argument("--repeat", type=int, default=2, help="best of N for floor vs capture")
+    parser.add_argument("--quick", action="store_true", help="2,000 records, small caps, 1 repeat")
+    args = parser.parse_args()
+    if args.quick:
+        args.sizes, args.naive_records, args.latency_records, args.repeat = "2000", 500, 100, 1
+    logging.basicConfig(level=logging.ERROR)
+    with tempfile.TemporaryDirectory() as folder:
+        for size in (int(text) for text in args.sizes.split(",")):
+            print_table(
+                f"~{size:,} source records, SQLite, loopback", bench_size(size, args, folder)
+            )
+        latency_rows = bench_latency(args.latency_records, folder)
+    print_table(f"~{args.latency_records:,} source records, 50 ms per call", latency_rows)
+
+
+if __name__ == "__main__":
+    main()
