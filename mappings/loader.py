@@ -28,6 +28,7 @@ from mappings.mapping_set import MappingSet
 from mappings.meaning import check_across_files, check_file
 from mappings.rule_kinds import KINDS, TAG_PREFIX
 from mappings.spec import ALL_KEYS, VERSION, MappingFile
+from mappings.upgrade import is_old_format, upgrade_tree
 
 __all__ = [
     "MappingConfigError",
@@ -70,6 +71,8 @@ def _analyse(paths: Sequence[Path]) -> tuple[list[Problem], list[_Loaded]]:
     loaded: list[_Loaded] = []
     for path in paths:
         tree, found = _parse(path)
+        if is_old_format(tree):
+            upgrade_tree(tree)  # format version 1 reads as version 2; positions are kept
         if not found:
             spec, found = _validate_spec(str(path), tree)
             if spec is not None:

@@ -24,6 +24,7 @@ from mappings.errors import MappingConfigError
 from mappings.loader import check_mapping_files, load_mapping_set, shipped_mapping_files
 from mappings.mapping_set import MappingSet
 from mappings.spec import mapping_json_schema
+from mappings.upgrade import declares_old_format, upgrade_text
 from sync.cli_common import ConfigOption, DatabaseOption, JsonOption, console, fail, settings_from
 from sync.connections import open_connectors
 from sync.impact import analyse_impact
@@ -90,6 +91,11 @@ def check(
     paths = _mapping_files(files, config)
     problems = check_mapping_files(paths)
     report = LiveReport(problems=list(problems))
+    report.notes += [
+        f"{path} is format version 1, read as version 2; `revbridge mappings upgrade` rewrites it"
+        for path in paths
+        if declares_old_format(path)
+    ]
     if live and problems:
         report.notes.append("live checks skipped: fix the problems above first")
     elif live and config is not None:
@@ -329,3 +335,32 @@ def diff(
         console.print(impact_samples(impacts))
     if exit_code and any(impact.changed for impact in impacts):
         raise typer.Exit(1)
+
+
+@mappings_app.command()
+def upgrade(
+    files: FilesArgument = None,
+    config: ConfigOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List the changes; write nothing.")
+    ] = False,
+) -> None:
+    """Rewrite format version 1 mapping files as version 2, keeping comments and layout."""
+    paths = _mapping_files(files, config)
+    problems = check_mapping_files(paths)  # the loader reads version 1 as version 2 already
+    if problems:
+        for problem in problems:
+            console.print(str(problem), highlight=False, markup=False, soft_wrap=True)
+        console.print("nothing rewritten: fix these problems first", style="bold")
+        raise typer.Exit(1)
+    for path in paths:
+        upgraded = upgrade_text(path.read_text(encoding="utf-8"))
+        if upgraded is None:
+            console.print(f"{path}: already version 2", highlight=False, markup=False)
+            continue
+        text, changes = upgraded
+        for change in changes:
+            console.print(f"{path}: {change}", highlight=False, markup=False, soft_wrap=True)
+        if not dry_run:
+            path.write_text(text, encoding="utf-8")
+            console.print(f"{path}: rewritten as version 2", highlight=False, markup=False)

@@ -85,6 +85,16 @@ def _preview_args(config: Path) -> list[str]:
     ]
 
 
+def _commit_all(folder: Path) -> None:
+    """Make ``folder`` a git repository with its files in one commit."""
+    git = shutil.which("git")
+    if git is None:
+        pytest.skip("git is not installed")
+    commit = ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "mappings"]
+    for args in (["init", "-q"], ["add", "."], commit):
+        subprocess.run([git, "-C", str(folder), *args], check=True)
+
+
 def _sync(config: Path) -> None:
     outcome = runner.invoke(app, ["run", "--config", str(config)])
     assert outcome.exit_code == 0, outcome.output
@@ -199,15 +209,10 @@ def test_diff_counts_the_payloads_a_target_mapping_change_would_alter(
 def test_diff_against_a_git_revision_reads_the_old_files_from_git(
     tmp_path: Path, sandboxes: Sandboxes
 ) -> None:
-    git = shutil.which("git")
-    if git is None:
-        pytest.skip("git is not installed")
     database_url = f"sqlite:///{tmp_path / 'x.db'}"
     _sync(_config(tmp_path, sandboxes, database_url, None))
     folder = _copy_mappings(tmp_path / "repo", {})
-    commit = ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "m"]
-    for args in (["init", "-q"], ["add", "."], commit):
-        subprocess.run([git, "-C", str(folder), *args], check=True)
+    _commit_all(folder)
     billing = folder / "billing.yaml"
     billing.write_text(billing.read_text().replace("phone: {path: phone}", "phone: {path: name}"))
     config = _config(tmp_path, sandboxes, database_url, folder)
@@ -221,6 +226,53 @@ def test_diff_against_a_git_revision_reads_the_old_files_from_git(
     missing = runner.invoke(app, ["mappings", "diff", "--against", "nope", "-c", str(config)])
     assert missing.exit_code == 2
     assert "nope" in missing.output
+
+
+# The shipped mappings as the skeleton's format version 1 wrote them: child lists as
+# `each: CHILDREN` with `entity:` or inline `fields:`.
+_NESTED_V2 = "        path: lines\n        each:"
+_NESTED_V1 = "        each: lines\n        fields:"
+VERSION_1 = {
+    "salesforce.yaml": [
+        ("version: 2", "version: 1"),
+        ("{path: OrderItems, each: order_line", "{each: OrderItems, entity: order_line"),
+    ],
+    "billing.yaml": [("version: 2", "version: 1"), (_NESTED_V2, _NESTED_V1)],
+    "erp.yaml": [("version: 2", "version: 1"), (_NESTED_V2, _NESTED_V1)],
+}
+
+
+def test_diff_against_a_revision_in_format_version_1_counts_only_real_changes(
+    tmp_path: Path, sandboxes: Sandboxes
+) -> None:
+    database_url = f"sqlite:///{tmp_path / 'x.db'}"
+    _sync(_config(tmp_path, sandboxes, database_url, None))
+    folder = _copy_mappings(tmp_path / "repo", {})
+    for name, shapes in VERSION_1.items():
+        text = (folder / name).read_text()
+        for new, old in shapes:
+            assert new in text, f"{new!r} not in {name}; update this test"
+            text = text.replace(new, old)
+        (folder / name).write_text(text)
+    _commit_all(folder)
+    _copy_mappings(
+        tmp_path / "v2", {"billing.yaml": ("phone: {path: phone}", "phone: {path: name}")}
+    )
+    for path in (tmp_path / "v2").iterdir():
+        shutil.copy(path, folder / path.name)
+    config = _config(tmp_path, sandboxes, database_url, folder)
+
+    outcome = runner.invoke(
+        app, ["mappings", "diff", "--against", "HEAD", "-c", str(config), "--json"]
+    )
+
+    assert outcome.exit_code == 0, outcome.output
+    changed = {
+        (i["entity"], i["system"]): i["changed"] for i in json.loads(outcome.output)["impacts"]
+    }
+    assert changed.pop(("account", "billing")) == SMALL.accounts
+    assert changed, "the diff compared nothing"
+    assert set(changed.values()) == {0}, changed  # the format change alone alters no output
 
 
 def test_diff_without_a_store_exits_2_and_creates_none(tmp_path: Path) -> None:

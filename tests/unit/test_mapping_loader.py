@@ -114,8 +114,8 @@ INVALID = [
         id="missing-required-key",
     ),
     pytest.param(
-        CRM.replace("version: 2", "version: 1"),
-        "1:10: unsupported version 1; this revbridge reads version 2",
+        CRM.replace("version: 2", "version: 3"),
+        "1:10: unsupported version 3; this revbridge reads version 2",
         id="unsupported-version",
     ),
     pytest.param(
@@ -297,7 +297,7 @@ def test_file_with_several_problems_reports_all_of_them_in_line_order(tmp_path: 
 
 
 def test_problems_of_every_file_are_reported_together(tmp_path: Path) -> None:
-    first = write(tmp_path, CRM.replace("version: 2", "version: 1"), "first.yaml")
+    first = write(tmp_path, CRM.replace("version: 2", "version: 3"), "first.yaml")
     second = write(tmp_path, CRM.replace("name: {path: Name}", "name: {path: Name"), "second.yaml")
 
     files = [problem.file for problem in check_mapping_files([first, second])]
@@ -307,7 +307,7 @@ def test_problems_of_every_file_are_reported_together(tmp_path: Path) -> None:
 
 def test_load_raises_config_error_listing_each_problem_on_its_own_line(tmp_path: Path) -> None:
     path = write(
-        tmp_path, CRM.replace("ref: account}", "ref: acount}").replace("version: 2", "version: 1")
+        tmp_path, CRM.replace("ref: account}", "ref: acount}").replace("version: 2", "version: 3")
     )
 
     with pytest.raises(MappingConfigError) as raised:
