@@ -12,12 +12,12 @@ re-sends the parent with all its children (upserts by external id are idempotent
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from connectors.base import WriteOutcome, WriteResult
+from connectors.base import ChildSpec, ReadSpec, WriteOutcome, WriteResult
 from connectors.errors import ConfigError
-from connectors.salesforce_describe import ObjectInfo
+from connectors.salesforce_describe import DescribeCache, ObjectInfo
 from connectors.salesforce_login import SYSTEM
 
 
@@ -89,3 +89,25 @@ def reject_parents(
             error_fields=answer.error_fields,
         )
     return updated
+
+
+def with_child_reads(describe: DescribeCache, spec: ReadSpec) -> ReadSpec:
+    """``spec`` with child relationship names among its fields read as subqueries.
+
+    Conflict checks fetch what revbridge last wrote, lines included; a child list comes back
+    with the child's writable fields, in the order the org returns them.
+    """
+    info = describe.info(spec.object_name)
+    found = [(name, info.child(name)) for name in spec.fields]
+    children = [child for _, child in found if child is not None]
+    if not children:
+        return spec
+    subqueries = tuple(
+        ChildSpec(child.name, describe.info(child.child_object).writable_fields())
+        for child in children
+    )
+    return replace(
+        spec,
+        fields=tuple(name for name, child in found if child is None),
+        children=(*spec.children, *subqueries),
+    )

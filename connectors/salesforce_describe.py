@@ -82,6 +82,14 @@ class ObjectInfo:
         """The child relationship called ``name``."""
         return self._children.get(name.lower())
 
+    def writable_fields(self) -> tuple[str, ...]:
+        """Id and every field a write may set, in describe order."""
+        return tuple(
+            f.name
+            for f in self._fields.values()
+            if f.name == "Id" or (f.type not in COMPOUND_TYPES and (f.createable or f.updateable))
+        )
+
 
 class DescribeCache:
     """describe() bodies fetched once per (object, API version)."""
