@@ -56,6 +56,9 @@ class SalesforceWriter:
         if not payloads:
             return []
         parents, children = split_children(self._describe.info(spec.object_name), payloads)
+        for batch in children:  # a mapping mistake in the lines stops the batch before any write
+            parent_lookup(self._describe.info(batch.child_object), batch)
+            plan_write(self._describe, batch.child_object, spec.external_id_field, batch.payloads)
         results = self._upsert_flat(spec, parents)
         for batch in children:
             results = self._upsert_children(spec, results, batch)

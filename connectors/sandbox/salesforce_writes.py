@@ -76,14 +76,27 @@ def _missing(names: list[str]) -> dict[str, Any]:
     return _record_error("REQUIRED_FIELD_MISSING", f"Required fields are missing: {names}", names)
 
 
+_NUMBER_TYPES = frozenset({"double", "currency", "percent", "int"})
+
+
 def canonical_names(obj: ObjectDef, changes: dict[str, Any]) -> dict[str, Any]:
-    """Changes keyed by the metadata's spelling (the API is case-insensitive)."""
+    """Changes keyed by the metadata's spelling (the API is case-insensitive), with numbers
+    sent as JSON text stored as numbers, as Salesforce reads them back."""
     canonical = {}
     for name, value in changes.items():
         definition = obj.field(name)
         if definition is not None:
-            canonical[definition.name] = value
+            number = definition.type in _NUMBER_TYPES and isinstance(value, str)
+            canonical[definition.name] = _number(value, definition.type) if number else value
     return canonical
+
+
+def _number(text: str, kind: str) -> Any:
+    try:
+        value = float(text)
+    except ValueError:
+        return text  # the field check answers for it
+    return int(value) if kind == "int" and value.is_integer() else value
 
 
 def upsert_collection(
