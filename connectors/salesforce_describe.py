@@ -146,10 +146,12 @@ def _unknown(object_name: str, field: str) -> ConfigError:
 
 @dataclass(frozen=True)
 class WritePlan:
-    """What a write may send: the checked external id field and the create-only fields."""
+    """What a write may send: the checked external id field, the create-only fields and the
+    lookups set by a parent's external id."""
 
     external_id_field: str
     create_only: frozenset[str]
+    lookups: frozenset[str] = frozenset()
 
 
 def plan_write(
@@ -184,7 +186,8 @@ def plan_write(
             )
         if not found.updateable:
             create_only.add(name)
-    return WritePlan(key.name, frozenset(create_only))
+    lookups = frozenset(name for name in values if info.field(name) is None)
+    return WritePlan(key.name, frozenset(create_only), lookups)
 
 
 def _lookup_field(

@@ -82,8 +82,9 @@ class SalesforceWriter:
     ) -> list[WriteResult]:
         plan = plan_write(self._describe, spec.object_name, spec.external_id_field, payloads)
         large = 0 < self._bulk_threshold <= len(payloads)
-        # An ingest job can't leave a create-only column off only the rows that exist.
-        if large and not plan.create_only:
+        # An ingest job can't leave a create-only column off only the rows that exist, and its
+        # CSV has no nested objects for lookups by external id.
+        if large and not plan.create_only and not plan.lookups:
             return self._ingest(spec, plan, payloads)
         results: list[WriteResult] = []
         for start in range(0, len(payloads), COLLECTION_LIMIT):

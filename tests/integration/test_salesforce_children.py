@@ -182,3 +182,27 @@ def test_fetch_reads_a_child_relationship_as_the_list_of_its_records(
     assert fetched["Revbridge_Id__c"] == "inv-f1"
     assert [line["Revbridge_Id__c"] for line in fetched[LINES]] == ["inv-f1-1", "inv-f1-2"]
     assert fetched[LINES][1]["blng__Product__c"] == ids["other_product"]
+
+
+def test_lookups_by_external_id_stay_on_sobject_collections_above_the_bulk_threshold(
+    sandbox: SalesforceSandbox, ids: dict[str, str]
+) -> None:
+    # A Bulk ingest CSV has no nested objects, so lookups by external id can't go that way.
+    settings = sandbox.settings(bulk_write_threshold=2)
+    connector = SalesforceConnector(settings, RetrySettings(attempts=1))
+    try:
+        connector.write(INVOICES, [_invoice("inv-g1", ids["account"], [])])
+        payments = [
+            {"Revbridge_Id__c": f"pay-g{n}", "blng__Account__c": ids["account"],
+             "blng__Amount__c": 10.0, "blng__Invoice__r": {"Revbridge_Id__c": "inv-g1"}}
+            for n in range(3)
+        ]  # fmt: skip
+        results = connector.write(PAYMENTS, payments)
+        assert connector._bulk.last_job_id is None
+    finally:
+        connector.close()
+
+    assert [r.outcome for r in results] == [WriteOutcome.CREATED] * 3
+    invoice_id = _by_key(sandbox, "blng__Invoice__c")["inv-g1"]["Id"]
+    landed = _by_key(sandbox, "blng__Payment__c")
+    assert {landed[f"pay-g{n}"]["blng__Invoice__c"] for n in range(3)} == {invoice_id}
