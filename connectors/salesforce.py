@@ -29,6 +29,7 @@ from connectors.errors import TransientError
 from connectors.retry import Sleep, retry_policy
 from connectors.salesforce_auth import SYSTEM, build_http_session, can_log_in, open_session
 from connectors.salesforce_bulk import BulkJobs
+from connectors.salesforce_children import with_child_reads
 from connectors.salesforce_csv import RestShaper
 from connectors.salesforce_describe import COMPOUND_TYPES, DescribeCache
 from connectors.salesforce_errors import classify
@@ -207,6 +208,7 @@ class SalesforceConnector:
 
     def fetch(self, spec: ReadSpec, record_ids: Sequence[str]) -> list[RawRecord]:
         """The records with these ids as they are now, deleted ones included (queryAll)."""
+        spec = with_child_reads(self._describe, spec)
         options = {"timeout": self._settings.timeout_seconds}
         children = {child.relationship.lower() for child in spec.children}
         records: list[RawRecord] = []

@@ -3,6 +3,7 @@
 Every write is checked against describe before any call (:func:`plan_write`). Create-only
 fields (createable, not updateable, like ``OrderItem.OrderId``) are sent only to records that
 don't exist yet: a batch carrying them first asks which external ids exist (one query).
+Child lists in a payload are written after their parents (:mod:`connectors.salesforce_children`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ from config.settings import SalesforceSettings
 from connectors.base import WriteResult, WriteSpec
 from connectors.errors import TransientError
 from connectors.salesforce_bulk import BulkJobs, CallRunner
+from connectors.salesforce_children import (
+    ChildBatch,
+    parent_lookup,
+    reject_parents,
+    split_children,
+)
 from connectors.salesforce_csv import payloads_csv
 from connectors.salesforce_describe import DescribeCache, WritePlan, plan_write
 from connectors.salesforce_errors import locked_count, to_write_result
@@ -42,13 +49,42 @@ class SalesforceWriter:
         self._bulk_threshold = settings.bulk_write_threshold
 
     def upsert(self, spec: WriteSpec, payloads: Sequence[Mapping[str, Any]]) -> list[WriteResult]:
-        """Upsert on the external id; one result per payload, same order."""
+        """Upsert on the external id; one result per payload, same order.
+
+        Child lists are upserted after their parents; a rejected child rejects its parent.
+        """
         if not payloads:
             return []
-        plan = plan_write(self._describe.info(spec.object_name), spec.external_id_field, payloads)
+        parents, children = split_children(self._describe.info(spec.object_name), payloads)
+        for batch in children:  # a mapping mistake in the lines stops the batch before any write
+            parent_lookup(self._describe.info(batch.child_object), batch)
+            plan_write(self._describe, batch.child_object, spec.external_id_field, batch.payloads)
+        results = self._upsert_flat(spec, parents)
+        for batch in children:
+            results = self._upsert_children(spec, results, batch)
+        return results
+
+    def _upsert_children(
+        self, spec: WriteSpec, results: list[WriteResult], batch: ChildBatch
+    ) -> list[WriteResult]:
+        lookup = parent_lookup(self._describe.info(batch.child_object), batch)
+        sent = [i for i, parent in enumerate(batch.parents) if results[parent].ok]
+        payloads = [
+            {**batch.payloads[i],
+             lookup: {spec.external_id_field: results[batch.parents[i]].external_id}}
+            for i in sent
+        ]  # fmt: skip
+        answers = self.upsert(WriteSpec(batch.child_object, spec.external_id_field), payloads)
+        return reject_parents(results, batch, [batch.parents[i] for i in sent], answers)
+
+    def _upsert_flat(
+        self, spec: WriteSpec, payloads: Sequence[Mapping[str, Any]]
+    ) -> list[WriteResult]:
+        plan = plan_write(self._describe, spec.object_name, spec.external_id_field, payloads)
         large = 0 < self._bulk_threshold <= len(payloads)
-        # An ingest job can't leave a create-only column off only the rows that exist.
-        if large and not plan.create_only:
+        # An ingest job can't leave a create-only column off only the rows that exist, and its
+        # CSV has no nested objects for lookups by external id.
+        if large and not plan.create_only and not plan.lookups:
             return self._ingest(spec, plan, payloads)
         results: list[WriteResult] = []
         for start in range(0, len(payloads), COLLECTION_LIMIT):

@@ -163,7 +163,7 @@ def demo(
     accounts: Annotated[int, typer.Option(min=1, help="Seeded Salesforce accounts.")] = 50,
     orders: Annotated[int, typer.Option(min=1, help="Seeded Salesforce orders.")] = 500,
 ) -> None:
-    """Seed the sandboxes, sync everything, change a few Salesforce records, sync again."""
+    """Seed the sandboxes, sync, change a few Salesforce records, sync again, then receivables."""
     try:
         result = run_demo(database, SandboxSize(accounts=accounts, orders=orders))
     except MappingConfigError as error:
@@ -173,11 +173,19 @@ def demo(
     for change in result.changes:
         console.print(f"  {change.object_name} {change.record_id}: {change.description}")
     console.print(run_table(result.second, "run 2: only what changed"))
+    if result.receivables is not None:
+        paid = sum(1 for billed in result.billed if billed.payment)
+        console.print(
+            f"\nThen finance invoiced {len(result.billed)} orders in the ERP and recorded "
+            f"{paid} payments."
+        )
+        console.print(run_table(result.receivables, "run 3: receivables, ERP to Salesforce"))
     console.print(
         f"\nState kept in {database}. Inspect the error queue with:\n"
         f"  revbridge errors list --database-url {result.database_url}"
     )
-    if RunStatus.FAILED in (result.first.status, result.second.status):
+    runs = (result.first, result.second, result.receivables)
+    if any(run is not None and run.status is RunStatus.FAILED for run in runs):
         raise typer.Exit(1)
 
 

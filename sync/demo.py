@@ -8,17 +8,24 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from config.settings import Settings
+from connectors.erp import ErpConnector
+from connectors.sandbox.erp import ErpSandbox
 from connectors.sandbox.salesforce import SalesforceSandbox
 from mappings.loader import load_mapping_set
+from mappings.mapping_set import MappingSet
 from sync.connections import open_connectors
+from sync.demo_receivables import BilledOrder, bill_orders, ticking_clock
 from sync.engine import SyncEngine
-from sync.flows import QUOTE_TO_CASH
+from sync.flows import QUOTE_TO_CASH, RECEIVABLES, Flow
 from sync.sandboxes import Sandboxes, SandboxSize
 from sync.stats import RunSummary
 from sync.store import Store
 from sync.store.schema import canonical_records, xref
 
 DEMO_DATABASE = Path("revbridge-demo.db")
+# Orders finance invoices in the ERP after quote-to-cash, and how many of them are paid.
+BILLED_ORDERS, PAID_INVOICES = 5, 2
 
 
 @dataclass(frozen=True)
@@ -32,12 +39,14 @@ class SourceChange:
 
 @dataclass
 class DemoResult:
-    """Both runs' summaries and the edits made between them."""
+    """The runs' summaries, the edits made between the first two, and what finance billed."""
 
     database_url: str
     first: RunSummary
     second: RunSummary
     changes: list[SourceChange] = field(default_factory=list)
+    billed: list[BilledOrder] = field(default_factory=list)
+    receivables: RunSummary | None = None
 
 
 def _landed_everywhere(connection: sa.Connection, entity: str, limit: int) -> list[str]:
@@ -80,31 +89,54 @@ def change_source_records(store: Store, salesforce: SalesforceSandbox) -> list[S
     return changes
 
 
+def _engine(
+    store: Store,
+    mapping_set: MappingSet,
+    settings: Settings,
+    flow: Flow,
+    on_page: Callable[[str, RunSummary], None] | None,
+) -> Callable[[], RunSummary]:
+    """One run of ``flow`` on fresh connections."""
+
+    def run() -> RunSummary:
+        with open_connectors(settings) as systems:
+            engine = SyncEngine(store, mapping_set, systems, flow,
+                                page_size=settings.salesforce.page_size, on_page=on_page,
+                                conflicts=settings.conflicts)  # fmt: skip
+            return engine.run()
+
+    return run
+
+
+def _bill_in_erp(store: Store, settings: Settings) -> list[BilledOrder]:
+    erp = ErpConnector(settings.erp, settings.retry, wsdl_cache=None)
+    try:
+        return bill_orders(store, erp, BILLED_ORDERS, PAID_INVOICES)
+    finally:
+        erp.close()
+
+
 def run_demo(
     database: Path = DEMO_DATABASE,
     size: SandboxSize | None = None,
     on_page: Callable[[str, RunSummary], None] | None = None,
 ) -> DemoResult:
-    """Seed the sandboxes, sync, edit a few Salesforce records, sync again."""
+    """Seed the sandboxes, sync, edit a few Salesforce records, sync again; then finance bills
+    a few orders in the ERP and the receivables flow carries them to Salesforce Billing."""
     for leftover in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
         leftover.unlink(missing_ok=True)
     database_url = f"sqlite:///{database}"
     store = Store(database_url)
     mapping_set = load_mapping_set()
-    with Sandboxes(size) as sandboxes:
+    sandboxes = Sandboxes(size)
+    sandboxes.erp = ErpSandbox(clock=ticking_clock())
+    with sandboxes:
         settings = sandboxes.settings(database_url)
-        with open_connectors(settings) as systems:
-            engine = SyncEngine(
-                store,
-                mapping_set,
-                systems,
-                QUOTE_TO_CASH,
-                page_size=settings.salesforce.page_size,
-                on_page=on_page,
-                conflicts=settings.conflicts,
-            )
-            first = engine.run()
-            changes = change_source_records(store, sandboxes.salesforce)
-            second = engine.run()
+        quote_to_cash = _engine(store, mapping_set, settings, QUOTE_TO_CASH, on_page)
+        first = quote_to_cash()
+        changes = change_source_records(store, sandboxes.salesforce)
+        result = DemoResult(database_url, first, quote_to_cash(), changes)
+        result.billed = _bill_in_erp(store, settings)
+        result.receivables = _engine(store, mapping_set, settings, RECEIVABLES, on_page)()
     store.close()
-    return DemoResult(database_url=database_url, first=first, second=second, changes=changes)
+    return result

@@ -29,6 +29,8 @@ class Flow:
 
 
 QUOTE_TO_CASH = Flow(name="quote-to-cash", source="salesforce", targets=("billing", "erp"))
+# The ERP owns invoices, payments and credit memos; Salesforce Billing shows them to sales.
+RECEIVABLES = Flow(name="receivables", source="erp", targets=("salesforce", "billing"))
 
 
 def flows_from_settings(settings: Settings) -> dict[str, Flow]:

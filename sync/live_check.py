@@ -129,22 +129,42 @@ def _check_sf_target(
 ) -> list[Problem]:
     fields = objects.fields(mapping.object_name)
     system, entity, name = mapping.system, mapping.entity, mapping.object_name
-    problems = []
-    for write in at.write_fields(system, entity):
-        first = write.path.split(".", 1)[0]
-        described = fields.get(first.lower())
-        if described is None:
-            message = f"Salesforce {name} has no field {first!r}"
-        elif not (described.get("createable") or described.get("updateable")):
-            message = f"Salesforce {name}.{first} is read-only (neither createable nor updateable)"
-        else:
-            continue
-        problems.append(Problem(at.file(system), write.line, write.column, message))
+    problems = [
+        Problem(at.file(system), write.line, write.column, message)
+        for write, message in _write_problems(objects, name, at.write_fields(system, entity))
+    ]
     external = fields.get((mapping.external_id_field or "").lower())
     if external is None or not (external.get("externalId") or external.get("idLookup")):
         message = f"Salesforce {name}.{mapping.external_id_field} is not an external id field"
         problems.append(at.problem(system, entity, "external_id", message))
     return problems
+
+
+def _write_problems(
+    objects: _SalesforceObjects, name: str, writes: Iterable[WriteField]
+) -> Iterable[tuple[WriteField, str]]:
+    """Each written field ``name`` can't take, with why.
+
+    A child relationship (invoice lines, written after their invoice) checks its inline rules
+    against the child object; a named child entity is checked as its own mapping. A relationship
+    name sets a lookup by the parent's external id.
+    """
+    fields = objects.fields(name)
+    for write in writes:
+        first = write.path.split(".", 1)[0]
+        child = objects.children(name).get(first.lower())
+        described = fields.get(first.lower())
+        if child is not None:
+            yield from _write_problems(objects, child, write.children)
+        elif described is None and first.lower() in objects.relationships(name):
+            continue
+        elif described is None:
+            yield write, f"Salesforce {name} has no field {first!r}"
+        elif not (described.get("createable") or described.get("updateable")):
+            yield (
+                write,
+                f"Salesforce {name}.{first} is read-only (neither createable nor updateable)",
+            )
 
 
 def check_salesforce(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich import box
@@ -15,7 +15,7 @@ from rich.text import Text
 
 from sync.dry_run import DryRunPlan, PlannedWrite
 from sync.errors import ErrorRow
-from sync.stats import CANONICAL, RunSummary
+from sync.stats import CANONICAL, RunSummary, SystemCounts
 
 if TYPE_CHECKING:
     from sync.sandboxes import Sandboxes
@@ -24,9 +24,11 @@ _ROW_ORDER = ("salesforce", "canonical", "billing", "erp")
 _ROW_LABELS = {CANONICAL: "canonical"}
 
 
-def _system_order(names: Iterable[str]) -> list[str]:
-    present = set(names)
-    return [n for n in _ROW_ORDER if n in present] + sorted(present - set(_ROW_ORDER))
+def _system_order(per_system: Mapping[str, SystemCounts]) -> list[str]:
+    present = set(per_system)
+    known = [n for n in _ROW_ORDER if n in present] + sorted(present - set(_ROW_ORDER))
+    # The system read from leads (Salesforce or the ERP), then the canonical store, then targets.
+    return sorted(known, key=lambda n: 0 if per_system[n].read else 1 if n == CANONICAL else 2)
 
 
 def run_table(summary: RunSummary, title: str) -> Table:

@@ -16,6 +16,7 @@ from ruamel.yaml import YAML
 from config.settings import (
     BillingSettings,
     ErpSettings,
+    FlowSettings,
     RetrySettings,
     SalesforceSettings,
     Settings,
@@ -23,6 +24,15 @@ from config.settings import (
 from connectors.sandbox.billing import BillingSandbox
 from connectors.sandbox.erp import ErpSandbox
 from connectors.sandbox.salesforce import SalesforceSandbox
+
+# Quote-to-cash from Salesforce, and receivables from the ERP (which owns invoices, payments
+# and credit memos) to Salesforce Billing and the billing system.
+SANDBOX_FLOWS: tuple[dict[str, Any], ...] = (
+    {"name": "quote-to-cash", "source": "salesforce", "targets": ("billing", "erp"),
+     "schedule": "*/15 * * * *"},
+    {"name": "receivables", "source": "erp", "targets": ("salesforce", "billing"),
+     "schedule": "*/15 * * * *"},
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -101,6 +111,7 @@ class Sandboxes:
                 "token_id": erp.token_id,
                 "token_secret": erp.token_secret,
             },
+            "flows": [dict(flow, targets=list(flow["targets"])) for flow in SANDBOX_FLOWS],
         }
 
     def settings(self, database_url: str, retry: RetrySettings | None = None) -> Settings:
@@ -113,6 +124,7 @@ class Sandboxes:
                 base_url=self.billing.url, api_key=SecretStr(self.billing.api_key)
             ),
             erp=ErpSettings(**document["erp"]),
+            flows=[FlowSettings(**flow) for flow in document["flows"]],
             retry=retry or RetrySettings(),
         )
 

@@ -1,8 +1,10 @@
-"""The sandbox org's object metadata: standard revenue objects and the Salesforce CPQ ones.
+"""The sandbox org's object metadata: standard revenue objects, Salesforce CPQ and Billing.
 
 A compact subset of the real describe shape, with the CPQ managed package's real API names
 (``SBQQ__Quote__c``, ``SBQQ__QuoteLine__c`` under ``SBQQ__LineItems__r``,
-``SBQQ__Subscription__c``), so the product never depends on reference files at run time.
+``SBQQ__Subscription__c``) and Salesforce Billing's (``blng__Invoice__c`` with
+``blng__InvoiceLine__c`` under ``blng__InvoiceInvoiceLines__r``, ``blng__Payment__c``,
+``blng__CreditNote__c``), so the product never depends on reference files at run time.
 """
 
 from __future__ import annotations
@@ -266,4 +268,62 @@ _CPQ = (
     )),
 )  # fmt: skip
 
-OBJECTS: dict[str, ObjectDef] = {o.name: o for o in (*_STANDARD, *_CPQ)}
+# Salesforce Billing: totals and balances are roll-ups and formulas the package computes, so
+# what must travel from the ERP lands in writable Revbridge_* fields (an org adds them).
+_BLNG_STATUSES = ("Draft", "Posted", "Cancelled")
+_BILLING = (
+    ObjectDef("blng__Invoice__c", "a2b", (
+        *_SYSTEM_FIELDS, _readonly("Name", "string", **_AUTO_NAME),
+        _ref("blng__Account__c", "Account", "blng__Account__r", nillable=False),
+        _ref("blng__Order__c", "Order", "blng__Order__r"),
+        _ref("blng__BillToContact__c", "Contact", "blng__BillToContact__r"),
+        FieldDef("blng__InvoiceDate__c", "date", nillable=False),
+        FieldDef("blng__DueDate__c", "date"), FieldDef("blng__TargetDate__c", "date"),
+        _picklist("blng__InvoiceStatus__c", *_BLNG_STATUSES, "Rebilled", "Post In Progress",
+                  "Error", nillable=False, defaulted_on_create=True),
+        _formula("blng__Subtotal__c", "currency", precision=18, scale=2),
+        _formula("blng__TaxAmount__c", "currency", precision=18, scale=2),
+        _formula("blng__TotalAmount__c", "currency", precision=18, scale=2),
+        _formula("blng__Balance__c", "currency", precision=18, scale=2),
+        _text("blng__Notes__c", 32768, type="textarea"), _text("Revbridge_Number__c", 80),
+        _money("Revbridge_Balance__c"), _CURRENCY, _REVBRIDGE_ID,
+    ), (ChildRelationship("blng__InvoiceInvoiceLines__r", "blng__InvoiceLine__c",
+                          "blng__Invoice__c"),)),
+    ObjectDef("blng__InvoiceLine__c", "a2c", (
+        *_SYSTEM_FIELDS, _text("Name", 80, nillable=False, defaulted_on_create=True),
+        # Master-detail: set on insert only (not reparentable).
+        _ref("blng__Invoice__c", "blng__Invoice__c", "blng__Invoice__r", nillable=False,
+             updateable=False),
+        _ref("blng__Product__c", "Product2", "blng__Product__r"),
+        _ref("blng__OrderProduct__c", "OrderItem", "blng__OrderProduct__r"),
+        _number("blng__Quantity__c", 18, 2), _money("blng__UnitPrice__c"),
+        _money("blng__Subtotal__c"), _money("blng__TaxAmount__c"),
+        _formula("blng__TotalAmount__c", "currency", precision=18, scale=2),
+        FieldDef("blng__ChargeDate__c", "date"), FieldDef("blng__StartDate__c", "date"),
+        FieldDef("blng__EndDate__c", "date"),
+        _picklist("blng__InvoiceLineStatus__c", *_BLNG_STATUSES), _CURRENCY, _REVBRIDGE_ID,
+    )),
+    ObjectDef("blng__Payment__c", "a2d", (
+        *_SYSTEM_FIELDS, _readonly("Name", "string", **_AUTO_NAME),
+        _ref("blng__Account__c", "Account", "blng__Account__r", nillable=False),
+        _ref("blng__Invoice__c", "blng__Invoice__c", "blng__Invoice__r"),
+        _money("blng__Amount__c", nillable=False), FieldDef("blng__PaymentDate__c", "date"),
+        _picklist("blng__Status__c", "Draft", "Posted", "Canceled"),
+        _picklist("blng__PaymentType__c", "Credit Card", "ACH", "Wire", "Check", "Cash"),
+        _formula("blng__Balance__c", "currency", precision=18, scale=2),
+        _text("blng__Notes__c", 32768, type="textarea"), _CURRENCY, _REVBRIDGE_ID,
+    )),
+    ObjectDef("blng__CreditNote__c", "a2e", (
+        *_SYSTEM_FIELDS, _readonly("Name", "string", **_AUTO_NAME),
+        _ref("blng__Account__c", "Account", "blng__Account__r", nillable=False),
+        _ref("blng__RelatedInvoice__c", "blng__Invoice__c", "blng__RelatedInvoice__r"),
+        FieldDef("blng__CreditNoteDate__c", "date", nillable=False),
+        _picklist("blng__Status__c", *_BLNG_STATUSES),
+        _formula("blng__TotalAmount__c", "currency", precision=18, scale=2),
+        _formula("blng__Balance__c", "currency", precision=18, scale=2),
+        _text("blng__Notes__c", 32768, type="textarea"), _text("Revbridge_Number__c", 80),
+        _money("Revbridge_Amount__c"), _CURRENCY, _REVBRIDGE_ID,
+    )),
+)  # fmt: skip
+
+OBJECTS: dict[str, ObjectDef] = {o.name: o for o in (*_STANDARD, *_CPQ, *_BILLING)}

@@ -9,6 +9,7 @@ import random
 import threading
 from typing import Any
 
+from connectors.sandbox.blng_rollups import roll_up_invoices
 from connectors.sandbox.cpq_records import seed_cpq_records
 from connectors.sandbox.cpq_seed import (
     IdFactory,
@@ -210,9 +211,12 @@ class SandboxOrg:
                 self.recycle_bin.pop(record["Id"], None)
 
     def touch(self, object_name: str, changed: list[dict[str, Any]], stamp: str) -> None:
-        """Stamp changed records and roll OrderItem totals up to their Order, as an org does."""
+        """Stamp changed records and roll line totals up to their Order or invoice, as an org
+        does."""
         for record in changed:
             record["LastModifiedDate"] = record["SystemModstamp"] = stamp
+        if object_name == "blng__InvoiceLine__c":
+            roll_up_invoices(self.records, {r["blng__Invoice__c"] for r in changed})
         if object_name not in ("Order", "OrderItem"):
             return
         order_ids = {r["OrderId"] if object_name == "OrderItem" else r["Id"] for r in changed}

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from connectors.sandbox.cpq_seed import OBJECTS, ObjectDef, new_record
+from connectors.sandbox.salesforce_lookups import ForeignKeys
 
 if TYPE_CHECKING:
     from connectors.sandbox.salesforce_org import SandboxOrg
@@ -57,6 +58,12 @@ def check_changes(obj: ObjectDef, changes: dict[str, Any], creating: bool) -> li
             errors.append(_record_error("STRING_TOO_LONG", message, [definition.name]))
         elif value is None and definition.required:
             errors.append(_missing([definition.name]))
+        elif definition.name == "CurrencyIsoCode" and value not in (None, *definition.picklist):
+            # A multi-currency org accepts only the currencies it has activated.
+            message = f"Currency ISO Code: invalid currency code: {value}"
+            errors.append(
+                _record_error("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", message, [definition.name])
+            )
     if creating:
         given = {name.lower() for name in changes}
         missing = [f.name for f in obj.fields if f.required and f.name.lower() not in given]
@@ -69,14 +76,27 @@ def _missing(names: list[str]) -> dict[str, Any]:
     return _record_error("REQUIRED_FIELD_MISSING", f"Required fields are missing: {names}", names)
 
 
+_NUMBER_TYPES = frozenset({"double", "currency", "percent", "int"})
+
+
 def canonical_names(obj: ObjectDef, changes: dict[str, Any]) -> dict[str, Any]:
-    """Changes keyed by the metadata's spelling (the API is case-insensitive)."""
+    """Changes keyed by the metadata's spelling (the API is case-insensitive), with numbers
+    sent as JSON text stored as numbers, as Salesforce reads them back."""
     canonical = {}
     for name, value in changes.items():
         definition = obj.field(name)
         if definition is not None:
-            canonical[definition.name] = value
+            number = definition.type in _NUMBER_TYPES and isinstance(value, str)
+            canonical[definition.name] = _number(value, definition.type) if number else value
     return canonical
+
+
+def _number(text: str, kind: str) -> Any:
+    try:
+        value = float(text)
+    except ValueError:
+        return text  # the field check answers for it
+    return int(value) if kind == "int" and value.is_integer() else value
 
 
 def upsert_collection(
@@ -123,6 +143,7 @@ class _CollectionUpsert:
 
     def __init__(self, org: SandboxOrg, obj: ObjectDef, key_field: str) -> None:
         self._org, self._obj, self._key_field = org, obj, key_field
+        self._foreign_keys = ForeignKeys(org, obj)
         # One pass per call instead of one per record: orgs in benchmarks hold 100k records.
         self._live_by_key = {
             r[key_field]: r for r in org.records_of(obj.name) if not r["IsDeleted"]
@@ -168,7 +189,8 @@ class _CollectionUpsert:
             return _PlannedWrite(changes, None, [error])
         seen.add(key)
         existing = self._live_by_key.get(key)
-        errors = check_changes(self._obj, changes, creating=existing is None)
+        changes, errors = self._foreign_keys.resolve(changes)
+        errors += check_changes(self._obj, changes, creating=existing is None)
         errors += self._dangling_references(changes)
         return _PlannedWrite(canonical_names(self._obj, changes), existing, errors)
 
@@ -210,7 +232,7 @@ def describe_object(obj: ObjectDef, version: str) -> dict[str, Any]:
             "type": f.type, "updateable": f.updateable, "createable": f.createable,
             "nillable": f.nillable, "externalId": f.external_id, "unique": f.external_id,
             "idLookup": f.external_id or f.name == "Id", "custom": f.name.endswith("__c"),
-            "calculated": f.name in ("TotalAmount", "TotalPrice"),
+            "calculated": f.calculated,
             "defaultedOnCreate": f.defaulted_on_create, "length": f.length,
             "precision": f.precision, "scale": f.scale, "referenceTo": list(f.reference_to),
             "relationshipName": f.relationship_name, "filterable": True, "sortable": True,

@@ -33,6 +33,13 @@ def test_demo_second_run_writes_only_the_changed_records(tmp_path: Path) -> None
         assert second[target].created == 0
     assert result.second.written == 12
     assert (tmp_path / "demo.db").exists()
+    # Then finance bills five orders in the ERP, two paid; they land in Salesforce Billing.
+    assert result.receivables is not None
+    receivables = result.receivables.by_entity
+    assert (len(result.billed), sum(1 for b in result.billed if b.payment)) == (5, 2)
+    assert receivables["invoice"]["salesforce"].created == 5
+    assert receivables["payment"]["salesforce"].created == 2
+    assert result.receivables.rejected == 0
 
 
 def test_demo_command_prints_both_run_tables(tmp_path: Path) -> None:
@@ -43,6 +50,7 @@ def test_demo_command_prints_both_run_tables(tmp_path: Path) -> None:
     assert outcome.exit_code == 0, outcome.output
     assert "run 1: initial sync" in outcome.output
     assert "run 2: only what changed" in outcome.output
+    assert "run 3: receivables, ERP to Salesforce" in outcome.output
     assert "canonical" in outcome.output
 
     listed = runner.invoke(

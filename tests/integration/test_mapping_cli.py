@@ -124,6 +124,25 @@ def test_live_check_names_each_wrong_field_at_its_line(
     assert "billing: skipped" in outcome.output
 
 
+def test_live_check_refuses_writing_a_salesforce_billing_roll_up(
+    tmp_path: Path, sandboxes: Sandboxes
+) -> None:
+    broken = _copy_mappings(
+        tmp_path / "maps",
+        {"salesforce.yaml": ("Revbridge_Balance__c: {path", "blng__Balance__c: {path")},
+    )
+    config = _config(tmp_path, sandboxes, f"sqlite:///{tmp_path / 'x.db'}", broken)
+
+    outcome = runner.invoke(app, ["mappings", "check", "--live", "--config", str(config)])
+
+    assert outcome.exit_code == 1, outcome.output
+    sf_lines = (broken / "salesforce.yaml").read_text().splitlines()
+    at = next(number for number, text in enumerate(sf_lines, 1) if "blng__Balance__c:" in text)
+    (problem,) = [line for line in outcome.output.splitlines() if "salesforce.yaml:" in line]
+    assert problem.startswith(f"{broken / 'salesforce.yaml'}:{at}:")
+    assert "Salesforce blng__Invoice__c.blng__Balance__c is read-only" in problem
+
+
 def test_live_check_of_the_shipped_mappings_passes_and_skips_billing(
     tmp_path: Path, sandboxes: Sandboxes
 ) -> None:

@@ -26,8 +26,8 @@ DEFAULT_COVERAGE = {
     "subscription": ("salesforce", set()),
     "order": ("salesforce", {"billing", "erp"}),
     "order_line": ("salesforce", {"billing", "erp"}),
-    "invoice": ("erp", set()),
-    "payment": ("erp", set()),
+    "invoice": ("erp", {"salesforce"}),
+    "payment": ("erp", {"salesforce"}),
 }
 # Neither the shipped systems' sandboxes nor their compact WSDL carry these yet.
 UNMAPPED = {"invoice_line", "credit_memo"}
@@ -71,10 +71,10 @@ def test_every_canonical_entity_is_mapped_or_listed_as_not_yet_mapped() -> None:
 STRIPE_COVERAGE = {
     **DEFAULT_COVERAGE,
     "price_book_entry": ("salesforce", {"billing"}),
-    "invoice": ("billing", {"erp"}),
-    "invoice_line": ("billing", {"erp"}),
-    "payment": ("billing", {"erp"}),
-    "credit_memo": ("billing", set()),
+    "invoice": ("billing", {"erp", "salesforce"}),
+    "invoice_line": ("billing", {"erp", "salesforce"}),
+    "payment": ("billing", {"erp", "salesforce"}),
+    "credit_memo": ("billing", {"salesforce"}),
 }
 
 
@@ -90,3 +90,22 @@ def test_stripe_profile_captures_receivables_from_billing_and_writes_them_to_the
 
     assert coverage == STRIPE_COVERAGE
     assert set(STRIPE_COVERAGE) == set(ENTITIES)
+
+
+# Salesforce is the system of record for the first ten entities; Salesforce Billing receives the
+# rest, whichever system owns them.
+SALESFORCE_BILLING_OBJECTS = {
+    "invoice": "blng__Invoice__c",
+    "invoice_line": "blng__InvoiceLine__c",
+    "payment": "blng__Payment__c",
+    "credit_memo": "blng__CreditNote__c",
+}
+
+
+def test_salesforce_mapping_covers_every_canonical_entity() -> None:
+    salesforce = load_mapping_set().system("salesforce").entities
+
+    assert set(salesforce) == set(ENTITIES)
+    written = {name: m.object_name for name, m in salesforce.items() if not m.system_of_record}
+    assert written == SALESFORCE_BILLING_OBJECTS
+    assert {salesforce[name].external_id_field for name in written} == {"Revbridge_Id__c"}

@@ -20,10 +20,15 @@ def _describe_without(missing: str, retyped: dict[str, str]) -> Any:
             if mapping.object_name == object_name
             for name in mapping.read_fields
         }
+        # Written entities upsert on their external id: the org marks it External ID.
+        external_ids = {
+            m.external_id_field for m in mappings.system("salesforce").entities.values()
+        }
         fields = [
-            {"name": name, "type": retyped.get(name, "string"), "createable": True}
+            {"name": name, "type": retyped.get(name, "string"), "createable": True,
+             "externalId": name in external_ids}
             for name in sorted(names - {missing})
-        ]
+        ]  # fmt: skip
         children = [
             {"relationshipName": "OrderItems", "childSObject": "OrderItem"},
             {"relationshipName": "SBQQ__LineItems__r", "childSObject": "SBQQ__QuoteLine__c"},
