@@ -19,8 +19,8 @@ ACCOUNT_FIXTURE = SHIPPED_TESTS / "salesforce_account.yaml"
 def test_shipped_fixtures_run_by_default_and_pass() -> None:
     outcome = runner.invoke(app, ["mappings", "test"])
     assert outcome.exit_code == 0, outcome.output
-    assert outcome.output.count("PASS ") == 3
-    assert "3 passed, 0 failed" in outcome.output
+    assert outcome.output.count("PASS ") == 8
+    assert "8 passed, 0 failed" in outcome.output
 
 
 def test_a_wrong_expectation_fails_with_a_unified_diff(tmp_path: Path) -> None:
