@@ -57,7 +57,7 @@ _CUSTOMERS: Schema = {
     "external_id": _EXTERNAL_ID,
     "name": ("string", True),
     "currency": ("currency", True),
-    "email": ("string", False),
+    "email": ("email", False),
     "phone": ("string", False),
     "address": (Nested(_ADDRESS), False),
 }
@@ -66,7 +66,7 @@ _CONTACTS: Schema = {
     "customer": (_CUSTOMER, True),
     "first_name": ("string", False),
     "last_name": ("string", True),
-    "email": ("string", False),
+    "email": ("email", False),
     "phone": ("string", False),
 }
 _PRODUCTS: Schema = {

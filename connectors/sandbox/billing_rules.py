@@ -58,6 +58,8 @@ Schema = Mapping[str, tuple[Kind, bool]]  # field -> (kind, required)
 
 _DECIMAL = re.compile(r"-?\d+(\.\d+)?")
 _CURRENCY = re.compile(r"[A-Z]{3}")
+# Like Stripe: one @, a dot in the domain, no spaces ("Invalid email address").
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def _is_date(value: Any) -> bool:
@@ -87,6 +89,10 @@ _SCALARS: dict[str, tuple[Callable[[Any], bool], str]] = {
         "must be a whole number >= 0",
     ),
     "date": (_is_date, "must be a date as YYYY-MM-DD"),
+    "email": (
+        lambda v: isinstance(v, str) and _EMAIL.fullmatch(v) is not None,
+        "must be an email address such as billing@example.com",
+    ),
 }
 
 
