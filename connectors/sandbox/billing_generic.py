@@ -1,11 +1,12 @@
 """The billing sandbox's state and its generic JSON API; ``/stripe`` and ``/oauth`` routed on.
 
-Collections ``customers``, ``products`` and ``orders`` are upserted by revbridge's external id
-(``PUT /v1/{collection}/{external_id}``) and listed with keyset paging ordered by
-``(updated, id)``. ``updated_after`` is inclusive, so a reader never loses a record that shares
-the cursor's timestamp; given together with ``starting_after`` the pair is a keyset
-``(updated, id)`` to resume strictly after, which stays correct when that record changes
-between pages. Errors follow Stripe's shape: ``{"error": {"type", "code", "param", "message"}}``.
+Every collection of ``billing_collections.COLLECTIONS`` (customers, products, orders, invoices,
+...) is upserted by revbridge's external id (``PUT /v1/{collection}/{external_id}``) and listed
+with keyset paging ordered by ``(updated, id)``. ``updated_after`` is inclusive, so a reader
+never loses a record that shares the cursor's timestamp; given together with ``starting_after``
+the pair is a keyset ``(updated, id)`` to resume strictly after, which stays correct when that
+record changes between pages. Errors follow Stripe's shape:
+``{"error": {"type", "code", "param", "message"}}``.
 """
 
 from __future__ import annotations
@@ -19,14 +20,15 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
+from connectors.sandbox.billing_collections import COLLECTIONS, SCHEMAS
 from connectors.sandbox.billing_faults import FaultPlan, fault_body
 from connectors.sandbox.billing_oauth import SandboxCredentials
-from connectors.sandbox.billing_rules import SCHEMAS, ApiError, check_fields
+from connectors.sandbox.billing_rules import ApiError, check_fields
 from connectors.sandbox.stripe_api import StripeState
 
 _EPOCH = datetime(2026, 1, 5, 10, 0, 0)
-_ID_PREFIXES = {"customers": "cus", "products": "prod", "orders": "ord"}
-_OBJECT_NAMES = {"customers": "customer", "products": "product", "orders": "order"}
+_ID_PREFIXES = {name: collection.id_prefix for name, collection in COLLECTIONS.items()}
+_OBJECT_NAMES = {name: collection.object_name for name, collection in COLLECTIONS.items()}
 _SERVER_FIELDS = ("id", "object", "external_id", "created", "updated")
 _MAX_LIMIT = 1000
 

@@ -1,5 +1,6 @@
-"""What the billing sandbox accepts: the collections' field schemas and the request-body checks.
+"""How the billing sandbox checks a request body: field kinds and ``check_fields``.
 
+The collections' schemas are in :mod:`connectors.sandbox.billing_collections`.
 ``check_fields`` raises ``ApiError`` (Stripe's error shape) on the first problem it finds.
 """
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -27,11 +29,37 @@ class ApiError(Exception):
 
 
 Exists = Callable[[str, str], bool]
-Schema = Mapping[str, tuple[str, bool]]  # field -> (kind, required)
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A billing id of a resource that must already exist in ``collection`` (``cus_...``)."""
+
+    collection: str
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """A status-like field: one of a fixed set of values."""
+
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Nested:
+    """A nested object, or a list of them (an order's lines), checked against ``schema``."""
+
+    schema: Schema
+    is_list: bool = False
+
+
+Kind = str | Ref | OneOf | Nested  # a str names one of the scalar kinds below
+Schema = Mapping[str, tuple[Kind, bool]]  # field -> (kind, required)
 
 _DECIMAL = re.compile(r"-?\d+(\.\d+)?")
 _CURRENCY = re.compile(r"[A-Z]{3}")
-_ORDER_STATUSES = ("draft", "active", "cancelled")
+# Like Stripe: one @, a dot in the domain, no spaces ("Invalid email address").
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def _is_date(value: Any) -> bool:
@@ -54,53 +82,17 @@ _SCALARS: dict[str, tuple[Callable[[Any], bool], str]] = {
         "must be a 3-letter uppercase ISO 4217 code",
     ),
     "decimal": (_is_decimal, 'must be a decimal string such as "1200.00", never a number'),
+    "amount": (lambda v: _is_decimal(v) and Decimal(v) >= 0, "must be a decimal string >= 0"),
     "quantity": (lambda v: _is_decimal(v) and Decimal(v) > 0, "must be a decimal string > 0"),
+    "count": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+        "must be a whole number >= 0",
+    ),
     "date": (_is_date, "must be a date as YYYY-MM-DD"),
-    "status": (lambda v: v in _ORDER_STATUSES, f"must be one of {', '.join(_ORDER_STATUSES)}"),
-}
-_REFERENCES = {"customer_id": "customers", "product_id": "products"}
-_ADDRESS: Schema = dict.fromkeys(
-    ("line1", "city", "state", "postal_code", "country"), ("string", False)
-)
-_ORDER_LINE: Schema = {
-    "product": ("product_id", True),
-    "quantity": ("quantity", False),
-    "unit_amount": ("decimal", False),
-    "amount": ("decimal", False),
-    "start_date": ("date", False),
-    "end_date": ("date", False),
-}
-_NESTED: dict[str, tuple[Schema, bool]] = {
-    "address": (_ADDRESS, False),
-    "lines": (_ORDER_LINE, True),
-}
-SCHEMAS: Mapping[str, Schema] = {
-    "customers": {
-        "external_id": ("string", False),
-        "name": ("string", True),
-        "currency": ("currency", True),
-        "email": ("string", False),
-        "phone": ("string", False),
-        "address": ("address", False),
-    },
-    "products": {
-        "external_id": ("string", False),
-        "name": ("string", True),
-        "sku": ("string", True),
-        "description": ("string", False),
-        "active": ("bool", False),
-    },
-    "orders": {
-        "external_id": ("string", False),
-        "customer": ("customer_id", True),
-        "number": ("string", False),
-        "status": ("status", False),
-        "currency": ("currency", True),
-        "effective_date": ("date", True),
-        "end_date": ("date", False),
-        "total": ("decimal", True),
-        "lines": ("lines", False),
-    },
+    "email": (
+        lambda v: isinstance(v, str) and _EMAIL.fullmatch(v) is not None,
+        "must be an email address such as billing@example.com",
+    ),
 }
 
 
@@ -125,19 +117,21 @@ def check_fields(body: Any, schema: Schema, exists: Exists, prefix: str = "") ->
             _check_value(kind, value, param, exists)
 
 
-def _check_value(kind: str, value: Any, param: str, exists: Exists) -> None:
-    if kind in _REFERENCES:
-        collection = _REFERENCES[kind]
-        if not isinstance(value, str) or not exists(collection, value):
-            raise ApiError(400, "resource_missing", param, f"no such {collection[:-1]}: {value!r}")
-    elif kind in _NESTED:
-        schema, is_list = _NESTED[kind]
-        if not is_list:
-            check_fields(value, schema, exists, param)
+def _check_value(kind: Kind, value: Any, param: str, exists: Exists) -> None:
+    if isinstance(kind, Ref):
+        if not isinstance(value, str) or not exists(kind.collection, value):
+            message = f"no such {kind.collection[:-1]}: {value!r}"
+            raise ApiError(400, "resource_missing", param, message)
+    elif isinstance(kind, OneOf):
+        if value not in kind.values:
+            raise _invalid(param, f"must be one of {', '.join(kind.values)}")
+    elif isinstance(kind, Nested):
+        if not kind.is_list:
+            check_fields(value, kind.schema, exists, param)
         elif not isinstance(value, list):
             raise _invalid(param, "must be a list")
         else:
             for index, item in enumerate(value):
-                check_fields(item, schema, exists, f"{param}[{index}]")
+                check_fields(item, kind.schema, exists, f"{param}[{index}]")
     elif not _SCALARS[kind][0](value):
         raise _invalid(param, _SCALARS[kind][1])

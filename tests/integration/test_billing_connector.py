@@ -252,8 +252,8 @@ def test_check_passes_with_the_right_key(
 
 
 def test_unknown_collection_raises_config_error(make_connector: MakeConnector) -> None:
-    with pytest.raises(ConfigError, match="invoices"):
-        make_connector().write(WriteSpec("invoices", "external_id"), [_customer("inv-1")])
+    with pytest.raises(ConfigError, match="refunds"):
+        make_connector().write(WriteSpec("refunds", "external_id"), [_customer("re-1")])
 
 
 def test_unreachable_api_raises_transient_error_after_retries(

@@ -131,4 +131,4 @@ def test_list_out_of_order_fails_loudly_rather_than_skip(sandbox: BillingSandbox
 
 def test_unknown_collection_read_raises_config_error(connector: BillingConnector) -> None:
     with pytest.raises(ConfigError, match="404"):
-        next(iter(connector.read(ReadSpec("invoices", ("id",)), None)))
+        next(iter(connector.read(ReadSpec("refunds", ("id",)), None)))

@@ -56,7 +56,7 @@ def test_missing_or_wrong_key_is_refused_with_an_authentication_error(
 
 
 def test_unknown_collection_is_404(http: requests.Session, sandbox: BillingSandbox) -> None:
-    response = _put(http, sandbox, "invoices/inv-1", {"name": "x"})
+    response = _put(http, sandbox, "refunds/re-1", {"name": "x"})
     assert response.status_code == 404
     assert response.json()["error"]["type"] == "invalid_request_error"
 

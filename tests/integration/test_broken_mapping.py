@@ -47,7 +47,8 @@ def broken_mappings(tmp_path: Path) -> tuple[Path, list[str]]:
         salesforce, "phone: {path: Phone}\n      website", "phone: {pth: Phone}\n      website"
     )
     expected.append(f"{salesforce}:{line}:{col + 8}: unknown key 'pth'; did you mean 'path'?")
-    line, col = _break(billing, "ref: account, required: true}", "ref: acount, required: true}")
+    order_customer = "ref: account, required: true}\n      number: {path: order_number}"
+    line, col = _break(billing, order_customer, order_customer.replace("account", "acount"))
     expected.append(f"{billing}:{line}:{col + 5}: ref to unknown canonical entity 'acount'")
     return folder, expected
 

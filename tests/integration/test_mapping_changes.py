@@ -57,7 +57,7 @@ def test_changed_target_mapping_resends_only_the_records_whose_payload_changes(
     erp_before = sum(sandboxes.erp.upsert_count.values())
 
     # An admin decides billing should treat draft orders as active.
-    _edit(mapping_dir / "billing.yaml", "draft: draft", "draft: active")
+    _edit(mapping_dir / "billing.yaml", "{draft: draft, activated", "{draft: active, activated")
     summary = _run(sandboxes, store, mapping_dir, database_url)
 
     assert summary.systems["billing"].updated == len(drafts)

@@ -46,7 +46,7 @@ def _copy_mappings(folder: Path, replacements: dict[str, tuple[str, str]]) -> Pa
         if path.name in replacements:
             old, new = replacements[path.name]
             assert old in text, f"{old!r} not in {path.name}; update this test"
-            text = text.replace(old, new)
+            text = text.replace(old, new, 1)  # the first match: accounts come first
         (folder / path.name).write_text(text, encoding="utf-8")
     return folder
 
@@ -233,7 +233,8 @@ def test_diff_against_a_git_revision_reads_the_old_files_from_git(
     folder = _copy_mappings(tmp_path / "repo", {})
     _commit_all(folder)
     billing = folder / "billing.yaml"
-    billing.write_text(billing.read_text().replace("phone: {path: phone}", "phone: {path: name}"))
+    account_phone = ("phone: {path: phone}", "phone: {path: name}", 1)
+    billing.write_text(billing.read_text().replace(*account_phone))
     config = _config(tmp_path, sandboxes, database_url, folder)
 
     args = ["mappings", "diff", "--against", "HEAD", "-c", str(config), "--json"]

@@ -17,20 +17,22 @@ STRIPE_PROFILE = Path(__file__).resolve().parents[2] / "mappings/profiles/stripe
 # entity -> (captured from, written to) with the default mappings.
 DEFAULT_COVERAGE = {
     "account": ("salesforce", {"billing", "erp"}),
-    "contact": ("salesforce", set()),
+    "contact": ("salesforce", {"billing"}),
     "product": ("salesforce", {"billing", "erp"}),
-    "price_book_entry": ("salesforce", set()),
-    "quote": ("salesforce", set()),
-    "quote_line": ("salesforce", set()),
-    "contract": ("salesforce", set()),
-    "subscription": ("salesforce", set()),
+    "price_book_entry": ("salesforce", {"billing"}),
+    "quote": ("salesforce", {"billing"}),
+    "quote_line": ("salesforce", {"billing"}),
+    "contract": ("salesforce", {"billing"}),
+    "subscription": ("salesforce", {"billing"}),
     "order": ("salesforce", {"billing", "erp"}),
     "order_line": ("salesforce", {"billing", "erp"}),
-    "invoice": ("erp", {"salesforce"}),
-    "payment": ("erp", {"salesforce"}),
+    "invoice": ("erp", {"billing", "salesforce"}),
+    "payment": ("erp", {"billing", "salesforce"}),
 }
 # Neither the shipped systems' sandboxes nor their compact WSDL carry these yet.
 UNMAPPED = {"invoice_line", "credit_memo"}
+# Parent -> the lines that travel inside its payload.
+LINES = {"order": "order_line", "quote": "quote_line", "invoice": "invoice_line"}
 
 
 def _coverage(mapping_set: MappingSet) -> dict[str, tuple[str, set[str]]]:
@@ -44,11 +46,7 @@ def _coverage(mapping_set: MappingSet) -> dict[str, tuple[str, set[str]]]:
             else:
                 written.setdefault(mapping.entity, set()).add(system.name)
     # Lines travel inside their parent's payload: outbound `each` rules write them too.
-    for parent, child in (
-        ("order", "order_line"),
-        ("quote", "quote_line"),
-        ("invoice", "invoice_line"),
-    ):
+    for parent, child in LINES.items():
         if parent in written:
             written.setdefault(child, set()).update(written[parent])
     return {entity: (owner, written.get(entity, set())) for entity, owner in captured.items()}
@@ -67,9 +65,26 @@ def test_every_canonical_entity_is_mapped_or_listed_as_not_yet_mapped() -> None:
     assert not set(DEFAULT_COVERAGE) & UNMAPPED
 
 
+def _written_to(mapping_set: MappingSet, system: str) -> set[str]:
+    """Entities ``system`` receives, lines sent inside their parent's payload included."""
+    written = {
+        m.entity for m in mapping_set.system(system).entities.values() if not m.system_of_record
+    }
+    return written | {child for parent, child in LINES.items() if parent in written}
+
+
+def test_default_billing_mapping_writes_every_canonical_entity() -> None:
+    assert _written_to(load_mapping_set(), "billing") == set(ENTITIES)
+
+
 # entity -> (captured from, written to) with the Stripe profile's billing.yaml and erp.yaml.
 STRIPE_COVERAGE = {
     **DEFAULT_COVERAGE,
+    # Stripe has no contacts, quotes, contracts or standalone subscriptions to write them to.
+    **{
+        entity: ("salesforce", set())
+        for entity in ("contact", "quote", "quote_line", "contract", "subscription")
+    },
     "price_book_entry": ("salesforce", {"billing"}),
     "invoice": ("billing", {"erp", "salesforce"}),
     "invoice_line": ("billing", {"erp", "salesforce"}),

@@ -21,7 +21,7 @@ def test_shipped_fixtures_run_by_default_and_pass() -> None:
     cases = sum(p.read_text().count("\n---\n") + 1 for p in SHIPPED_TESTS.glob("*.yaml"))
     outcome = runner.invoke(app, ["mappings", "test"])
     assert outcome.exit_code == 0, outcome.output
-    assert cases >= 6
+    assert cases >= 8
     assert outcome.output.count("PASS ") == cases
     assert f"{cases} passed, 0 failed" in outcome.output
 
