@@ -111,6 +111,7 @@ class BillingSettings(_Section):
 
 ERP_OPERATIONS = {
     "upsert": "upsertList",
+    "delete": "deleteList",
     "get": "getList",
     "search": "search",
     "search_more": "searchMoreWithId",
