@@ -79,6 +79,7 @@ class SyncEngine:
         # entity -> source ids deferred during the current run, retried once at its end.
         self._deferred: dict[str, set[str]] = {}
         self._deferred_seen: dict[tuple[str, str], set[str]] = {}
+        self._refused_deletes: set[tuple[str, str, str]] = set()  # (entity, system, source id)
 
     def request_stop(self) -> None:
         """Finish the page in hand, commit it, and end the run (safe from a signal handler)."""
@@ -103,6 +104,7 @@ class SyncEngine:
     ) -> RunSummary:
         self._deferred = {}
         self._deferred_seen = {}
+        self._refused_deletes = set()
         with self._store.transaction() as connection:
             run_id = start_run(connection, self._flow.name)
         summary = RunSummary(run_id=run_id, flow=self._flow.name)
@@ -291,7 +293,7 @@ class SyncEngine:
             deletes, [deletion.source_id for deletion in doomed],
         )  # fmt: skip
         commit_page(self._store, self._flow.name, outcome, summary.run_id)
-        self._after_deletes(mapping.entity, deletes, resolver, retried)
+        self._after_deletes(mapping.entity, deletes, summary, resolver)
         self._after_commit(mapping.entity, deliveries, summary, resolver)
 
     def _deletions(
@@ -326,15 +328,18 @@ class SyncEngine:
         self,
         entity: str,
         deletes: Sequence[DeleteDelivery],
+        summary: RunSummary,
         resolver: StoreRefResolver,
-        retried: bool,
     ) -> None:
         for delivery in deletes:
             for canonical_id in delivery.removed:
                 resolver.forget(delivery.entity, delivery.system, canonical_id)
-            if delivery.failures and not retried:
-                # Often a parent its children still use: try again once they went, at run end.
-                self._deferred.setdefault(entity, set()).update(delivery.failed_source_ids)
+            refused = {(entity, delivery.system, i) for i in delivery.failed_source_ids}
+            fresh = refused - self._refused_deletes
+            summary.counts(delivery.entity, delivery.system).rejected += len(fresh)
+            self._refused_deletes |= refused
+            # Often a parent its children still use: try once more at the end of the run.
+            self._deferred.setdefault(entity, set()).update(i for _, _, i in fresh)
 
     def _note_deferred(
         self, entity: str, deferred: Mapping[str, set[str]], summary: RunSummary

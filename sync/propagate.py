@@ -61,7 +61,10 @@ def propagate_to_targets(
     engine: sa.Engine,
     summary: RunSummary,
 ) -> list[DeleteDelivery]:
-    """Delete ``deletions`` in every target that has them, counting into ``summary``."""
+    """Delete ``deletions`` in every target that has them, counting deletions into ``summary``.
+
+    Refusals are left for the caller to count: it knows which were already refused this run.
+    """
     if not deletions:
         return []
     ids = [deletion.canonical_id for deletion in deletions]
@@ -71,9 +74,7 @@ def propagate_to_targets(
     for target in targets:
         connector = connectors[target.system]
         delivery = propagate_deletes(target, deletions, connector, written[target.system])
-        counts = summary.counts(target.entity, target.system)
-        counts.deleted += delivery.deleted
-        counts.rejected += len(delivery.failures)
+        summary.counts(target.entity, target.system).deleted += delivery.deleted
         deliveries.append(delivery)
     return deliveries
 
