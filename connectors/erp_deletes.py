@@ -12,22 +12,17 @@ from typing import Any
 
 from connectors.base import DeleteOutcome, DeleteResult
 from connectors.erp_reads import record_refs
-from connectors.erp_records import SYSTEM, RecordKind
+from connectors.erp_records import RecordKind
 from connectors.erp_soap import SoapSession
-from connectors.errors import RecordRejected, TransientError
+from connectors.erp_writes import write_responses
+from connectors.errors import RecordRejected
 
 ALREADY_DELETED_CODES = frozenset({"RCRD_DSNT_EXIST"})
 
 
 def delete_results(target_ids: Sequence[str], response: Any) -> list[DeleteResult]:
     """Map a ``deleteList`` response's writeResponses, in order, to per-record results."""
-    body = response["body"] if "body" in response else response  # noqa: SIM401 - not a dict
-    answers = body["writeResponseList"]["writeResponse"] or []
-    if len(answers) != len(target_ids):
-        raise TransientError(
-            f"NetSuite answered {len(answers)} results for {len(target_ids)} deletions",
-            system=SYSTEM,
-        )
+    answers = write_responses(response, len(target_ids), "deletions")
     return [delete_result(t, answer) for t, answer in zip(target_ids, answers, strict=True)]
 
 
