@@ -5,8 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from config.delete_policies import DeletePolicyName, stripe_refusals
 
 
 class _Section(BaseModel):
@@ -111,6 +121,7 @@ class BillingSettings(_Section):
 
 ERP_OPERATIONS = {
     "upsert": "upsertList",
+    "delete": "deleteList",
     "get": "getList",
     "search": "search",
     "search_more": "searchMoreWithId",
@@ -228,10 +239,11 @@ class FlowSettings(_Section):
         default=None, description="Cron expression (5 fields, UTC) for `revbridge serve`."
     )
     misfire_grace_seconds: int = Field(default=300, ge=1)
-    deletes: dict[str, Literal["deactivate", "ignore"]] = Field(
+    deletes: dict[str, DeletePolicyName] = Field(
         default_factory=dict,
-        description="Per entity, what a source deletion does downstream; by default "
-        "deactivate where the entity has an inactive state (status, active), else ignore.",
+        description="Per entity, what a source deletion does downstream: deactivate, ignore "
+        "or propagate (delete it in each target); by default deactivate where the entity has "
+        "an inactive state (status, active), else ignore.",
     )
 
 
@@ -286,3 +298,17 @@ class Settings(BaseSettings):
     )
     alerts: AlertSettings = AlertSettings()
     serve: ServeSettings = ServeSettings()
+
+    @field_validator("flows")
+    @classmethod
+    def _deletes_the_targets_can_do(
+        cls, flows: list[FlowSettings], info: ValidationInfo
+    ) -> list[FlowSettings]:
+        # `billing` is declared (so validated) before `flows`; absent when it was invalid.
+        billing = info.data.get("billing")
+        if billing is None or billing.profile != "stripe":
+            return flows
+        problems = stripe_refusals([(f.name, f.targets, f.deletes) for f in flows])
+        if problems:
+            raise ValueError("; ".join(problems))
+        return flows

@@ -119,6 +119,31 @@ class WriteResult:
         return self.outcome is not WriteOutcome.REJECTED
 
 
+class DeleteOutcome(StrEnum):
+    """What happened to one record of a delete batch."""
+
+    DELETED = "deleted"
+    # The target no longer had it (deleted by someone else, or by an earlier attempt whose
+    # answer was lost): the goal is reached, so the engine counts it as a success.
+    ALREADY_DELETED = "already_deleted"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    """The target's answer for one record of a delete batch, in the order the ids were given."""
+
+    target_id: str
+    outcome: DeleteOutcome
+    error_code: str = ""
+    error_message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when the record is gone from the target."""
+        return self.outcome is not DeleteOutcome.REJECTED
+
+
 @runtime_checkable
 class Connector(Protocol):
     """I/O with one system. Raises only :mod:`connectors.errors` classes."""
@@ -138,6 +163,14 @@ class Connector(Protocol):
 
     def write(self, spec: WriteSpec, payloads: Sequence[Mapping[str, Any]]) -> list[WriteResult]:
         """Upsert payloads by external id; one result per payload, same order."""
+        ...
+
+    def delete(self, spec: WriteSpec, target_ids: Sequence[str]) -> list[DeleteResult]:
+        """Delete records by their ids in the target; one result per id, same order.
+
+        ``spec.known_target_ids`` maps revbridge's external ids to these target ids, for APIs
+        that address records by external id.
+        """
         ...
 
     def close(self) -> None:

@@ -18,7 +18,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from config.settings import BillingSettings, RetrySettings
-from connectors.base import Cursor, Page, RawRecord, ReadSpec, WriteOutcome, WriteResult, WriteSpec
+from connectors.base import (
+    Cursor,
+    DeleteResult,
+    Page,
+    RawRecord,
+    ReadSpec,
+    WriteOutcome,
+    WriteResult,
+    WriteSpec,
+)
 from connectors.billing_auth import Clock
 from connectors.billing_http import ApiRequest, BillingHttpClient, api_error
 from connectors.billing_json_profile import JsonProfile, idempotency_key
@@ -60,6 +69,12 @@ class BillingProfile(Protocol):
         self, client: BillingHttpClient, collection: str, since: Cursor | None, page_size: int
     ) -> Iterator[Page]:
         """Pages of records changed strictly after ``since``, oldest first."""
+        ...
+
+    def delete_record(
+        self, client: BillingHttpClient, collection: str, external_id: str, target_id: str
+    ) -> DeleteResult:
+        """Delete one record; already gone is ALREADY_DELETED, a refusal REJECTED."""
         ...
 
 
@@ -112,6 +127,16 @@ class BillingConnector:
         # content (A -> B -> A) is a new request rather than a replay of the first A.
         write_token = uuid.uuid4().hex
         return [self._write_one(spec, payload, write_token) for payload in payloads]
+
+    def delete(self, spec: WriteSpec, target_ids: Sequence[str]) -> list[DeleteResult]:
+        """Delete each record; one refused record never stops the batch."""
+        external_ids = {target: external for external, target in spec.known_target_ids.items()}
+        return [
+            self._profile.delete_record(
+                self._client, spec.object_name, external_ids.get(target_id, target_id), target_id
+            )
+            for target_id in target_ids
+        ]
 
     @property
     def fetch_key(self) -> str | None:

@@ -19,7 +19,8 @@ from urllib.parse import quote
 
 import requests
 
-from connectors.base import Cursor, Page, RawRecord, WriteOutcome, WriteResult
+from connectors.base import Cursor, DeleteResult, Page, RawRecord, WriteOutcome, WriteResult
+from connectors.billing_deletes import delete_at
 from connectors.billing_http import ApiRequest, BillingHttpClient, api_error
 from connectors.billing_profile_file import (
     SHIPPED_PROFILE,
@@ -156,6 +157,16 @@ class JsonProfile:
         if response.status_code == 404:
             return None
         return json_object(response)
+
+    def delete_record(
+        self, client: BillingHttpClient, collection: str, external_id: str, target_id: str
+    ) -> DeleteResult:
+        """``DELETE`` on the record's upsert path (by revbridge's external id)."""
+        upsert = self._profile.collection(collection).upsert
+        path = upsert.path.format(
+            collection=quote(collection, safe=""), external_id=quote(external_id, safe="")
+        )
+        return delete_at(client, path, target_id)
 
     def list_request(
         self, collection: str, limit: int, since: Cursor | None, after: Cursor | None = None

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from connectors.base import Cursor, Page, WriteResult
+from connectors.base import Cursor, DeleteResult, Page, WriteResult
+from connectors.billing_deletes import delete_stripe_object
 from connectors.billing_http import BillingHttpClient
 from connectors.billing_stripe_objects import EXISTING_ID_KEY, StripeObjects
 from connectors.billing_stripe_orders import write_order
@@ -38,6 +39,12 @@ class StripeProfile:
         if collection == "orders":
             return write_order(objects, external_id, params, write_token, existing)
         return objects.upsert(collection, external_id, params, write_token, existing)
+
+    def delete_record(
+        self, client: BillingHttpClient, collection: str, external_id: str, target_id: str
+    ) -> DeleteResult:
+        """Delete the Stripe object by its id, where Stripe allows deleting that kind."""
+        return delete_stripe_object(client, collection, target_id)
 
     def read(
         self, client: BillingHttpClient, collection: str, since: Cursor | None, page_size: int

@@ -19,7 +19,8 @@ from typing import Any, Literal
 from zeep.cache import Base as WsdlCache
 
 from config.settings import ErpSettings, RetrySettings
-from connectors.base import Cursor, Page, RawRecord, ReadSpec, WriteResult, WriteSpec
+from connectors.base import Cursor, DeleteResult, Page, RawRecord, ReadSpec, WriteResult, WriteSpec
+from connectors.erp_deletes import delete_records
 from connectors.erp_faults import FAULT_ERRORS, classify_fault
 from connectors.erp_reads import DeletedRecord, deleted_records, fetch_records, read_changes
 from connectors.erp_records import (
@@ -93,6 +94,10 @@ class ErpConnector:
         kind = record_kind(spec.object_name)
         record_type = self._soap.type(kind.namespace, spec.object_name)
         return self._writer.upsert(record_type, payloads)
+
+    def delete(self, spec: WriteSpec, target_ids: Sequence[str]) -> list[DeleteResult]:
+        """Delete records by internalId with ``deleteList``; already gone counts as deleted."""
+        return delete_records(self._soap, record_kind(spec.object_name), target_ids)
 
     def close(self) -> None:
         """Release the HTTP session."""

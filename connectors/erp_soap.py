@@ -81,7 +81,7 @@ class SoapSession:
         try:
             return self.retrying(attempt)
         except RecordRejected as rejected:
-            if operation == "upsert":
+            if operation in ("upsert", "delete"):
                 raise
             # Only a write has records to blame; elsewhere the request itself is wrong.
             raise ConfigError(rejected.message, system=SYSTEM) from None

@@ -18,19 +18,21 @@ from connectors.erp_soap import SoapSession
 from connectors.errors import RecordRejected, TransientError
 
 
+def write_responses(response: Any, expected: int, what: str = "records") -> list[Any]:
+    """The writeResponses of an ``upsertList`` or ``deleteList`` answer, one per record sent."""
+    body = response["body"] if "body" in response else response  # noqa: SIM401 - not a dict
+    answers: list[Any] = body["writeResponseList"]["writeResponse"] or []
+    if len(answers) != expected:
+        raise TransientError(
+            f"NetSuite answered {len(answers)} results for {expected} {what}", system=SYSTEM
+        )
+    return answers
+
+
 def write_results(external_ids: Sequence[str], response: Any) -> list[WriteResult]:
     """Map an ``upsertList`` response's writeResponses, in order, to per-record results."""
-    body = response["body"] if "body" in response else response  # noqa: SIM401 - not a dict
-    write_responses = body["writeResponseList"]["writeResponse"] or []
-    if len(write_responses) != len(external_ids):
-        raise TransientError(
-            f"NetSuite answered {len(write_responses)} results for {len(external_ids)} records",
-            system=SYSTEM,
-        )
-    return [
-        _write_result(ext, answer)
-        for ext, answer in zip(external_ids, write_responses, strict=True)
-    ]
+    answers = write_responses(response, len(external_ids))
+    return [_write_result(ext, answer) for ext, answer in zip(external_ids, answers, strict=True)]
 
 
 def _write_result(external_id: str, answer: Any) -> WriteResult:

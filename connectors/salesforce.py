@@ -24,13 +24,22 @@ from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 
 from config.settings import RetrySettings, SalesforceSettings
-from connectors.base import Cursor, Page, RawRecord, ReadSpec, WriteResult, WriteSpec
+from connectors.base import (
+    Cursor,
+    DeleteResult,
+    Page,
+    RawRecord,
+    ReadSpec,
+    WriteResult,
+    WriteSpec,
+)
 from connectors.errors import TransientError
 from connectors.retry import Sleep, retry_policy
 from connectors.salesforce_auth import SYSTEM, build_http_session, can_log_in, open_session
 from connectors.salesforce_bulk import BulkJobs
 from connectors.salesforce_children import with_child_reads
 from connectors.salesforce_csv import RestShaper
+from connectors.salesforce_deletes import delete_records
 from connectors.salesforce_describe import COMPOUND_TYPES, DescribeCache
 from connectors.salesforce_errors import classify
 from connectors.salesforce_limits import ApiBudget
@@ -249,6 +258,10 @@ class SalesforceConnector:
     def write(self, spec: WriteSpec, payloads: Sequence[Mapping[str, Any]]) -> list[WriteResult]:
         """Upsert on ``spec.external_id_field``; fields are checked against describe first."""
         return self._writer.upsert(spec, payloads)
+
+    def delete(self, spec: WriteSpec, target_ids: Sequence[str]) -> list[DeleteResult]:
+        """Delete records by Salesforce id into the recycle bin (sObject Collections delete)."""
+        return delete_records(self._call, self._settings.timeout_seconds, target_ids)
 
     def close(self) -> None:
         """Close the HTTP session."""

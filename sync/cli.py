@@ -86,7 +86,8 @@ def run(
     ] = None,
     as_json: JsonOption = False,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show planned creates/updates; write nothing.")
+        bool,
+        typer.Option("--dry-run", help="Show planned creates, updates and deletes; write nothing."),
     ] = False,
     samples: Annotated[int, typer.Option(min=0, help="Dry run: diffs shown per entity.")] = 5,
 ) -> None:
@@ -143,7 +144,8 @@ def plan_dry_run(
         ).plan()
     if as_json:
         print(json.dumps({"writes": [asdict(w) for w in plan.writes], "held": plan.held,
-                          "read": plan.read}, default=str))  # fmt: skip
+                          "read": plan.read, "deletes": [asdict(d) for d in plan.deletes]},
+                         default=str))  # fmt: skip
         return
     console.print(dry_run_tables(plan, samples))
 

@@ -12,9 +12,17 @@ from sync.capture import CapturedRecord, CaptureFailure
 from sync.conflicts import json_ready
 from sync.deliver import Delivery, DeliveryFailure
 from sync.errors import QueuedError, queue_error, resolve_landed
+from sync.propagate import DeleteDelivery, delete_errors
 from sync.store import Store
 from sync.store.cursors import save_cursor
-from sync.store.records import StoredRecord, XrefEntry, mark_deleted, save_records, save_xrefs
+from sync.store.records import (
+    StoredRecord,
+    XrefEntry,
+    delete_xrefs,
+    mark_deleted,
+    save_records,
+    save_xrefs,
+)
 
 log = logging.getLogger("revbridge.sync")
 
@@ -30,6 +38,9 @@ class PageOutcome:
     deliveries: Sequence[Delivery] = ()
     cursor: Cursor | None = None
     deleted_ids: Sequence[str] = ()  # canonical ids whose source record was deleted
+    # Source deletions the `propagate` policy carried to targets: landed and refused ones.
+    deletes: Sequence[DeleteDelivery] = ()
+    propagated: Sequence[str] = ()  # source ids of the deleted records sent to targets
 
 
 def _stored(captured: CapturedRecord) -> StoredRecord:
@@ -100,14 +111,19 @@ def commit_page(store: Store, flow: str, outcome: PageOutcome, run_id: int) -> N
         for delivery in outcome.deliveries
         for failure in delivery.failures
     ]
+    errors += delete_errors(flow, mapping, outcome.deletes)
     failed = {f.captured.source_id for d in outcome.deliveries for f in d.failures}
+    failed |= {source_id for d in outcome.deletes for source_id in d.failed_source_ids}
     landed = [record.source_id for record in outcome.captured if record.source_id not in failed]
+    landed += [source_id for source_id in outcome.propagated if source_id not in failed]
     with store.transaction() as connection:
         save_records(connection, [_stored(record) for record in outcome.changed], run_id)
         mark_deleted(connection, outcome.deleted_ids)
         save_xrefs(connection, [_source_xref(mapping, c) for c in outcome.captured], run_id)
         for delivery in outcome.deliveries:
             save_xrefs(connection, delivery.xrefs, run_id)
+        for removal in outcome.deletes:
+            delete_xrefs(connection, removal.system, removal.removed)
         resolve_landed(connection, mapping.entity, mapping.system, landed)
         for error in errors:
             queue_error(connection, error, run_id)

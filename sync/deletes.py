@@ -1,12 +1,14 @@
-"""What a deletion in the source does downstream, per entity: deactivate or ignore.
+"""What a deletion in the source does downstream, per entity: deactivate, propagate or ignore.
 
-Deleting a customer, product or order in the ERP or billing system would erase invoice and
-ledger history, so revbridge never hard-deletes downstream; ``deactivate`` sends the record
-once more with its status set to the canonical "no longer active" value.
+Deleting a customer, product or order in the ERP or billing system erases invoice and ledger
+history, so revbridge hard-deletes downstream only when a flow asks for ``propagate``
+(:mod:`sync.propagate`); ``deactivate``, the default where the entity has such a state, sends
+the record once more with its status set to the canonical "no longer active" value.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -22,6 +24,7 @@ class DeletePolicy(StrEnum):
 
     DEACTIVATE = "deactivate"
     IGNORE = "ignore"
+    PROPAGATE = "propagate"
 
 
 # The canonical fields that say "gone" for each entity that has such a state.
@@ -55,3 +58,12 @@ def deactivated(
         return None
     canonical_json = record.model_dump(mode="json")
     return CapturedRecord(source_id, record, canonical_json, content_hash(canonical_json), raw)
+
+
+def split_deleted(
+    records: Sequence[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Live records and deleted ones, as a ``queryAll`` fetch returns them (``IsDeleted``)."""
+    live = [record for record in records if record.get("IsDeleted") is not True]
+    gone = [record for record in records if record.get("IsDeleted") is True]
+    return live, gone

@@ -1,4 +1,5 @@
-"""``revbridge run --dry-run``: what a run would create and update, with field diffs; no writes.
+"""``revbridge run --dry-run``: what a run would create, update and delete, with field diffs;
+no writes.
 
 Reads the source from the committed cursors and builds every payload exactly as a run would,
 but calls no write endpoint and changes nothing in the store. A record whose parent would only
@@ -16,6 +17,7 @@ from mappings.errors import MappingError
 from mappings.mapping_set import EntityMapping, MappingSet, RefResolver
 from sync.backfill import BackfillWindow
 from sync.capture import capture_page
+from sync.deletes import DeletePolicy
 from sync.deliver import Delivery, PendingWrite, plan_delivery
 from sync.flows import Flow
 from sync.resolver import StoreRefResolver
@@ -39,6 +41,17 @@ class PlannedWrite:
     diffs: list[FieldDiff] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class PlannedDelete:
+    """One downstream delete a run would make (the ``propagate`` delete policy)."""
+
+    entity: str
+    system: str
+    source_id: str
+    canonical_id: str
+    target_id: str
+
+
 @dataclass
 class DryRunPlan:
     """Everything a run would do, per entity and target."""
@@ -47,6 +60,7 @@ class DryRunPlan:
     unchanged: dict[tuple[str, str], int] = field(default_factory=dict)
     held: list[tuple[str, str, str, str]] = field(default_factory=list)  # entity, system, id, why
     read: dict[str, int] = field(default_factory=dict)
+    deletes: list[PlannedDelete] = field(default_factory=list)
 
 
 def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -112,6 +126,7 @@ class DryRun:
         source = self._connectors[mapping.system]
         for page in source.read(spec, cursor):
             plan.read[mapping.entity] = plan.read.get(mapping.entity, 0) + len(page.records)
+            self._plan_deletes(mapping, targets, page.deleted, plan, resolver)
             captured, failures = capture_page(mapping, page.records, resolver)
             for failure in failures:
                 plan.held.append((mapping.entity, mapping.system, failure.source_id,
@@ -123,6 +138,31 @@ class DryRun:
                 delivery = Delivery(system=target.system)
                 pending = plan_delivery(target, captured, written, resolver, delivery)
                 self._record(mapping.entity, target, pending, delivery, plan, resolver)
+
+    def _plan_deletes(
+        self,
+        mapping: EntityMapping,
+        targets: Sequence[EntityMapping],
+        deleted: Sequence[Mapping[str, Any]],
+        plan: DryRunPlan,
+        resolver: StoreRefResolver,
+    ) -> None:
+        """The records a run would delete in each target that has them."""
+        if not deleted or self._flow.delete_policy(mapping.entity) is not DeletePolicy.PROPAGATE:
+            return
+        found = {}
+        for raw in deleted:
+            source_id = str(raw.get(mapping.key_field, ""))
+            canonical_id = resolver.canonical_id(mapping.entity, mapping.system, source_id)
+            if canonical_id is not None:
+                found[canonical_id] = source_id
+        for target in targets:
+            with self._store.engine.connect() as connection:
+                written = xref_entries(connection, target.system, list(found))
+            plan.deletes += [
+                PlannedDelete(mapping.entity, target.system, found[cid], cid, entry.external_id)
+                for cid, entry in written.items()
+            ]
 
     def _record(
         self,

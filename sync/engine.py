@@ -21,10 +21,11 @@ from sync.backfill import BackfillWindow
 from sync.capture import CapturedRecord, capture_page
 from sync.commit import PageOutcome, commit_page
 from sync.conflict_guard import ConflictGuard
-from sync.deletes import DeletePolicy, deactivated
+from sync.deletes import DeletePolicy, deactivated, split_deleted
 from sync.deliver import Delivery, deliver
 from sync.errors import count_active, due_for_retry
 from sync.flows import Flow
+from sync.propagate import DeleteDelivery, SourceDeletion, propagate_to_targets
 from sync.remap import MappingChanges, detect_changes, recaptured_from_store
 from sync.resolver import StoreRefResolver
 from sync.specs import read_spec
@@ -78,6 +79,7 @@ class SyncEngine:
         # entity -> source ids deferred during the current run, retried once at its end.
         self._deferred: dict[str, set[str]] = {}
         self._deferred_seen: dict[tuple[str, str], set[str]] = {}
+        self._refused_deletes: set[tuple[str, str, str]] = set()  # (entity, system, source id)
 
     def request_stop(self) -> None:
         """Finish the page in hand, commit it, and end the run (safe from a signal handler)."""
@@ -102,6 +104,7 @@ class SyncEngine:
     ) -> RunSummary:
         self._deferred = {}
         self._deferred_seen = {}
+        self._refused_deletes = set()
         with self._store.transaction() as connection:
             run_id = start_run(connection, self._flow.name)
         summary = RunSummary(run_id=run_id, flow=self._flow.name)
@@ -200,7 +203,8 @@ class SyncEngine:
                         mapping.system, ", ".join(missing[:5]))  # fmt: skip
         if records:
             targets = self._targets(mapping.entity)
-            retry = Page(records=records, cursor=None)
+            live, gone = split_deleted(records)  # a refused propagated delete is retried too
+            retry = Page(records=live, cursor=None, deleted=gone)
             self._sync_page(mapping, targets, retry, summary, resolver, retried=True)
 
     def _api_calls(self) -> dict[str, int]:
@@ -262,8 +266,9 @@ class SyncEngine:
         if not retried:  # a retry re-reads records already counted when they first came in
             counts.read += len(page.records) + len(page.deleted)
         captured, failures = capture_page(mapping, page.records, resolver)
-        deleted_ids, deactivated = self._deletions(mapping, page, resolver)
-        counts.deleted += len(deleted_ids)
+        deleted_ids, deactivated, doomed = self._deletions(mapping, page, resolver)
+        if not retried:
+            counts.deleted += len(deleted_ids)
         counts.rejected += sum(1 for f in failures if f.stage is not ErrorStage.RESOLVE)
         with self._store.engine.connect() as connection:
             stored_hashes = content_hashes(connection, [c.record.id for c in captured])
@@ -280,18 +285,25 @@ class SyncEngine:
                 f.captured.source_id for f in delivery.failures if f.stage is ErrorStage.RESOLVE
             }
         self._note_deferred(mapping.entity, deferred, summary)
-        outcome = PageOutcome(
-            mapping, captured, changed, failures, deliveries, page.cursor, deleted_ids
+        deletes = propagate_to_targets(
+            targets, doomed, self._connectors, self._store.engine, summary
         )
+        outcome = PageOutcome(
+            mapping, captured, changed, failures, deliveries, page.cursor, deleted_ids,
+            deletes, [deletion.source_id for deletion in doomed],
+        )  # fmt: skip
         commit_page(self._store, self._flow.name, outcome, summary.run_id)
+        self._after_deletes(mapping.entity, deletes, summary, resolver)
         self._after_commit(mapping.entity, deliveries, summary, resolver)
 
     def _deletions(
         self, mapping: EntityMapping, page: Page, resolver: StoreRefResolver
-    ) -> tuple[list[str], list[CapturedRecord]]:
-        """Canonical ids of records deleted at the source, and their deactivated versions."""
+    ) -> tuple[list[str], list[CapturedRecord], list[SourceDeletion]]:
+        """Canonical ids of records deleted at the source, their deactivated versions and the
+        deletions to propagate to the targets."""
         deleted_ids: list[str] = []
         deactivated_records: list[CapturedRecord] = []
+        doomed: list[SourceDeletion] = []
         policy = self._flow.delete_policy(mapping.entity)
         for raw in page.deleted:
             source_id = str(raw.get(mapping.key_field, ""))
@@ -301,6 +313,8 @@ class SyncEngine:
             deleted_ids.append(canonical_id)
             log.info("%s %s was deleted in %s: %s downstream", mapping.entity, source_id,
                      mapping.system, policy.value)  # fmt: skip
+            if policy is DeletePolicy.PROPAGATE:
+                doomed.append(SourceDeletion(canonical_id, source_id, raw))
             if policy is not DeletePolicy.DEACTIVATE:
                 continue
             with self._store.engine.connect() as connection:
@@ -308,7 +322,24 @@ class SyncEngine:
             patched = deactivated(mapping.entity, source_id, stored, raw) if stored else None
             if patched is not None:
                 deactivated_records.append(patched)
-        return deleted_ids, deactivated_records
+        return deleted_ids, deactivated_records, doomed
+
+    def _after_deletes(
+        self,
+        entity: str,
+        deletes: Sequence[DeleteDelivery],
+        summary: RunSummary,
+        resolver: StoreRefResolver,
+    ) -> None:
+        for delivery in deletes:
+            for canonical_id in delivery.removed:
+                resolver.forget(delivery.entity, delivery.system, canonical_id)
+            refused = {(entity, delivery.system, i) for i in delivery.failed_source_ids}
+            fresh = refused - self._refused_deletes
+            summary.counts(delivery.entity, delivery.system).rejected += len(fresh)
+            self._refused_deletes |= refused
+            # Often a parent its children still use: try once more at the end of the run.
+            self._deferred.setdefault(entity, set()).update(i for _, _, i in fresh)
 
     def _note_deferred(
         self, entity: str, deferred: Mapping[str, set[str]], summary: RunSummary

@@ -142,7 +142,19 @@ def dry_run_tables(plan: DryRunPlan, samples: int) -> Group:
             parts.append(_diff_table(f"{entity} -> {system}: sample updates", updates[:samples]))
     for entity, system, source_id, why in plan.held[:samples]:
         parts.append(Text(f"held back: {entity} {source_id} for {system}: {why}"))
+    if plan.deletes:
+        parts.append(_deletes_table(plan, samples))
     return Group(*parts)
+
+
+def _deletes_table(plan: DryRunPlan, samples: int) -> Table:
+    title = f"{len(plan.deletes)} downstream deletes (delete policy propagate)"
+    table = Table(title=title, title_justify="left")
+    for column in ("entity", "system", "source id", "target id"):
+        table.add_column(column, overflow="fold")
+    for delete in plan.deletes[: samples * 4]:
+        table.add_row(delete.entity, delete.system, delete.source_id, delete.target_id)
+    return table
 
 
 def _diff_table(title: str, writes: Sequence[PlannedWrite]) -> Table:

@@ -46,3 +46,9 @@ class StoreRefResolver:
         """Cache an xref the engine just wrote, in both directions."""
         self._outbound[(entity, system, canonical_id)] = system_id
         self._inbound[(entity, system, system_id)] = canonical_id
+
+    def forget(self, entity: str, system: str, canonical_id: str) -> None:
+        """Drop a cached xref: revbridge deleted the record in ``system``."""
+        system_id = self._outbound.pop((entity, system, canonical_id), None)
+        if system_id is not None:
+            self._inbound.pop((entity, system, system_id), None)

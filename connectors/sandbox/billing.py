@@ -55,7 +55,7 @@ class _BillingHandler(SandboxRequestHandler):
         self._serve()
 
     def do_DELETE(self) -> None:
-        """Delete a Stripe invoice item."""
+        """Delete a resource by external id, or a Stripe object."""
         self._serve()
 
 
@@ -163,7 +163,7 @@ class BillingSandbox:
 
     @property
     def writes(self) -> Counter[tuple[str, str]]:
-        """Counts of ``(collection, "created" | "updated" | "unchanged")``."""
+        """Counts of ``(collection, "created" | "updated" | "unchanged" | "deleted")``."""
         with self._state.lock:
             return Counter(self._state.writes)
 

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from connectors.sandbox.billing_collections import COLLECTIONS, SCHEMAS
+from connectors.sandbox.billing_deletes import check_deletable, deleted_reply
 from connectors.sandbox.billing_faults import FaultPlan, fault_body
 from connectors.sandbox.billing_oauth import SandboxCredentials
 from connectors.sandbox.billing_rules import ApiError, check_fields
@@ -167,6 +168,8 @@ class BillingState:
         if method == "PUT" and len(parts) == 3:
             key = headers.get("Idempotency-Key")
             return self._idempotent_upsert(collection, parts[2], body, key)
+        if method == "DELETE" and len(parts) == 3:
+            return self.delete(collection, parts[2])
         raise ApiError(405, "method_not_allowed", "", f"{method} {split.path} is not supported")
 
     def _idempotent_upsert(
@@ -188,6 +191,17 @@ class BillingState:
             # Like Stripe, only requests that executed are replayed; rejected ones may be resent.
             self._idempotent[key] = (fingerprint, reply)
         return reply
+
+    def delete(self, collection: str, external_id: str) -> Reply:
+        """Delete one resource by external id; 404 when there is none, 400 while still in use."""
+        row = self._rows[collection].get(external_id)
+        if row is None:
+            raise ApiError(404, "resource_missing", "external_id", f"no such {collection[:-1]}")
+        check_deletable(self._rows, collection, row)
+        del self._rows[collection][external_id]
+        self._external_by_id.pop(row["id"], None)
+        self.writes[(collection, "deleted")] += 1
+        return Reply(200, deleted_reply(row))
 
     def _get(self, collection: str, external_id: str) -> Reply:
         row = self._rows[collection].get(external_id)

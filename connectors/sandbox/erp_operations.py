@@ -7,6 +7,7 @@ from typing import Any
 
 from lxml import etree  # type: ignore[import-untyped]
 
+from connectors.sandbox.erp_deletes import delete_list
 from connectors.sandbox.erp_render import (
     MESSAGES,
     RECORD_NAMESPACES,
@@ -198,4 +199,5 @@ _OPERATIONS: dict[str, Answer] = {
     "search": _search,
     "searchMoreWithId": _search_more,
     "getDeleted": _get_deleted,
+    "deleteList": delete_list,
 }

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from connectors.sandbox.cpq_objects import OBJECTS
 from connectors.sandbox.salesforce_bulk import SandboxBulk
+from connectors.sandbox.salesforce_deletes import delete_collection
 from connectors.sandbox.salesforce_org import SandboxOrg
 from connectors.sandbox.salesforce_writes import (
     SandboxError,
@@ -142,6 +143,8 @@ class SalesforceHandler(SandboxRequestHandler):
             case ("DELETE", "sobjects", 3):
                 org.delete_record(parts[1], parts[2])
                 return 204, None
+            case ("DELETE", "composite", 2) if parts[1] == "sobjects":
+                return 200, delete_collection(org, self._params())
             case ("PATCH", "composite", 4) if parts[1] == "sobjects":
                 return 200, org.upsert_collection(parts[2], parts[3], self._json_object())
         raise not_found()

@@ -23,6 +23,9 @@ from connectors.sandbox.stripe_writes import StripeWrites
 
 _START = 1767607200  # 2026-01-05T10:00:00Z
 _SEARCH = re.compile(r"^metadata\['([^']+)'\]:'((?:[^'\\]|\\.)*)'$")
+# What Stripe deletes outright (spec3.json); prices, invoices (but drafts), subscriptions
+# (cancelled, not deleted), payments and credit notes have no delete.
+_DELETABLE = frozenset({"customers", "products", "invoiceitems"})
 _SEARCHABLE = frozenset({"customers", "products", "prices", "subscriptions", "invoices"})
 _EMBEDDED_LINES = 10
 _READ_ONLY = frozenset({"invoices", "charges", "credit_notes"})
@@ -115,8 +118,9 @@ class StripeState:
             return 200, self._invoice_lines(rest[0], query)
         if method == "GET" and len(rest) == 1:
             return 200, self._expanded(self._get(collection, rest[0]), query.get("expand"), "")
-        if method == "DELETE" and len(rest) == 1 and collection == "invoiceitems":
+        if method == "DELETE" and len(rest) == 1 and collection in _DELETABLE:
             self._get(collection, rest[0])
+            self._refuse_product_with_prices(collection, rest[0])
             del self.rows[collection][rest[0]]
             self.writes[(collection, "deleted")] += 1
             return 200, {"id": rest[0], "object": OBJECT_NAMES[collection], "deleted": True}
@@ -127,6 +131,13 @@ class StripeState:
                 return 200, self.builder.update(collection, rest[0], form)
             return 200, self.builder.create(collection, form)
         raise ApiError(404, "resource_missing", "", f"Unrecognized request URL ({method} {path})")
+
+    def _refuse_product_with_prices(self, collection: str, object_id: str) -> None:
+        if collection == "products" and any(
+            price.get("product") == object_id for price in self.rows["prices"].values()
+        ):
+            message = "This product cannot be deleted because it has one or more prices."
+            raise ApiError(400, "resource_in_use", "", message)
 
     def _get(self, collection: str, object_id: str) -> dict[str, Any]:
         found = self.rows[collection].get(object_id)

@@ -190,3 +190,12 @@ def mark_deleted(connection: sa.Connection, canonical_ids: Collection[str]) -> N
         .where(canonical_records.c.canonical_id.in_(list(canonical_ids)))
         .values(is_deleted=True, updated_at=utc_now())
     )
+
+
+def delete_xrefs(connection: sa.Connection, system: str, canonical_ids: Collection[str]) -> None:
+    """Forget where records were in ``system``: revbridge deleted them there."""
+    if not canonical_ids:
+        return
+    connection.execute(
+        sa.delete(xref).where(xref.c.system == system, xref.c.canonical_id.in_(list(canonical_ids)))
+    )

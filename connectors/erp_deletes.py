@@ -1,0 +1,63 @@
+"""Deleting NetSuite records: ``deleteList`` batches of RecordRefs and their per-record results.
+
+Records are named by internalId (what revbridge's xref holds for the ERP). A record NetSuite
+no longer has (``RCRD_DSNT_EXIST``: deleted by a user, or by an earlier attempt whose answer
+was lost) counts as deleted, so a re-run after a crash is harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from connectors.base import DeleteOutcome, DeleteResult
+from connectors.erp_reads import record_refs
+from connectors.erp_records import RecordKind
+from connectors.erp_soap import SoapSession
+from connectors.erp_writes import write_responses
+from connectors.errors import RecordRejected
+
+ALREADY_DELETED_CODES = frozenset({"RCRD_DSNT_EXIST"})
+
+
+def delete_results(target_ids: Sequence[str], response: Any) -> list[DeleteResult]:
+    """Map a ``deleteList`` response's writeResponses, in order, to per-record results."""
+    answers = write_responses(response, len(target_ids), "deletions")
+    return [delete_result(t, answer) for t, answer in zip(target_ids, answers, strict=True)]
+
+
+def delete_result(target_id: str, answer: Any) -> DeleteResult:
+    """One writeResponse of a delete or deleteList as a :class:`DeleteResult`."""
+    status = answer["status"]
+    if status["isSuccess"]:
+        return DeleteResult(target_id, DeleteOutcome.DELETED)
+    details = status["statusDetail"] or []
+    code = (details[0]["code"] if details else None) or "UNKNOWN"
+    if code in ALREADY_DELETED_CODES:
+        return DeleteResult(target_id, DeleteOutcome.ALREADY_DELETED)
+    message = "; ".join(str(detail["message"]) for detail in details)
+    return DeleteResult(target_id, DeleteOutcome.REJECTED, error_code=code, error_message=message)
+
+
+def delete_records(
+    soap: SoapSession, kind: RecordKind, target_ids: Sequence[str]
+) -> list[DeleteResult]:
+    """Delete ``kind`` records by internalId in batches of ``batch_size``."""
+    size = soap.settings.batch_size
+    results: list[DeleteResult] = []
+    for start in range(0, len(target_ids), size):
+        batch = list(target_ids[start : start + size])
+        results += _delete_batch(soap, kind, batch)
+    return results
+
+
+def _delete_batch(soap: SoapSession, kind: RecordKind, batch: list[str]) -> list[DeleteResult]:
+    try:
+        response = soap.call("delete", baseRef=record_refs(soap.type, kind, batch))
+    except RecordRejected as rejected:
+        if len(batch) == 1:
+            return [DeleteResult(batch[0], DeleteOutcome.REJECTED, rejected.code, rejected.message)]
+        # A fault blames the whole batch: split it until the offending records stand alone.
+        middle = len(batch) // 2
+        return _delete_batch(soap, kind, batch[:middle]) + _delete_batch(soap, kind, batch[middle:])
+    return delete_results(batch, response)
