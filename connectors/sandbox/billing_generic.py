@@ -73,6 +73,8 @@ class BillingState:
         self._next_id = Counter[str]()
         self._ticks = 0
         self._idempotent: dict[str, tuple[str, Reply]] = {}
+        # external id -> the reason the API gives for refusing it (a record-level rejection).
+        self.refused: dict[str, str] = {}
 
     def exists(self, collection: str, resource_id: str) -> bool:
         """True when ``resource_id`` is a billing id in ``collection``."""
@@ -100,6 +102,8 @@ class BillingState:
 
     def upsert(self, collection: str, external_id: str, body: Any) -> Reply:
         """Validate and create or replace one resource by external id."""
+        if external_id in self.refused:
+            raise ApiError(400, "record_refused", "", self.refused[external_id])
         check_fields(body, SCHEMAS[collection], self.exists)
         if body.get("external_id", external_id) != external_id:
             raise ApiError(400, "parameter_invalid", "external_id", "differs from the URL")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from connectors.billing import BillingConnector
 from connectors.billing_profile_file import SHIPPED_PROFILE
 from connectors.sandbox.billing import BillingSandbox
 from connectors.sandbox.server import RequestGate
+from tests.meeting_gate import MeetingGate
 
 CUSTOMERS = WriteSpec("customers", "external_id")
 MakeConnector = Callable[..., BillingConnector]
@@ -48,11 +48,11 @@ def make_connector(sandbox: BillingSandbox, waits: list[float]) -> Iterator[Make
     """Connectors to the sandbox (generic profile unless ``profile="stripe"``), closed after."""
     built: list[BillingConnector] = []
 
-    def make(**settings: Any) -> BillingConnector:
+    def make(attempts: int = 4, **settings: Any) -> BillingConnector:
         stripe = settings.get("profile") == "stripe"
         base_url = sandbox.stripe_url if stripe else sandbox.url
         options = {"base_url": base_url, "api_key": SecretStr(sandbox.api_key), **settings}
-        retry = RetrySettings(attempts=4, max_wait_seconds=30.0)
+        retry = RetrySettings(attempts=attempts, max_wait_seconds=30.0)
         connector = BillingConnector(BillingSettings(**options), retry, wait=waits.append)
         built.append(connector)
         return connector
@@ -60,31 +60,6 @@ def make_connector(sandbox: BillingSandbox, waits: list[float]) -> Iterator[Make
     yield make
     for connector in built:
         connector.close()
-
-
-@dataclass
-class MeetingGate(RequestGate):
-    """Holds each matching request until ``parties`` of them are in the server at once.
-
-    Writers that really overlap meet at once; sequential ones never do, and the barrier's
-    timeout breaks it, which the test then sees in ``met``.
-    """
-
-    parties: int = 2
-    met: list[bool] = field(default_factory=list)
-    _barrier: threading.Barrier | None = None
-
-    def hold_if_matching(self, method: str, path: str) -> None:
-        """Wait at the barrier; record whether everyone arrived."""
-        if method != self.method or not path.startswith(self.path_prefix):
-            return
-        if self._barrier is None:
-            self._barrier = threading.Barrier(self.parties, timeout=self.timeout)
-        try:
-            self._barrier.wait()
-            self.met.append(True)
-        except threading.BrokenBarrierError:
-            self.met.append(False)
 
 
 def _customer(external_id: str, **changes: Any) -> dict[str, Any]:
@@ -174,7 +149,7 @@ def test_profile_without_a_batch_endpoint_writes_one_record_a_call(
 def test_single_record_writes_overlap_up_to_max_concurrency(
     make_connector: MakeConnector, sandbox: BillingSandbox, tmp_path: Path
 ) -> None:
-    gate = MeetingGate("PUT", "/v1/customers/", timeout=20.0, parties=4)
+    gate = MeetingGate("PUT", "/v1/customers/", barrier=threading.Barrier(4, timeout=20.0))
     sandbox.server.install_gate(gate)
     connector = make_connector(profile_file=_profile_without_batch(tmp_path), max_concurrency=4)
 
@@ -188,13 +163,13 @@ def test_single_record_writes_overlap_up_to_max_concurrency(
 def test_concurrent_stripe_writes_land_exactly_once_each_despite_dropped_answers(
     make_connector: MakeConnector, sandbox: BillingSandbox
 ) -> None:
-    sandbox.drop_every(3)  # every third request is committed, then its answer is lost
+    # A quarter of requests are committed, then their answers lost; ten attempts outlast that.
+    sandbox.inject_rate(0.25, None, seed=7)
     customers = [_customer(f"acc-{n:02d}", email=f"ap{n}@example.com") for n in range(24)]
     customers = [{k: v for k, v in c.items() if k != "currency"} for c in customers]
 
-    results = make_connector(profile="stripe", auth="basic", max_concurrency=6).write(
-        CUSTOMERS, customers
-    )
+    connector = make_connector(attempts=10, profile="stripe", auth="basic", max_concurrency=6)
+    results = connector.write(CUSTOMERS, customers)
 
     assert [r.external_id for r in results] == [c["external_id"] for c in customers]
     assert all(r.ok for r in results), [r.error_message for r in results if not r.ok]
