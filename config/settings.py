@@ -103,6 +103,14 @@ class BillingSettings(_Section):
     ca_bundle: Path | None = None
     timeout_seconds: float = Field(default=30.0, gt=0)
     page_size: int = Field(default=100, ge=1, le=1000)
+    max_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        description="Write calls in flight at once (records, or batches where the API has a "
+        "batch endpoint). Stripe allows about 100 operations/s live and 25/s per endpoint; "
+        "429 answers wait as Retry-After asks.",
+    )
 
     @model_validator(mode="after")
     def _credentials_for_auth(self) -> BillingSettings:

@@ -13,7 +13,6 @@ Three seams, composed rather than inherited:
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -24,7 +23,6 @@ from connectors.base import (
     Page,
     RawRecord,
     ReadSpec,
-    WriteOutcome,
     WriteResult,
     WriteSpec,
 )
@@ -33,6 +31,7 @@ from connectors.billing_http import ApiRequest, BillingHttpClient, api_error
 from connectors.billing_json_profile import JsonProfile, idempotency_key
 from connectors.billing_profile_file import load_profile
 from connectors.billing_stripe import EXISTING_ID_KEY, StripeProfile
+from connectors.billing_writes import BillingWriter, RecordWriter
 from connectors.errors import ConfigError
 from connectors.retry import Sleep
 
@@ -51,19 +50,8 @@ __all__ = [
 SYSTEM = "billing"
 
 
-class BillingProfile(Protocol):
+class BillingProfile(RecordWriter, Protocol):
     """The wire format of one flavour of billing API."""
-
-    def write_record(
-        self,
-        client: BillingHttpClient,
-        collection: str,
-        external_id: str,
-        payload: Mapping[str, Any],
-        write_token: str,
-    ) -> WriteResult:
-        """Create or update one record; a record-level refusal comes back as REJECTED."""
-        ...
 
     def read(
         self, client: BillingHttpClient, collection: str, since: Cursor | None, page_size: int
@@ -105,6 +93,7 @@ class BillingConnector:
     ) -> None:
         self._profile = profile or profile_for(settings)
         self._client = BillingHttpClient(settings, retry, sleep=wait, clock=clock)
+        self._writer = BillingWriter(self._profile, self._client, settings.max_concurrency)
         self._page_size = settings.page_size
 
     @property
@@ -122,11 +111,12 @@ class BillingConnector:
         next(iter(self._profile.read(self._client, "customers", None, 1)), None)
 
     def write(self, spec: WriteSpec, payloads: Sequence[Mapping[str, Any]]) -> list[WriteResult]:
-        """Create or update each payload by external id; one bad record never stops the batch."""
-        # One token per call: retries inside this call replay, a later call with the same
-        # content (A -> B -> A) is a new request rather than a replay of the first A.
-        write_token = uuid.uuid4().hex
-        return [self._write_one(spec, payload, write_token) for payload in payloads]
+        """Create or update each payload by external id; one bad record never stops the batch.
+
+        Batches where the profile has a batch endpoint, else one call per record; up to
+        ``billing.max_concurrency`` calls at once; results in the payloads' order.
+        """
+        return self._writer.write(spec, payloads)
 
     def delete(self, spec: WriteSpec, target_ids: Sequence[str]) -> list[DeleteResult]:
         """Delete each record; one refused record never stops the batch."""
@@ -172,25 +162,3 @@ class BillingConnector:
     def close(self) -> None:
         """Release the HTTP sessions."""
         self._client.close()
-
-    def _write_one(
-        self, spec: WriteSpec, payload: Mapping[str, Any], write_token: str
-    ) -> WriteResult:
-        external_id = payload.get(spec.external_id_field)
-        if not isinstance(external_id, str) or not external_id:
-            return WriteResult(
-                str(external_id or ""),
-                WriteOutcome.REJECTED,
-                error_code="parameter_missing",
-                error_message=f"the payload has no {spec.external_id_field}",
-                error_fields=(spec.external_id_field,),
-            )
-        if isinstance(self._profile, StripeProfile):
-            # Stripe has no external id field: the id travels as metadata[revbridge_id], and
-            # the Stripe id revbridge already knows saves a metadata search.
-            payload = {k: v for k, v in payload.items() if k != spec.external_id_field}
-            if external_id in spec.known_target_ids:
-                payload[EXISTING_ID_KEY] = spec.known_target_ids[external_id]
-        return self._profile.write_record(
-            self._client, spec.object_name, external_id, payload, write_token
-        )

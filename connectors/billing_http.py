@@ -7,12 +7,14 @@ turns those into per-record rejections); every other failure is raised as a
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from config.settings import BillingSettings, RetrySettings
 from connectors.billing_auth import Clock, OAuthClientCredentials, build_auth, secrets_of
@@ -66,6 +68,10 @@ class BillingHttpClient:
         self._secrets = secrets_of(settings)
         self._idempotency_header = settings.idempotency_header
         self._session = requests.Session()
+        # Up to max_concurrency writes share the session; each needs a pooled connection.
+        adapter = HTTPAdapter(pool_maxsize=max(10, settings.max_concurrency))
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
         self._token_session = requests.Session()
         self._auth = build_auth(settings, self._token_session, clock=clock)
         self._session.auth = self._auth
@@ -75,7 +81,13 @@ class BillingHttpClient:
         self._sleep = sleep or time.sleep
         self._retrying = retry_policy(retry, sleep=self._record_and_sleep)
         self.last_wait_seconds: float | None = None
-        self.requests_sent = 0
+        self._sent = 0
+        self._sent_lock = threading.Lock()
+
+    @property
+    def requests_sent(self) -> int:
+        """HTTP requests sent so far, retries included (from every writer thread)."""
+        return self._sent
 
     @property
     def base_url(self) -> str:
@@ -88,6 +100,7 @@ class BillingHttpClient:
         ``missing_ok`` returns a 404 too: for a request about one record, a missing record is
         that record's problem, not a wrong base URL.
         """
+        # Safe from concurrent writers: tenacity keeps each call's attempt state apart.
         return self._retrying(self._send_once, request, missing_ok)
 
     def close(self) -> None:
@@ -105,7 +118,8 @@ class BillingHttpClient:
             headers[self._idempotency_header] = request.idempotency_key
         url = request.url or self._base_url + request.path
         where = f"{request.method} {url.split('?', 1)[0]}"
-        self.requests_sent += 1
+        with self._sent_lock:
+            self._sent += 1
         try:
             response = self._session.request(
                 request.method,

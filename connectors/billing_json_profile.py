@@ -24,6 +24,7 @@ from connectors.billing_deletes import delete_at
 from connectors.billing_http import ApiRequest, BillingHttpClient, api_error
 from connectors.billing_profile_file import (
     SHIPPED_PROFILE,
+    Collection,
     CursorStyle,
     ProfileFile,
     load_profile,
@@ -47,6 +48,11 @@ def _json_default(value: Any) -> str:
     if isinstance(value, date | datetime):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def payload_json(payload: Mapping[str, Any]) -> str:
+    """A payload as compact JSON with sorted keys, so equal content encodes (and hashes) equal."""
+    return json.dumps(payload, default=_json_default, sort_keys=True, separators=(",", ":"))
 
 
 def json_object(response: requests.Response) -> dict[str, Any]:
@@ -75,6 +81,16 @@ def rejection(external_id: str, response: requests.Response) -> WriteResult:
     )
 
 
+def unencodable(external_id: str, error: Exception) -> WriteResult:
+    """The rejection of a payload that cannot be sent as JSON."""
+    return WriteResult(
+        external_id,
+        WriteOutcome.REJECTED,
+        error_code="parameter_invalid",
+        error_message=f"the payload cannot be encoded as JSON: {error}",
+    )
+
+
 def _order_key(cursor: Cursor) -> tuple[datetime, str]:
     try:
         stamp = datetime.fromisoformat(cursor.modified)
@@ -84,7 +100,8 @@ def _order_key(cursor: Cursor) -> tuple[datetime, str]:
     return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC), cursor.record_id)
 
 
-def _field(record: Mapping[str, Any], dotted: str) -> Any:
+def field_at(record: Mapping[str, Any], dotted: str) -> Any:
+    """The value at a dotted path (``data.items``), or None where the path runs out."""
     node: Any = record
     for step in dotted.split("."):
         node = node.get(step) if isinstance(node, Mapping) else None
@@ -97,12 +114,21 @@ class JsonProfile:
     def __init__(self, profile: ProfileFile | None = None) -> None:
         self._profile = profile or load_profile(SHIPPED_PROFILE)
 
+    def settings(self, collection: str) -> Collection:
+        """The profile's endpoints and field names for ``collection``."""
+        return self._profile.collection(collection)
+
+    def batch_size(self, collection: str) -> int | None:
+        """Records per batch call for ``collection``; None when it has no batch endpoint."""
+        batch = self._profile.collection(collection).batch
+        return None if batch is None else batch.max_records
+
     def upsert_request(
         self, collection: str, external_id: str, payload: Mapping[str, Any]
     ) -> ApiRequest:
         """The upsert call with a JSON body, keys sorted so equal content hashes equal."""
         upsert = self._profile.collection(collection).upsert
-        body = json.dumps(payload, default=_json_default, sort_keys=True, separators=(",", ":"))
+        body = payload_json(payload)
         path = upsert.path.format(
             collection=quote(collection, safe=""), external_id=quote(external_id, safe="")
         )
@@ -116,7 +142,7 @@ class JsonProfile:
             return rejection(external_id, response)
         settings = self._profile.collection(collection or "*")
         created = response.status_code == settings.upsert.created_status
-        target_id = _field(json_object(response), settings.id_field)
+        target_id = field_at(json_object(response), settings.id_field)
         return WriteResult(
             external_id,
             WriteOutcome.CREATED if created else WriteOutcome.UPDATED,
@@ -135,12 +161,7 @@ class JsonProfile:
         try:
             request = self.upsert_request(collection, external_id, payload)
         except (TypeError, ValueError) as error:
-            return WriteResult(
-                external_id,
-                WriteOutcome.REJECTED,
-                error_code="parameter_invalid",
-                error_message=f"the payload cannot be encoded as JSON: {error}",
-            )
+            return unencodable(external_id, error)
         key = idempotency_key(collection, external_id, request.body or b"", write_token)
         response = client.send(replace(request, idempotency_key=key))
         return self.write_result(external_id, response, collection)
@@ -187,15 +208,15 @@ class JsonProfile:
     ) -> tuple[list[RawRecord], dict[str, Any]]:
         """The records of a list answer, and the answer's body."""
         body = json_object(response)
-        records = _field(body, self._profile.collection(collection or "*").records_field)
+        records = field_at(body, self._profile.collection(collection or "*").records_field)
         return list(records or []), body
 
     def position(self, record: RawRecord, collection: str = "") -> Cursor:
         """``(cursor field, id)``: the order the list endpoint returns."""
         settings = self._profile.collection(collection or "*")
         return Cursor(
-            modified=str(_field(record, settings.cursor_field)),
-            record_id=str(_field(record, settings.id_field)),
+            modified=str(field_at(record, settings.cursor_field)),
+            record_id=str(field_at(record, settings.id_field)),
         )
 
     def read(

@@ -1,11 +1,11 @@
 """The generic JSON billing profile's YAML file: pydantic schema and a loader that says file:line.
 
-A profile names, per collection, the list and upsert endpoints, where records and their id and
-cursor fields sit, and the paging style (a ``type``-tagged union). ``default`` applies to any
-collection not listed; ``{collection}`` and ``{external_id}`` in paths are filled in per call.
-YAML anchors under ``definitions`` and merge keys (``<<: *base``) share settings between
-collections. Every problem is
-reported at once as ``file:line:column: message``, like the mapping files.
+A profile names, per collection, the list and upsert endpoints (and optionally a batch upsert),
+where records and their id and cursor fields sit, and the paging style (a ``type``-tagged
+union). ``default`` applies to any collection not listed; ``{collection}`` and
+``{external_id}`` in paths are filled in per call. YAML anchors under ``definitions`` and merge
+keys (``<<: *base``) share settings between collections. Every problem is reported at once as
+``file:line:column: message``, like the mapping files.
 """
 
 from __future__ import annotations
@@ -81,11 +81,25 @@ class Upsert(_Node):
     created_status: int = 201
 
 
+class Batch(_Node):
+    """One call that upserts up to ``max_records`` records by external id (optional).
+
+    The body is ``{"records": [{"external_id": ..., "data": {...}}, ...]}``; the answer's
+    ``data`` holds one result per record, in order: ``{"external_id", "status", "result"
+    (created | updated | unchanged), "record"}`` or ``{"external_id", "status", "error"}``.
+    """
+
+    path: str = Field(pattern=r"^/")
+    max_records: int = Field(default=100, ge=1, le=1000)
+
+
 class Collection(_Node):
     """Endpoints and field names of one collection (or of every unlisted one: ``default``)."""
 
     list_path: str = Field(pattern=r"^/")
     upsert: Upsert
+    # Without it, records are written one call each (up to billing.max_concurrency at once).
+    batch: Batch | None = None
     records_field: str = "data"
     id_field: str = "id"
     cursor_field: str = "updated"

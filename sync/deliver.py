@@ -121,6 +121,46 @@ def _apply_result(
     )
 
 
+def review_delivery(
+    target: EntityMapping,
+    captured: Sequence[CapturedRecord],
+    connector: Connector,
+    written: Mapping[str, XrefEntry],
+    refs: RefResolver,
+    conflicts: ConflictGuard | None = None,
+) -> tuple[Delivery, list[PendingWrite]]:
+    """The delivery so far (unchanged, failed, conflicts) and the writes still to send.
+
+    With a ``conflicts`` guard, records the target changed since revbridge's last write are
+    decided by the conflict policies first (and logged); held ones are not written.
+    """
+    delivery = Delivery(system=target.system)
+    pending = plan_delivery(target, captured, written, refs, delivery)
+    if pending and conflicts is not None:
+        reviewed = conflicts.review(target, pending, connector)
+        pending = reviewed.pending
+        delivery.conflicts, delivery.held = reviewed.conflicts, reviewed.held
+    return delivery, pending
+
+
+def write_pending(
+    target: EntityMapping, pending: Sequence[PendingWrite], connector: Connector, delivery: Delivery
+) -> Delivery:
+    """Send the pending writes in one connector call and count each record's result."""
+    if not pending:
+        return delivery
+    known = {item.captured.record.id: item.prior.external_id for item in pending if item.prior}
+    results = connector.write(write_spec(target, known), [item.payload for item in pending])
+    if len(results) != len(pending):
+        raise ConnectorError(
+            f"{target.system} answered {len(results)} results for {len(pending)} records",
+            system=target.system,
+        )
+    for item, result in zip(pending, results, strict=True):
+        _apply_result(target, item, result, delivery)
+    return delivery
+
+
 def deliver(
     target: EntityMapping,
     captured: Sequence[CapturedRecord],
@@ -134,21 +174,5 @@ def deliver(
     With a ``conflicts`` guard, records the target changed since that write are decided by the
     conflict policies first (and logged); held ones are not written.
     """
-    delivery = Delivery(system=target.system)
-    pending = plan_delivery(target, captured, written, refs, delivery)
-    if pending and conflicts is not None:
-        reviewed = conflicts.review(target, pending, connector)
-        pending = reviewed.pending
-        delivery.conflicts, delivery.held = reviewed.conflicts, reviewed.held
-    if not pending:
-        return delivery
-    known = {item.captured.record.id: item.prior.external_id for item in pending if item.prior}
-    results = connector.write(write_spec(target, known), [item.payload for item in pending])
-    if len(results) != len(pending):
-        raise ConnectorError(
-            f"{target.system} answered {len(results)} results for {len(pending)} records",
-            system=target.system,
-        )
-    for item, result in zip(pending, results, strict=True):
-        _apply_result(target, item, result, delivery)
-    return delivery
+    delivery, pending = review_delivery(target, captured, connector, written, refs, conflicts)
+    return write_pending(target, pending, connector, delivery)

@@ -22,7 +22,8 @@ from sync.capture import CapturedRecord, capture_page
 from sync.commit import PageOutcome, commit_page
 from sync.conflict_guard import ConflictGuard
 from sync.deletes import DeletePolicy, deactivated, split_deleted
-from sync.deliver import Delivery, deliver
+from sync.deliver import Delivery
+from sync.deliver_targets import deliver_to_targets
 from sync.errors import count_active, due_for_retry
 from sync.flows import Flow
 from sync.propagate import DeleteDelivery, SourceDeletion, propagate_to_targets
@@ -388,12 +389,11 @@ class SyncEngine:
         guard = (
             ConflictGuard(self._store, self._conflicts, summary.run_id) if self._conflicts else None
         )
-        deliveries = []
-        for target in targets:
-            connector = self._connectors[target.system]
-            delivery = deliver(
-                target, captured, connector, written[target.system], resolver, conflicts=guard
-            )
+        # Independent systems are written at the same time; all have answered on return.
+        deliveries = deliver_to_targets(
+            targets, captured, self._connectors, written, resolver, conflicts=guard
+        )
+        for target, delivery in zip(targets, deliveries, strict=True):
             counts = summary.counts(target.entity, delivery.system)
             counts.conflicts += delivery.conflicts
             counts.created += delivery.created
@@ -402,7 +402,6 @@ class SyncEngine:
             counts.rejected += sum(
                 1 for f in delivery.failures if f.stage is not ErrorStage.RESOLVE
             )
-            deliveries.append(delivery)
         return deliveries
 
     def _after_commit(

@@ -208,6 +208,11 @@ class BillingSandbox:
         with self._state.lock:
             self._state.faults.scripted.extend(Fault(None) for _ in range(times))
 
+    def refuse(self, external_id: str, reason: str) -> None:
+        """Refuse every upsert of ``external_id`` with ``reason`` (a per-record rejection)."""
+        with self._state.lock:
+            self._state.refused[external_id] = reason
+
     def drop_every(self, nth: int) -> None:
         """From now on, commit every ``nth`` request, then drop its response (0: stop)."""
         with self._state.lock:

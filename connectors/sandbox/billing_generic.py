@@ -1,11 +1,12 @@
 """The billing sandbox's state and its generic JSON API; ``/stripe`` and ``/oauth`` routed on.
 
 Every collection of ``billing_collections.COLLECTIONS`` (customers, products, orders, invoices,
-...) is upserted by revbridge's external id (``PUT /v1/{collection}/{external_id}``) and listed
-with keyset paging ordered by ``(updated, id)``. ``updated_after`` is inclusive, so a reader
-never loses a record that shares the cursor's timestamp; given together with ``starting_after``
-the pair is a keyset ``(updated, id)`` to resume strictly after, which stays correct when that
-record changes between pages. Errors follow Stripe's shape:
+...) is upserted by revbridge's external id (``PUT /v1/{collection}/{external_id}``), up to 100
+in one call by ``POST /v1/{collection}/batch`` (:mod:`connectors.sandbox.billing_batch`), and
+listed with keyset paging ordered by ``(updated, id)``. ``updated_after`` is inclusive, so a
+reader never loses a record that shares the cursor's timestamp; given together with
+``starting_after`` the pair is a keyset ``(updated, id)`` to resume strictly after, which stays
+correct when that record changes between pages. Errors follow Stripe's shape:
 ``{"error": {"type", "code", "param", "message"}}``.
 """
 
@@ -14,12 +15,13 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
+from connectors.sandbox.billing_batch import batch_items, error_detail, upsert_each
 from connectors.sandbox.billing_collections import COLLECTIONS, SCHEMAS
 from connectors.sandbox.billing_deletes import check_deletable, deleted_reply
 from connectors.sandbox.billing_faults import FaultPlan, fault_body
@@ -44,10 +46,7 @@ class Reply:
 
 
 def _error_reply(error: ApiError) -> Reply:
-    detail = {"type": error.kind, "code": error.code, "message": error.message}
-    if error.param:
-        detail["param"] = error.param
-    return Reply(error.status, {"error": detail})
+    return Reply(error.status, {"error": error_detail(error)})
 
 
 class BillingState:
@@ -76,6 +75,8 @@ class BillingState:
         self._next_id = Counter[str]()
         self._ticks = 0
         self._idempotent: dict[str, tuple[str, Reply]] = {}
+        # external id -> the reason the API gives for refusing it (a record-level rejection).
+        self.refused: dict[str, str] = {}
 
     def exists(self, collection: str, resource_id: str) -> bool:
         """True when ``resource_id`` is a billing id in ``collection``."""
@@ -103,6 +104,8 @@ class BillingState:
 
     def upsert(self, collection: str, external_id: str, body: Any) -> Reply:
         """Validate and create or replace one resource by external id."""
+        if external_id in self.refused:
+            raise ApiError(400, "record_refused", "", self.refused[external_id])
         check_fields(body, SCHEMAS[collection], self.exists)
         if body.get("external_id", external_id) != external_id:
             raise ApiError(400, "parameter_invalid", "external_id", "differs from the URL")
@@ -170,23 +173,36 @@ class BillingState:
             return self._idempotent_upsert(collection, parts[2], body, key)
         if method == "DELETE" and len(parts) == 3:
             return self.delete(collection, parts[2])
+        if method == "POST" and len(parts) == 3 and parts[2] == "batch":
+            return self._batch_upsert(collection, body, headers.get("Idempotency-Key"))
         raise ApiError(405, "method_not_allowed", "", f"{method} {split.path} is not supported")
 
     def _idempotent_upsert(
         self, collection: str, external_id: str, body: bytes, key: str | None
     ) -> Reply:
-        try:
-            parsed = json.loads(body) if body else None
-        except ValueError:
-            raise ApiError(400, "parameter_invalid", "", "the body is not JSON") from None
+        parsed = _json_body(body)
         fingerprint = json.dumps([collection, external_id, parsed], sort_keys=True)
+        return self._once(key, fingerprint, lambda: self.upsert(collection, external_id, parsed))
+
+    def _batch_upsert(self, collection: str, body: bytes, key: str | None) -> Reply:
+        """Upsert each record of a batch; a retried batch (same key) replays the first answer."""
+        items = batch_items(_json_body(body))
+        fingerprint = json.dumps([collection, "batch", items], sort_keys=True)
+
+        def run() -> Reply:
+            results = upsert_each(collection, items, self.upsert, self.writes)
+            return Reply(200, {"object": "list", "data": results})
+
+        return self._once(key, fingerprint, run)
+
+    def _once(self, key: str | None, fingerprint: str, run: Callable[[], Reply]) -> Reply:
         if key is not None and key in self._idempotent:
             seen, reply = self._idempotent[key]
             if seen != fingerprint:
                 message = "this Idempotency-Key was used with a different request"
                 raise ApiError(400, "idempotency_error", "", message, "idempotency_error")
             return Reply(reply.status, reply.body, {"Idempotent-Replayed": "true"})
-        reply = self.upsert(collection, external_id, parsed)
+        reply = run()
         if key is not None:
             # Like Stripe, only requests that executed are replayed; rejected ones may be resent.
             self._idempotent[key] = (fingerprint, reply)
@@ -242,6 +258,13 @@ class BillingState:
             raise ApiError(400, "resource_missing", "starting_after", "no such object")
         row = self._rows[collection][self._external_by_id[resource_id]]
         return (_parse_time(row["updated"]), resource_id)
+
+
+def _json_body(body: bytes) -> Any:
+    try:
+        return json.loads(body) if body else None
+    except ValueError:
+        raise ApiError(400, "parameter_invalid", "", "the body is not JSON") from None
 
 
 def _limit(query: dict[str, list[str]]) -> int:

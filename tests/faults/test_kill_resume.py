@@ -139,10 +139,10 @@ def test_kill_in_the_middle_of_a_page_of_writes_then_rerun_converges(
     config_file: tuple[Sandboxes, Path], reference_state: dict[str, set[str]]
 ) -> None:
     sandboxes, config = config_file
-    # Hold the 51st order upsert: 50 orders of page one are in billing, none committed locally.
-    _run_until_gate_then_kill(config, sandboxes.billing.server, "PUT", "/v1/orders/", 50)
-    # The held 51st request is served after the release, to a client that is gone.
-    assert 50 <= len(sandboxes.billing.resources("orders")) <= 51
+    # Hold the second order batch: 100 orders of page one are in billing, none committed locally.
+    _run_until_gate_then_kill(config, sandboxes.billing.server, "POST", "/v1/orders/", 1)
+    # The held batch is served after the release, to a client that is gone.
+    assert 100 <= len(sandboxes.billing.resources("orders")) <= 200
 
     completed = _run(config)
 
@@ -150,4 +150,4 @@ def test_kill_in_the_middle_of_a_page_of_writes_then_rerun_converges(
     assert _downstream_state(sandboxes) == reference_state
     _created_once(sandboxes)
     writes = sandboxes.billing.writes
-    assert writes[("orders", "unchanged")] + writes[("orders", "updated")] >= 50  # replays
+    assert writes[("orders", "unchanged")] + writes[("orders", "updated")] >= 100  # replays

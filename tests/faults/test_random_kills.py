@@ -44,7 +44,7 @@ _QUERY = f"/services/data/v{SalesforceSettings().api_version}/query"
 # (sandbox, method, path prefix, most requests let through before the gate closes)
 ENDPOINTS = (
     ("salesforce", "GET", _QUERY, 8),
-    ("billing", "PUT", "/v1/", 300),
+    ("billing", "POST", "/v1/", 2),  # batch upserts of up to 100 records each
     ("erp", "POST", SERVICE_PATH, 10),
 )
 

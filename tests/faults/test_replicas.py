@@ -57,8 +57,8 @@ def test_a_killed_replica_flow_is_resumed_by_another_with_no_duplicates(
 ) -> None:
     with Sandboxes(PAGED) as sandboxes:
         config = write_serve_config(tmp_path / "revbridge.yaml", sandboxes, database_url)
-        # Hold the 51st order upsert: 50 orders of page one are in billing, none committed.
-        gate = sandboxes.billing.server.hold_requests("PUT", "/v1/orders/", let_through=50)
+        # Hold the second order batch: 100 orders of page one are in billing, none committed.
+        gate = sandboxes.billing.server.hold_requests("POST", "/v1/orders/", let_through=1)
         replicas = [ServeProcess(config) for _ in range(3)]
         try:
             assert gate.arrived.wait(timeout=90), "no replica reached the billing writes"

@@ -41,6 +41,8 @@ def test_shipped_profile_describes_the_sandbox_api() -> None:
     assert orders.paging_strategy() == CursorPaging(
         filter_param="updated_after", cursor_field="updated"
     )
+    assert orders.batch is not None
+    assert (orders.batch.path, orders.batch.max_records) == ("/v1/{collection}/batch", 100)
 
 
 def test_profile_with_anchors_builds_each_collections_paging(tmp_path: Path) -> None:
@@ -69,6 +71,12 @@ def test_profile_with_anchors_builds_each_collections_paging(tmp_path: Path) -> 
             "version: 1\nname: x\ndefault:\n  list_path: /v1/x\n"
             "  upsert: {path: '/v1/x/{external_id}'}\n  paging: {type: offset}\n",
             ["6:3: default.paging"],
+        ),
+        (
+            "version: 1\nname: x\ndefault:\n  list_path: /v1/x\n"
+            "  upsert: {path: '/v1/x/{external_id}'}\n"
+            "  batch: {path: /v1/x/batch, max_records: 0}\n  paging: {type: cursor}\n",
+            ["6:30: default.batch.max_records"],
         ),
         ("version: 1\nname: [\n", [":3:1: YAML error"]),
     ],

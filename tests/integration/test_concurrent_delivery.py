@@ -1,0 +1,95 @@
+"""The engine writes each page to billing and the ERP at the same time, then commits it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from connectors.sandbox.erp import SERVICE_PATH
+from mappings.identity import canonical_id
+from mappings.loader import load_mapping_set
+from sync.connections import open_connectors
+from sync.engine import SyncEngine
+from sync.errors import list_errors
+from sync.flows import QUOTE_TO_CASH
+from sync.sandboxes import Sandboxes, SandboxSize
+from sync.stats import RunSummary
+from sync.store import Store
+from sync.store.schema import ErrorStage, RunStatus
+from tests.meeting_gate import MeetingGate
+
+SIZE = SandboxSize(accounts=12, orders=24, products=5, invalid_records=False)
+
+
+@pytest.fixture
+def sandboxes() -> Iterator[Sandboxes]:
+    """Salesforce, billing and ERP sandboxes seeded with a small CPQ data set."""
+    with Sandboxes(SIZE) as started:
+        yield started
+
+
+def _run(sandboxes: Sandboxes, database_url: str) -> RunSummary:
+    store = Store(database_url)
+    try:
+        with open_connectors(sandboxes.settings(database_url)) as connectors:
+            engine = SyncEngine(store, load_mapping_set(), connectors, QUOTE_TO_CASH)
+            return engine.run()
+    finally:
+        store.close()
+
+
+def test_billing_and_erp_are_in_flight_at_once_and_the_page_commits_after_both(
+    sandboxes: Sandboxes, database_url: str
+) -> None:
+    # The first billing write and the first ERP write each wait for the other: delivered one
+    # system after the other, they never meet and the barrier breaks.
+    meeting = threading.Barrier(2, timeout=20.0)
+    billing_gate = MeetingGate("POST", "/v1/customers/batch", barrier=meeting, first_only=True)
+    erp_gate = MeetingGate("POST", SERVICE_PATH, barrier=meeting, first_only=True)
+    sandboxes.billing.server.install_gate(billing_gate)
+    sandboxes.erp.server.install_gate(erp_gate)
+
+    summary = _run(sandboxes, database_url)
+
+    assert (billing_gate.met, erp_gate.met) == ([True], [True])
+    assert summary.status is RunStatus.SUCCEEDED, summary.message
+    accounts = sandboxes.salesforce.records("Account")
+    assert len(sandboxes.billing.resources("customers")) == len(accounts)
+    assert summary.counts("account", "billing").created == len(accounts)
+    assert summary.counts("account", "erp").created == len(accounts)
+    again = _run(sandboxes, database_url)
+    assert again.counts("account", "billing").created == 0, "xrefs of both systems committed"
+    assert again.counts("account", "erp").created == 0
+
+
+def test_record_billing_refuses_mid_batch_is_queued_with_its_reason_while_the_rest_land(
+    sandboxes: Sandboxes, database_url: str
+) -> None:
+    accounts = sandboxes.salesforce.records("Account")
+    refused = accounts[len(accounts) // 2]["Id"]
+    sandboxes.billing.refuse(canonical_id("account", "salesforce", refused), "on credit hold")
+
+    summary = _run(sandboxes, database_url)
+
+    assert summary.status is RunStatus.PARTIAL
+    assert summary.counts("account", "billing").created == len(accounts) - 1
+    assert summary.counts("account", "billing").rejected == 1
+    assert summary.counts("account", "erp").created == len(accounts), "the ERP took it"
+    store = Store(database_url)
+    with store.engine.connect() as connection:
+        entries = list_errors(connection, entity="account", limit=None)
+    store.close()
+    [entry] = entries
+    assert (entry.source_id, entry.target_system, entry.stage) == (
+        refused,
+        "billing",
+        ErrorStage.WRITE.value,
+    )
+    assert (entry.code, entry.message) == ("record_refused", "on credit hold")
+    assert entry.payload is not None
+    assert entry.payload["name"] == accounts[len(accounts) // 2]["Name"]
+    landed = {c["external_id"] for c in sandboxes.billing.resources("customers")}
+    assert canonical_id("account", "salesforce", refused) not in landed
+    assert len(landed) == len(accounts) - 1
