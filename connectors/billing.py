@@ -65,6 +65,12 @@ class BillingProfile(RecordWriter, Protocol):
         """Delete one record; already gone is ALREADY_DELETED, a refusal REJECTED."""
         ...
 
+    def fetch_records(
+        self, client: BillingHttpClient, collection: str, record_ids: Sequence[str]
+    ) -> list[RawRecord]:
+        """The records with these ids as they are now; missing ones left out."""
+        ...
+
 
 def profile_for(settings: BillingSettings) -> BillingProfile:
     """The profile ``settings`` ask for (a profile file is validated here, once)."""
@@ -134,20 +140,10 @@ class BillingConnector:
         return "external_id" if isinstance(self._profile, JsonProfile) else None
 
     def fetch(self, spec: ReadSpec, record_ids: Sequence[str]) -> list[RawRecord]:
-        """The records with these external ids as they are now (json profile; missing left out).
-
-        The generic API has no batch read: one GET per record, on the record's upsert path.
+        """The records as they are now, missing ones left out: by revbridge's external id (json
+        profile) or by Stripe id (Stripe profile); one GET per record, as neither API batches.
         """
-        if not isinstance(self._profile, JsonProfile):
-            raise ConfigError(
-                f"fetching {spec.object_name} records by id from billing needs the json profile",
-                system=SYSTEM,
-            )
-        found = (
-            self._profile.fetch_record(self._client, spec.object_name, external_id)
-            for external_id in record_ids
-        )
-        return [record for record in found if record is not None]
+        return self._profile.fetch_records(self._client, spec.object_name, record_ids)
 
     def read(self, spec: ReadSpec, since: Cursor | None) -> Iterator[Page]:
         """Yield pages of records changed strictly after ``since``, oldest first."""

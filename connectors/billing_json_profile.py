@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -165,6 +165,13 @@ class JsonProfile:
         key = idempotency_key(collection, external_id, request.body or b"", write_token)
         response = client.send(replace(request, idempotency_key=key))
         return self.write_result(external_id, response, collection)
+
+    def fetch_records(
+        self, client: BillingHttpClient, collection: str, record_ids: Sequence[str]
+    ) -> list[RawRecord]:
+        """The records with these external ids as the API has them now; missing left out."""
+        found = (self.fetch_record(client, collection, external_id) for external_id in record_ids)
+        return [record for record in found if record is not None]
 
     def fetch_record(
         self, client: BillingHttpClient, collection: str, external_id: str

@@ -8,15 +8,15 @@ found without an upsert by external id, and how idempotency keys are derived.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from connectors.base import Cursor, DeleteResult, Page, WriteResult
+from connectors.base import Cursor, DeleteResult, Page, RawRecord, WriteResult
 from connectors.billing_deletes import delete_stripe_object
 from connectors.billing_http import BillingHttpClient
 from connectors.billing_stripe_objects import EXISTING_ID_KEY, StripeObjects
 from connectors.billing_stripe_orders import write_order
-from connectors.billing_stripe_read import read_stripe_list
+from connectors.billing_stripe_read import fetch_stripe_objects, read_stripe_list
 
 __all__ = ["EXISTING_ID_KEY", "StripeProfile"]
 
@@ -45,6 +45,12 @@ class StripeProfile:
     ) -> DeleteResult:
         """Delete the Stripe object by its id, where Stripe allows deleting that kind."""
         return delete_stripe_object(client, collection, target_id)
+
+    def fetch_records(
+        self, client: BillingHttpClient, collection: str, object_ids: Sequence[str]
+    ) -> list[RawRecord]:
+        """The objects with these Stripe ids as they are now; missing ones left out."""
+        return fetch_stripe_objects(client, collection, object_ids)
 
     def read(
         self, client: BillingHttpClient, collection: str, since: Cursor | None, page_size: int

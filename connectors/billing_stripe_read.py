@@ -12,7 +12,7 @@ come out as exact ``Decimal`` in major units and Unix-second timestamps (``creat
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -123,22 +123,48 @@ def _complete_lines(client: BillingHttpClient, invoice: RawRecord) -> tuple[RawR
     return {**invoice, "lines": {**lines, "data": data, "has_more": False}}, calls
 
 
+def _readable(collection: str) -> tuple[str, tuple[str, ...]]:
+    if collection not in _LISTS:
+        known = ", ".join(sorted(_LISTS))
+        raise ConfigError(f"Stripe profile can't read {collection!r}; use {known}", system=SYSTEM)
+    return _LISTS[collection]
+
+
+def _as_record(client: BillingHttpClient, stripe_object: RawRecord) -> tuple[RawRecord, int]:
+    """One Stripe object as revbridge reads it: every line, ids flattened, money and dates."""
+    complete, calls = _complete_lines(client, stripe_object)
+    return with_datetimes(from_minor_units(flatten_expandable(complete))), calls
+
+
+def fetch_stripe_objects(
+    client: BillingHttpClient, collection: str, object_ids: Sequence[str]
+) -> list[RawRecord]:
+    """The objects with these Stripe ids as they are now (one GET each); missing left out."""
+    path, expand = _readable(collection)
+    # A list expands `data.customer`; a single object expands `customer`.
+    params = [("expand[]", name.removeprefix("data.")) for name in expand]
+    found = []
+    for object_id in object_ids:
+        request = ApiRequest("GET", f"{path}/{quote(object_id, safe='')}", params=params)
+        response = client.send(request, missing_ok=True)
+        if response.status_code != 404:
+            found.append(_as_record(client, json_object(response))[0])
+    return found
+
+
 def read_stripe_list(
     client: BillingHttpClient, collection: str, since: Cursor | None, page_size: int
 ) -> Iterator[Page]:
     """Pages of objects created strictly after ``since``, oldest first."""
-    if collection not in _LISTS:
-        known = ", ".join(sorted(_LISTS))
-        raise ConfigError(f"Stripe profile can't read {collection!r}; use {known}", system=SYSTEM)
-    path, expand = _LISTS[collection]
+    path, expand = _readable(collection)
     floor = _cursor_key(since) if since is not None else None
     records, calls = _newer_than(client, path, expand, floor)
     records.sort(key=_key)
     for start in range(0, len(records), page_size):
         page: list[RawRecord] = []
         for record in records[start : start + page_size]:
-            complete, extra = _complete_lines(client, record)
+            converted, extra = _as_record(client, record)
             calls += extra
-            page.append(with_datetimes(from_minor_units(flatten_expandable(complete))))
+            page.append(converted)
         yield Page(records=page, cursor=_cursor(records[start + len(page) - 1]), api_calls=calls)
         calls = 0

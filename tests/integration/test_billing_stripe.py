@@ -270,6 +270,38 @@ def test_invoices_payments_and_credit_notes_read_back_with_exact_money(
     assert [r["id"] for page in later for r in page.records] == [invoices[2]["id"]]
 
 
+def test_invoices_payments_and_credit_notes_fetched_by_id_read_as_the_list_reads_them(
+    make_connector: MakeConnector, sandbox: BillingSandbox
+) -> None:
+    # A retry of a deferred Stripe record re-reads it by id: it must look as the list showed it.
+    connector = make_connector()
+    customer_id, product_id = _seed_customer_and_product(connector)
+    order = _order("ord-1", customer_id, product_id, "USD")
+    # 24 one-time lines: more than an invoice embeds, so fetching must page the rest.
+    order["lines"] = [
+        {**line, "external_id": f"l-{index}"} for index, line in enumerate(order["lines"][1:] * 12)
+    ]
+    connector.write(ORDERS, [order])
+    invoice = sandbox.bill_pending_items(customer_id)
+    sandbox.pay_invoice(invoice["id"])
+    sandbox.credit_invoice(invoice["id"], 1, reason="duplicate")
+
+    for collection in ("invoices", "payments", "credit_notes"):
+        [listed] = [r for page in _read(connector, collection) for r in page.records]
+        spec = ReadSpec(collection, ("id",))
+
+        fetched = connector.fetch(spec, ["in_missing", listed["id"]])
+
+        assert fetched == [listed], collection
+    assert len(fetched_lines := listed_invoice_lines(connector, invoice["id"])) == 24
+    assert all(isinstance(line["amount"], Decimal) for line in fetched_lines)
+
+
+def listed_invoice_lines(connector: BillingConnector, invoice_id: str) -> list[Any]:
+    [fetched] = connector.fetch(ReadSpec("invoices", ("id",)), [invoice_id])
+    return list(fetched["lines"]["data"])
+
+
 def _spec_operation(spec: dict[str, Any], method: str, path: str) -> dict[str, Any] | None:
     for template, operations in spec["paths"].items():
         pattern = "^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$"
