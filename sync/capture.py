@@ -71,7 +71,7 @@ def capture_record(
             source_id, ErrorStage.VALIDATE, "ValidationError", message, raw, canonical_id
         )
     canonical_json = record.model_dump(mode="json")
-    return CapturedRecord(source_id, record, canonical_json, content_hash(canonical_json), raw)
+    return CapturedRecord(source_id, record, canonical_json, content_hash(record), raw)
 
 
 def capture_page(

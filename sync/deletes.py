@@ -54,4 +54,4 @@ def deactivated(
     except ValidationError:
         return None
     canonical_json = record.model_dump(mode="json")
-    return CapturedRecord(source_id, record, canonical_json, content_hash(canonical_json), raw)
+    return CapturedRecord(source_id, record, canonical_json, content_hash(record), raw)
