@@ -17,11 +17,19 @@ from mappings.coercion import to_datetime
 from mappings.errors import MappingError
 from mappings.fields import CanonicalField, canonical_fields
 from mappings.identity import canonical_id
-from mappings.mapping_set import ChildFields, EntityMapping, RefResolver, SystemMapping
+from mappings.mapping_set import ChildFields, EntityMapping, RefKeys, RefResolver, SystemMapping
 from mappings.rule_kinds import PathRule, RuleBase
 from mappings.rule_kinds import getter as make_getter
 from mappings.spec import EntitySpec, MappingFile
-from mappings.values import SKIP, Side, ValueOf, compile_value, converted, outbound_side
+from mappings.values import (
+    SKIP,
+    Side,
+    ValueOf,
+    compile_ref_lookup,
+    compile_value,
+    converted,
+    outbound_side,
+)
 
 Record = Mapping[str, Any]
 Builder = Callable[..., dict[str, Any]]
@@ -33,11 +41,13 @@ def compile_system(spec: MappingFile) -> SystemMapping:
     """Compile every entity mapping of one validated file."""
     # Children are looked up here when a record is mapped, so entities compile in any order.
     builders: dict[str, Builder] = {}
+    ref_keys: dict[str, RefKeys] = {}
     entities: dict[str, EntityMapping] = {}
     for name, entity_spec in spec.entities.items():
         if entity_spec.system_of_record:
             side = Side(True, spec.system)
             build = _compile_inbound(name, entity_spec, side, builders)
+            ref_keys[name] = _compile_ref_keys(name, entity_spec, side, ref_keys)
         else:
             side = outbound_side(spec.system, canonical_fields(model_for(name)))
             build = _compile_outbound(name, entity_spec, side, builders)
@@ -57,6 +67,7 @@ def compile_system(spec: MappingFile) -> SystemMapping:
             fingerprint=fingerprint(spec, name),
             _to_canonical=build if side.inbound else None,
             _from_canonical=None if side.inbound else build,
+            _ref_keys=ref_keys.get(name),
         )
     return SystemMapping(name=spec.system, entities=entities)
 
@@ -204,18 +215,52 @@ def _compile_inbound(
     return to_canonical
 
 
+def _child_items(items: Any) -> Any:
+    if isinstance(items, Mapping):  # Salesforce REST nests subquery rows in a query result
+        items = items.get("records")
+    return items or ()
+
+
 def _children(
     items: Any, build: Builder, parent_key: str | None, refs: RefResolver, parent: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    if isinstance(items, Mapping):  # Salesforce REST nests subquery rows in a query result
-        items = items.get("records")
     built = []
-    for item in items or ():
+    for item in _child_items(items):
         child = build(item, refs, parent["source_modified_at"])
         if parent_key:
             child[parent_key] = parent["id"]
         built.append(child)
     return built
+
+
+def _compile_ref_keys(
+    entity: str, spec: EntitySpec, side: Side, children_keys: Mapping[str, RefKeys]
+) -> RefKeys:
+    """What :meth:`EntityMapping.ref_keys` runs: each ref rule's lookup, then each child's."""
+    fields = canonical_fields(model_for(entity))
+    lookups = [
+        (rule.ref, compile_ref_lookup(key, rule, fields[key], side))
+        for key, rule in spec.fields.items()
+        if rule.ref is not None and not (isinstance(rule, PathRule) and rule.each is not None)
+    ]
+    children = [
+        (make_getter(rule.path), str(rule.each))
+        for rule in spec.fields.values()
+        if isinstance(rule, PathRule) and rule.each is not None
+    ]
+
+    def ref_keys(raw: Record) -> list[tuple[str, Any]]:
+        keys = []
+        for ref, lookup in lookups:
+            value = lookup(raw)
+            if value is not None:
+                keys.append((ref, value))
+        for get, child in children:
+            for item in _child_items(get(raw)):
+                keys += children_keys[child](item)
+        return keys
+
+    return ref_keys
 
 
 def _compile_outbound(

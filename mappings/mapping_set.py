@@ -19,6 +19,8 @@ class RefResolver(Protocol):
 
 ToCanonical = Callable[[Mapping[str, Any], RefResolver], dict[str, Any]]
 FromCanonical = Callable[[Mapping[str, Any], RefResolver], dict[str, Any]]
+# (referenced entity, its id in this system) for every inbound ref of a raw record.
+RefKeys = Callable[[Mapping[str, Any]], list[tuple[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class EntityMapping:
     fingerprint: str
     _to_canonical: ToCanonical | None = field(repr=False)
     _from_canonical: FromCanonical | None = field(repr=False)
+    _ref_keys: RefKeys | None = field(default=None, repr=False)
 
     def to_canonical(self, raw: Mapping[str, Any], refs: RefResolver) -> dict[str, Any]:
         """A raw record of this system as a canonical dict, ready for model validation."""
@@ -63,6 +66,14 @@ class EntityMapping:
         if self._from_canonical is None:
             raise TypeError(f"{self.system} {self.entity} is captured here, not written")
         return self._from_canonical(record, refs)
+
+    def ref_keys(self, raw: Mapping[str, Any]) -> list[tuple[str, Any]]:
+        """(entity, id in this system) of each record a raw record refers to, children's too.
+
+        The ids :meth:`to_canonical` will ask the resolver for, so a page's lookups can be
+        fetched in one query; a value that fails to map is left out (it fails when mapped).
+        """
+        return self._ref_keys(raw) if self._ref_keys is not None else []
 
     def referenced_entities(self) -> frozenset[str]:
         """Canonical entities this mapping's refs point at, its children's included."""

@@ -113,8 +113,7 @@ def compile_value(key: str, rule: RuleBase, field: CanonicalField | None, side: 
     money = rule.field_type is FieldType.MONEY
     # Outbound money is checked against its currency as a number, then written.
     value_convert = to_decimal if money and not side.inbound else convert
-    default = None if rule.default is None else converted(value_convert, key, rule.default)
-    pick = _picker(key, rule, value_convert, default)
+    pick = _picker_for(key, rule, value_convert)
     if isinstance(rule, ConstRule):
         const = rule.const
         value_of: ValueOf = lambda record, refs: pick(const)  # noqa: E731
@@ -125,6 +124,31 @@ def compile_value(key: str, rule: RuleBase, field: CanonicalField | None, side: 
     if money:
         value_of = _money(key, rule, value_of, convert, side)
     return _conditional(key, rule.when, value_of, side)
+
+
+def compile_ref_lookup(
+    key: str, rule: RuleBase, field: CanonicalField | None, side: Side
+) -> Callable[[Record], Any]:
+    """The id a ``ref`` rule looks up for a record, unresolved: what a batch can prefetch.
+
+    It is the value :func:`compile_value`'s function hands the resolver (``when`` aside:
+    prefetching a key the condition later skips costs nothing but a row).
+    """
+    pick = _picker_for(key, rule, converter_for(rule, field, side))
+    get = _source(key, rule, side)
+
+    def lookup(record: Record) -> Any:
+        try:
+            return pick(get(record))
+        except (MappingError, *_ERRORS):
+            return None  # the record fails with this error when it is mapped
+
+    return lookup
+
+
+def _picker_for(key: str, rule: RuleBase, convert: Converter) -> Callable[[Any], Any]:
+    default = None if rule.default is None else converted(convert, key, rule.default)
+    return _picker(key, rule, convert, default)
 
 
 def _source(key: str, rule: RuleBase, side: Side) -> Callable[[Record], Any]:

@@ -13,6 +13,7 @@ from mappings.canonical import CanonicalRecord, model_for
 from mappings.errors import MappingError, UnresolvedReference
 from mappings.mapping_set import EntityMapping, RefResolver
 from sync.change import content_hash
+from sync.resolver import page_refs
 from sync.store.schema import ErrorStage
 
 
@@ -70,7 +71,7 @@ def capture_record(
             source_id, ErrorStage.VALIDATE, "ValidationError", message, raw, canonical_id
         )
     canonical_json = record.model_dump(mode="json")
-    return CapturedRecord(source_id, record, canonical_json, content_hash(canonical_json), raw)
+    return CapturedRecord(source_id, record, canonical_json, content_hash(record), raw)
 
 
 def capture_page(
@@ -79,10 +80,11 @@ def capture_page(
     """Capture every record of a page; failures never stop the others."""
     captured: list[CapturedRecord] = []
     failures: list[CaptureFailure] = []
-    for raw in raw_records:
-        outcome = capture_record(mapping, raw, refs)
-        if isinstance(outcome, CapturedRecord):
-            captured.append(outcome)
-        else:
-            failures.append(outcome)
+    with page_refs(mapping, raw_records, refs):
+        for raw in raw_records:
+            outcome = capture_record(mapping, raw, refs)
+            if isinstance(outcome, CapturedRecord):
+                captured.append(outcome)
+            else:
+                failures.append(outcome)
     return captured, failures

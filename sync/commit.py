@@ -54,7 +54,7 @@ def _stored(captured: CapturedRecord) -> StoredRecord:
         source_object=record.source.object,
         source_id=record.source.id,
         source_modified_at=record.source_modified_at,
-        source_payload=json_ready(captured.raw),
+        source_payload=captured.raw,  # the store's JSON serializer takes it as read
     )
 
 

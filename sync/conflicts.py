@@ -20,12 +20,13 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
 from config.settings import ConflictSettings
+from sync.store.schema import dump_json
 
 
 class Policy(StrEnum):
@@ -84,15 +85,7 @@ class Verdict:
 
 def json_ready(value: Any) -> Any:
     """A payload as JSON would carry it: money as decimal text, dates as ISO 8601."""
-    return json.loads(json.dumps(value, default=_encode))
-
-
-def _encode(value: Any) -> str:
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    return str(value)
+    return json.loads(dump_json(value))
 
 
 def flatten(payload: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

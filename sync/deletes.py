@@ -57,7 +57,7 @@ def deactivated(
     except ValidationError:
         return None
     canonical_json = record.model_dump(mode="json")
-    return CapturedRecord(source_id, record, canonical_json, content_hash(canonical_json), raw)
+    return CapturedRecord(source_id, record, canonical_json, content_hash(record), raw)
 
 
 def split_deleted(

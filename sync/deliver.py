@@ -13,7 +13,6 @@ from mappings.mapping_set import EntityMapping, RefResolver
 from sync.capture import CapturedRecord
 from sync.change import payload_hash
 from sync.conflict_guard import ConflictGuard
-from sync.conflicts import json_ready
 from sync.specs import write_spec
 from sync.store.records import XrefEntry
 from sync.store.schema import ErrorStage
@@ -115,7 +114,7 @@ def _apply_result(
             object_name=target.object_name,
             external_id=result.target_id or fallback_id,
             last_written_hash=item.payload_hash,
-            last_written_payload=json_ready(item.payload),
+            last_written_payload=item.payload,  # the store's JSON serializer takes it as is
             last_source_payload=item.source_payload,
         )
     )

@@ -13,6 +13,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from sync.store.schema import dump_json
+
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -42,7 +44,8 @@ def create_store_engine(url: str) -> sa.Engine:
     parsed = sa.make_url(url)
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    engine = sa.create_engine(parsed, pool_pre_ping=True)
+    # Payloads go in as read (Decimal, datetime included) and are serialized only once, here.
+    engine = sa.create_engine(parsed, pool_pre_ping=True, json_serializer=dump_json)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _on_sqlite_connect)
     return engine

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
@@ -32,6 +35,20 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
 
 
 JsonColumn = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+def json_default(value: Any) -> str:
+    """What JSON has no type for, as payloads carry it: money as decimal text, dates ISO 8601."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def dump_json(value: Any) -> str:
+    """The text of a JSON column (the store engine's serializer): raw payloads go in as read."""
+    return json.dumps(value, default=json_default)
 
 
 class RunStatus(StrEnum):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from mappings.canonical import Order
 from sync.change import content_hash, payload_hash
 
 
@@ -13,21 +16,29 @@ def test_payload_hash_sees_every_value_change() -> None:
     assert payload_hash({"total": "10.00"}) != payload_hash({"total": "10.0"})
 
 
+def _order(modified: str = "2026-01-05T10:00:00Z", line_modified: str = "2026-01-05T10:00:00Z",
+           quantity: str = "1") -> Order:  # fmt: skip
+    source: dict[str, Any] = {"system": "salesforce", "object": "Order", "id": "801A"}
+    line = {"id": "l1", "source": {**source, "object": "OrderItem", "id": "802A"},
+            "source_modified_at": line_modified, "order_id": "o1", "product_id": "p1",
+            "quantity": quantity, "unit_price": "10", "total": "10"}  # fmt: skip
+    order = {"id": "o1", "source": source, "source_modified_at": modified, "account_id": "a1",
+             "status": "draft", "effective_date": "2026-02-01", "currency": "USD", "total": "10",
+             "lines": [line]}  # fmt: skip
+    return Order.model_validate(order)
+
+
 def test_content_hash_ignores_source_timestamps_at_every_level() -> None:
-    record = {
-        "id": "o1",
-        "source_modified_at": "t1",
-        "lines": [{"id": "l1", "source_modified_at": "t1"}],
-    }
-    touched = {
-        "id": "o1",
-        "source_modified_at": "t2",
-        "lines": [{"id": "l1", "source_modified_at": "t9"}],
-    }
-    assert content_hash(record) == content_hash(touched)
+    touched = _order(modified="2026-03-01T08:00:00Z", line_modified="2026-03-09T08:00:00Z")
+
+    assert content_hash(_order()) == content_hash(touched)
 
 
 def test_content_hash_sees_a_changed_child() -> None:
-    record = {"id": "o1", "lines": [{"id": "l1", "quantity": "1"}]}
-    changed = {"id": "o1", "lines": [{"id": "l1", "quantity": "2"}]}
-    assert content_hash(record) != content_hash(changed)
+    assert content_hash(_order()) != content_hash(_order(quantity="2"))
+
+
+def test_content_hash_sees_a_changed_field() -> None:
+    renumbered = _order().model_copy(update={"order_number": "100"})
+
+    assert content_hash(_order()) != content_hash(renumbered)
