@@ -20,6 +20,7 @@ from zeep.cache import Base as WsdlCache
 
 from config.settings import ErpSettings, RetrySettings
 from connectors.base import Cursor, Page, RawRecord, ReadSpec, WriteResult, WriteSpec
+from connectors.erp_custom import custom_record_type_id, is_custom_record, record_type_name
 from connectors.erp_faults import FAULT_ERRORS, classify_fault
 from connectors.erp_reads import DeletedRecord, deleted_records, fetch_records, read_changes
 from connectors.erp_records import (
@@ -60,7 +61,7 @@ class ErpConnector:
     ) -> None:
         """``wsdl_cache="user"`` caches remote WSDLs under the user's cache dir (not loopback)."""
         self._soap = SoapSession(settings, retry, wsdl_cache=wsdl_cache, sleep=sleep)
-        self._builder = RecordBuilder()
+        self._builder = RecordBuilder(self._soap.type)
         self._writer = RecordWriter(self._soap, self._builder)
 
     def check(self) -> None:
@@ -78,7 +79,8 @@ class ErpConnector:
 
     def fetch(self, spec: ReadSpec, record_ids: Sequence[str]) -> list[RawRecord]:
         """The current state of the records with these internalIds (missing ones left out)."""
-        return fetch_records(self._soap, record_kind(spec.object_name), record_ids)
+        type_id = self._custom_type_id(spec.object_name)
+        return fetch_records(self._soap, record_kind(spec.object_name), record_ids, type_id)
 
     def deleted(self, spec: ReadSpec, since: dt.datetime | None) -> Iterator[DeletedRecord]:
         """Records of ``spec.object_name`` deleted after ``since``, by ``getDeleted``."""
@@ -91,8 +93,17 @@ class ErpConnector:
                 f"NetSuite upserts by externalId, not {spec.external_id_field!r}", system=SYSTEM
             )
         kind = record_kind(spec.object_name)
-        record_type = self._soap.type(kind.namespace, spec.object_name)
+        record_type = self._soap.type(kind.namespace, record_type_name(spec.object_name))
+        type_id = self._custom_type_id(spec.object_name)
+        if type_id is not None:
+            # A custom record names its type; the mapping names it by script id.
+            payloads = [{**payload, "recType": {"internalId": type_id}} for payload in payloads]
         return self._writer.upsert(record_type, payloads)
+
+    def _custom_type_id(self, object_name: str) -> str | None:
+        if not is_custom_record(object_name):
+            return None
+        return custom_record_type_id(self._soap.settings.custom_record_types, object_name)
 
     def close(self) -> None:
         """Release the HTTP session."""

@@ -77,13 +77,21 @@ def read_changes(
 
 
 def fetch_records(
-    soap: SoapSession, kind: RecordKind, internal_ids: Sequence[str]
+    soap: SoapSession, kind: RecordKind, internal_ids: Sequence[str], type_id: str | None = None
 ) -> list[RawRecord]:
-    """The records with these internalIds, by ``getList``; missing ones are left out."""
+    """The records with these internalIds, by ``getList``; missing ones are left out.
+
+    ``type_id`` is the custom record type's internal id when ``kind`` is ``CustomRecord``.
+    """
     size = soap.settings.get_batch_size
     found: list[RawRecord] = []
     for start in range(0, len(internal_ids), size):
-        refs = record_refs(soap.type, kind, internal_ids[start : start + size])
+        batch = internal_ids[start : start + size]
+        refs = (
+            record_refs(soap.type, kind, batch)
+            if type_id is None
+            else custom_record_refs(soap.type, type_id, batch)
+        )
         answers = soap.call("get", baseRef=refs)["readResponseList"]["readResponse"] or []
         for answer in answers:
             if answer["status"]["isSuccess"]:
@@ -101,6 +109,12 @@ def record_refs(type_of: TypeOf, kind: RecordKind, internal_ids: Sequence[str]) 
     """``RecordRef``s to ``kind`` records by internalId, as getList takes them."""
     record_ref = type_of(CORE_NAMESPACE, "RecordRef")
     return [record_ref(internalId=internal_id, type=kind.ref_type) for internal_id in internal_ids]
+
+
+def custom_record_refs(type_of: TypeOf, type_id: str, internal_ids: Sequence[str]) -> list[Any]:
+    """``CustomRecordRef``s to records of the custom record type ``type_id``, for getList."""
+    record_ref = type_of(CORE_NAMESPACE, "CustomRecordRef")
+    return [record_ref(internalId=internal_id, typeId=type_id) for internal_id in internal_ids]
 
 
 def deleted_filter(
