@@ -39,6 +39,12 @@ from connectors.sandbox.server import LoopbackServer, SandboxRequestHandler
 __all__ = ["FAULT_KINDS", "ErpCredentials", "ErpSandbox", "SoapFault"]
 
 SERVICE_PATH = "/services/NetSuitePort_2023_2"
+# The sandbox account's custom record types (script id -> internal id), as erp.yaml names them.
+CUSTOM_RECORD_TYPES = {
+    "customrecord_rb_contract": "101",
+    "customrecord_rb_subscription": "102",
+    "customrecord_rb_price": "103",
+}
 WSDL_ADDRESS = "https://webservices.netsuite.com/services/NetSuitePort_2023_2"
 _XML = "text/xml; charset=utf-8"
 # Faults answered as a SuiteTalk SOAP fault: (fault element or None, code, message).
@@ -313,6 +319,7 @@ class ErpSandbox:
             "token_secret": creds.token_secret,
             "email": creds.email,
             "password": creds.password,
+            "custom_record_types": dict(CUSTOM_RECORD_TYPES),
         }
         return ErpSettings.model_validate({**values, **overrides})
 
