@@ -33,6 +33,7 @@ from connectors.sandbox.erp_render import (
     oversize_document,
 )
 from connectors.sandbox.erp_search import SearchSessions
+from connectors.sandbox.erp_seed import seed_receivables
 from connectors.sandbox.erp_store import Clock, ErpStore
 from connectors.sandbox.server import LoopbackServer, SandboxRequestHandler
 
@@ -269,6 +270,11 @@ class ErpSandbox:
     def delete(self, record_type: str, external_id: str) -> None:
         """Delete a record as a NetSuite user would; ``getDeleted`` reports it."""
         self._state.store.delete(record_type, external_id)
+
+    def seed_receivables(self, customers: int = 3) -> list[tuple[str, str]]:
+        """An invoice (two item lines) and a credit memo on it for each of a few customers, as
+        NetSuite users would enter them; (invoice, credit memo) internalIds."""
+        return seed_receivables(self._state.store, customers)
 
     def inject_fault(self, kind: str, times: int = 1) -> None:
         """Fail the next ``times`` calls with ``kind`` (``http_503`` hits WSDL fetches too)."""

@@ -51,6 +51,8 @@ _CUSTOMER_FIELDS = {
 _ITEM_TYPES = ("ServiceSaleItem", "InventoryItem")
 # Fields NetSuite sets itself; a client can't write them.
 _SYSTEM_FIELDS = ("internalId", "createdDate", "lastModifiedDate", "nullFieldList")
+# Transactions whose item lines carry NetSuite's line number in the compact WSDL.
+_NUMBERED_LINES = ("Invoice", "CreditMemo", "Estimate")
 # What a few record types call their created and last-modified stamps instead.
 _STAMP_ALIASES = {"Contact": ("dateCreated", None), "CustomRecord": ("created", "lastModified")}
 FIRST_INTERNAL_ID = 1000
@@ -122,7 +124,7 @@ class ErpStore:
                 return UpsertOutcome(record_type, None, code="USER_ERROR", message=message)
             key = (record_type, external_id)
             existing = self.records.get(key)
-            merged = _merged(existing or {}, fields)
+            merged = _numbered(record_type, _merged(existing or {}, fields))
             problem = self._problem(record_type, merged)
             if problem is not None:
                 return UpsertOutcome(record_type, external_id, code=problem[0], message=problem[1])
@@ -205,6 +207,19 @@ class ErpStore:
             if (record_type, ref.get("internalId", "")) in self._by_internal_id:
                 return True
         return False
+
+
+def _numbered(record_type: str, record: dict[str, Any]) -> dict[str, Any]:
+    """Number item lines 1, 2, ... where NetSuite does (a line sent with its number keeps it)."""
+    if record_type not in _NUMBERED_LINES or not isinstance(record.get("itemList"), Mapping):
+        return record
+    lines = record["itemList"].get("item") or []
+    numbered = [
+        {**line, "line": line.get("line") or str(number)}
+        for number, line in enumerate(lines, start=1)
+        if isinstance(line, Mapping)
+    ]
+    return {**record, "itemList": {**record["itemList"], "item": numbered}}
 
 
 def _aliased_stamps(record_type: str, created: str, modified: str) -> dict[str, str]:
