@@ -192,8 +192,8 @@ def _fields(element: etree._Element) -> dict[str, Any]:
         if not isinstance(child.tag, str):
             continue
         name = etree.QName(child).localname
-        value = _fields(child) if len(child) or child.attrib else (child.text or "")
-        if name == "customField":
+        value: Any = _fields(child) if len(child) or child.attrib else (child.text or "")
+        if name == "customField" and isinstance(value, dict):
             # Kept so the field is answered with its own type (StringCustomFieldRef, ...).
             value[CUSTOM_FIELD_TYPE] = (child.get(f"{{{XSI}}}type") or "").rpartition(":")[2]
         if as_list:
