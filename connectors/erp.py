@@ -47,7 +47,8 @@ __all__ = [
 
 
 class ErpConnector:
-    """Customers, items, sales orders, invoices and payments in NetSuite, by SuiteTalk SOAP."""
+    """Customers, contacts, items, estimates, sales orders, custom records, invoices, payments
+    and credit memos in NetSuite, by SuiteTalk SOAP."""
 
     system = SYSTEM
 

@@ -304,12 +304,14 @@ def test_a_missing_wsdl_is_a_config_error(sandbox: ErpSandbox) -> None:
 def test_unknown_record_types_and_external_id_fields_are_config_errors(
     sandbox: ErpSandbox, connector: ErpConnector
 ) -> None:
-    with pytest.raises(ConfigError, match="unsupported ERP record type 'CreditMemo'"):
-        connector.write(WriteSpec("CreditMemo", "externalId"), [{"externalId": "x"}])
+    with pytest.raises(ConfigError, match="unsupported ERP record type 'VendorBill'"):
+        connector.write(WriteSpec("VendorBill", "externalId"), [{"externalId": "x"}])
     with pytest.raises(ConfigError, match="upserts by externalId"):
         connector.write(WriteSpec("Customer", "Revbridge_Id__c"), [_customer("x")])
-    with pytest.raises(ConfigError, match="unsupported ERP record type 'CreditMemo'"):
-        connector.read(ReadSpec("CreditMemo", ("tranId",)), None)
+    with pytest.raises(ConfigError, match="unsupported ERP record type 'VendorBill'"):
+        connector.read(ReadSpec("VendorBill", ("tranId",)), None)
+    with pytest.raises(ConfigError, match="set erp.custom_record_types.customrecord_rb_other"):
+        connector.write(WriteSpec("customrecord_rb_other", "externalId"), [{"externalId": "x"}])
     assert sandbox.calls == 0
 
 
