@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
 from mappings.loader import shipped_mapping_files
@@ -17,10 +18,15 @@ ACCOUNT_FIXTURE = SHIPPED_TESTS / "salesforce_account.yaml"
 
 
 def test_shipped_fixtures_run_by_default_and_pass() -> None:
+    cases = sum(
+        len(list(YAML(typ="safe", pure=True).load_all(path.read_text(encoding="utf-8"))))
+        for path in SHIPPED_TESTS.glob("*.yaml")
+    )
     outcome = runner.invoke(app, ["mappings", "test"])
     assert outcome.exit_code == 0, outcome.output
-    assert outcome.output.count("PASS ") == 3
-    assert "3 passed, 0 failed" in outcome.output
+    assert cases >= 7
+    assert outcome.output.count("PASS ") == cases
+    assert f"{cases} passed, 0 failed" in outcome.output
 
 
 def test_a_wrong_expectation_fails_with_a_unified_diff(tmp_path: Path) -> None:
