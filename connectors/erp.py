@@ -27,6 +27,7 @@ from connectors.erp_records import (
     RECORD_NAMESPACES,
     SYSTEM,
     RecordBuilder,
+    line_record_type,
     record_kind,
 )
 from connectors.erp_soap import SoapSession
@@ -105,6 +106,18 @@ class ErpConnector:
         if not is_custom_record(object_name):
             return None
         return custom_record_type_id(self._soap.settings.custom_record_types, object_name)
+
+    def record_type(self, object_name: str) -> Any:
+        """The zeep type an ERP mapping's ``object`` names: a record type, a custom record type's
+        script id (a ``CustomRecord``) or a line type read inside its record (``InvoiceItem``)."""
+        try:
+            kind = record_kind(object_name)
+        except ConfigError:
+            line_type = line_record_type(self._soap.type, object_name)
+            if line_type is None:
+                raise
+            return line_type
+        return self._soap.type(kind.namespace, record_type_name(object_name))
 
     def close(self) -> None:
         """Release the HTTP session."""

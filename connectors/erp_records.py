@@ -99,6 +99,16 @@ def record_kind(object_name: str) -> RecordKind:
     return kind
 
 
+def line_record_type(type_of: TypeOf, type_name: str) -> Any:
+    """The line type ``type_name`` (``InvoiceItem``) in a record type's namespace, if any."""
+    for namespace in dict.fromkeys(kind.namespace for kind in RECORD_KINDS.values()):
+        try:
+            return type_of(namespace, type_name)
+        except ConfigError:
+            continue
+    return None
+
+
 class PayloadError(ValueError):
     """One payload value does not fit its XSD type; the record is rejected, the batch goes on."""
 
