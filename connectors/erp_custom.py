@@ -21,7 +21,7 @@ from typing import Any
 
 from connectors.errors import ConfigError
 
-SYSTEM = "erp"
+SYSTEM = "erp"  # the system named in errors, as in connectors.erp_records
 CUSTOM_FIELD_PREFIXES = ("custbody", "custcol", "custentity", "custitem", "custrecord")
 CUSTOM_RECORD_PREFIX = "customrecord"
 CUSTOM_RECORD_TYPE = "CustomRecord"

@@ -11,11 +11,12 @@ midway re-reads from the old cursor (upserts downstream are idempotent), never p
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from connectors.base import Cursor, Page, RawRecord
+from connectors.erp_custom import TypeOf
 from connectors.erp_records import (
     COMMON_NAMESPACE,
     CORE_NAMESPACE,
@@ -27,7 +28,6 @@ from connectors.erp_soap import SoapSession
 from connectors.errors import ConfigError, TransientError
 
 CURSOR_FIELD = "lastModifiedDate"
-TypeOf = Callable[[str, str], Any]  # (namespace template, type name) -> zeep type
 # getList's status code for an internalId that does not exist (or was deleted).
 _MISSING_CODES = {"RCRD_DSNT_EXIST", "INVALID_KEY_OR_REF"}
 
