@@ -20,7 +20,12 @@ from zeep.cache import Base as WsdlCache
 
 from config.settings import ErpSettings, RetrySettings
 from connectors.base import Cursor, Page, RawRecord, ReadSpec, WriteResult, WriteSpec
-from connectors.erp_custom import custom_record_type_id, is_custom_record, record_type_name
+from connectors.erp_custom import (
+    custom_record_type_id,
+    is_custom_record,
+    record_type_name,
+    unset_type_result,
+)
 from connectors.erp_faults import FAULT_ERRORS, classify_fault
 from connectors.erp_reads import DeletedRecord, deleted_records, fetch_records, read_changes
 from connectors.erp_records import (
@@ -96,8 +101,12 @@ class ErpConnector:
             )
         kind = record_kind(spec.object_name)
         record_type = self._soap.type(kind.namespace, record_type_name(spec.object_name))
-        type_id = self._custom_type_id(spec.object_name)
-        if type_id is not None:
+        if is_custom_record(spec.object_name):
+            try:
+                type_id = self._custom_type_id(spec.object_name)
+            except ConfigError as unset:
+                # Only these records wait (in the error queue) for the setting; the run goes on.
+                return [unset_type_result(payload, unset) for payload in payloads]
             # A custom record names its type; the mapping names it by script id.
             payloads = [{**payload, "recType": {"internalId": type_id}} for payload in payloads]
         return self._writer.upsert(record_type, payloads)

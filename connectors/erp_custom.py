@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from connectors.base import WriteOutcome, WriteResult
 from connectors.errors import ConfigError
 
 SYSTEM = "erp"  # the system named in errors, as in connectors.erp_records
@@ -55,6 +56,17 @@ def custom_record_type_id(types: Mapping[str, str], object_name: str) -> str:
             system=SYSTEM,
         )
     return type_id
+
+
+def unset_type_result(payload: Mapping[str, Any], unset: ConfigError) -> WriteResult:
+    """A record of a custom record type whose internal id is not configured: rejected with
+    what to set, so it waits in the error queue while the rest of the run goes on."""
+    return WriteResult(
+        str(payload.get("externalId", "")),
+        WriteOutcome.REJECTED,
+        error_code="CUSTOM_RECORD_TYPE_UNSET",
+        error_message=str(unset),
+    )
 
 
 def custom_field(type_of: TypeOf, script_id: str, value: Any) -> Any:

@@ -310,8 +310,11 @@ def test_unknown_record_types_and_external_id_fields_are_config_errors(
         connector.write(WriteSpec("Customer", "Revbridge_Id__c"), [_customer("x")])
     with pytest.raises(ConfigError, match="unsupported ERP record type 'VendorBill'"):
         connector.read(ReadSpec("VendorBill", ("tranId",)), None)
-    with pytest.raises(ConfigError, match=r"set erp\.custom_record_types\.customrecord_rb_other"):
-        connector.write(WriteSpec("customrecord_rb_other", "externalId"), [{"externalId": "x"}])
+    (unset,) = connector.write(
+        WriteSpec("customrecord_rb_other", "externalId"), [{"externalId": "x"}]
+    )
+    assert (unset.outcome, unset.error_code) == (WriteOutcome.REJECTED, "CUSTOM_RECORD_TYPE_UNSET")
+    assert "set erp.custom_record_types.customrecord_rb_other" in unset.error_message
     assert sandbox.calls == 0
 
 
