@@ -169,6 +169,10 @@ class ErpSettings(_Section):
     concurrency: int = Field(
         default=4, ge=1, le=50, description="Calls in flight at once per account in a process."
     )
+    custom_record_types: dict[str, str] = Field(
+        default_factory=dict,
+        description="Custom record type script id (customrecord_rb_contract) -> its internal id.",
+    )
 
     @model_validator(mode="after")
     def _credentials_and_operations(self) -> ErpSettings:

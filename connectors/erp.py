@@ -20,6 +20,12 @@ from zeep.cache import Base as WsdlCache
 
 from config.settings import ErpSettings, RetrySettings
 from connectors.base import Cursor, DeleteResult, Page, RawRecord, ReadSpec, WriteResult, WriteSpec
+from connectors.erp_custom import (
+    custom_record_type_id,
+    is_custom_record,
+    record_type_name,
+    unset_type_result,
+)
 from connectors.erp_deletes import delete_records
 from connectors.erp_faults import FAULT_ERRORS, classify_fault
 from connectors.erp_reads import DeletedRecord, deleted_records, fetch_records, read_changes
@@ -27,6 +33,7 @@ from connectors.erp_records import (
     RECORD_NAMESPACES,
     SYSTEM,
     RecordBuilder,
+    line_record_type,
     record_kind,
 )
 from connectors.erp_soap import SoapSession
@@ -47,7 +54,8 @@ __all__ = [
 
 
 class ErpConnector:
-    """Customers, items, sales orders, invoices and payments in NetSuite, by SuiteTalk SOAP."""
+    """Customers, contacts, items, estimates, sales orders, custom records, invoices, payments
+    and credit memos in NetSuite, by SuiteTalk SOAP."""
 
     system = SYSTEM
 
@@ -61,7 +69,7 @@ class ErpConnector:
     ) -> None:
         """``wsdl_cache="user"`` caches remote WSDLs under the user's cache dir (not loopback)."""
         self._soap = SoapSession(settings, retry, wsdl_cache=wsdl_cache, sleep=sleep)
-        self._builder = RecordBuilder()
+        self._builder = RecordBuilder(self._soap.type)
         self._writer = RecordWriter(self._soap, self._builder)
 
     def check(self) -> None:
@@ -79,7 +87,8 @@ class ErpConnector:
 
     def fetch(self, spec: ReadSpec, record_ids: Sequence[str]) -> list[RawRecord]:
         """The current state of the records with these internalIds (missing ones left out)."""
-        return fetch_records(self._soap, record_kind(spec.object_name), record_ids)
+        type_id = self._custom_type_id(spec.object_name)
+        return fetch_records(self._soap, record_kind(spec.object_name), record_ids, type_id)
 
     def deleted(self, spec: ReadSpec, since: dt.datetime | None) -> Iterator[DeletedRecord]:
         """Records of ``spec.object_name`` deleted after ``since``, by ``getDeleted``."""
@@ -92,12 +101,37 @@ class ErpConnector:
                 f"NetSuite upserts by externalId, not {spec.external_id_field!r}", system=SYSTEM
             )
         kind = record_kind(spec.object_name)
-        record_type = self._soap.type(kind.namespace, spec.object_name)
+        record_type = self._soap.type(kind.namespace, record_type_name(spec.object_name))
+        if is_custom_record(spec.object_name):
+            try:
+                type_id = self._custom_type_id(spec.object_name)
+            except ConfigError as unset:
+                # Only these records wait (in the error queue) for the setting; the run goes on.
+                return [unset_type_result(payload, unset) for payload in payloads]
+            # A custom record names its type; the mapping names it by script id.
+            payloads = [{**payload, "recType": {"internalId": type_id}} for payload in payloads]
         return self._writer.upsert(record_type, payloads)
 
     def delete(self, spec: WriteSpec, target_ids: Sequence[str]) -> list[DeleteResult]:
         """Delete records by internalId with ``deleteList``; already gone counts as deleted."""
         return delete_records(self._soap, record_kind(spec.object_name), target_ids)
+
+    def _custom_type_id(self, object_name: str) -> str | None:
+        if not is_custom_record(object_name):
+            return None
+        return custom_record_type_id(self._soap.settings.custom_record_types, object_name)
+
+    def record_type(self, object_name: str) -> Any:
+        """The zeep type an ERP mapping's ``object`` names: a record type, a custom record type's
+        script id (a ``CustomRecord``) or a line type read inside its record (``InvoiceItem``)."""
+        try:
+            kind = record_kind(object_name)
+        except ConfigError:
+            line_type = line_record_type(self._soap.type, object_name)
+            if line_type is None:
+                raise
+            return line_type
+        return self._soap.type(kind.namespace, record_type_name(object_name))
 
     def close(self) -> None:
         """Release the HTTP session."""

@@ -11,11 +11,12 @@ midway re-reads from the old cursor (upserts downstream are idempotent), never p
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from connectors.base import Cursor, Page, RawRecord
+from connectors.erp_custom import TypeOf
 from connectors.erp_records import (
     COMMON_NAMESPACE,
     CORE_NAMESPACE,
@@ -27,7 +28,6 @@ from connectors.erp_soap import SoapSession
 from connectors.errors import ConfigError, TransientError
 
 CURSOR_FIELD = "lastModifiedDate"
-TypeOf = Callable[[str, str], Any]  # (namespace template, type name) -> zeep type
 # getList's status code for an internalId that does not exist (or was deleted).
 _MISSING_CODES = {"RCRD_DSNT_EXIST", "INVALID_KEY_OR_REF"}
 
@@ -77,13 +77,21 @@ def read_changes(
 
 
 def fetch_records(
-    soap: SoapSession, kind: RecordKind, internal_ids: Sequence[str]
+    soap: SoapSession, kind: RecordKind, internal_ids: Sequence[str], type_id: str | None = None
 ) -> list[RawRecord]:
-    """The records with these internalIds, by ``getList``; missing ones are left out."""
+    """The records with these internalIds, by ``getList``; missing ones are left out.
+
+    ``type_id`` is the custom record type's internal id when ``kind`` is ``CustomRecord``.
+    """
     size = soap.settings.get_batch_size
     found: list[RawRecord] = []
     for start in range(0, len(internal_ids), size):
-        refs = record_refs(soap.type, kind, internal_ids[start : start + size])
+        batch = internal_ids[start : start + size]
+        refs = (
+            record_refs(soap.type, kind, batch)
+            if type_id is None
+            else custom_record_refs(soap.type, type_id, batch)
+        )
         answers = soap.call("get", baseRef=refs)["readResponseList"]["readResponse"] or []
         for answer in answers:
             if answer["status"]["isSuccess"]:
@@ -101,6 +109,12 @@ def record_refs(type_of: TypeOf, kind: RecordKind, internal_ids: Sequence[str]) 
     """``RecordRef``s to ``kind`` records by internalId, as getList takes them."""
     record_ref = type_of(CORE_NAMESPACE, "RecordRef")
     return [record_ref(internalId=internal_id, type=kind.ref_type) for internal_id in internal_ids]
+
+
+def custom_record_refs(type_of: TypeOf, type_id: str, internal_ids: Sequence[str]) -> list[Any]:
+    """``CustomRecordRef``s to records of the custom record type ``type_id``, for getList."""
+    record_ref = type_of(CORE_NAMESPACE, "CustomRecordRef")
+    return [record_ref(internalId=internal_id, typeId=type_id) for internal_id in internal_ids]
 
 
 def deleted_filter(

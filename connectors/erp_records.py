@@ -15,6 +15,15 @@ from zeep.helpers import serialize_object
 from zeep.xsd import ComplexType
 from zeep.xsd.types import builtins as xsd_builtins
 
+from connectors.erp_custom import (
+    CUSTOM_FIELD_LIST,
+    CUSTOM_RECORD_TYPE,
+    TypeOf,
+    custom_field,
+    is_custom_field,
+    is_custom_record,
+    unpacked,
+)
 from connectors.errors import ConfigError
 
 SYSTEM = "erp"  # the system named in errors; connectors.erp uses the same constant
@@ -58,6 +67,22 @@ RECORD_KINDS = {
         "TransactionSearchBasic",
         "_customerPayment",
     ),
+    "Contact": RecordKind(_LISTS.format(area="relationships"), "contact", "ContactSearchBasic"),
+    "Estimate": RecordKind(
+        _TRANSACTIONS.format(area="sales"), "estimate", "TransactionSearchBasic", "_estimate"
+    ),
+    "CreditMemo": RecordKind(
+        _TRANSACTIONS.format(area="customers"),
+        "creditMemo",
+        "TransactionSearchBasic",
+        "_creditMemo",
+    ),
+    # Written only: a custom record's type is its mapping's object (see connectors.erp_custom).
+    CUSTOM_RECORD_TYPE: RecordKind(
+        "urn:customization_{v}.setup.webservices.netsuite.com",
+        "customRecord",
+        "CustomRecordSearchBasic",
+    ),
 }
 # Record type -> its SuiteTalk namespace; ``{v}`` is the WSDL's version (e.g. ``2023_2``).
 RECORD_NAMESPACES = {name: kind.namespace for name, kind in RECORD_KINDS.items()}
@@ -65,13 +90,23 @@ RECORD_NAMESPACES = {name: kind.namespace for name, kind in RECORD_KINDS.items()
 
 def record_kind(object_name: str) -> RecordKind:
     """The SuiteTalk record type ``object_name``, or a ConfigError naming the supported ones."""
-    kind = RECORD_KINDS.get(object_name)
+    kind = RECORD_KINDS.get(CUSTOM_RECORD_TYPE if is_custom_record(object_name) else object_name)
     if kind is None:
         raise ConfigError(
             f"unsupported ERP record type {object_name!r}; expected one of {sorted(RECORD_KINDS)}",
             system=SYSTEM,
         )
     return kind
+
+
+def line_record_type(type_of: TypeOf, type_name: str) -> Any:
+    """The line type ``type_name`` (``InvoiceItem``) in a record type's namespace, if any."""
+    for namespace in dict.fromkeys(kind.namespace for kind in RECORD_KINDS.values()):
+        try:
+            return type_of(namespace, type_name)
+        except ConfigError:
+            continue
+    return None
 
 
 class PayloadError(ValueError):
@@ -85,9 +120,11 @@ class PayloadError(ValueError):
 class RecordBuilder:
     """Builds typed zeep records from nested payload dicts, converting values per the XSD."""
 
-    def __init__(self) -> None:
+    def __init__(self, type_of: TypeOf | None = None) -> None:
+        """``type_of`` looks up the ``*CustomFieldRef`` types; without it no custom fields."""
         # zeep recomputes a type's element list on every access; one plan per type is enough.
         self._fields: dict[Any, dict[str, tuple[Any, bool]]] = {}
+        self._type_of = type_of
 
     def build(self, record_type: Any, payload: Mapping[str, Any]) -> Any:
         """Return a ``record_type`` value; a field the type lacks is a ConfigError."""
@@ -103,18 +140,33 @@ class RecordBuilder:
         # Only a record (not a line or a reference) carries nullFieldList: there a None clears
         # the field in NetSuite; leaving it out would keep the old value.
         cleared: list[str] | None = [] if NULL_FIELD_LIST in fields and not path else None
+        custom: list[Any] = []
         for name, raw in payload.items():
-            if name not in fields:
+            if name not in fields and not self._takes_custom(fields, name):
                 raise _UnknownField((*path, name), "unknown field")
             if _is_empty(raw):
                 if cleared is not None and name not in _NEVER_CLEARED:
                     cleared.append(name)
                 continue
+            if name not in fields:
+                custom.append(self._custom(name, raw, (*path, name)))
+                continue
             field_type, repeated = fields[name]
             values[name] = self._convert(field_type, repeated, raw, (*path, name))
+        if custom:
+            values[CUSTOM_FIELD_LIST] = fields[CUSTOM_FIELD_LIST][0](customField=custom)
         if cleared:
             values[NULL_FIELD_LIST] = {"name": cleared}
         return xsd_type(**values)
+
+    def _takes_custom(self, fields: Mapping[str, Any], name: str) -> bool:
+        return self._type_of is not None and CUSTOM_FIELD_LIST in fields and is_custom_field(name)
+
+    def _custom(self, name: str, raw: Any, path: tuple[str, ...]) -> Any:
+        assert self._type_of is not None
+        if isinstance(raw, list):
+            raise PayloadError(path, "expected a single value or a reference")
+        return custom_field(self._type_of, name, raw)
 
     def _plan(self, xsd_type: Any) -> dict[str, tuple[Any, bool]]:
         plan = {name: (attribute.type, False) for name, attribute in xsd_type.attributes}
@@ -145,7 +197,7 @@ def _is_empty(raw: Any) -> bool:
 def plain_record(value: Any) -> dict[str, Any]:
     """A zeep record as plain data: dicts and lists, ISO dates, decimal strings, no Nones."""
     plain = _plain(serialize_object(value, dict))  # type: ignore[no-untyped-call]
-    return plain if isinstance(plain, dict) else {}
+    return unpacked(plain) if isinstance(plain, dict) else {}
 
 
 def _plain(value: Any) -> Any:

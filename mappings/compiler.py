@@ -189,14 +189,22 @@ def _compile_inbound(
     ]
     key_field, modified_field = spec.key, spec.modified or spec.cursor
     source = {"system": side.system, "object": spec.object_name}
+    scoped = spec.key_scope == "parent"
 
     def to_canonical(
-        raw: Record, refs: RefResolver, parent_modified: datetime | None = None
+        raw: Record,
+        refs: RefResolver,
+        parent_modified: datetime | None = None,
+        parent_id: str | None = None,
     ) -> dict[str, Any]:
         source_id = raw.get(key_field)
         if source_id is None:
             raise MappingError(key_field, "the record has no id")
         source_id = str(source_id)
+        if scoped:
+            if parent_id is None:
+                raise MappingError(key_field, "a key scoped to its parent needs the parent's id")
+            source_id = f"{parent_id}:{source_id}"
         modified = raw.get(modified_field) if modified_field else None
         out: dict[str, Any] = {
             "id": canonical_id(entity, side.system, source_id),
@@ -226,7 +234,7 @@ def _children(
 ) -> list[dict[str, Any]]:
     built = []
     for item in _child_items(items):
-        child = build(item, refs, parent["source_modified_at"])
+        child = build(item, refs, parent["source_modified_at"], parent["source"]["id"])
         if parent_key:
             child[parent_key] = parent["id"]
         built.append(child)

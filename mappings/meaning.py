@@ -56,6 +56,9 @@ def _check_entity(
     if entity.filter is not None and (not entity.system_of_record or entity.cursor is None):
         message = "filter only goes with an entity read on its own (system_of_record and cursor)"
         return [Finding((*loc, "filter"), message, True)]
+    if entity.key_scope == "parent" and not (entity.system_of_record and is_child):
+        message = "key_scope: parent only goes with an entity read with its parent through `each`"
+        return [Finding((*loc, "key_scope"), message, True)]
     return []
 
 

@@ -22,6 +22,11 @@ class EntitySpec(Spec):
 
     object_name: str = Field(alias="object", min_length=1, description="the system's object")
     key: str = Field("Id", min_length=1, description="the system's id field")
+    key_scope: Literal["system", "parent"] = Field(
+        "system",
+        description="parent: the key is unique only within the parent record (NetSuite line "
+        "numbers), so the id joins the parent's id and the key",
+    )
     cursor: str | None = Field(None, description="incremental-read field; none: read via parent")
     modified: str | None = Field(None, description="last-modified field; defaults to cursor")
     filter: str | None = Field(

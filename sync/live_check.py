@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from connectors.erp_custom import CUSTOM_FIELD_LIST, is_custom_field
 from connectors.errors import ConfigError
 from mappings.errors import Problem
 from mappings.mapping_set import EntityMapping, MappingSet
@@ -200,6 +201,8 @@ def _erp_write_problems(
         current, walked = xsd_type, type_name
         for segment in write.path.split("."):
             members = _members(current)
+            if CUSTOM_FIELD_LIST in members and is_custom_field(segment):
+                break  # a custom field: the account defines it, the WSDL does not
             if segment not in members:
                 message = f"ERP {walked} has no field {segment!r}"
                 problems.append(Problem(file, write.line, write.column, message))

@@ -22,7 +22,7 @@ from config.settings import (
     Settings,
 )
 from connectors.sandbox.billing import BillingSandbox
-from connectors.sandbox.erp import ErpSandbox
+from connectors.sandbox.erp import CUSTOM_RECORD_TYPES, ErpSandbox
 from connectors.sandbox.salesforce import SalesforceSandbox
 
 # Quote-to-cash from Salesforce, and receivables from the ERP (which owns invoices, payments
@@ -110,6 +110,7 @@ class Sandboxes:
                 "consumer_secret": erp.consumer_secret,
                 "token_id": erp.token_id,
                 "token_secret": erp.token_secret,
+                "custom_record_types": dict(CUSTOM_RECORD_TYPES),
             },
             "flows": [dict(flow, targets=list(flow["targets"])) for flow in SANDBOX_FLOWS],
         }

@@ -33,12 +33,19 @@ from connectors.sandbox.erp_render import (
     oversize_document,
 )
 from connectors.sandbox.erp_search import SearchSessions
+from connectors.sandbox.erp_seed import seed_receivables
 from connectors.sandbox.erp_store import Clock, ErpStore
 from connectors.sandbox.server import LoopbackServer, SandboxRequestHandler
 
 __all__ = ["FAULT_KINDS", "ErpCredentials", "ErpSandbox", "SoapFault"]
 
 SERVICE_PATH = "/services/NetSuitePort_2023_2"
+# The sandbox account's custom record types (script id -> internal id), as erp.yaml names them.
+CUSTOM_RECORD_TYPES = {
+    "customrecord_rb_contract": "101",
+    "customrecord_rb_subscription": "102",
+    "customrecord_rb_price": "103",
+}
 WSDL_ADDRESS = "https://webservices.netsuite.com/services/NetSuitePort_2023_2"
 _XML = "text/xml; charset=utf-8"
 # Faults answered as a SuiteTalk SOAP fault: (fault element or None, code, message).
@@ -264,6 +271,11 @@ class ErpSandbox:
         """Delete a record as a NetSuite user would; ``getDeleted`` reports it."""
         self._state.store.delete(record_type, external_id)
 
+    def seed_receivables(self, customers: int = 3) -> list[tuple[str, str]]:
+        """An invoice (two item lines) and a credit memo on it for each of a few customers, as
+        NetSuite users would enter them; (invoice, credit memo) internalIds."""
+        return seed_receivables(self._state.store, customers)
+
     def inject_fault(self, kind: str, times: int = 1) -> None:
         """Fail the next ``times`` calls with ``kind`` (``http_503`` hits WSDL fetches too)."""
         self._state.faults.inject(kind, times)
@@ -313,6 +325,7 @@ class ErpSandbox:
             "token_secret": creds.token_secret,
             "email": creds.email,
             "password": creds.password,
+            "custom_record_types": dict(CUSTOM_RECORD_TYPES),
         }
         return ErpSettings.model_validate({**values, **overrides})
 

@@ -9,6 +9,7 @@ from lxml import etree  # type: ignore[import-untyped]
 
 from connectors.sandbox.erp_deletes import delete_list
 from connectors.sandbox.erp_render import (
+    CUSTOM_FIELD_TYPE,
     MESSAGES,
     RECORD_NAMESPACES,
     XSI,
@@ -74,9 +75,13 @@ def _get_list(
     answers = []
     for ref in refs:
         record_type = RECORD_TYPES_BY_REF.get(ref.get("type", ""))
+        if ref.get("typeId"):  # a CustomRecordRef
+            record_type = "CustomRecord"
         record = (
             store.by_internal_id(record_type, ref.get("internalId", "")) if record_type else None
         )
+        if record is not None and not _of_custom_type(record, ref.get("typeId")):
+            record = None
         if record_type is None or record is None:
             missing = status(False, "RCRD_DSNT_EXIST", "That record does not exist.")
             answers.append({"status": missing})
@@ -145,6 +150,10 @@ def _get_deleted(
     return message_envelope("getDeletedResponse", {"getDeletedResult": result})
 
 
+def _of_custom_type(record: dict[str, Any], type_id: str | None) -> bool:
+    return type_id is None or (record.get("recType") or {}).get("internalId") == type_id
+
+
 def _search_envelope(element: str, page: SearchPage) -> bytes:
     result = {
         "status": status(True),
@@ -184,7 +193,10 @@ def _fields(element: etree._Element) -> dict[str, Any]:
         if not isinstance(child.tag, str):
             continue
         name = etree.QName(child).localname
-        value = _fields(child) if len(child) or child.attrib else (child.text or "")
+        value: Any = _fields(child) if len(child) or child.attrib else (child.text or "")
+        if name == "customField" and isinstance(value, dict):
+            # Kept so the field is answered with its own type (StringCustomFieldRef, ...).
+            value[CUSTOM_FIELD_TYPE] = (child.get(f"{{{XSI}}}type") or "").rpartition(":")[2]
         if as_list:
             fields.setdefault(name, []).append(value)
         else:

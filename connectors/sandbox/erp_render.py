@@ -29,7 +29,14 @@ RECORD_NAMESPACES = {
     "SalesOrder": "urn:sales_2023_2.transactions.webservices.netsuite.com",
     "Invoice": "urn:sales_2023_2.transactions.webservices.netsuite.com",
     "CustomerPayment": "urn:customers_2023_2.transactions.webservices.netsuite.com",
+    "Contact": "urn:relationships_2023_2.lists.webservices.netsuite.com",
+    "Estimate": "urn:sales_2023_2.transactions.webservices.netsuite.com",
+    "CreditMemo": "urn:customers_2023_2.transactions.webservices.netsuite.com",
+    "CustomRecord": "urn:customization_2023_2.setup.webservices.netsuite.com",
 }
+CUSTOM_FIELD_LIST = "customFieldList"
+# Where the sandbox keeps a custom field's xsi:type (``StringCustomFieldRef``) while stored.
+CUSTOM_FIELD_TYPE = "_type"
 NSMAP = {"soapenv": SOAP_ENV, "xsi": XSI, "platformMsgs": MESSAGES, "platformCore": CORE}
 
 
@@ -52,7 +59,19 @@ def _schema() -> Any:
 def typed_record(record_type: str, fields: Mapping[str, Any]) -> Any:
     """A stored record as a zeep value of its SuiteTalk type (fields it lacks are left out)."""
     xsd_type, names = _record_type(record_type)
-    return xsd_type(**{name: value for name, value in fields.items() if name in names})
+    values = {name: value for name, value in fields.items() if name in names}
+    if CUSTOM_FIELD_LIST in values:
+        values[CUSTOM_FIELD_LIST] = {"customField": _custom_fields(values[CUSTOM_FIELD_LIST])}
+    return xsd_type(**values)
+
+
+def _custom_fields(listing: Mapping[str, Any]) -> list[Any]:
+    """Stored custom fields as values of their own ``*CustomFieldRef`` types."""
+    typed = []
+    for field in listing.get("customField") or []:
+        values = {name: value for name, value in field.items() if name != CUSTOM_FIELD_TYPE}
+        typed.append(_schema().get_type(f"{{{CORE}}}{field[CUSTOM_FIELD_TYPE]}")(**values))
+    return typed
 
 
 @functools.cache
@@ -108,14 +127,17 @@ def upsert_list_envelope(outcomes: Sequence[UpsertOutcome]) -> bytes:
         if outcome.ref_type is None:
             continue
         ref = etree.SubElement(write_response, f"{{{MESSAGES}}}baseRef")
+        # A custom record is answered with a CustomRecordRef naming its type by typeId.
+        custom = outcome.type_id is not None
         for name, value in (
             ("internalId", outcome.internal_id),
             ("externalId", outcome.external_id),
-            ("type", outcome.ref_type),
+            ("typeId" if custom else "type", outcome.type_id if custom else outcome.ref_type),
         ):
             if value is not None:
                 ref.set(name, value)
-        ref.set(f"{{{XSI}}}type", "platformCore:RecordRef")
+        ref_type = "CustomRecordRef" if custom else "RecordRef"
+        ref.set(f"{{{XSI}}}type", f"platformCore:{ref_type}")
     return _serialised(root)
 
 

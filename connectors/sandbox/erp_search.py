@@ -28,11 +28,14 @@ SEARCH_TYPES: dict[str, dict[str | None, tuple[str, ...]]] = {
         "_inventoryItem": ("InventoryItem",),
     },
     "TransactionSearchBasic": {
-        None: ("SalesOrder", "Invoice", "CustomerPayment"),
+        None: ("SalesOrder", "Invoice", "CustomerPayment", "Estimate", "CreditMemo"),
         "_salesOrder": ("SalesOrder",),
         "_invoice": ("Invoice",),
         "_customerPayment": ("CustomerPayment",),
+        "_estimate": ("Estimate",),
+        "_creditMemo": ("CreditMemo",),
     },
+    "ContactSearchBasic": {None: ("Contact",)},
 }
 DEFAULT_PAGE_SIZE = 1000
 Keep = Callable[[dict[str, Any]], bool]

@@ -19,6 +19,11 @@ RECORD_REF_TYPES = {
     "SalesOrder": "salesOrder",
     "Invoice": "invoice",
     "CustomerPayment": "customerPayment",
+    # Contacts, estimates, credit memos and custom records (contracts, subscriptions, prices).
+    "Contact": "contact",
+    "Estimate": "estimate",
+    "CreditMemo": "creditMemo",
+    "CustomRecord": "customRecord",
 }
 RECORD_TYPES_BY_REF = {ref: name for name, ref in RECORD_REF_TYPES.items()}
 # Fields NetSuite refuses to save a record without, with the label its message uses.
@@ -29,12 +34,27 @@ REQUIRED_FIELDS = {
     "SalesOrder": ("entity", "Customer"),
     "Invoice": ("entity", "Customer"),
     "CustomerPayment": ("customer", "Customer"),
+    "Contact": ("entityId", "Contact"),
+    "Estimate": ("entity", "Customer"),
+    "CreditMemo": ("entity", "Customer"),
+    "CustomRecord": ("recType", "Custom Record Type"),
 }
-# Which field of a transaction names its customer.
-_CUSTOMER_FIELDS = {"SalesOrder": "entity", "Invoice": "entity", "CustomerPayment": "customer"}
+# Which field of a record names its customer (a contact's company is optional).
+_CUSTOMER_FIELDS = {
+    "SalesOrder": "entity",
+    "Invoice": "entity",
+    "CustomerPayment": "customer",
+    "Estimate": "entity",
+    "CreditMemo": "entity",
+    "Contact": "company",
+}
 _ITEM_TYPES = ("ServiceSaleItem", "InventoryItem")
 # Fields NetSuite sets itself; a client can't write them.
 _SYSTEM_FIELDS = ("internalId", "createdDate", "lastModifiedDate", "nullFieldList")
+# Transactions whose item lines carry NetSuite's line number in the compact WSDL.
+_NUMBERED_LINES = ("Invoice", "CreditMemo", "Estimate")
+# What a few record types call their created and last-modified stamps instead.
+_STAMP_ALIASES = {"Contact": ("dateCreated", None), "CustomRecord": ("created", "lastModified")}
 FIRST_INTERNAL_ID = 1000
 
 Clock = Callable[[], float]
@@ -49,6 +69,7 @@ class UpsertOutcome:
     internal_id: str | None = None
     code: str = ""
     message: str = ""
+    type_id: str | None = None  # a custom record's type (CustomRecordRef typeId)
 
     @property
     def ok(self) -> bool:
@@ -103,7 +124,7 @@ class ErpStore:
                 return UpsertOutcome(record_type, None, code="USER_ERROR", message=message)
             key = (record_type, external_id)
             existing = self.records.get(key)
-            merged = _merged(existing or {}, fields)
+            merged = _numbered(record_type, _merged(existing or {}, fields))
             problem = self._problem(record_type, merged)
             if problem is not None:
                 return UpsertOutcome(record_type, external_id, code=problem[0], message=problem[1])
@@ -115,9 +136,11 @@ class ErpStore:
                 "internalId": internal_id,
                 "createdDate": created,
                 "lastModifiedDate": now,
+                **_aliased_stamps(record_type, created, now),
             }
             self.upsert_count[record_type] += 1
-            return UpsertOutcome(record_type, external_id, internal_id=internal_id)
+            type_id = (merged.get("recType") or {}).get("internalId")
+            return UpsertOutcome(record_type, external_id, internal_id=internal_id, type_id=type_id)
 
     def delete(self, record_type: str, external_id: str) -> None:
         """Delete a record (as a NetSuite user would); getDeleted reports it from then on."""
@@ -161,7 +184,7 @@ class ErpStore:
         if not record.get(field_name):
             return "USER_ERROR", f"Please enter value(s) for: {label}"
         customer_field = _CUSTOMER_FIELDS.get(record_type)
-        if customer_field is None:
+        if customer_field is None or record.get(customer_field) is None:
             return None
         if not self._exists(("Customer",), record[customer_field]):
             key = _key(record[customer_field])
@@ -184,6 +207,25 @@ class ErpStore:
             if (record_type, ref.get("internalId", "")) in self._by_internal_id:
                 return True
         return False
+
+
+def _numbered(record_type: str, record: dict[str, Any]) -> dict[str, Any]:
+    """Number item lines 1, 2, ... where NetSuite does (a line sent with its number keeps it)."""
+    if record_type not in _NUMBERED_LINES or not isinstance(record.get("itemList"), Mapping):
+        return record
+    lines = record["itemList"].get("item") or []
+    numbered = [
+        {**line, "line": line.get("line") or str(number)}
+        for number, line in enumerate(lines, start=1)
+        if isinstance(line, Mapping)
+    ]
+    return {**record, "itemList": {**record["itemList"], "item": numbered}}
+
+
+def _aliased_stamps(record_type: str, created: str, modified: str) -> dict[str, str]:
+    created_name, modified_name = _STAMP_ALIASES.get(record_type, (None, None))
+    stamps = {created_name: created} if created_name else {}
+    return {**stamps, modified_name: modified} if modified_name else stamps
 
 
 def _merged(existing: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -304,12 +304,17 @@ def test_a_missing_wsdl_is_a_config_error(sandbox: ErpSandbox) -> None:
 def test_unknown_record_types_and_external_id_fields_are_config_errors(
     sandbox: ErpSandbox, connector: ErpConnector
 ) -> None:
-    with pytest.raises(ConfigError, match="unsupported ERP record type 'CreditMemo'"):
-        connector.write(WriteSpec("CreditMemo", "externalId"), [{"externalId": "x"}])
+    with pytest.raises(ConfigError, match="unsupported ERP record type 'VendorBill'"):
+        connector.write(WriteSpec("VendorBill", "externalId"), [{"externalId": "x"}])
     with pytest.raises(ConfigError, match="upserts by externalId"):
         connector.write(WriteSpec("Customer", "Revbridge_Id__c"), [_customer("x")])
-    with pytest.raises(ConfigError, match="unsupported ERP record type 'CreditMemo'"):
-        connector.read(ReadSpec("CreditMemo", ("tranId",)), None)
+    with pytest.raises(ConfigError, match="unsupported ERP record type 'VendorBill'"):
+        connector.read(ReadSpec("VendorBill", ("tranId",)), None)
+    (unset,) = connector.write(
+        WriteSpec("customrecord_rb_other", "externalId"), [{"externalId": "x"}]
+    )
+    assert (unset.outcome, unset.error_code) == (WriteOutcome.REJECTED, "CUSTOM_RECORD_TYPE_UNSET")
+    assert "set erp.custom_record_types.customrecord_rb_other" in unset.error_message
     assert sandbox.calls == 0
 
 

@@ -216,3 +216,39 @@ def test_a_search_that_keeps_failing_raises_transient_error(
 
     with pytest.raises(TransientError):
         list(connector.read(CUSTOMERS, None))
+
+
+def test_contacts_estimates_and_credit_memos_are_searched_fetched_and_reported_deleted(
+    sandbox: ErpSandbox, connector: ErpConnector
+) -> None:
+    _customers(connector, 1)
+    connector.write(
+        WriteSpec("ServiceSaleItem", "externalId"), [{"externalId": "p1", "itemId": "P1"}]
+    )
+    contact = {"externalId": "k1", "entityId": "Ada L", "company": {"externalId": "c0"}}
+    (contact_id,) = [
+        r.target_id
+        for r in connector.write(WriteSpec("Contact", "externalId"), [contact | {"lastName": "L"}])
+    ]
+    estimate = _invoice("q1", "c0", [("p1", "10.00"), ("p1", "20.00")])
+    connector.write(WriteSpec("Estimate", "externalId"), [estimate])
+    memo = {"externalId": "cm1", "entity": {"externalId": "c0"}, "total": "5.00", "memo": "x"}
+    connector.write(WriteSpec("CreditMemo", "externalId"), [memo])
+
+    (searched_memo,) = [
+        r for p in connector.read(ReadSpec("CreditMemo", ()), None) for r in p.records
+    ]
+    (searched_estimate,) = [
+        r for p in connector.read(ReadSpec("Estimate", ()), None) for r in p.records
+    ]
+    (fetched_contact,) = connector.fetch(ReadSpec("Contact", ()), [str(contact_id)])
+    sandbox.delete("CreditMemo", "cm1")
+    deleted = list(connector.deleted(ReadSpec("CreditMemo", ()), None))
+
+    assert (searched_memo["externalId"], searched_memo["memo"]) == ("cm1", "x")
+    assert [line["line"] for line in searched_estimate["itemList"]["item"]] == [1, 2]
+    assert fetched_contact["company"] == {"externalId": "c0"}
+    assert fetched_contact["dateCreated"] == fetched_contact["lastModifiedDate"]
+    assert [(d.internal_id, d.external_id) for d in deleted] == [
+        (searched_memo["internalId"], "cm1")
+    ]

@@ -15,7 +15,7 @@ from lxml import etree  # type: ignore[import-untyped]
 
 from connectors.base import Cursor, WriteOutcome
 from connectors.erp import RECORD_NAMESPACES, RecordBuilder, write_results
-from connectors.erp_reads import deleted_filter, record_refs, search_record
+from connectors.erp_reads import custom_record_refs, deleted_filter, record_refs, search_record
 from connectors.erp_records import RECORD_KINDS, plain_record
 from connectors.errors import TransientError
 
@@ -100,6 +100,59 @@ CUSTOMER_PAYMENT = {
         "apply": [{"apply": True, "doc": 1201, "line": 0, "amount": "3600.00", "total": "3600.00"}]
     },
 }
+CONTACT = {
+    "externalId": "rb-con-1",
+    "entityId": "Ada Lovelace",
+    "company": {"externalId": "rb-acc-1"},
+    "firstName": "Ada",
+    "lastName": "Lovelace",
+    "email": "ada@acme.example",
+    "phone": None,
+}
+ESTIMATE = {
+    "externalId": "rb-quo-1",
+    "entity": {"externalId": "rb-acc-1"},
+    "tranId": "Q-00042",
+    "title": "Q-00042",
+    "tranDate": "2026-01-02",
+    "currency": {"internalId": "1"},
+    "dueDate": "2026-02-01",
+    "startDate": "2026-01-05",
+    "itemList": {
+        "item": [
+            {
+                "item": {"externalId": "rb-prod-1"},
+                "quantity": "3",
+                "price": {"internalId": "-1"},
+                "rate": "1080.00",
+                "amount": "3240.00",
+            }
+        ]
+    },
+}
+CREDIT_MEMO = {
+    "externalId": "rb-cm-1",
+    "currency": {"internalId": "4"},
+    "entity": {"externalId": "rb-acc-1"},
+    "tranDate": "2026-02-20",
+    "tranId": "CM-0001",
+    "createdFrom": {"externalId": "rb-inv-1"},
+    "memo": "Service credit",
+    "total": "120.00",
+    "itemList": {"item": [{"item": {"externalId": "rb-prod-1"}, "quantity": "1", "amount": "120"}]},
+    "applyList": {"apply": [{"apply": True, "doc": 1201, "amount": "120.00"}]},
+}
+CONTRACT_RECORD = {
+    "externalId": "rb-ct-1",
+    "name": "00000100",
+    "recType": {"internalId": "101"},
+    "custrecord_rb_contract_customer": {"externalId": "rb-acc-1"},
+    "custrecord_rb_contract_status": "activated",
+    "custrecord_rb_contract_start": "2026-01-01",
+    "custrecord_rb_contract_term": 12,
+    "custrecord_rb_contract_active": True,
+    "custrecord_rb_contract_end": None,
+}
 CLEARED_CUSTOMER = {**CUSTOMER, "phone": None, "url": None, "currency": {"internalId": None}}
 PAYLOADS: list[tuple[str, Mapping[str, Any]]] = [
     ("Customer", CUSTOMER),
@@ -109,6 +162,10 @@ PAYLOADS: list[tuple[str, Mapping[str, Any]]] = [
     ("Invoice", INVOICE),
     ("CustomerPayment", CUSTOMER_PAYMENT),
     ("Customer", CLEARED_CUSTOMER),
+    ("Contact", CONTACT),
+    ("Estimate", ESTIMATE),
+    ("CreditMemo", CREDIT_MEMO),
+    ("CustomRecord", CONTRACT_RECORD),
 ]
 REAL_XSDS = {
     "urn:messages_2023_2.platform.webservices.netsuite.com": "platform.messages.xsd",
@@ -117,6 +174,7 @@ REAL_XSDS = {
     "urn:sales_2023_2.transactions.webservices.netsuite.com": "transactions.sales.xsd",
     "urn:customers_2023_2.transactions.webservices.netsuite.com": "transactions.customers.xsd",
     "urn:common_2023_2.platform.webservices.netsuite.com": "platform.common.xsd",
+    "urn:customization_2023_2.setup.webservices.netsuite.com": "setup.customization.xsd",
 }
 
 
@@ -152,7 +210,7 @@ def real_schema(reference_dir: Path) -> etree.XMLSchema:
 
 
 def _upsert_list_body(client: Any, payloads: list[tuple[str, Mapping[str, Any]]]) -> etree._Element:
-    builder = RecordBuilder()
+    builder = RecordBuilder(_type_of(client))
     records = [
         builder.build(client.get_type(f"{{{RECORD_NAMESPACES[name].format(v='2023_2')}}}{name}"), p)
         for name, p in payloads
@@ -267,7 +325,9 @@ def _read_requests(client: Any) -> list[etree._Element]:
     type_of = _type_of(client)
     preferences = {"searchPreferences": {"bodyFieldsOnly": False, "pageSize": 500}}
     requests = []
-    for kind in RECORD_KINDS.values():
+    # Custom records are written, never searched: revbridge reads no custom record type.
+    searched_kinds = [kind for name, kind in RECORD_KINDS.items() if name != "CustomRecord"]
+    for kind in searched_kinds:
         for since in (None, SINCE):
             searched = search_record(type_of, kind, since, UNTIL)
             requests.append(
@@ -277,6 +337,9 @@ def _read_requests(client: Any) -> list[etree._Element]:
             )
     invoices = RECORD_KINDS["Invoice"]
     requests += [
+        client.create_message(
+            client.service, "getList", baseRef=custom_record_refs(type_of, "101", ["7", "8"])
+        ),
         client.create_message(client.service, "searchMoreWithId", searchId="WS_1", pageIndex=2),
         client.create_message(
             client.service, "getList", baseRef=record_refs(type_of, invoices, ["1", "2"])

@@ -17,20 +17,22 @@ STRIPE_PROFILE = Path(__file__).resolve().parents[2] / "mappings/profiles/stripe
 # entity -> (captured from, written to) with the default mappings.
 DEFAULT_COVERAGE = {
     "account": ("salesforce", {"billing", "erp"}),
-    "contact": ("salesforce", {"billing"}),
+    "contact": ("salesforce", {"billing", "erp"}),
     "product": ("salesforce", {"billing", "erp"}),
-    "price_book_entry": ("salesforce", {"billing"}),
-    "quote": ("salesforce", {"billing"}),
-    "quote_line": ("salesforce", {"billing"}),
-    "contract": ("salesforce", {"billing"}),
-    "subscription": ("salesforce", {"billing"}),
+    "price_book_entry": ("salesforce", {"billing", "erp"}),
+    "quote": ("salesforce", {"billing", "erp"}),
+    "quote_line": ("salesforce", {"billing", "erp"}),
+    "contract": ("salesforce", {"billing", "erp"}),
+    "subscription": ("salesforce", {"billing", "erp"}),
     "order": ("salesforce", {"billing", "erp"}),
     "order_line": ("salesforce", {"billing", "erp"}),
     "invoice": ("erp", {"billing", "salesforce"}),
+    "invoice_line": ("erp", {"billing", "salesforce"}),
     "payment": ("erp", {"billing", "salesforce"}),
+    "credit_memo": ("erp", {"billing", "salesforce"}),
 }
-# Neither the shipped systems' sandboxes nor their compact WSDL carry these yet.
-UNMAPPED = {"invoice_line", "credit_memo"}
+# Every canonical entity is mapped now; an entity added to the model starts here.
+UNMAPPED: set[str] = set()
 # Parent -> the lines that travel inside its payload.
 LINES = {"order": "order_line", "quote": "quote_line", "invoice": "invoice_line"}
 
@@ -82,10 +84,10 @@ STRIPE_COVERAGE = {
     **DEFAULT_COVERAGE,
     # Stripe has no contacts, quotes, contracts or standalone subscriptions to write them to.
     **{
-        entity: ("salesforce", set())
+        entity: ("salesforce", {"erp"})
         for entity in ("contact", "quote", "quote_line", "contract", "subscription")
     },
-    "price_book_entry": ("salesforce", {"billing"}),
+    "price_book_entry": ("salesforce", {"billing", "erp"}),
     "invoice": ("billing", {"erp", "salesforce"}),
     "invoice_line": ("billing", {"erp", "salesforce"}),
     "payment": ("billing", {"erp", "salesforce"}),

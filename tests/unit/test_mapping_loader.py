@@ -260,6 +260,11 @@ LANGUAGE_ERRORS = [
         "7:5: filter only goes with an entity read on its own (system_of_record and cursor)",
         id="filter-on-a-target-entity",
     ),
+    pytest.param(
+        CRM.replace("    object: Order\n", "    object: Order\n    key_scope: parent\n"),
+        "13:5: key_scope: parent only goes with an entity read with its parent through `each`",
+        id="key-scope-parent-on-an-entity-read-on-its-own",
+    ),
 ]
 
 
