@@ -28,7 +28,14 @@ from sync.sandboxes import Sandboxes
 from sync.store.schema import ErrorStage, ErrorStatus
 
 _BILLING_SERVER_FIELDS = ("id", "object", "created", "updated")
-_ERP_SERVER_FIELDS = ("internalId", "createdDate", "lastModifiedDate")
+_ERP_SERVER_FIELDS = (
+    "internalId",
+    "createdDate",
+    "lastModifiedDate",
+    "dateCreated",
+    "created",
+    "lastModified",
+)
 _REFERENCED = re.compile(r"referenced \w+ '([^']+)'")
 _DELIVERED = ("account", "product", "order")
 _ORDER_STATUSES = {"Draft": "draft", "Activated": "active", "Cancelled": "cancelled"}
