@@ -22,16 +22,17 @@ class MeetingGate(RequestGate):
     met: list[bool] = field(default_factory=list)
     _seen: bool = False
 
-    def hold_if_matching(self, method: str, path: str) -> None:
+    def hold_if_matching(self, method: str, path: str) -> bool:
         """Wait at the barrier; record whether everyone arrived."""
         if method != self.method or not path.startswith(self.path_prefix):
-            return
+            return False
         with self._lock:
             if self.first_only and self._seen:
-                return
+                return False
             self._seen = True
         try:
             self.barrier.wait()
             self.met.append(True)
         except threading.BrokenBarrierError:
             self.met.append(False)
+        return False

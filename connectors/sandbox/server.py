@@ -18,7 +18,10 @@ class RequestGate:
     The first ``let_through`` matching requests pass; from then on every matching request
     waits until :meth:`release` (or ``timeout`` seconds, so a forgotten gate can't hang).
     With ``after`` set, requests only match once a request whose path contains ``after`` has
-    been seen (e.g. the next page of one particular query).
+    been seen (e.g. the next page of one particular query). ``passed_answered`` is set once
+    every let-through request has been answered: a client that writes concurrently may reach
+    the gate while an earlier request's body is still on the wire, and a kill at that moment
+    would make the earlier request vanish rather than land.
     """
 
     method: str
@@ -27,25 +30,47 @@ class RequestGate:
     timeout: float = 60.0
     after: str | None = None
     arrived: threading.Event = field(default_factory=threading.Event)
+    passed_answered: threading.Event = field(default_factory=threading.Event)
+    _passed_pending: int = 0
     _released: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def hold_if_matching(self, method: str, path: str) -> None:
-        """Block the calling request thread when it matches and the gate is closed."""
+    def __post_init__(self) -> None:
+        self._passed_pending = self.let_through
+        if self.let_through == 0:
+            self.passed_answered.set()
+
+    def hold_if_matching(self, method: str, path: str) -> bool:
+        """Block the calling request thread when it matches and the gate is closed.
+
+        Returns True for a matching request let through, whose answer :meth:`answered` reports.
+        """
         with self._lock:
             if self.after is not None and self.after in path:
                 self.after = None
-                return
+                return False
         if self.after is not None or method != self.method:
-            return
+            return False
         if not path.startswith(self.path_prefix):
-            return
+            return False
         with self._lock:
             if self.let_through > 0:
                 self.let_through -= 1
-                return
+                return True
         self.arrived.set()
         self._released.wait(self.timeout)
+        return False
+
+    def answered(self) -> None:
+        """Record that a let-through request has been handled (or its client hung up)."""
+        with self._lock:
+            self._passed_pending -= 1
+            if self._passed_pending <= 0:
+                self.passed_answered.set()
+
+    def wait_until_held(self, timeout: float) -> bool:
+        """Wait for a held request and for every let-through request to be answered."""
+        return self.arrived.wait(timeout) and self.passed_answered.wait(timeout)
 
     def release(self) -> None:
         """Let held and future requests through."""
@@ -77,13 +102,22 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             # The client hung up or gave up (killed, timed out) before the answer went out.
             self.close_connection = True
 
+    def handle_one_request(self) -> None:
+        """Serve one request; tell the gate when a request it let through has been answered."""
+        self._passed_gate: RequestGate | None = None
+        try:
+            super().handle_one_request()
+        finally:
+            if self._passed_gate is not None:
+                self._passed_gate.answered()
+
     def parse_request(self) -> bool:
         """Parse as usual, then wait at the server's request gate if one is set."""
         if not super().parse_request():
             return False
         gate = getattr(self.server, "gate", None)
-        if gate is not None:
-            gate.hold_if_matching(self.command, self.path)
+        if gate is not None and gate.hold_if_matching(self.command, self.path):
+            self._passed_gate = gate
         return True
 
     def read_body(self) -> bytes:

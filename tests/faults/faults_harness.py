@@ -63,15 +63,15 @@ class SeededDelays:
         self._in_flight = 0
         self.delayed = 0
 
-    def hold_if_matching(self, method: str, path: str) -> None:
-        """Delay this request if it matches and the seeded draw says so."""
+    def hold_if_matching(self, method: str, path: str) -> bool:
+        """Delay this request if it matches and the seeded draw says so; never a let-through."""
         if method != self.method or not path.startswith(self.path_prefix):
-            return
+            return False
         with self._lock:
             forced = self._first > 0
             self._first -= 1
             if self._random.random() >= self._rate and not forced:
-                return
+                return False
             self.delayed += 1
             self._in_flight += 1
         try:
@@ -80,6 +80,7 @@ class SeededDelays:
             with self._lock:
                 self._in_flight -= 1
                 self._idle.notify_all()
+        return False
 
     def release(self) -> None:
         """Serve held requests at once (the server is stopping)."""

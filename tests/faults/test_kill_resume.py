@@ -84,7 +84,7 @@ def _run_until_gate_then_kill(
         text=True,
     )
     try:
-        reached = gate.arrived.wait(timeout=120)
+        reached = gate.wait_until_held(timeout=120)
         assert reached, f"the run never reached {method} {prefix}: {process.poll()}"
         os.kill(process.pid, signal.SIGKILL)
         assert process.wait(timeout=30) == -signal.SIGKILL

@@ -71,6 +71,9 @@ def _kill_at_gate(
             if process.poll() is not None:
                 assert process.returncode == 0, f"an unkilled run failed: {process.returncode}"
                 return False
+        # Requests let through before the held one are answered before the kill, so each
+        # round kills at the point it names (not while an earlier batch is still uploading).
+        assert gate.passed_answered.wait(timeout=60), "a let-through request was never answered"
         os.kill(process.pid, signal.SIGKILL)
         assert process.wait(timeout=30) == -signal.SIGKILL
         return True

@@ -61,7 +61,7 @@ def test_a_killed_replica_flow_is_resumed_by_another_with_no_duplicates(
         gate = sandboxes.billing.server.hold_requests("POST", "/v1/orders/", let_through=1)
         replicas = [ServeProcess(config) for _ in range(3)]
         try:
-            assert gate.arrived.wait(timeout=90), "no replica reached the billing writes"
+            assert gate.wait_until_held(timeout=90), "no replica reached the billing writes"
             owner = wait_until(lambda: _lease_owner(store), what="a lease holder")
             (holder,) = [r for r in replicas if f":{r.pid}:" in owner]
             survivors = [r for r in replicas if r is not holder]
