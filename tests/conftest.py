@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from sync.store import Store
+
 POSTGRES_URL = os.environ.get(
     "REVBRIDGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -71,3 +73,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     postgres_engine = request.getfixturevalue("postgres_engine")
     yield from _postgres_schema_url(postgres_engine)
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    """A store on each real backend (migrated on first use), closed after the test."""
+    opened = Store(database_url)
+    yield opened
+    opened.close()

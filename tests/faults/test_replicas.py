@@ -9,7 +9,6 @@ page; downstream ends exactly as after one clean run, every record created once.
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,13 +28,6 @@ FLOW = "quote-to-cash"
 @pytest.fixture(scope="module")
 def reference_state() -> dict[str, set[str]]:
     return _reference_state()
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    store = Store(database_url)
-    yield store
-    store.close()
 
 
 def _lease_owner(store: Store) -> str | None:

@@ -17,22 +17,23 @@ import pytest
 
 from connectors.base import Connector, Cursor, Page, RawRecord, ReadSpec, WriteResult, WriteSpec
 from connectors.erp import ErpConnector
-from connectors.sandbox.erp import ErpSandbox
 from mappings.loader import load_mapping_set, shipped_mapping_files
 from mappings.mapping_set import MappingSet
-from sync.connections import open_connectors
-from sync.engine import SyncEngine
 from sync.errors import list_errors
 from sync.flows import QUOTE_TO_CASH, Flow
 from sync.sandboxes import Sandboxes, SandboxSize
 from sync.stats import RunSummary
 from sync.store import Store
-from sync.store.records import iter_stored, xref_entries
+from sync.store.records import xref_entries
 from sync.store.schema import ErrorStage
-from tests.integration.test_cpq_flow import TickingClock
+from tests.integration.cpq_harness import (
+    RECEIVABLES,
+    cpq_sandboxes,
+    run_flow,
+    stored_payloads,
+)
 
 SIZE = SandboxSize(accounts=4, orders=12, products=4, invalid_records=False, page_size=200)
-RECEIVABLES = Flow(name="receivables", source="erp", targets=("billing",))
 # Billing collection of each Salesforce-owned entity the quote-to-cash flow newly writes there.
 CPQ_COLLECTIONS = {
     "contact": "contacts",
@@ -50,17 +51,8 @@ def mapping_set() -> MappingSet:
 
 @pytest.fixture
 def sandboxes() -> Iterator[Sandboxes]:
-    sandboxes = Sandboxes(SIZE)
-    sandboxes.erp = ErpSandbox(clock=TickingClock())
-    with sandboxes as running:
+    with cpq_sandboxes(SIZE) as running:
         yield running
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    opened = Store(database_url)
-    yield opened
-    opened.close()
 
 
 def _run(
@@ -70,21 +62,11 @@ def _run(
     flow: Flow,
     erp: Connector | None = None,
 ) -> RunSummary:
-    with open_connectors(sandboxes.settings(store.url)) as connectors:
-        if erp is not None:
-            connectors["erp"].close()
-            connectors["erp"] = erp
-        return SyncEngine(store, mappings, connectors, flow, page_size=SIZE.page_size).run()
+    return run_flow(sandboxes, store, mappings, flow, page_size=SIZE.page_size, erp=erp)
 
 
 def _stored(store: Store, entity: str) -> dict[str, dict[str, Any]]:
-    """Canonical records of ``entity`` by canonical id."""
-    with store.engine.connect() as connection:
-        return {
-            record.payload["id"]: record.payload
-            for batch in iter_stored(connection, entity)
-            for record in batch
-        }
+    return stored_payloads(store, entity)
 
 
 def _billing_ids(store: Store, canonical_ids: Sequence[str]) -> dict[str, str]:

@@ -8,8 +8,6 @@ by a flow whose source is the ERP.
 
 from __future__ import annotations
 
-import datetime as dt
-import itertools
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -18,32 +16,22 @@ import pytest
 
 from connectors.base import WriteSpec
 from connectors.erp import ErpConnector
-from connectors.sandbox.erp import ErpSandbox
 from mappings.identity import canonical_id
 from mappings.loader import load_mapping_set
 from mappings.mapping_set import MappingSet
-from sync.connections import open_connectors
-from sync.engine import SyncEngine
 from sync.flows import QUOTE_TO_CASH, Flow
 from sync.sandboxes import Sandboxes, SandboxSize
 from sync.stats import RunSummary
 from sync.store import Store
-from sync.store.records import iter_stored, xref_entries
+from sync.store.records import xref_entries
+from tests.integration.cpq_harness import (
+    RECEIVABLES,
+    cpq_sandboxes,
+    run_flow,
+    stored_payloads,
+)
 
 SIZE = SandboxSize(accounts=6, orders=40, products=5, invalid_records=False, page_size=200)
-RECEIVABLES = Flow(name="receivables", source="erp", targets=("billing",))
-START = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC).timestamp()
-
-
-class TickingClock:
-    """The ERP sandbox's clock: a second later at every reading, so a record saved just now is
-    already older than the search's upper bound (NetSuite's clock minus a second)."""
-
-    def __init__(self) -> None:
-        self._ticks = itertools.count()
-
-    def __call__(self) -> float:
-        return START + next(self._ticks)
 
 
 @pytest.fixture(scope="module")
@@ -53,32 +41,16 @@ def mapping_set() -> MappingSet:
 
 @pytest.fixture
 def sandboxes() -> Iterator[Sandboxes]:
-    sandboxes = Sandboxes(SIZE)
-    sandboxes.erp = ErpSandbox(clock=TickingClock())
-    with sandboxes as running:
+    with cpq_sandboxes(SIZE) as running:
         yield running
 
 
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    opened = Store(database_url)
-    yield opened
-    opened.close()
-
-
 def _run(sandboxes: Sandboxes, store: Store, mappings: MappingSet, flow: Flow) -> RunSummary:
-    settings = sandboxes.settings(store.url)
-    with open_connectors(settings) as connectors:
-        return SyncEngine(store, mappings, connectors, flow, page_size=SIZE.page_size).run()
+    return run_flow(sandboxes, store, mappings, flow, page_size=SIZE.page_size)
 
 
 def _stored(store: Store, entity: str) -> dict[str, dict[str, Any]]:
-    with store.engine.connect() as connection:
-        return {
-            record.source_id: record.payload
-            for batch in iter_stored(connection, entity)
-            for record in batch
-        }
+    return stored_payloads(store, entity, key=lambda record: record.source_id)
 
 
 def _seeded(sandboxes: Sandboxes, object_name: str) -> dict[str, dict[str, Any]]:

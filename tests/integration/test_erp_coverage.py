@@ -7,40 +7,28 @@ captures invoices with their lines and credit memos into the canonical store.
 
 from __future__ import annotations
 
-import datetime as dt
-import itertools
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from connectors.sandbox.erp import CUSTOM_RECORD_TYPES, ErpSandbox
+from connectors.sandbox.erp import CUSTOM_RECORD_TYPES
 from mappings.identity import canonical_id
 from mappings.loader import load_mapping_set
 from mappings.mapping_set import MappingSet
-from sync.connections import open_connectors
-from sync.engine import SyncEngine
 from sync.flows import QUOTE_TO_CASH, Flow
 from sync.sandboxes import Sandboxes, SandboxSize
 from sync.stats import RunSummary
 from sync.store import Store
-from sync.store.records import iter_stored
+from tests.integration.cpq_harness import (
+    RECEIVABLES,
+    cpq_sandboxes,
+    run_flow,
+    stored_payloads,
+)
 
 SIZE = SandboxSize(accounts=4, orders=12, products=4, invalid_records=False, page_size=200)
-RECEIVABLES = Flow(name="receivables", source="erp", targets=("billing",))
-START = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC).timestamp()
-
-
-class TickingClock:
-    """A second later at every reading: a record saved now is older than the next search's
-    upper bound (NetSuite's clock minus a second)."""
-
-    def __init__(self) -> None:
-        self._ticks = itertools.count()
-
-    def __call__(self) -> float:
-        return START + next(self._ticks)
 
 
 @pytest.fixture(scope="module")
@@ -50,31 +38,16 @@ def mapping_set() -> MappingSet:
 
 @pytest.fixture
 def sandboxes() -> Iterator[Sandboxes]:
-    sandboxes = Sandboxes(SIZE)
-    sandboxes.erp = ErpSandbox(clock=TickingClock())
-    with sandboxes as running:
+    with cpq_sandboxes(SIZE) as running:
         yield running
 
 
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    opened = Store(database_url)
-    yield opened
-    opened.close()
-
-
 def _run(sandboxes: Sandboxes, store: Store, mappings: MappingSet, flow: Flow) -> RunSummary:
-    with open_connectors(sandboxes.settings(store.url)) as connectors:
-        return SyncEngine(store, mappings, connectors, flow, page_size=SIZE.page_size).run()
+    return run_flow(sandboxes, store, mappings, flow, page_size=SIZE.page_size)
 
 
 def _stored(store: Store, entity: str) -> dict[str, dict[str, Any]]:
-    with store.engine.connect() as connection:
-        return {
-            record.payload["id"]: record.payload
-            for batch in iter_stored(connection, entity)
-            for record in batch
-        }
+    return stored_payloads(store, entity)
 
 
 def _erp(sandboxes: Sandboxes, record_type: str) -> dict[str, dict[str, Any]]:

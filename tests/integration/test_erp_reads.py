@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -15,21 +14,11 @@ from connectors.base import Cursor, Page, ReadSpec, WriteSpec
 from connectors.erp import ErpConnector
 from connectors.errors import TransientError
 from connectors.sandbox.erp import ErpSandbox
+from tests.integration.cpq_harness import START, TickingClock
 
 CUSTOMERS = ReadSpec("Customer", ("companyName",), key_field="internalId")
 INVOICES = ReadSpec("Invoice", ("tranId",), key_field="internalId")
 PAYMENTS = ReadSpec("CustomerPayment", ("tranId",), key_field="internalId")
-START = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC).timestamp()
-
-
-class TickingClock:
-    """The sandbox's clock: one second later at every reading, so stamps are distinct."""
-
-    def __init__(self) -> None:
-        self._ticks = itertools.count()
-
-    def __call__(self) -> float:
-        return START + next(self._ticks)
 
 
 @pytest.fixture(scope="module")

@@ -6,19 +6,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
 from sync.resolver import RecentCache, StoreRefResolver
 from sync.store import Store
 from sync.store.records import XrefEntry, save_xrefs
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    store = Store(database_url)
-    yield store
-    store.close()
 
 
 def _captured(store: Store, *source_ids: str) -> None:

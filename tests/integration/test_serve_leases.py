@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 import sqlalchemy as sa
 
 from sync.leases import FlowLease
@@ -30,13 +28,6 @@ class FakeClock:
 
     def advance(self, delta: timedelta) -> None:
         self.now += delta
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    store = Store(database_url)
-    yield store
-    store.close()
 
 
 def _lease(store: Store, owner: str, clock: FakeClock) -> FlowLease:

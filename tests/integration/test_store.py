@@ -56,11 +56,6 @@ def _error(source_id: str, target: str = "", message: str = "bad") -> QueuedErro
     )
 
 
-@pytest.fixture
-def store(database_url: str) -> Store:
-    return Store(database_url)
-
-
 def test_new_database_is_migrated_to_head_on_first_use(store: Store) -> None:
     assert store.current_revision() == store.head_revision() == "0004"
     tables = set(sa.inspect(store.engine).get_table_names())

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
-
-import pytest
 
 from sync.conflicts import json_ready
 from sync.store import Store
@@ -15,13 +12,6 @@ from sync.store.records import StoredRecord, iter_stored, save_records
 MODIFIED = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 RAW = {"Id": "801A", "TotalAmount": Decimal("1200.50"), "EffectiveDate": date(2026, 2, 1),
        "SystemModstamp": MODIFIED, "OrderItems": [{"Quantity": Decimal("2")}]}  # fmt: skip
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    store = Store(database_url)
-    yield store
-    store.close()
 
 
 def test_raw_source_payload_is_stored_as_json_would_carry_it(store: Store) -> None:
