@@ -12,6 +12,7 @@ from sync.capture import CapturedRecord, CaptureFailure
 from sync.conflicts import json_ready
 from sync.deliver import Delivery, DeliveryFailure
 from sync.errors import QueuedError, queue_error, resolve_landed
+from sync.gc_pause import gc_paused
 from sync.propagate import DeleteDelivery, delete_errors
 from sync.store import Store
 from sync.store.cursors import save_cursor
@@ -116,7 +117,7 @@ def commit_page(store: Store, flow: str, outcome: PageOutcome, run_id: int) -> N
     failed |= {source_id for d in outcome.deletes for source_id in d.failed_source_ids}
     landed = [record.source_id for record in outcome.captured if record.source_id not in failed]
     landed += [source_id for source_id in outcome.propagated if source_id not in failed]
-    with store.transaction() as connection:
+    with gc_paused(), store.transaction() as connection:
         save_records(connection, [_stored(record) for record in outcome.changed], run_id)
         mark_deleted(connection, outcome.deleted_ids)
         save_xrefs(connection, [_source_xref(mapping, c) for c in outcome.captured], run_id)

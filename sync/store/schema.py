@@ -46,9 +46,14 @@ def json_default(value: Any) -> str:
     return str(value)
 
 
+# One encoder for every column value: json.dumps(value, default=...) would build a new one each
+# call, a cost paid for every payload of every page. Same settings, so the same text.
+_ENCODER = json.JSONEncoder(default=json_default)
+
+
 def dump_json(value: Any) -> str:
     """The text of a JSON column (the store engine's serializer): raw payloads go in as read."""
-    return json.dumps(value, default=json_default)
+    return _ENCODER.encode(value)
 
 
 class RunStatus(StrEnum):
