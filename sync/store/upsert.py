@@ -58,7 +58,12 @@ def upsert_rows(
     plan = _PLANS.get(cache_key)
     if plan is None:
         plan = _PLANS[cache_key] = _compile(dialect, table, columns, tuple(key_columns))
-    parameters = [plan.parameters(row) for row in rows]
+    try:
+        parameters = [plan.parameters(row) for row in rows]
+    except Exception as error:  # as SQLAlchemy reports a value its types refuse
+        raise sa.exc.DBAPIError.instance(
+            plan.sql, None, error, dialect.loaded_dbapi.Error, dialect=dialect
+        ) from error
     if dialect.positional:  # SQLite's qmark style
         connection.exec_driver_sql(plan.sql, [tuple(values) for values in parameters])
     else:  # psycopg's pyformat style: by name
