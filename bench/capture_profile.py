@@ -81,15 +81,16 @@ def _instructions(path: Path, loop: str, loops: int) -> int:
     return int(summary.group(1))
 
 
-def compare(path: Path) -> None:
+def compare(path: Path, only: str | None = None) -> None:
     """One warm loop's instructions per record for floor and capture, and their ratio."""
     records = sum(len(page.records) for _, page in load(path))
     per_record = {}
-    for loop in LOOPS:
+    for loop in [only] if only else LOOPS:
         one, two = _instructions(path, loop, 1), _instructions(path, loop, 2)
         per_record[loop] = (two - one) / records
         print(f"{loop}: {per_record[loop]:,.0f} instructions per record ({records:,} records)")
-    print(f"capture speed / floor speed: {per_record['floor'] / per_record['capture']:.3f}x")
+    if len(per_record) == 2:
+            print(f"capture speed / floor speed: {per_record['floor'] / per_record['capture']:.3f}x")
 
 
 def main() -> None:
@@ -105,6 +106,7 @@ def main() -> None:
     running.add_argument("--loops", type=int, default=1)
     comparing = commands.add_parser("compare", help="callgrind instructions of both loops")
     comparing.add_argument("pages", type=Path)
+    comparing.add_argument("--only", choices=sorted(LOOPS), help="count one loop only")
     args = parser.parse_args()
     logging.basicConfig(level=logging.CRITICAL)  # the seed's bad records are rejected by design
     if args.command == "dump":
@@ -112,7 +114,7 @@ def main() -> None:
     elif args.command == "run":
         run(args.pages, args.loop, args.loops)
     else:
-        compare(args.pages)
+        compare(args.pages, args.only)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from sync.store.id_lists import one_of
 from sync.store.schema import ErrorStage, ErrorStatus, error_queue, utc_now
 
 _ACTIVE = (ErrorStatus.OPEN.value, ErrorStatus.RETRYING.value)
@@ -117,7 +118,7 @@ def resolve_landed(
         .where(
             error_queue.c.entity == entity,
             error_queue.c.source_system == source_system,
-            error_queue.c.source_id.in_(source_ids),
+            one_of(connection, error_queue.c.source_id, source_ids),
             error_queue.c.status.in_(_ACTIVE),
         )
         .values(status=ErrorStatus.RESOLVED.value, updated_at=utc_now())
