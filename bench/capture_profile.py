@@ -90,7 +90,8 @@ def compare(path: Path, only: str | None = None) -> None:
         per_record[loop] = (two - one) / records
         print(f"{loop}: {per_record[loop]:,.0f} instructions per record ({records:,} records)")
     if len(per_record) == 2:
-            print(f"capture speed / floor speed: {per_record['floor'] / per_record['capture']:.3f}x")
+        ratio = per_record["floor"] / per_record["capture"]
+        print(f"capture speed / floor speed: {ratio:.3f}x")
 
 
 def main() -> None:
