@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sync.store.id_lists import one_of
-from sync.store.schema import canonical_records, utc_now, xref
+from sync.store.schema import JsonText, canonical_records, utc_now, xref
 from sync.store.upsert import upsert_rows
 
 
@@ -48,7 +48,7 @@ class XrefEntry:
 def canonical_row(
     canonical_id: str,
     entity: str,
-    payload: dict[str, Any],
+    payload: dict[str, Any] | JsonText,
     content_hash: str,
     source_system: str,
     source_object: str,
@@ -59,6 +59,8 @@ def canonical_row(
     run_id: int,
 ) -> dict[str, Any]:
     """One ``canonical_records`` row, as :func:`save_record_rows` takes it.
+
+    ``payload`` may be serialized already (:func:`~sync.store.schema.plain_json_text`).
 
     The engine's page commit builds rows straight from captured records: a
     :class:`StoredRecord` per record cost as much as the row itself.
