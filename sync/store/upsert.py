@@ -22,22 +22,35 @@ _PLANS: dict[tuple[str, str, sa.Table, tuple[str, ...], tuple[str, ...]], _Plan]
 
 
 class _Plan:
-    """One compiled upsert: its SQL text and how a row becomes the driver's parameters."""
+    """One compiled upsert: its SQL text and how rows become the driver's parameters."""
 
     def __init__(
         self, sql: str, columns: tuple[str, ...], processors: tuple[Processor | None, ...]
     ) -> None:
         self.sql = sql
         self.columns = columns
-        self._processed = [(i, p) for i, p in enumerate(processors) if p is not None]
+        # (index, processor, what it makes of None): a page's rows share many values (None,
+        # the page's timestamp), each processed once per page rather than once per row.
+        self._processed = [(i, p, p(None)) for i, p in enumerate(processors) if p is not None]
         self._values = itemgetter(*columns)  # a row's values in bind order, in one C call
 
-    def parameters(self, row: Mapping[str, Any]) -> list[Any]:
-        """``row``'s values in bind order, through SQLAlchemy's bind processors."""
-        values = list(self._values(row)) if len(self.columns) > 1 else [self._values(row)]
-        for index, process in self._processed:
-            values[index] = process(values[index])
-        return values
+    def parameters(self, rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+        """Each row's values in bind order, through SQLAlchemy's bind processors."""
+        get = self._values
+        table = (
+            [list(get(row)) for row in rows]
+            if len(self.columns) > 1
+            else [[get(row)] for row in rows]
+        )
+        for index, process, for_none in self._processed:
+            last_in: Any = None
+            last_out = for_none
+            for values in table:
+                value = values[index]
+                if value is not last_in:
+                    last_in, last_out = value, process(value)
+                values[index] = last_out
+        return table
 
 
 def upsert_rows(
@@ -59,7 +72,7 @@ def upsert_rows(
     if plan is None:
         plan = _PLANS[cache_key] = _compile(dialect, table, columns, tuple(key_columns))
     try:
-        parameters = [plan.parameters(row) for row in rows]
+        parameters = plan.parameters(rows)
     except Exception as error:  # as SQLAlchemy reports a value its types refuse
         raise sa.exc.DBAPIError.instance(
             plan.sql, None, error, dialect.loaded_dbapi.Error, dialect=dialect
@@ -93,13 +106,8 @@ def _compile(
 
 
 def _processor(type_: sa.types.TypeEngine[Any], dialect: Dialect) -> Processor | None:
-    """What SQLAlchemy does to a value of ``type_`` before the driver sees it, if anything."""
-    process = type_.dialect_impl(dialect).bind_processor(dialect)
-    if process is None or not isinstance(type_.dialect_impl(dialect), sa.JSON):
-        return process
-    null = process(None)  # none_as_null is off: SQL NULL never, JSON null as the store wrote it
+    """What SQLAlchemy does to a value of ``type_`` before the driver sees it, if anything.
 
-    def json_value(value: Any) -> Any:
-        return null if value is None else process(value)
-
-    return json_value
+    JSON columns turn None into JSON null, as SQLAlchemy's JSON type does with none_as_null off.
+    """
+    return type_.dialect_impl(dialect).bind_processor(dialect)
