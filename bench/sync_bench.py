@@ -172,7 +172,8 @@ def bench_size(records: int, args: argparse.Namespace, folder: str) -> list[list
         *engine_rows,
         ["(a) floor: map+validate+hash+upsert", f"{int(stage['floor_records']):,}", "-",
          f"{stage['floor']:,.0f}", "-", "-", "-", "-", "-"],
-        [f"engine capture stage ({stage['capture'] / stage['floor']:.2f}x floor)",
+        [f"engine capture stage ({stage['capture'] / stage['floor']:.2f}x floor; by CPU "
+         f"{stage['capture_cpu'] / stage['floor_cpu']:.2f}x)",
          f"{int(stage['capture_records']):,}", "-", f"{stage['capture']:,.0f}",
          "-", "-", "-", "-", "-"],
         naive_row,

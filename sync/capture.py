@@ -13,6 +13,7 @@ from mappings.canonical import CanonicalRecord, model_for
 from mappings.errors import MappingError, UnresolvedReference
 from mappings.mapping_set import EntityMapping, RefResolver
 from sync.change import content_hash
+from sync.gc_pause import gc_paused
 from sync.resolver import page_refs
 from sync.store.schema import ErrorStage
 
@@ -80,7 +81,7 @@ def capture_page(
     """Capture every record of a page; failures never stop the others."""
     captured: list[CapturedRecord] = []
     failures: list[CaptureFailure] = []
-    with page_refs(mapping, raw_records, refs):
+    with gc_paused(), page_refs(mapping, raw_records, refs):
         for raw in raw_records:
             outcome = capture_record(mapping, raw, refs)
             if isinstance(outcome, CapturedRecord):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from connectors.base import Cursor
 from mappings.mapping_set import EntityMapping
@@ -12,17 +13,20 @@ from sync.capture import CapturedRecord, CaptureFailure
 from sync.conflicts import json_ready
 from sync.deliver import Delivery, DeliveryFailure
 from sync.errors import QueuedError, queue_error, resolve_landed
+from sync.gc_pause import gc_paused
 from sync.propagate import DeleteDelivery, delete_errors
 from sync.store import Store
 from sync.store.cursors import save_cursor
 from sync.store.records import (
-    StoredRecord,
-    XrefEntry,
+    canonical_row,
     delete_xrefs,
     mark_deleted,
-    save_records,
+    save_record_rows,
+    save_xref_rows,
     save_xrefs,
+    xref_row,
 )
+from sync.store.schema import plain_json_text, utc_now
 
 log = logging.getLogger("revbridge.sync")
 
@@ -43,29 +47,25 @@ class PageOutcome:
     propagated: Sequence[str] = ()  # source ids of the deleted records sent to targets
 
 
-def _stored(captured: CapturedRecord) -> StoredRecord:
-    record = captured.record
-    return StoredRecord(
-        canonical_id=record.id,
-        entity=record.entity,
-        payload=captured.canonical_json,
-        content_hash=captured.content_hash,
-        source_system=record.source.system,
-        source_object=record.source.object,
-        source_id=record.source.id,
-        source_modified_at=record.source_modified_at,
-        source_payload=captured.raw,  # the store's JSON serializer takes it as read
-    )
+def _record_rows(captured: Sequence[CapturedRecord], run_id: int) -> list[dict[str, Any]]:
+    now = utc_now()
+    return [
+        canonical_row(
+            c.record.id, c.record.entity, plain_json_text(c.canonical_json), c.content_hash,
+            c.record.source.system, c.record.source.object, c.record.source.id,
+            c.record.source_modified_at,
+            c.raw,  # the store's JSON serializer takes it as read
+            now, run_id,
+        )
+        for c in captured
+    ]  # fmt: skip
 
 
-def _source_xref(mapping: EntityMapping, captured: CapturedRecord) -> XrefEntry:
-    return XrefEntry(
-        system=mapping.system,
-        canonical_id=captured.record.id,
-        entity=mapping.entity,
-        object_name=mapping.object_name,
-        external_id=captured.source_id,
-    )
+def _source_xref_rows(
+    mapping: EntityMapping, captured: Sequence[CapturedRecord], run_id: int
+) -> list[dict[str, Any]]:
+    now, system, entity, name = utc_now(), mapping.system, mapping.entity, mapping.object_name
+    return [xref_row(system, c.record.id, entity, name, c.source_id, now, run_id) for c in captured]
 
 
 def _capture_error(flow: str, mapping: EntityMapping, failure: CaptureFailure) -> QueuedError:
@@ -116,10 +116,10 @@ def commit_page(store: Store, flow: str, outcome: PageOutcome, run_id: int) -> N
     failed |= {source_id for d in outcome.deletes for source_id in d.failed_source_ids}
     landed = [record.source_id for record in outcome.captured if record.source_id not in failed]
     landed += [source_id for source_id in outcome.propagated if source_id not in failed]
-    with store.transaction() as connection:
-        save_records(connection, [_stored(record) for record in outcome.changed], run_id)
+    with gc_paused(), store.transaction() as connection:
+        save_record_rows(connection, _record_rows(outcome.changed, run_id))
         mark_deleted(connection, outcome.deleted_ids)
-        save_xrefs(connection, [_source_xref(mapping, c) for c in outcome.captured], run_id)
+        save_xref_rows(connection, _source_xref_rows(mapping, outcome.captured, run_id))
         for delivery in outcome.deliveries:
             save_xrefs(connection, delivery.xrefs, run_id)
         for removal in outcome.deletes:

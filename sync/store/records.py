@@ -9,7 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sync.store.schema import canonical_records, utc_now, xref
+from sync.store.id_lists import one_of
+from sync.store.schema import JsonText, canonical_records, utc_now, xref
 from sync.store.upsert import upsert_rows
 
 
@@ -44,27 +45,58 @@ class XrefEntry:
     last_source_payload: dict[str, Any] | None = None
 
 
+def canonical_row(
+    canonical_id: str,
+    entity: str,
+    payload: dict[str, Any] | JsonText,
+    content_hash: str,
+    source_system: str,
+    source_object: str,
+    source_id: str,
+    source_modified_at: datetime,
+    source_payload: Any,
+    now: datetime,
+    run_id: int,
+) -> dict[str, Any]:
+    """One ``canonical_records`` row, as :func:`save_record_rows` takes it.
+
+    ``payload`` may be serialized already (:func:`~sync.store.schema.plain_json_text`).
+
+    The engine's page commit builds rows straight from captured records: a
+    :class:`StoredRecord` per record cost as much as the row itself.
+    """
+    return {
+        "canonical_id": canonical_id,
+        "entity": entity,
+        "payload": payload,
+        "content_hash": content_hash,
+        "source_system": source_system,
+        "source_object": source_object,
+        "source_id": source_id,
+        "source_modified_at": source_modified_at,
+        "is_deleted": False,
+        "updated_at": now,
+        "run_id": run_id,
+        "source_payload": source_payload,
+    }
+
+
+def save_record_rows(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or replace canonical records given as :func:`canonical_row` rows."""
+    upsert_rows(connection, canonical_records, rows, ["canonical_id"])
+
+
 def save_records(connection: sa.Connection, records: Sequence[StoredRecord], run_id: int) -> None:
     """Insert or replace canonical records."""
     now = utc_now()
     rows = [
-        {
-            "canonical_id": record.canonical_id,
-            "entity": record.entity,
-            "payload": record.payload,
-            "content_hash": record.content_hash,
-            "source_system": record.source_system,
-            "source_object": record.source_object,
-            "source_id": record.source_id,
-            "source_modified_at": record.source_modified_at,
-            "is_deleted": False,
-            "updated_at": now,
-            "run_id": run_id,
-            "source_payload": record.source_payload,
-        }
-        for record in records
-    ]
-    upsert_rows(connection, canonical_records, rows, ["canonical_id"])
+        canonical_row(
+            r.canonical_id, r.entity, r.payload, r.content_hash, r.source_system,
+            r.source_object, r.source_id, r.source_modified_at, r.source_payload, now, run_id,
+        )
+        for r in records
+    ]  # fmt: skip
+    save_record_rows(connection, rows)
 
 
 def iter_stored(
@@ -108,7 +140,7 @@ def content_hashes(connection: sa.Connection, canonical_ids: Collection[str]) ->
     if not canonical_ids:
         return {}
     query = sa.select(canonical_records.c.canonical_id, canonical_records.c.content_hash).where(
-        canonical_records.c.canonical_id.in_(list(canonical_ids))
+        one_of(connection, canonical_records.c.canonical_id, canonical_ids)
     )
     return {row.canonical_id: row.content_hash for row in connection.execute(query)}
 
@@ -122,25 +154,49 @@ def load_payload(connection: sa.Connection, canonical_id: str) -> dict[str, Any]
     return dict(payload) if payload is not None else None
 
 
+def xref_row(
+    system: str,
+    canonical_id: str,
+    entity: str,
+    object_name: str,
+    external_id: str,
+    now: datetime,
+    run_id: int,
+    last_written_hash: str | None = None,
+    last_written_payload: dict[str, Any] | None = None,
+    last_source_payload: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One ``xref`` row, as :func:`save_xref_rows` takes it."""
+    return {
+        "system": system,
+        "canonical_id": canonical_id,
+        "entity": entity,
+        "object_name": object_name,
+        "external_id": external_id,
+        "last_written_hash": last_written_hash,
+        "last_written_at": now if last_written_hash else None,
+        "run_id": run_id,
+        "last_written_payload": last_written_payload,
+        "last_source_payload": last_source_payload,
+    }
+
+
+def save_xref_rows(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Record (or refresh) xrefs given as :func:`xref_row` rows."""
+    upsert_rows(connection, xref, rows, ["system", "canonical_id"])
+
+
 def save_xrefs(connection: sa.Connection, entries: Sequence[XrefEntry], run_id: int) -> None:
     """Record (or refresh) where each canonical record lives in a system."""
     now = utc_now()
     rows = [
-        {
-            "system": entry.system,
-            "canonical_id": entry.canonical_id,
-            "entity": entry.entity,
-            "object_name": entry.object_name,
-            "external_id": entry.external_id,
-            "last_written_hash": entry.last_written_hash,
-            "last_written_at": now if entry.last_written_hash else None,
-            "run_id": run_id,
-            "last_written_payload": entry.last_written_payload,
-            "last_source_payload": entry.last_source_payload,
-        }
-        for entry in entries
-    ]
-    upsert_rows(connection, xref, rows, ["system", "canonical_id"])
+        xref_row(
+            e.system, e.canonical_id, e.entity, e.object_name, e.external_id, now, run_id,
+            e.last_written_hash, e.last_written_payload, e.last_source_payload,
+        )
+        for e in entries
+    ]  # fmt: skip
+    save_xref_rows(connection, rows)
 
 
 def canonical_ids_for(
@@ -152,7 +208,7 @@ def canonical_ids_for(
     query = sa.select(xref.c.external_id, xref.c.canonical_id).where(
         xref.c.system == system,
         xref.c.entity == entity,
-        xref.c.external_id.in_(list(external_ids)),
+        one_of(connection, xref.c.external_id, external_ids),
     )
     return {row.external_id: row.canonical_id for row in connection.execute(query)}
 
@@ -164,7 +220,7 @@ def xref_entries(
     if not canonical_ids:
         return {}
     query = sa.select(xref).where(
-        xref.c.system == system, xref.c.canonical_id.in_(list(canonical_ids))
+        xref.c.system == system, one_of(connection, xref.c.canonical_id, canonical_ids)
     )
     return {
         row.canonical_id: XrefEntry(

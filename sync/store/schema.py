@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic_core import PydanticSerializationError, to_json
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
@@ -46,9 +47,35 @@ def json_default(value: Any) -> str:
     return str(value)
 
 
+# One encoder for every column value: json.dumps(value, default=...) would build a new one each
+# call, a cost paid for every payload of every page. Same settings, so the same text.
+_ENCODER = json.JSONEncoder(default=json_default)
+
+
+class JsonText(str):
+    """A JSON column value serialized already (see :func:`plain_json_text`): stored as is."""
+
+    __slots__ = ()
+
+
 def dump_json(value: Any) -> str:
     """The text of a JSON column (the store engine's serializer): raw payloads go in as read."""
-    return json.dumps(value, default=json_default)
+    if type(value) is JsonText:
+        return str.__str__(value)
+    return _ENCODER.encode(value)
+
+
+def plain_json_text(value: Any) -> JsonText:
+    """The JSON text of a value made of JSON's own types only (``model_dump(mode="json")``).
+
+    Such a value needs none of :func:`json_default`'s conversions, so pydantic-core's encoder
+    (about three times as fast as the json module's on a canonical record) writes the same
+    JSON, only more compactly; whatever it refuses goes through :func:`dump_json` instead.
+    """
+    try:
+        return JsonText(to_json(value, inf_nan_mode="constants").decode())
+    except (TypeError, ValueError, PydanticSerializationError):
+        return JsonText(dump_json(value))
 
 
 class RunStatus(StrEnum):
