@@ -69,13 +69,8 @@ def unset_type_result(payload: Mapping[str, Any], unset: ConfigError) -> WriteRe
     )
 
 
-def custom_field(type_of: TypeOf, script_id: str, value: Any) -> Any:
-    """One ``*CustomFieldRef`` for ``value``, typed by what the value is."""
-    type_name, converted = _typed(value)
-    return type_of(CORE_NAMESPACE, type_name)(scriptId=script_id, value=converted)
-
-
-def _typed(value: Any) -> tuple[str, Any]:
+def custom_field_value(value: Any) -> tuple[str, Any]:
+    """The ``*CustomFieldRef`` type name ``value`` travels as, and the value to send."""
     if isinstance(value, bool):
         return "BooleanCustomFieldRef", value
     if isinstance(value, Mapping):

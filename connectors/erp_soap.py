@@ -62,6 +62,8 @@ class SoapSession:
         self._client: zeep.Client | None = None
         self._service: Any = None
         self._load_lock = threading.Lock()
+        # Custom fields look up their type per value: thousands of lookups a page, few types.
+        self._types: dict[tuple[str, str], Any] = {}
         self._limit = account_limit(settings.account, settings.concurrency)
         self.version = ""
 
@@ -98,12 +100,17 @@ class SoapSession:
 
     def type(self, namespace: str, name: str) -> Any:
         """The zeep type ``{namespace}name``; ``{v}`` in the namespace is the WSDL's version."""
+        found = self._types.get((namespace, name))
+        if found is not None:
+            return found
         self.retrying(self._load)
         qname = f"{{{namespace.format(v=self.version)}}}{name}"
         try:
-            return self._client.get_type(qname)  # type: ignore[union-attr]
+            found = self._client.get_type(qname)  # type: ignore[union-attr]
         except zeep.exceptions.LookupError:
             raise ConfigError(f"the ERP WSDL has no type {qname}", system=SYSTEM) from None
+        self._types[(namespace, name)] = found  # a dict item set is atomic across threads
+        return found
 
     def retrying(self, attempt: Callable[[], _T]) -> _T:
         """Run ``attempt`` under the one retry policy."""

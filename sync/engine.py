@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import closing
 from dataclasses import replace
 
 from config.settings import ConflictSettings
@@ -27,6 +28,7 @@ from sync.deliver_targets import deliver_to_targets
 from sync.errors import count_active, due_for_retry
 from sync.flows import Flow
 from sync.propagate import DeleteDelivery, SourceDeletion, propagate_to_targets
+from sync.read_ahead import read_ahead
 from sync.remap import MappingChanges, detect_changes, recaptured_from_store
 from sync.resolver import StoreRefResolver
 from sync.specs import read_spec
@@ -244,11 +246,13 @@ class SyncEngine:
             spec = replace(spec, until=self._window.until_stamp)
         else:
             self._retry_due(mapping, summary, resolver)
-        source = self._connectors[mapping.system]
-        for page in source.read(spec, cursor):
-            if page.total is not None:
-                summary.expected[mapping.entity] = page.total
-            self._sync_page(mapping, targets, page, summary, resolver)
+        source = self._connectors[mapping.system].read(spec, cursor)
+        # A source that is also a target here would have one connector used by two threads.
+        with closing(read_ahead(source, ahead=mapping.system not in self._flow.targets)) as pages:
+            for page in pages:
+                if page.total is not None:
+                    summary.expected[mapping.entity] = page.total
+                self._sync_page(mapping, targets, page, summary, resolver)
         changed_targets = [t for t in targets if changes.delivery_changed(mapping, t)]
         if changed_targets and not changes.capture_changed(mapping):
             self._redeliver(mapping, changed_targets, summary, resolver)

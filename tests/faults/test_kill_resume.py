@@ -2,7 +2,8 @@
 
 The sandboxes run in the test process, so downstream state outlives the killed client. Request
 gates on the sandboxes stop the client at an exact point (no sleeps): waiting for the next
-Salesforce page (the previous page is committed) or in the middle of a page's billing writes.
+Salesforce page (once the previous page, delivered while that page is read, is committed) or
+in the middle of a page's billing writes.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import os
 import signal
 import subprocess
 import tempfile
+import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -74,7 +76,9 @@ def _run_until_gate_then_kill(
     prefix: str,
     let_through: int,
     after: str | None = None,
+    until: Callable[[], bool] = lambda: True,
 ) -> None:
+    """Run until the gate holds a request and ``until()`` holds, then SIGKILL the run."""
     gate = server.hold_requests(method, prefix, let_through=let_through, after=after)
     process = subprocess.Popen(
         revbridge("run", "--config", str(config)),
@@ -86,6 +90,7 @@ def _run_until_gate_then_kill(
     try:
         reached = gate.wait_until_held(timeout=120)
         assert reached, f"the run never reached {method} {prefix}: {process.poll()}"
+        assert _wait_for(until, process), "the run never reached the state to kill it in"
         os.kill(process.pid, signal.SIGKILL)
         assert process.wait(timeout=30) == -signal.SIGKILL
     finally:
@@ -93,6 +98,26 @@ def _run_until_gate_then_kill(
         if process.poll() is None:
             process.kill()
         process.communicate()
+
+
+def _wait_for(condition: Callable[[], bool], process: subprocess.Popen[str]) -> bool:
+    """Poll ``condition`` for up to two minutes while the run is alive; True once it holds."""
+    pause = threading.Event()
+    for _ in range(2400):
+        if condition():
+            return True
+        if process.poll() is not None:
+            return False
+        pause.wait(0.05)
+    return False
+
+
+def _order_cursor_committed(database_url: str) -> bool:
+    store = Store(database_url)
+    with store.engine.connect() as connection:
+        cursor = load_cursor(connection, "quote-to-cash", "salesforce", "order")
+    store.close()
+    return cursor is not None
 
 
 def _reference_state() -> dict[str, set[str]]:
@@ -117,14 +142,14 @@ def test_kill_between_two_salesforce_pages_then_rerun_converges(
     sandboxes, config = config_file
     salesforce_server = sandboxes.salesforce.server
     # The first query-more call after the orders query (not its OrderItems subquery) is the
-    # second page of orders: page one is committed by then.
+    # second page of orders; it is read while page one is delivered, so the kill waits for
+    # page one's commit.
     query_more = f"/services/data/v{SalesforceSettings().api_version}/query/"
-    _run_until_gate_then_kill(config, salesforce_server, "GET", query_more, 0, "+FROM+Order+")
-    store = Store(database_url)
-    with store.engine.connect() as connection:
-        cursor = load_cursor(connection, "quote-to-cash", "salesforce", "order")
-    store.close()
-    assert cursor is not None, "the first page of orders was not committed before the kill"
+    _run_until_gate_then_kill(
+        config, salesforce_server, "GET", query_more, 0, "+FROM+Order+",
+        until=lambda: _order_cursor_committed(database_url),
+    )  # fmt: skip
+    assert _order_cursor_committed(database_url), "page one of orders was not committed"
     partial = _downstream_state(sandboxes)
     assert len(partial["orders"]) < len(reference_state["orders"])
 

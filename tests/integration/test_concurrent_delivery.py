@@ -1,4 +1,5 @@
-"""The engine writes each page to billing and the ERP at the same time, then commits it."""
+"""The engine writes each page to billing and the ERP at the same time, then commits it; the
+next source page is read meanwhile."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from config.settings import SalesforceSettings
 from connectors.sandbox.erp import SERVICE_PATH
 from mappings.identity import canonical_id
 from mappings.loader import load_mapping_set
@@ -21,6 +23,8 @@ from sync.store.schema import ErrorStage, RunStatus
 from tests.meeting_gate import MeetingGate
 
 SIZE = SandboxSize(accounts=12, orders=24, products=5, invalid_records=False)
+# queryMore, the call for a query's next page (the first page comes from ``/query?q=``).
+QUERY_MORE = f"/services/data/v{SalesforceSettings().api_version}/query/"
 
 
 @pytest.fixture
@@ -30,11 +34,13 @@ def sandboxes() -> Iterator[Sandboxes]:
         yield started
 
 
-def _run(sandboxes: Sandboxes, database_url: str) -> RunSummary:
+def _run(sandboxes: Sandboxes, database_url: str, page_size: int = 2000) -> RunSummary:
     store = Store(database_url)
     try:
         with open_connectors(sandboxes.settings(database_url)) as connectors:
-            engine = SyncEngine(store, load_mapping_set(), connectors, QUOTE_TO_CASH)
+            engine = SyncEngine(
+                store, load_mapping_set(), connectors, QUOTE_TO_CASH, page_size=page_size
+            )
             return engine.run()
     finally:
         store.close()
@@ -93,3 +99,24 @@ def test_record_billing_refuses_mid_batch_is_queued_with_its_reason_while_the_re
     landed = {c["external_id"] for c in sandboxes.billing.resources("customers")}
     assert canonical_id("account", "salesforce", refused) not in landed
     assert len(landed) == len(accounts) - 1
+
+
+def test_the_next_source_page_is_read_while_the_page_in_hand_is_delivered(
+    database_url: str,
+) -> None:
+    # 450 accounts in pages of 200: the first customers batch of page one and the read of page
+    # two each wait for the other; read only after page one is committed, they never meet.
+    with Sandboxes(SandboxSize(accounts=450, orders=0, products=1, invalid_records=False)) as boxes:
+        meeting = threading.Barrier(2, timeout=20.0)
+        billing_gate = MeetingGate("POST", "/v1/customers/batch", barrier=meeting, first_only=True)
+        read_gate = MeetingGate("GET", QUERY_MORE, barrier=meeting, first_only=True)
+        boxes.billing.server.install_gate(billing_gate)
+        boxes.salesforce.server.install_gate(read_gate)
+
+        summary = _run(boxes, database_url, page_size=200)
+
+        assert (billing_gate.met, read_gate.met) == ([True], [True])
+        assert summary.status is RunStatus.SUCCEEDED, summary.message
+        assert summary.counts("account", "salesforce").read == 450
+        assert len(boxes.billing.resources("customers")) == 450
+        assert summary.counts("account", "erp").created == 450

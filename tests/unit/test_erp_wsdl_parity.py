@@ -240,6 +240,35 @@ def test_a_mixed_batch_body_is_identical_under_both_wsdls(
     assert etree.tostring(compact, method="c14n") == etree.tostring(real, method="c14n")
 
 
+class _ZeepConstructed(RecordBuilder):
+    """The builder as it was: every value made by zeep's own type constructor."""
+
+    def _value(self, xsd_type: Any, values: Mapping[str, Any]) -> Any:
+        return xsd_type(**values)
+
+
+@pytest.mark.parametrize(
+    ("record_type", "payload"), PAYLOADS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(PAYLOADS)]
+)
+def test_builder_values_equal_and_render_like_those_zeeps_constructors_make(
+    compact_client: Any, record_type: str, payload: Mapping[str, Any]
+) -> None:
+    xsd_type = compact_client.get_type(
+        f"{{{RECORD_NAMESPACES[record_type].format(v='2023_2')}}}{record_type}"
+    )
+    built = RecordBuilder(_type_of(compact_client)).build(xsd_type, payload)
+    constructed = _ZeepConstructed(_type_of(compact_client)).build(xsd_type, payload)
+
+    def rendered(record: Any) -> bytes:
+        envelope = compact_client.create_message(
+            compact_client.service, "upsertList", record=[record]
+        )
+        return bytes(etree.tostring(envelope, method="c14n"))
+
+    assert built == constructed
+    assert rendered(built) == rendered(constructed)
+
+
 def test_upsert_list_body_validates_against_the_real_suitetalk_xsds(
     compact_client: Any, real_schema: etree.XMLSchema
 ) -> None:
