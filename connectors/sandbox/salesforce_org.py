@@ -15,10 +15,10 @@ from connectors.sandbox.cpq_seed import (
     IdFactory,
     LogicalClock,
     recompute_order_totals,
-    salesforce_id,
     seed_org,
 )
 from connectors.sandbox.salesforce_faults import FaultPlan
+from connectors.sandbox.salesforce_locators import QueryLocators, in_batches
 from connectors.sandbox.salesforce_login import SandboxCredentials, SandboxLogin
 from connectors.sandbox.salesforce_writes import (
     SandboxError,
@@ -29,7 +29,7 @@ from connectors.sandbox.salesforce_writes import (
     upsert_collection,
 )
 from connectors.sandbox.soql import SoqlError
-from connectors.sandbox.soql_run import plan_query
+from connectors.sandbox.soql_run import QueryPlan, plan_query
 
 # Child subquery rows past this many per parent come back behind their own nextRecordsUrl.
 CHILD_BATCH = 200
@@ -63,7 +63,7 @@ class SandboxOrg:
             self.clock.epoch_millis,
         )
         self.recycle_bin: dict[str, str] = {}
-        self._locators: dict[str, tuple[list[Any], int]] = {}
+        self._locators = QueryLocators()
 
     @property
     def instance_url(self) -> str:
@@ -100,26 +100,30 @@ class SandboxOrg:
     def run_query(self, text: str, include_deleted: bool, batch_size: int, version: str) -> Any:
         """Run SOQL; return the first batch and a ``nextRecordsUrl`` when there is more."""
         with self.lock:
-            rows = self.query_rows(text, include_deleted, version)
-            self._page_children(rows, version)
-            return self._batch(self._new_locator(rows, batch_size), 0, version)
+            plan = self._plan(text, version)
+            rows = plan.select(self.records_of(plan.object_name), include_deleted)
+            children = plan.children_index()
+            # Shaped a batch at a time and stored packed: only one batch is ever unpacked.
+            batches = (
+                self._page_children(plan.shape(part, include_deleted, children), version)
+                for part in in_batches(rows, batch_size)
+            )
+            locator = self._locators.open(batches, batch_size)
+            return self._locators.batch(locator, 0, version)
 
     def query_rows(self, text: str, include_deleted: bool, version: str) -> list[Any]:
         """Every row a query returns, in Salesforce's JSON shape (Bulk jobs read these)."""
         with self.lock:
-            try:
-                plan = plan_query(text, self, version)
-            except SoqlError as error:
-                raise SandboxError(400, error.error_code, error.message) from error
+            plan = self._plan(text, version)
             return plan.run(self.records_of(plan.object_name), include_deleted)
 
-    def _new_locator(self, rows: list[Any], batch_size: int) -> str:
-        # Like Salesforce, a query's result is a snapshot that later pages read from.
-        locator = salesforce_id("01g", len(self._locators) + 1)
-        self._locators[locator] = (rows, batch_size)
-        return locator
+    def _plan(self, text: str, version: str) -> QueryPlan:
+        try:
+            return plan_query(text, self, version)
+        except SoqlError as error:
+            raise SandboxError(400, error.error_code, error.message) from error
 
-    def _page_children(self, rows: list[Any], version: str) -> None:
+    def _page_children(self, rows: list[Any], version: str) -> list[Any]:
         """Cut long child subquery results to CHILD_BATCH rows with their own next page."""
         for row in rows:
             for value in row.values():
@@ -128,8 +132,10 @@ class SandboxOrg:
                     and "records" in value
                     and len(value["records"]) > (CHILD_BATCH)
                 ):
-                    locator = self._new_locator(value["records"], CHILD_BATCH)
-                    value.update(self._batch(locator, 0, version))
+                    children = in_batches(value["records"], CHILD_BATCH)
+                    locator = self._locators.open(children, CHILD_BATCH)
+                    value.update(self._locators.batch(locator, 0, version))
+        return rows
 
     def query_more(self, locator_and_offset: str, version: str) -> Any:
         """The next batch of an earlier query, from its ``01g...-offset`` locator."""
@@ -137,16 +143,7 @@ class SandboxOrg:
         with self.lock:
             if locator not in self._locators or not offset.isdigit():
                 raise SandboxError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
-            return self._batch(locator, int(offset), version)
-
-    def _batch(self, locator: str, offset: int, version: str) -> dict[str, Any]:
-        rows, batch_size = self._locators[locator]
-        end = offset + batch_size
-        result: dict[str, Any] = {"totalSize": len(rows), "done": end >= len(rows)}
-        if end < len(rows):
-            result["nextRecordsUrl"] = f"/services/data/v{version}/query/{locator}-{end}"
-        result["records"] = rows[offset:end]
-        return result
+            return self._locators.batch(locator, int(offset), version)
 
     def get_record(self, object_name: str, record_id: str) -> dict[str, Any]:
         """A copy of one live record, or a 404."""
