@@ -11,20 +11,12 @@ from __future__ import annotations
 import pickle
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.sandbox.cpq_seed import salesforce_id
 
 # zlib's fastest level: shaped rows repeat their keys and attributes, so even it packs ~10x.
 _LEVEL = 1
-
-
-@dataclass
-class _Snapshot:
-    batch_size: int
-    total: int = 0
-    chunks: list[bytes] = field(default_factory=list)  # batch_size rows each, the last fewer
 
 
 def _pack(rows: list[Any]) -> bytes:
@@ -36,22 +28,42 @@ def _unpack(chunk: bytes) -> list[Any]:
     return rows
 
 
+class PackedRows:
+    """A query's rows, fixed when it ran, packed ``batch_size`` to a chunk."""
+
+    def __init__(self, batches: Iterable[list[Any]], batch_size: int) -> None:
+        """``batches``: lists of ``batch_size`` rows, the last one may be shorter."""
+        self.batch_size = batch_size
+        self._total = 0
+        self._chunks: list[bytes] = []
+        for rows in batches:
+            self._total += len(rows)
+            self._chunks.append(_pack(rows))
+
+    def __len__(self) -> int:
+        return self._total
+
+    def slice(self, start: int, end: int) -> list[Any]:
+        """Rows ``start`` to ``end`` (any offsets, not only batch boundaries)."""
+        size, rows = self.batch_size, []
+        for index in range(start // size, min(len(self._chunks), -(-end // size))):
+            first = index * size
+            rows += _unpack(self._chunks[index])[max(start - first, 0) : end - first]
+        return rows
+
+
 class QueryLocators:
     """Snapshots of query results by locator id (``01g...``); callers hold the org's lock."""
 
     def __init__(self) -> None:
-        self._snapshots: dict[str, _Snapshot] = {}
+        self._snapshots: dict[str, PackedRows] = {}
         self._opened = 0  # a counter, not len(): child results open while a parent's pack
 
-    def open(self, batches: Iterable[list[Any]], batch_size: int) -> str:
-        """Keep ``batches`` (shaped rows, ``batch_size`` each but the last) under a new locator."""
+    def open(self, rows: PackedRows) -> str:
+        """Keep ``rows`` under a new locator."""
         self._opened += 1
         locator = salesforce_id("01g", self._opened)
-        snapshot = _Snapshot(batch_size)
-        for rows in batches:
-            snapshot.total += len(rows)
-            snapshot.chunks.append(_pack(rows))
-        self._snapshots[locator] = snapshot
+        self._snapshots[locator] = rows
         return locator
 
     def __contains__(self, locator: object) -> bool:
@@ -59,21 +71,13 @@ class QueryLocators:
 
     def batch(self, locator: str, offset: int, version: str) -> dict[str, Any]:
         """Rows ``offset`` to ``offset + batch_size`` of a snapshot, in the query reply's shape."""
-        snapshot = self._snapshots[locator]
-        end = offset + snapshot.batch_size
-        result: dict[str, Any] = {"totalSize": snapshot.total, "done": end >= snapshot.total}
-        if end < snapshot.total:
+        rows = self._snapshots[locator]
+        end = offset + rows.batch_size
+        result: dict[str, Any] = {"totalSize": len(rows), "done": end >= len(rows)}
+        if end < len(rows):
             result["nextRecordsUrl"] = f"/services/data/v{version}/query/{locator}-{end}"
-        result["records"] = list(self._rows(snapshot, offset, end))
+        result["records"] = rows.slice(offset, end)
         return result
-
-    @staticmethod
-    def _rows(snapshot: _Snapshot, start: int, end: int) -> Iterator[Any]:
-        """Rows ``start`` to ``end`` (any offset a client sends, not only batch boundaries)."""
-        size = snapshot.batch_size
-        for index in range(start // size, min(len(snapshot.chunks), -(-end // size))):
-            first = index * size
-            yield from _unpack(snapshot.chunks[index])[max(start - first, 0) : end - first]
 
 
 def in_batches(rows: list[Any], size: int) -> Iterator[list[Any]]:

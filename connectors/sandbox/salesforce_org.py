@@ -18,7 +18,7 @@ from connectors.sandbox.cpq_seed import (
     seed_org,
 )
 from connectors.sandbox.salesforce_faults import FaultPlan
-from connectors.sandbox.salesforce_locators import QueryLocators, in_batches
+from connectors.sandbox.salesforce_locators import PackedRows, QueryLocators, in_batches
 from connectors.sandbox.salesforce_login import SandboxCredentials, SandboxLogin
 from connectors.sandbox.salesforce_writes import (
     SandboxError,
@@ -100,22 +100,27 @@ class SandboxOrg:
     def run_query(self, text: str, include_deleted: bool, batch_size: int, version: str) -> Any:
         """Run SOQL; return the first batch and a ``nextRecordsUrl`` when there is more."""
         with self.lock:
+            locator = self._locators.open(
+                self.query_packed(text, include_deleted, version, batch_size)
+            )
+            return self._locators.batch(locator, 0, version)
+
+    def query_packed(
+        self, text: str, include_deleted: bool, version: str, batch_size: int
+    ) -> PackedRows:
+        """Every row a query returns, in Salesforce's JSON shape, packed ``batch_size`` a chunk.
+
+        Rows are shaped a chunk at a time, so only one chunk is ever held unpacked.
+        """
+        with self.lock:
             plan = self._plan(text, version)
             rows = plan.select(self.records_of(plan.object_name), include_deleted)
             children = plan.children_index()
-            # Shaped a batch at a time and stored packed: only one batch is ever unpacked.
             batches = (
                 self._page_children(plan.shape(part, include_deleted, children), version)
                 for part in in_batches(rows, batch_size)
             )
-            locator = self._locators.open(batches, batch_size)
-            return self._locators.batch(locator, 0, version)
-
-    def query_rows(self, text: str, include_deleted: bool, version: str) -> list[Any]:
-        """Every row a query returns, in Salesforce's JSON shape (Bulk jobs read these)."""
-        with self.lock:
-            plan = self._plan(text, version)
-            return plan.run(self.records_of(plan.object_name), include_deleted)
+            return PackedRows(batches, batch_size)
 
     def _plan(self, text: str, version: str) -> QueryPlan:
         try:
@@ -133,7 +138,7 @@ class SandboxOrg:
                     and len(value["records"]) > (CHILD_BATCH)
                 ):
                     children = in_batches(value["records"], CHILD_BATCH)
-                    locator = self._locators.open(children, CHILD_BATCH)
+                    locator = self._locators.open(PackedRows(children, CHILD_BATCH))
                     value.update(self._locators.batch(locator, 0, version))
         return rows
 

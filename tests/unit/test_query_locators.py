@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.sandbox.salesforce_locators import QueryLocators, in_batches
+from connectors.sandbox.salesforce_locators import PackedRows, QueryLocators, in_batches
 from connectors.sandbox.salesforce_org import SandboxOrg
 
 VERSION = "60.0"
@@ -43,7 +43,7 @@ def test_later_pages_show_records_as_they_were_when_the_query_ran() -> None:
 def test_a_page_may_start_between_stored_batches() -> None:
     locators = QueryLocators()
     rows = [{"n": n} for n in range(25)]
-    locator = locators.open(in_batches(rows, 10), 10)
+    locator = locators.open(PackedRows(in_batches(rows, 10), 10))
     page = locators.batch(locator, 7, VERSION)
     assert page["records"] == rows[7:17]
     assert page["nextRecordsUrl"].endswith(f"{locator}-17")
@@ -53,5 +53,5 @@ def test_a_page_may_start_between_stored_batches() -> None:
 
 def test_an_empty_result_is_one_done_page() -> None:
     locators = QueryLocators()
-    page = locators.batch(locators.open(in_batches([], 10), 10), 0, VERSION)
+    page = locators.batch(locators.open(PackedRows(in_batches([], 10), 10)), 0, VERSION)
     assert page == {"totalSize": 0, "done": True, "records": []}
