@@ -3,29 +3,17 @@
 Like Salesforce, a query's result is fixed when it runs and later pages read from it. The
 sandbox used to keep every shaped row of every query as dicts for its whole life, which made a
 seeded org of a million records need several GB; here each batch is pickled and compressed as
-soon as it is shaped, and unpacked again only when a page asks for it.
+soon as it is shaped (:mod:`connectors.sandbox.packed`), and unpacked again only when a page
+asks for it.
 """
 
 from __future__ import annotations
 
-import pickle
-import zlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from connectors.sandbox.cpq_seed import salesforce_id
-
-# zlib's fastest level: shaped rows repeat their keys and attributes, so even it packs ~10x.
-_LEVEL = 1
-
-
-def _pack(rows: list[Any]) -> bytes:
-    return zlib.compress(pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL), _LEVEL)
-
-
-def _unpack(chunk: bytes) -> list[Any]:
-    rows: list[Any] = pickle.loads(zlib.decompress(chunk))  # noqa: S301  - bytes _pack made
-    return rows
+from connectors.sandbox.packed import pack, unpack
 
 
 class PackedRows:
@@ -38,7 +26,7 @@ class PackedRows:
         self._chunks: list[bytes] = []
         for rows in batches:
             self._total += len(rows)
-            self._chunks.append(_pack(rows))
+            self._chunks.append(pack(rows))
 
     def __len__(self) -> int:
         return self._total
@@ -48,7 +36,7 @@ class PackedRows:
         size, rows = self.batch_size, []
         for index in range(start // size, min(len(self._chunks), -(-end // size))):
             first = index * size
-            rows += _unpack(self._chunks[index])[max(start - first, 0) : end - first]
+            rows += unpack(self._chunks[index])[max(start - first, 0) : end - first]
         return rows
 
 

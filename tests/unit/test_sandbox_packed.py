@@ -1,9 +1,11 @@
-"""The sandbox org's query snapshots: pages read what the query saw, at any offset."""
+"""What the sandboxes keep packed: query snapshots (pages read what the query saw, at any
+offset) and stored records (each read a copy)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from connectors.sandbox.packed import PackedRecords
 from connectors.sandbox.salesforce_locators import PackedRows, QueryLocators, in_batches
 from connectors.sandbox.salesforce_org import SandboxOrg
 
@@ -55,3 +57,15 @@ def test_an_empty_result_is_one_done_page() -> None:
     locators = QueryLocators()
     page = locators.batch(locators.open(PackedRows(in_batches([], 10), 10)), 0, VERSION)
     assert page == {"totalSize": 0, "done": True, "records": []}
+
+
+def test_packed_records_hand_out_copies_and_compare_like_a_dict() -> None:
+    records: PackedRecords[tuple[str, str]] = PackedRecords()
+    records[("Customer", "c1")] = {"companyName": "Acme", "lines": [{"n": 1}]}
+    copy = records[("Customer", "c1")]
+    copy["companyName"] = "edited by the caller"
+    assert records == {("Customer", "c1"): {"companyName": "Acme", "lines": [{"n": 1}]}}
+    del records[("Customer", "c1")]
+    assert (len(records), ("Customer", "c1") in records, records.get(("Customer", "c1"))) == (
+        0, False, None,
+    )  # fmt: skip
