@@ -121,9 +121,10 @@ class BillingState:
             self.writes[(collection, "unchanged")] += 1
             return Reply(200, dict(stored))
         kept = {name: stored[name] for name in _SERVER_FIELDS}
-        self._rows[collection][external_id] = {**kept, **content, "updated": self._tick()}
+        row = {**kept, **content, "updated": self._tick()}
+        self._rows[collection][external_id] = row
         self.writes[(collection, "updated")] += 1
-        return Reply(200, dict(self._rows[collection][external_id]))
+        return Reply(200, dict(row))
 
     def _create(self, collection: str, external_id: str, content: dict[str, Any]) -> Reply:
         self._next_id[collection] += 1

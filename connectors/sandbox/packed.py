@@ -39,11 +39,12 @@ class PackedRecords(MutableMapping[K, dict[str, Any]]):
         self._packed: dict[K, bytes] = {}
 
     def __getitem__(self, key: K) -> dict[str, Any]:
-        record: dict[str, Any] = unpack(self._packed[key])
+        record: dict[str, Any] = pickle.loads(self._packed[key])  # noqa: S301  - our own bytes
         return record
 
     def __setitem__(self, key: K, record: dict[str, Any]) -> None:
-        self._packed[key] = pack(record)
+        # Pickled only: one record is too small for zlib to pay for its time.
+        self._packed[key] = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
 
     def __delitem__(self, key: K) -> None:
         del self._packed[key]

@@ -51,7 +51,7 @@ class _Job:
     info: dict[str, Any]
     polls_left: int
     columns: list[str] = field(default_factory=list)
-    rows: PackedRows = field(default_factory=lambda: PackedRows((), _PACKED_ROWS))
+    rows: PackedRows = field(default_factory=lambda: PackedRows((), _PACKED_ROWS, 0))
     upload: bytes = b""
     results: dict[str, list[list[str]]] = field(default_factory=dict)
 
@@ -128,7 +128,9 @@ class SandboxBulk:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(job.columns)
-        for row in job.rows.slice(offset, end):
+        with self._org.lock:  # unread rows are shaped from the org's records
+            rows = job.rows.slice(offset, end)
+        for row in rows:
             writer.writerow([_cell(_column_value(row, c)) for c in job.columns])
         next_locator = (
             base64.b64encode(str(end).encode()).decode() if end < len(job.rows) else "null"

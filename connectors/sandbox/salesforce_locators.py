@@ -17,27 +17,50 @@ from connectors.sandbox.packed import pack, unpack
 
 
 class PackedRows:
-    """A query's rows, fixed when it ran, packed ``batch_size`` to a chunk."""
+    """A query's rows, packed ``batch_size`` to a chunk, each chunk shaped when first read.
 
-    def __init__(self, batches: Iterable[list[Any]], batch_size: int) -> None:
-        """``batches``: lists of ``batch_size`` rows, the last one may be shorter."""
+    ``batches`` may read live records: the owner calls :meth:`freeze` before any record
+    changes, so every page still shows the records as they were when the query ran. A
+    million-record query thus answers its first page at once instead of shaping every row
+    first (which outlasted the client's timeout).
+    """
+
+    def __init__(self, batches: Iterable[list[Any]], batch_size: int, total: int) -> None:
+        """``batches``: ``total`` rows as lists of ``batch_size``, the last one may be shorter."""
         self.batch_size = batch_size
-        self._total = 0
+        self._total = total
         self._chunks: list[bytes] = []
-        for rows in batches:
-            self._total += len(rows)
-            self._chunks.append(pack(rows))
+        self._pending: Iterator[list[Any]] | None = iter(batches)
 
     def __len__(self) -> int:
         return self._total
 
+    @property
+    def frozen(self) -> bool:
+        """True once every chunk is packed (nothing refers to live records any more)."""
+        return self._pending is None
+
+    def freeze(self) -> None:
+        """Shape and pack every chunk not read yet."""
+        self._fill(len(self._chunks) + self._total)
+
     def slice(self, start: int, end: int) -> list[Any]:
         """Rows ``start`` to ``end`` (any offsets, not only batch boundaries)."""
         size, rows = self.batch_size, []
+        self._fill(-(-end // size))
         for index in range(start // size, min(len(self._chunks), -(-end // size))):
             first = index * size
             rows += unpack(self._chunks[index])[max(start - first, 0) : end - first]
         return rows
+
+    def _fill(self, chunks: int) -> None:
+        """Pack chunks until there are ``chunks`` of them or the rows run out."""
+        while self._pending is not None and len(self._chunks) < chunks:
+            batch = next(self._pending, None)
+            if batch is None:
+                self._pending = None
+            else:
+                self._chunks.append(pack(batch))
 
 
 class QueryLocators:

@@ -64,6 +64,7 @@ class SandboxOrg:
         )
         self.recycle_bin: dict[str, str] = {}
         self._locators = QueryLocators()
+        self._unfrozen: list[PackedRows] = []  # snapshots still reading live records
 
     @property
     def instance_url(self) -> str:
@@ -110,7 +111,8 @@ class SandboxOrg:
     ) -> PackedRows:
         """Every row a query returns, in Salesforce's JSON shape, packed ``batch_size`` a chunk.
 
-        Rows are shaped a chunk at a time, so only one chunk is ever held unpacked.
+        Rows are shaped a chunk at a time as pages ask for them; :meth:`freeze_snapshots`
+        packs the rest before any record changes.
         """
         with self.lock:
             plan = self._plan(text, version)
@@ -120,7 +122,16 @@ class SandboxOrg:
                 self._page_children(plan.shape(part, include_deleted, children), version)
                 for part in in_batches(rows, batch_size)
             )
-            return PackedRows(batches, batch_size)
+            packed = PackedRows(batches, batch_size, len(rows))
+            self._unfrozen = [r for r in self._unfrozen if not r.frozen] + [packed]
+            return packed
+
+    def freeze_snapshots(self) -> None:
+        """Pack what earlier queries have not shaped yet: records are about to change."""
+        with self.lock:
+            for rows in self._unfrozen:
+                rows.freeze()
+            self._unfrozen = []
 
     def _plan(self, text: str, version: str) -> QueryPlan:
         try:
@@ -137,8 +148,11 @@ class SandboxOrg:
                     and "records" in value
                     and len(value["records"]) > (CHILD_BATCH)
                 ):
-                    children = in_batches(value["records"], CHILD_BATCH)
-                    locator = self._locators.open(PackedRows(children, CHILD_BATCH))
+                    children = value["records"]
+                    packed = PackedRows(
+                        in_batches(children, CHILD_BATCH), CHILD_BATCH, len(children)
+                    )
+                    locator = self._locators.open(packed)
                     value.update(self._locators.batch(locator, 0, version))
         return rows
 
@@ -163,6 +177,7 @@ class SandboxOrg:
         """Apply a user's edit; a 400 with the first field error when it is not allowed."""
         obj = find_object(object_name)
         with self.lock:
+            self.freeze_snapshots()
             found = self.record(obj.name, record_id)
             if found is None or found["IsDeleted"]:
                 raise not_found()
@@ -176,6 +191,7 @@ class SandboxOrg:
         """Soft-delete into the recycle bin; an Order takes its OrderItems with it."""
         obj = find_object(object_name)
         with self.lock:
+            self.freeze_snapshots()
             found = self.record(obj.name, record_id)
             if found is None or found["IsDeleted"]:
                 raise not_found()
@@ -191,6 +207,7 @@ class SandboxOrg:
         """Restore a record from the recycle bin (a new SystemModstamp, IsDeleted false)."""
         obj = find_object(object_name)
         with self.lock:
+            self.freeze_snapshots()
             found = self.record(obj.name, record_id)
             if found is None or record_id not in self.recycle_bin:
                 raise not_found()
@@ -200,6 +217,7 @@ class SandboxOrg:
     def empty_recycle_bin(self) -> None:
         """Hard-delete every record in the bin: even queryAll no longer sees them."""
         with self.lock:
+            self.freeze_snapshots()
             for record_id, object_name in self.recycle_bin.items():
                 self.records[object_name].pop(record_id, None)
             self.recycle_bin.clear()

@@ -42,10 +42,33 @@ def test_later_pages_show_records_as_they_were_when_the_query_ran() -> None:
     assert (rerun["Id"], rerun["Status"]) == (ids[offset], "Draft")
 
 
+def test_records_created_after_a_query_stay_out_of_its_later_pages() -> None:
+    org = _org()
+    query = "SELECT Id, Name FROM Account ORDER BY Id"
+    first = org.run_query(query, False, 2, VERSION)
+    new = {"attributes": {"type": "Account"}, "Revbridge_Id__c": "rb-new", "Name": "New Co"}
+    assert org.upsert_collection("Account", "Revbridge_Id__c", {"records": [new]})[0]["success"]
+    total = first["totalSize"]
+    assert _page_at(org, first, total - 1)["records"][-1]["Name"] != "New Co"
+    again = org.run_query(query, False, 2, VERSION)
+    assert again["totalSize"] == total + 1
+    assert _page_at(org, again, total)["records"][-1]["Name"] == "New Co"
+
+
+def test_a_query_shapes_only_the_pages_read_until_records_change() -> None:
+    org = _org()
+    org.run_query("SELECT Id FROM OrderItem", False, 10, VERSION)
+    (snapshot,) = org._unfrozen
+    assert not snapshot.frozen
+    org.delete_record("Order", sorted(org.records["Order"])[0])
+    assert snapshot.frozen
+    assert not org._unfrozen
+
+
 def test_a_page_may_start_between_stored_batches() -> None:
     locators = QueryLocators()
     rows = [{"n": n} for n in range(25)]
-    locator = locators.open(PackedRows(in_batches(rows, 10), 10))
+    locator = locators.open(PackedRows(in_batches(rows, 10), 10, len(rows)))
     page = locators.batch(locator, 7, VERSION)
     assert page["records"] == rows[7:17]
     assert page["nextRecordsUrl"].endswith(f"{locator}-17")
@@ -55,7 +78,7 @@ def test_a_page_may_start_between_stored_batches() -> None:
 
 def test_an_empty_result_is_one_done_page() -> None:
     locators = QueryLocators()
-    page = locators.batch(locators.open(PackedRows(in_batches([], 10), 10)), 0, VERSION)
+    page = locators.batch(locators.open(PackedRows(in_batches([], 10), 10, 0)), 0, VERSION)
     assert page == {"totalSize": 0, "done": True, "records": []}
 
 
