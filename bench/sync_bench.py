@@ -88,6 +88,11 @@ class SandboxHost:
         self._process.start()
         self.document: Document = self._pipe.recv()
 
+    @property
+    def pid(self) -> int:
+        """The sandboxes' process id (to sample its memory)."""
+        return int(self._process.pid or 0)
+
     def counters(self) -> dict[str, int]:
         """Calls served and records saved so far, per system."""
         self._pipe.send(("counters",))

@@ -27,6 +27,7 @@ from sync.deliver import Delivery
 from sync.deliver_targets import deliver_to_targets
 from sync.errors import count_active, due_for_retry
 from sync.flows import Flow
+from sync.heap import release_free_memory
 from sync.propagate import DeleteDelivery, SourceDeletion, propagate_to_targets
 from sync.read_ahead import read_ahead
 from sync.remap import MappingChanges, detect_changes, recaptured_from_store
@@ -419,6 +420,7 @@ class SyncEngine:
             for entry in delivery.xrefs:
                 resolver.remember(entry.entity, entry.system, entry.canonical_id, entry.external_id)
         summary.pages += 1
+        release_free_memory()  # keeps a long run's RSS flat (sync/heap.py says why)
         if self._on_page is not None:
             self._on_page(entity, summary)
         if self._stop.is_set():

@@ -12,6 +12,7 @@ correct when that record changes between pages. Errors follow Stripe's shape:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections import Counter
@@ -27,6 +28,7 @@ from connectors.sandbox.billing_deletes import check_deletable, deleted_reply
 from connectors.sandbox.billing_faults import FaultPlan, fault_body
 from connectors.sandbox.billing_oauth import SandboxCredentials
 from connectors.sandbox.billing_rules import ApiError, check_fields
+from connectors.sandbox.packed import PackedRecords, pack, unpack
 from connectors.sandbox.stripe_api import StripeState
 
 _EPOCH = datetime(2026, 1, 5, 10, 0, 0)
@@ -70,11 +72,13 @@ class BillingState:
         self.faults.reset()
         self.credentials.reset()
         self.stripe = StripeState()
-        self._rows: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in SCHEMAS}
+        # Packed: rows are replaced on every write, never edited in place.
+        self._rows: dict[str, PackedRecords[str]] = {name: PackedRecords() for name in SCHEMAS}
         self._external_by_id: dict[str, str] = {}
         self._next_id = Counter[str]()
         self._ticks = 0
-        self._idempotent: dict[str, tuple[str, Reply]] = {}
+        # key -> digest of the request, status, packed body: replayable at a fraction of the size.
+        self._idempotent: dict[str, tuple[str, int, bytes]] = {}
         # external id -> the reason the API gives for refusing it (a record-level rejection).
         self.refused: dict[str, str] = {}
 
@@ -117,9 +121,10 @@ class BillingState:
             self.writes[(collection, "unchanged")] += 1
             return Reply(200, dict(stored))
         kept = {name: stored[name] for name in _SERVER_FIELDS}
-        self._rows[collection][external_id] = {**kept, **content, "updated": self._tick()}
+        row = {**kept, **content, "updated": self._tick()}
+        self._rows[collection][external_id] = row
         self.writes[(collection, "updated")] += 1
-        return Reply(200, dict(self._rows[collection][external_id]))
+        return Reply(200, dict(row))
 
     def _create(self, collection: str, external_id: str, content: dict[str, Any]) -> Reply:
         self._next_id[collection] += 1
@@ -196,16 +201,17 @@ class BillingState:
         return self._once(key, fingerprint, run)
 
     def _once(self, key: str | None, fingerprint: str, run: Callable[[], Reply]) -> Reply:
+        digest = hashlib.sha256(fingerprint.encode()).hexdigest()
         if key is not None and key in self._idempotent:
-            seen, reply = self._idempotent[key]
-            if seen != fingerprint:
+            seen, status, body = self._idempotent[key]
+            if seen != digest:
                 message = "this Idempotency-Key was used with a different request"
                 raise ApiError(400, "idempotency_error", "", message, "idempotency_error")
-            return Reply(reply.status, reply.body, {"Idempotent-Replayed": "true"})
+            return Reply(status, unpack(body), {"Idempotent-Replayed": "true"})
         reply = run()
         if key is not None:
             # Like Stripe, only requests that executed are replayed; rejected ones may be resent.
-            self._idempotent[key] = (fingerprint, reply)
+            self._idempotent[key] = (digest, reply.status, pack(reply.body))
         return reply
 
     def delete(self, collection: str, external_id: str) -> Reply:

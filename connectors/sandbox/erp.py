@@ -35,6 +35,7 @@ from connectors.sandbox.erp_render import (
 from connectors.sandbox.erp_search import SearchSessions
 from connectors.sandbox.erp_seed import seed_receivables
 from connectors.sandbox.erp_store import Clock, ErpStore
+from connectors.sandbox.packed import PackedRecords
 from connectors.sandbox.server import LoopbackServer, SandboxRequestHandler
 
 __all__ = ["FAULT_KINDS", "ErpCredentials", "ErpSandbox", "SoapFault"]
@@ -243,8 +244,8 @@ class ErpSandbox:
         return f"{self.url}{SERVICE_PATH}"
 
     @property
-    def records(self) -> dict[tuple[str, str], dict[str, Any]]:
-        """Saved records by (record type, externalId), each with its ``internalId``."""
+    def records(self) -> PackedRecords[tuple[str, str]]:
+        """Saved records by (record type, externalId), each with its ``internalId`` (copies)."""
         return self._state.store.records
 
     @property

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.sandbox.packed import PackedRecords
+
 # SuiteTalk record type -> the ``type`` NetSuite puts on the RecordRef it answers with.
 RECORD_REF_TYPES = {
     "Customer": "customer",
@@ -104,7 +106,9 @@ class ErpStore:
     def __init__(self, clock: Clock = time.time) -> None:
         self._lock = threading.Lock()
         self._clock = clock
-        self.records: dict[tuple[str, str], dict[str, Any]] = {}
+        # Kept packed: a million synced records as dicts would need GBs (records are replaced on
+        # every write, never edited in place).
+        self.records: PackedRecords[tuple[str, str]] = PackedRecords()
         self.upsert_count: Counter[str] = Counter()
         self.deletions: list[Deletion] = []
         self._by_internal_id: dict[tuple[str, str], tuple[str, str]] = {}

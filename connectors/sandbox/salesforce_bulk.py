@@ -16,11 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.sandbox.cpq_seed import salesforce_id
+from connectors.sandbox.salesforce_locators import PackedRows
 from connectors.sandbox.salesforce_writes import SandboxError, find_object, upsert_collection
 from connectors.sandbox.soql import FieldPath, parse_soql
 
 _NUMBER_TYPES = frozenset({"double", "currency", "percent"})
 BULK_NULL = "#N/A"
+# Rows per packed chunk of a query job's snapshot (results pages slice across chunks).
+_PACKED_ROWS = 2000
 
 
 def _cell(value: Any) -> str:
@@ -48,7 +51,7 @@ class _Job:
     info: dict[str, Any]
     polls_left: int
     columns: list[str] = field(default_factory=list)
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: PackedRows = field(default_factory=lambda: PackedRows((), _PACKED_ROWS, 0))
     upload: bytes = b""
     results: dict[str, list[list[str]]] = field(default_factory=dict)
 
@@ -92,7 +95,9 @@ class SandboxBulk:
         if any(not isinstance(item, FieldPath) for item in query.items):
             raise SandboxError(400, "API_ERROR",
                                "Aggregate Relationships not supported in Bulk Query")  # fmt: skip
-        rows = self._org.query_rows(str(body["query"]), operation == "queryAll", version)
+        rows = self._org.query_packed(
+            str(body["query"]), operation == "queryAll", version, _PACKED_ROWS
+        )
         info = self._new_info("query", operation, find_object(query.object_name).name, version)
         columns = [str(item) for item in query.items]
         job = _Job(info, self.polls_before_complete, columns, rows)
@@ -123,7 +128,9 @@ class SandboxBulk:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(job.columns)
-        for row in job.rows[offset:end]:
+        with self._org.lock:  # unread rows are shaped from the org's records
+            rows = job.rows.slice(offset, end)
+        for row in rows:
             writer.writerow([_cell(_column_value(row, c)) for c in job.columns])
         next_locator = (
             base64.b64encode(str(end).encode()).decode() if end < len(job.rows) else "null"

@@ -15,10 +15,10 @@ from connectors.sandbox.cpq_seed import (
     IdFactory,
     LogicalClock,
     recompute_order_totals,
-    salesforce_id,
     seed_org,
 )
 from connectors.sandbox.salesforce_faults import FaultPlan
+from connectors.sandbox.salesforce_locators import PackedRows, QueryLocators, in_batches
 from connectors.sandbox.salesforce_login import SandboxCredentials, SandboxLogin
 from connectors.sandbox.salesforce_writes import (
     SandboxError,
@@ -29,7 +29,7 @@ from connectors.sandbox.salesforce_writes import (
     upsert_collection,
 )
 from connectors.sandbox.soql import SoqlError
-from connectors.sandbox.soql_run import plan_query
+from connectors.sandbox.soql_run import QueryPlan, plan_query
 
 # Child subquery rows past this many per parent come back behind their own nextRecordsUrl.
 CHILD_BATCH = 200
@@ -63,7 +63,8 @@ class SandboxOrg:
             self.clock.epoch_millis,
         )
         self.recycle_bin: dict[str, str] = {}
-        self._locators: dict[str, tuple[list[Any], int]] = {}
+        self._locators = QueryLocators()
+        self._unfrozen: list[PackedRows] = []  # snapshots still reading live records
 
     @property
     def instance_url(self) -> str:
@@ -100,26 +101,45 @@ class SandboxOrg:
     def run_query(self, text: str, include_deleted: bool, batch_size: int, version: str) -> Any:
         """Run SOQL; return the first batch and a ``nextRecordsUrl`` when there is more."""
         with self.lock:
-            rows = self.query_rows(text, include_deleted, version)
-            self._page_children(rows, version)
-            return self._batch(self._new_locator(rows, batch_size), 0, version)
+            locator = self._locators.open(
+                self.query_packed(text, include_deleted, version, batch_size)
+            )
+            return self._locators.batch(locator, 0, version)
 
-    def query_rows(self, text: str, include_deleted: bool, version: str) -> list[Any]:
-        """Every row a query returns, in Salesforce's JSON shape (Bulk jobs read these)."""
+    def query_packed(
+        self, text: str, include_deleted: bool, version: str, batch_size: int
+    ) -> PackedRows:
+        """Every row a query returns, in Salesforce's JSON shape, packed ``batch_size`` a chunk.
+
+        Rows are shaped a chunk at a time as pages ask for them; :meth:`freeze_snapshots`
+        packs the rest before any record changes.
+        """
         with self.lock:
-            try:
-                plan = plan_query(text, self, version)
-            except SoqlError as error:
-                raise SandboxError(400, error.error_code, error.message) from error
-            return plan.run(self.records_of(plan.object_name), include_deleted)
+            plan = self._plan(text, version)
+            rows = plan.select(self.records_of(plan.object_name), include_deleted)
+            children = plan.children_index()
+            batches = (
+                self._page_children(plan.shape(part, include_deleted, children), version)
+                for part in in_batches(rows, batch_size)
+            )
+            packed = PackedRows(batches, batch_size, len(rows))
+            self._unfrozen = [r for r in self._unfrozen if not r.frozen] + [packed]
+            return packed
 
-    def _new_locator(self, rows: list[Any], batch_size: int) -> str:
-        # Like Salesforce, a query's result is a snapshot that later pages read from.
-        locator = salesforce_id("01g", len(self._locators) + 1)
-        self._locators[locator] = (rows, batch_size)
-        return locator
+    def freeze_snapshots(self) -> None:
+        """Pack what earlier queries have not shaped yet: records are about to change."""
+        with self.lock:
+            for rows in self._unfrozen:
+                rows.freeze()
+            self._unfrozen = []
 
-    def _page_children(self, rows: list[Any], version: str) -> None:
+    def _plan(self, text: str, version: str) -> QueryPlan:
+        try:
+            return plan_query(text, self, version)
+        except SoqlError as error:
+            raise SandboxError(400, error.error_code, error.message) from error
+
+    def _page_children(self, rows: list[Any], version: str) -> list[Any]:
         """Cut long child subquery results to CHILD_BATCH rows with their own next page."""
         for row in rows:
             for value in row.values():
@@ -128,8 +148,13 @@ class SandboxOrg:
                     and "records" in value
                     and len(value["records"]) > (CHILD_BATCH)
                 ):
-                    locator = self._new_locator(value["records"], CHILD_BATCH)
-                    value.update(self._batch(locator, 0, version))
+                    children = value["records"]
+                    packed = PackedRows(
+                        in_batches(children, CHILD_BATCH), CHILD_BATCH, len(children)
+                    )
+                    locator = self._locators.open(packed)
+                    value.update(self._locators.batch(locator, 0, version))
+        return rows
 
     def query_more(self, locator_and_offset: str, version: str) -> Any:
         """The next batch of an earlier query, from its ``01g...-offset`` locator."""
@@ -137,16 +162,7 @@ class SandboxOrg:
         with self.lock:
             if locator not in self._locators or not offset.isdigit():
                 raise SandboxError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
-            return self._batch(locator, int(offset), version)
-
-    def _batch(self, locator: str, offset: int, version: str) -> dict[str, Any]:
-        rows, batch_size = self._locators[locator]
-        end = offset + batch_size
-        result: dict[str, Any] = {"totalSize": len(rows), "done": end >= len(rows)}
-        if end < len(rows):
-            result["nextRecordsUrl"] = f"/services/data/v{version}/query/{locator}-{end}"
-        result["records"] = rows[offset:end]
-        return result
+            return self._locators.batch(locator, int(offset), version)
 
     def get_record(self, object_name: str, record_id: str) -> dict[str, Any]:
         """A copy of one live record, or a 404."""
@@ -161,6 +177,7 @@ class SandboxOrg:
         """Apply a user's edit; a 400 with the first field error when it is not allowed."""
         obj = find_object(object_name)
         with self.lock:
+            self.freeze_snapshots()
             found = self.record(obj.name, record_id)
             if found is None or found["IsDeleted"]:
                 raise not_found()
@@ -174,6 +191,7 @@ class SandboxOrg:
         """Soft-delete into the recycle bin; an Order takes its OrderItems with it."""
         obj = find_object(object_name)
         with self.lock:
+            self.freeze_snapshots()
             found = self.record(obj.name, record_id)
             if found is None or found["IsDeleted"]:
                 raise not_found()
@@ -189,6 +207,7 @@ class SandboxOrg:
         """Restore a record from the recycle bin (a new SystemModstamp, IsDeleted false)."""
         obj = find_object(object_name)
         with self.lock:
+            self.freeze_snapshots()
             found = self.record(obj.name, record_id)
             if found is None or record_id not in self.recycle_bin:
                 raise not_found()
@@ -198,6 +217,7 @@ class SandboxOrg:
     def empty_recycle_bin(self) -> None:
         """Hard-delete every record in the bin: even queryAll no longer sees them."""
         with self.lock:
+            self.freeze_snapshots()
             for record_id, object_name in self.recycle_bin.items():
                 self.records[object_name].pop(record_id, None)
             self.recycle_bin.clear()

@@ -118,6 +118,7 @@ def upsert_collection(
         message = "record limit reached. cannot submit more than 200 records into this call"
         raise SandboxError(400, "EXCEEDED_ID_LIMIT", message)
     with org.lock:
+        org.freeze_snapshots()  # earlier queries' pages must not see these writes
         return _CollectionUpsert(org, obj, key.name).run(
             payloads, bool(body.get("allOrNone", False))
         )

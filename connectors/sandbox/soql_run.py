@@ -112,6 +112,8 @@ def _check_literal(field: FieldDef, value: Any) -> None:
 
 
 Predicate = Callable[[dict[str, Any]], bool]
+# Per child relationship of a query: its records grouped by parent id.
+ChildIndex = list[dict[str, list[dict[str, Any]]]]
 _COMPARATORS: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq, "!=": operator.ne, "<": operator.lt,
     ">": operator.gt, "<=": operator.le, ">=": operator.ge,
@@ -207,6 +209,12 @@ class QueryPlan:
 
     def run(self, candidates: Iterable[dict[str, Any]], include_deleted: bool) -> list[Any]:
         """Filter, sort, limit and shape ``candidates`` into Salesforce's JSON records."""
+        return self.shape(self.select(candidates, include_deleted), include_deleted)
+
+    def select(
+        self, candidates: Iterable[dict[str, Any]], include_deleted: bool
+    ) -> list[dict[str, Any]]:
+        """The stored records the query returns, filtered, sorted and limited (not shaped)."""
         rows = [
             r
             for r in candidates
@@ -216,8 +224,25 @@ class QueryPlan:
             rows.sort(key=key, reverse=descending)
         if self._query.limit is not None:
             rows = rows[: self._query.limit]
-        children = self._children_by_parent() if self._children else []
+        return rows
+
+    def shape(
+        self,
+        rows: Iterable[dict[str, Any]],
+        include_deleted: bool,
+        children: ChildIndex | None = None,
+    ) -> list[Any]:
+        """``rows`` (from :meth:`select`) as Salesforce's JSON records, subqueries included.
+
+        ``children`` is :meth:`children_index`, built once when shaping in several parts.
+        """
+        if children is None:
+            children = self.children_index()
         return [self._shape(row, include_deleted, children) for row in rows]
+
+    def children_index(self) -> ChildIndex:
+        """Each child relationship's records grouped by parent id (empty without subqueries)."""
+        return self._children_by_parent() if self._children else []
 
     def _attributes(self, obj: ObjectDef, record: dict[str, Any]) -> dict[str, str]:
         url = f"/services/data/v{self._version}/sobjects/{obj.name}/{record['Id']}"
