@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from connectors.sandbox.server import LoopbackServer, SandboxRequestHandler
+from tests.serve_harness import wait_until
 
 
 class _EchoHandler(SandboxRequestHandler):
@@ -47,6 +48,8 @@ def test_passed_answered_waits_for_a_let_through_request_still_uploading(
 ) -> None:
     gate = server.hold_requests("POST", "/v1/orders/", let_through=1)
     first = _post_head(server.port, 5)  # let through, but its body is not sent yet
+    # Connections are served in any order: open the second once the first has passed.
+    wait_until(lambda: gate.let_through == 0, timeout=10, what="the first request at the gate")
     second = _post_head(server.port, 2)
     second.sendall(b"{}")
 
