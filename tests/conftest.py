@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from mappings.loader import load_mapping_set
+from mappings.mapping_set import MappingSet
 from sync.store import Store
 
 POSTGRES_URL = os.environ.get(
@@ -81,3 +83,9 @@ def store(database_url: str) -> Iterator[Store]:
     opened = Store(database_url)
     yield opened
     opened.close()
+
+
+@pytest.fixture(scope="module")
+def mapping_set() -> MappingSet:
+    """The shipped mappings, loaded once per test module."""
+    return load_mapping_set()

@@ -25,7 +25,6 @@ from connectors.erp import ErpConnector
 from connectors.salesforce import SalesforceConnector
 from connectors.sandbox.erp import SERVICE_PATH
 from connectors.sandbox.salesforce_faults import SERVER_UNAVAILABLE, Fault, error_fault
-from mappings.loader import load_mapping_set
 from mappings.mapping_set import MappingSet
 from sync.engine import SyncEngine
 from sync.flows import QUOTE_TO_CASH
@@ -62,11 +61,6 @@ def sandboxes() -> Iterator[Sandboxes]:
     # Seeding 5,500 orders takes seconds: one org serves both databases' tests (reads only).
     with Sandboxes(SIZE) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def mapping_set() -> MappingSet:
-    return load_mapping_set()
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from connectors.base import Connector
+from connectors.base import Connector, WriteSpec
+from connectors.erp import ErpConnector
 from connectors.sandbox.erp import ErpSandbox
 from mappings.mapping_set import MappingSet
 from sync.connections import open_connectors
@@ -21,7 +22,7 @@ from sync.flows import Flow
 from sync.sandboxes import Sandboxes, SandboxSize
 from sync.stats import RunSummary
 from sync.store import Store
-from sync.store.records import StoredRecord, iter_stored
+from sync.store.records import StoredRecord, iter_stored, xref_entries
 
 RECEIVABLES = Flow(name="receivables", source="erp", targets=("billing",))
 START = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC).timestamp()
@@ -73,3 +74,40 @@ def stored_payloads(
             for batch in iter_stored(connection, entity)
             for record in batch
         }
+
+
+def enter_erp_invoice_and_payment(
+    sandboxes: Sandboxes, store: Store, order: dict[str, Any]
+) -> None:
+    """Enter in the ERP, as its users would, a 1,190.00 EUR invoice of ``order`` and its payment.
+
+    Created in NetSuite itself, so RecordRefs carry the internalIds revbridge recorded.
+    """
+    with store.engine.connect() as connection:
+        known = xref_entries(connection, "erp", [order["id"], order["account_id"]])
+    customer_ref = {"internalId": known[order["account_id"]].external_id}
+    invoice = {
+        "externalId": "INV-0001",
+        "entity": customer_ref,
+        "createdFrom": {"internalId": known[order["id"]].external_id},
+        "tranId": "INV-0001",
+        "tranDate": "2026-02-01",
+        "currency": {"internalId": "4"},
+        "subTotal": "1000.00",
+        "taxTotal": "190.00",
+        "total": "1190.00",
+    }
+    payment = {
+        "externalId": "PAY-0001",
+        "customer": customer_ref,
+        "currency": {"internalId": "4"},
+        "tranDate": "2026-02-15",
+        "payment": "1190.00",
+    }
+    settings = sandboxes.settings(store.url)
+    erp = ErpConnector(settings.erp, settings.retry, wsdl_cache=None)
+    try:
+        erp.write(WriteSpec("Invoice", "externalId"), [invoice])
+        erp.write(WriteSpec("CustomerPayment", "externalId"), [payment])
+    finally:
+        erp.close()

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from connectors.base import Connector, Cursor, Page, RawRecord, ReadSpec, WriteResult, WriteSpec
-from connectors.erp import ErpConnector
 from mappings.loader import load_mapping_set, shipped_mapping_files
 from mappings.mapping_set import MappingSet
 from sync.errors import list_errors
@@ -29,6 +28,7 @@ from sync.store.schema import ErrorStage
 from tests.integration.cpq_harness import (
     RECEIVABLES,
     cpq_sandboxes,
+    enter_erp_invoice_and_payment,
     run_flow,
     stored_payloads,
 )
@@ -42,11 +42,6 @@ CPQ_COLLECTIONS = {
     "contract": "contracts",
     "subscription": "subscriptions",
 }
-
-
-@pytest.fixture(scope="module")
-def mapping_set() -> MappingSet:
-    return load_mapping_set()
 
 
 @pytest.fixture
@@ -194,33 +189,7 @@ def test_erp_invoices_and_payments_reach_billing_with_billing_ids(
 ) -> None:
     _run(sandboxes, store, mapping_set, QUOTE_TO_CASH)
     order = _activated_order(store)
-    erp_id = _erp_ids(store, [order["id"], order["account_id"]])
-    customer = {"internalId": erp_id[order["account_id"]]}
-    invoice = {
-        "externalId": "INV-0001",
-        "entity": customer,
-        "createdFrom": {"internalId": erp_id[order["id"]]},
-        "tranId": "INV-0001",
-        "tranDate": "2026-02-01",
-        "currency": {"internalId": "4"},
-        "subTotal": "1000.00",
-        "taxTotal": "190.00",
-        "total": "1190.00",
-    }
-    payment = {
-        "externalId": "PAY-0001",
-        "customer": customer,
-        "currency": {"internalId": "4"},
-        "tranDate": "2026-02-15",
-        "payment": "1190.00",
-    }
-    settings = sandboxes.settings(store.url)
-    erp = ErpConnector(settings.erp, settings.retry, wsdl_cache=None)
-    try:
-        erp.write(WriteSpec("Invoice", "externalId"), [invoice])
-        erp.write(WriteSpec("CustomerPayment", "externalId"), [payment])
-    finally:
-        erp.close()
+    enter_erp_invoice_and_payment(sandboxes, store, order)
 
     summary = _run(sandboxes, store, mapping_set, RECEIVABLES)
     again = _run(sandboxes, store, mapping_set, RECEIVABLES)

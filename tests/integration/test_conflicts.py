@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 from config.settings import ConflictSettings, EntityConflictSettings
 from connectors.base import WriteSpec
 from connectors.erp import ErpConnector
-from mappings.loader import load_mapping_set
 from mappings.mapping_set import MappingSet
 from sync.cli_conflicts import conflicts_app
 from sync.connections import open_connectors
@@ -28,11 +27,6 @@ from sync.store.records import xref_entries
 
 SIZE = SandboxSize(accounts=4, orders=6, products=3, page_size=200)
 ACCOUNT = "0015g0000000001AAA"
-
-
-@pytest.fixture(scope="module")
-def mapping_set() -> MappingSet:
-    return load_mapping_set()
 
 
 class Harness:

@@ -14,29 +14,21 @@ from typing import Any
 
 import pytest
 
-from connectors.base import WriteSpec
-from connectors.erp import ErpConnector
 from mappings.identity import canonical_id
-from mappings.loader import load_mapping_set
 from mappings.mapping_set import MappingSet
 from sync.flows import QUOTE_TO_CASH, Flow
 from sync.sandboxes import Sandboxes, SandboxSize
 from sync.stats import RunSummary
 from sync.store import Store
-from sync.store.records import xref_entries
 from tests.integration.cpq_harness import (
     RECEIVABLES,
     cpq_sandboxes,
+    enter_erp_invoice_and_payment,
     run_flow,
     stored_payloads,
 )
 
 SIZE = SandboxSize(accounts=6, orders=40, products=5, invalid_records=False, page_size=200)
-
-
-@pytest.fixture(scope="module")
-def mapping_set() -> MappingSet:
-    return load_mapping_set()
 
 
 @pytest.fixture
@@ -135,44 +127,12 @@ def test_a_rerun_reads_and_writes_nothing_new(
     assert summary.systems.get("salesforce") is None or summary.systems["salesforce"].read == 0
 
 
-def _erp_connector(sandboxes: Sandboxes, store: Store) -> ErpConnector:
-    settings = sandboxes.settings(store.url)
-    return ErpConnector(settings.erp, settings.retry, wsdl_cache=None)
-
-
 def test_erp_invoices_and_payments_are_captured_with_refs_to_synced_records(
     sandboxes: Sandboxes, store: Store, mapping_set: MappingSet
 ) -> None:
     _run(sandboxes, store, mapping_set, QUOTE_TO_CASH)
     order = next(o for o in _stored(store, "order").values() if o["status"] == "activated")
-    with store.engine.connect() as connection:
-        known = xref_entries(connection, "erp", [order["id"], order["account_id"]])
-    # Created in NetSuite itself: RecordRefs carry internalIds, as NetSuite answers them.
-    customer_ref = {"internalId": known[order["account_id"]].external_id}
-    erp = _erp_connector(sandboxes, store)
-    invoice = {
-        "externalId": "INV-0001",
-        "entity": customer_ref,
-        "createdFrom": {"internalId": known[order["id"]].external_id},
-        "tranId": "INV-0001",
-        "tranDate": "2026-02-01",
-        "currency": {"internalId": "4"},
-        "subTotal": "1000.00",
-        "taxTotal": "190.00",
-        "total": "1190.00",
-    }
-    payment = {
-        "externalId": "PAY-0001",
-        "customer": customer_ref,
-        "currency": {"internalId": "4"},
-        "tranDate": "2026-02-15",
-        "payment": "1190.00",
-    }
-    try:
-        erp.write(WriteSpec("Invoice", "externalId"), [invoice])
-        erp.write(WriteSpec("CustomerPayment", "externalId"), [payment])
-    finally:
-        erp.close()
+    enter_erp_invoice_and_payment(sandboxes, store, order)
 
     summary = _run(sandboxes, store, mapping_set, RECEIVABLES)
 

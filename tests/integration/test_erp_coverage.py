@@ -15,7 +15,6 @@ import pytest
 
 from connectors.sandbox.erp import CUSTOM_RECORD_TYPES
 from mappings.identity import canonical_id
-from mappings.loader import load_mapping_set
 from mappings.mapping_set import MappingSet
 from sync.flows import QUOTE_TO_CASH, Flow
 from sync.sandboxes import Sandboxes, SandboxSize
@@ -29,11 +28,6 @@ from tests.integration.cpq_harness import (
 )
 
 SIZE = SandboxSize(accounts=4, orders=12, products=4, invalid_records=False, page_size=200)
-
-
-@pytest.fixture(scope="module")
-def mapping_set() -> MappingSet:
-    return load_mapping_set()
 
 
 @pytest.fixture

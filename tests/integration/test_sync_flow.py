@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from mappings.loader import load_mapping_set
 from mappings.mapping_set import MappingSet
 from sync.connections import open_connectors
 from sync.engine import SyncEngine
@@ -19,11 +18,6 @@ from sync.store.records import xref_entries
 from sync.store.schema import ErrorStage, RunStatus
 
 SIZE = SandboxSize(accounts=15, orders=230, products=8, page_size=200)
-
-
-@pytest.fixture(scope="module")
-def mapping_set() -> MappingSet:
-    return load_mapping_set()
 
 
 @pytest.fixture

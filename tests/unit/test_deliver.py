@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-import pytest
-
 from connectors.base import Cursor, Page, ReadSpec, WriteOutcome, WriteResult, WriteSpec
-from mappings.loader import load_mapping_set
 from mappings.mapping_set import MappingSet
 from sync.capture import CapturedRecord, CaptureFailure, capture_record
 from sync.deliver import deliver
@@ -63,11 +60,6 @@ class NoRefs:
 
     def system_id(self, entity: str, system: str, canonical_id: str) -> str | None:
         return None
-
-
-@pytest.fixture(scope="module")
-def mapping_set() -> MappingSet:
-    return load_mapping_set()
 
 
 def _account(mapping_set: MappingSet, number: int) -> CapturedRecord:

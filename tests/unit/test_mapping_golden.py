@@ -14,7 +14,6 @@ import pytest
 
 from mappings.canonical import Order
 from mappings.identity import canonical_id
-from mappings.loader import load_mapping_set
 from mappings.mapping_set import MappingSet
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mappings"
@@ -52,11 +51,6 @@ class FakeXref:
 
 def fixture(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-
-
-@pytest.fixture(scope="module")
-def mapping_set() -> MappingSet:
-    return load_mapping_set()
 
 
 @pytest.fixture(scope="module")
