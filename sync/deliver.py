@@ -158,20 +158,3 @@ def write_pending(
     for item, result in zip(pending, results, strict=True):
         _apply_result(target, item, result, delivery)
     return delivery
-
-
-def deliver(
-    target: EntityMapping,
-    captured: Sequence[CapturedRecord],
-    connector: Connector,
-    written: Mapping[str, XrefEntry],
-    refs: RefResolver,
-    conflicts: ConflictGuard | None = None,
-) -> Delivery:
-    """Upsert the records whose target payload changed since revbridge last wrote it.
-
-    With a ``conflicts`` guard, records the target changed since that write are decided by the
-    conflict policies first (and logged); held ones are not written.
-    """
-    delivery, pending = review_delivery(target, captured, connector, written, refs, conflicts)
-    return write_pending(target, pending, connector, delivery)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from connectors.base import Cursor, Page, ReadSpec, WriteOutcome, WriteResult, WriteSpec
-from mappings.mapping_set import MappingSet
+from connectors.base import Connector, Cursor, Page, ReadSpec, WriteOutcome, WriteResult, WriteSpec
+from mappings.mapping_set import EntityMapping, MappingSet
 from sync.capture import CapturedRecord, CaptureFailure, capture_record
-from sync.deliver import deliver
+from sync.deliver import Delivery
+from sync.deliver_targets import deliver_to_targets
 from sync.store.records import XrefEntry
 from sync.store.schema import ErrorStage
 
@@ -75,6 +76,21 @@ def _account(mapping_set: MappingSet, number: int) -> CapturedRecord:
     captured = capture_record(mapping_set.system("salesforce").entities["account"], raw, NoRefs())
     assert isinstance(captured, CapturedRecord), captured
     return captured
+
+
+def deliver(
+    target: EntityMapping,
+    records: Sequence[CapturedRecord],
+    connector: Connector,
+    written: Mapping[str, XrefEntry],
+    refs: NoRefs,
+) -> Delivery:
+    """Deliver to one target the way a run does (review, then write)."""
+    system = target.system
+    (delivery,) = deliver_to_targets(
+        [target], records, {system: connector}, {system: written}, refs
+    )
+    return delivery
 
 
 def test_rejected_record_is_reported_and_the_rest_of_the_batch_lands(
