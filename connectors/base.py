@@ -91,6 +91,14 @@ class WriteSpec:
     known_target_ids: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class PackedWrite:
+    """One record of a call that may mix objects: where it goes and what to write."""
+
+    spec: WriteSpec
+    payload: Mapping[str, Any]
+
+
 class WriteOutcome(StrEnum):
     """What happened to one record of an upsert batch."""
 
@@ -175,3 +183,23 @@ class Connector(Protocol):
 
     def close(self) -> None:
         """Release sessions and sockets."""
+
+
+@runtime_checkable
+class PackingConnector(Protocol):
+    """A target whose batch calls take records of several objects at once (NetSuite).
+
+    Such a target is written in full calls across pages and entities: the engine hands it
+    what the last call left over together with the next page's records.
+    """
+
+    def write_packed(
+        self, writes: Sequence[PackedWrite], *, hold_partial: bool
+    ) -> list[WriteResult | None]:
+        """Upsert records of several objects, a full batch a call; one result per write.
+
+        A record never shares a call with a record it refers to, and goes only once that
+        call answered. With ``hold_partial``, the records of a last call that would not be
+        full are not sent: their results are None, and the caller gives them again later.
+        """
+        ...

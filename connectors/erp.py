@@ -19,7 +19,16 @@ from typing import Any, Literal
 from zeep.cache import Base as WsdlCache
 
 from config.settings import ErpSettings, RetrySettings
-from connectors.base import Cursor, DeleteResult, Page, RawRecord, ReadSpec, WriteResult, WriteSpec
+from connectors.base import (
+    Cursor,
+    DeleteResult,
+    PackedWrite,
+    Page,
+    RawRecord,
+    ReadSpec,
+    WriteResult,
+    WriteSpec,
+)
 from connectors.erp_custom import (
     custom_record_type_id,
     is_custom_record,
@@ -96,21 +105,52 @@ class ErpConnector:
 
     def write(self, spec: WriteSpec, payloads: Sequence[Mapping[str, Any]]) -> list[WriteResult]:
         """Upsert payloads in batches of ``batch_size``; one result per payload, same order."""
+        results = self.write_packed([PackedWrite(spec, payload) for payload in payloads])
+        return [result for result in results if result is not None]
+
+    def write_packed(
+        self, writes: Sequence[PackedWrite], *, hold_partial: bool = False
+    ) -> list[WriteResult | None]:
+        """Upsert records of any types, ``batch_size`` to an ``upsertList`` (see
+        :mod:`connectors.erp_packing`); with ``hold_partial``, a last call that would not be
+        full is not sent and its records' results are None."""
+        results: list[WriteResult | None] = [None] * len(writes)
+        typed: list[tuple[Any, Mapping[str, Any]]] = []
+        positions: list[int] = []
+        record_types: dict[str, tuple[Any, str | ConfigError | None]] = {}
+        for position, write in enumerate(writes):
+            object_name = write.spec.object_name
+            if object_name not in record_types:
+                record_types[object_name] = self._upsert_type(write.spec)
+            record_type, type_id = record_types[object_name]
+            if isinstance(type_id, ConfigError):
+                # Only these records wait (in the error queue) for the setting; the run goes on.
+                results[position] = unset_type_result(write.payload, type_id)
+                continue
+            payload = write.payload
+            if type_id is not None:
+                # A custom record names its type; the mapping names it by script id.
+                payload = {**payload, "recType": {"internalId": type_id}}
+            typed.append((record_type, payload))
+            positions.append(position)
+        answers = self._writer.upsert_packed(typed, hold_partial=hold_partial)
+        for position, answer in zip(positions, answers, strict=True):
+            results[position] = answer
+        return results
+
+    def _upsert_type(self, spec: WriteSpec) -> tuple[Any, str | ConfigError | None]:
+        """The zeep type to upsert ``spec.object_name`` as, and a custom record's type id (or
+        the error saying the setting that gives it is missing)."""
         if spec.external_id_field != "externalId":
             raise ConfigError(
                 f"NetSuite upserts by externalId, not {spec.external_id_field!r}", system=SYSTEM
             )
         kind = record_kind(spec.object_name)
         record_type = self._soap.type(kind.namespace, record_type_name(spec.object_name))
-        if is_custom_record(spec.object_name):
-            try:
-                type_id = self._custom_type_id(spec.object_name)
-            except ConfigError as unset:
-                # Only these records wait (in the error queue) for the setting; the run goes on.
-                return [unset_type_result(payload, unset) for payload in payloads]
-            # A custom record names its type; the mapping names it by script id.
-            payloads = [{**payload, "recType": {"internalId": type_id}} for payload in payloads]
-        return self._writer.upsert(record_type, payloads)
+        try:
+            return record_type, self._custom_type_id(spec.object_name)
+        except ConfigError as unset:
+            return record_type, unset
 
     def delete(self, spec: WriteSpec, target_ids: Sequence[str]) -> list[DeleteResult]:
         """Delete records by internalId with ``deleteList``; already gone counts as deleted."""

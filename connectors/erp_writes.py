@@ -13,9 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from connectors.base import WriteOutcome, WriteResult
+from connectors.erp_packing import pack_calls, referenced_external_ids, waves
 from connectors.erp_records import SYSTEM, PayloadError, RecordBuilder
 from connectors.erp_soap import SoapSession
 from connectors.errors import RecordRejected, TransientError
+
+_Built = tuple[int, str, Any]  # (position in the request, externalId, zeep record)
 
 
 def write_responses(response: Any, expected: int, what: str = "records") -> list[Any]:
@@ -51,7 +54,7 @@ def _write_result(external_id: str, answer: Any) -> WriteResult:
 
 
 class RecordWriter:
-    """Upserts payloads of one record type in batches, several batches at once if allowed."""
+    """Upserts payloads in full batches, several batches at once where none waits for another."""
 
     def __init__(self, soap: SoapSession, builder: RecordBuilder) -> None:
         self._soap = soap
@@ -59,9 +62,23 @@ class RecordWriter:
 
     def upsert(self, record_type: Any, payloads: Sequence[Mapping[str, Any]]) -> list[WriteResult]:
         """One result per payload, in order; bad payloads are rejected without a call."""
-        results: list[WriteResult | None] = [None] * len(payloads)
-        built: list[tuple[int, str, Any]] = []
-        for position, payload in enumerate(payloads):
+        results = self.upsert_packed([(record_type, payload) for payload in payloads])
+        return [result for result in results if result is not None]
+
+    def upsert_packed(
+        self,
+        typed_payloads: Sequence[tuple[Any, Mapping[str, Any]]],
+        *,
+        hold_partial: bool = False,
+    ) -> list[WriteResult | None]:
+        """One result per (record type, payload), in order; None for a held-back record.
+
+        Records of any types share calls (see :mod:`connectors.erp_packing`); with
+        ``hold_partial`` a last call that would not be full is not sent.
+        """
+        results: list[WriteResult | None] = [None] * len(typed_payloads)
+        built: list[tuple[str, set[str], _Built]] = []
+        for position, (record_type, payload) in enumerate(typed_payloads):
             try:
                 if not payload.get("externalId"):
                     raise PayloadError(("externalId",), "required to upsert")
@@ -69,22 +86,28 @@ class RecordWriter:
             except PayloadError as error:
                 results[position] = _rejected_locally(payload, error)
                 continue
-            built.append((position, str(payload["externalId"]), record))
+            external_id = str(payload["externalId"])
+            refs = referenced_external_ids(payload)
+            built.append((external_id, refs, (position, external_id, record)))
         size = self._soap.settings.batch_size
-        batches = [built[start : start + size] for start in range(0, len(built), size)]
-        for batch, answers in zip(batches, self._send_all(batches), strict=True):
-            for (position, _, _), answer in zip(batch, answers, strict=True):
-                results[position] = answer
-        return [result for result in results if result is not None]
+        calls = pack_calls(built, size)
+        if hold_partial and calls and len(calls[-1].items) < size:
+            calls.pop()  # nothing waits for the last call: its records go out next time
+        for wave in waves(calls):
+            batches = [call.items for call in wave]
+            for batch, answers in zip(batches, self._send_all(batches), strict=True):
+                for (position, _, _), answer in zip(batch, answers, strict=True):
+                    results[position] = answer
+        return results
 
-    def _send_all(self, batches: list[list[tuple[int, str, Any]]]) -> list[list[WriteResult]]:
+    def _send_all(self, batches: list[list[_Built]]) -> list[list[WriteResult]]:
         workers = min(self._soap.settings.concurrency, len(batches))
         if workers <= 1:
             return [self._send(batch) for batch in batches]
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="erp-upsert") as pool:
             return list(pool.map(self._send, batches))
 
-    def _send(self, batch: list[tuple[int, str, Any]]) -> list[WriteResult]:
+    def _send(self, batch: list[_Built]) -> list[WriteResult]:
         external_ids = [external_id for _, external_id, _ in batch]
         records = [record for _, _, record in batch]
         try:

@@ -83,7 +83,7 @@ def plan_delivery(
     return pending
 
 
-def _apply_result(
+def apply_result(
     target: EntityMapping, item: PendingWrite, result: WriteResult, delivery: Delivery
 ) -> None:
     if not result.ok:
@@ -156,5 +156,5 @@ def write_pending(
             system=target.system,
         )
     for item, result in zip(pending, results, strict=True):
-        _apply_result(target, item, result, delivery)
+        apply_result(target, item, result, delivery)
     return delivery

@@ -17,6 +17,7 @@ from connectors.base import Connector
 from connectors.concurrent_calls import call_all
 from mappings.mapping_set import EntityMapping, RefResolver
 from sync.capture import CapturedRecord
+from sync.carried_writes import CarriedWrites
 from sync.conflict_guard import ConflictGuard
 from sync.deliver import Delivery, PendingWrite, review_delivery, write_pending
 from sync.store.records import XrefEntry
@@ -31,8 +32,16 @@ def deliver_to_targets(
     written: Mapping[str, Mapping[str, XrefEntry]],
     refs: RefResolver,
     conflicts: ConflictGuard | None = None,
+    carried: CarriedWrites | None = None,
+    *,
+    hold: bool = False,
 ) -> list[Delivery]:
-    """One delivery per target, in ``targets`` order, each system written concurrently."""
+    """One delivery per target, in ``targets`` order, each system written concurrently.
+
+    With ``carried``, a system that takes mixed batches gets its held writes and this page's
+    together; with ``hold`` too, a last partly filled call waits in ``carried`` (its records'
+    results are missing from their deliveries until it goes).
+    """
     reviewed: list[_Reviewed] = []
     for target in targets:
         connector = connectors[target.system]
@@ -44,9 +53,13 @@ def deliver_to_targets(
     by_system: dict[str, list[_Reviewed]] = {}
     for item in reviewed:
         by_system.setdefault(item[0].system, []).append(item)
-    calls: list[Callable[[], list[Delivery]]] = [
-        partial(_write_in_turn, group, connectors[system]) for system, group in by_system.items()
-    ]
+    calls: list[Callable[[], object]] = []
+    for system, group in by_system.items():
+        connector = connectors[system]
+        if carried is not None and carried.packs(connector):
+            calls.append(partial(carried.write, connector, group, hold=hold))
+        else:
+            calls.append(partial(_write_in_turn, group, connector))
     call_all(calls, limit=len(calls), name="deliver")
     return [delivery for _, delivery, _ in reviewed]
 

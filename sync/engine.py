@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from config.settings import ConflictSettings
 from connectors.base import Connector, Page
@@ -20,6 +20,7 @@ from connectors.errors import ConnectorError
 from mappings.mapping_set import EntityMapping, MappingSet
 from sync.backfill import BackfillWindow
 from sync.capture import CapturedRecord, capture_page
+from sync.carried_writes import CarriedWrites
 from sync.commit import PageOutcome, commit_page
 from sync.conflict_guard import ConflictGuard
 from sync.deletes import DeletePolicy, deactivated, split_deleted
@@ -44,10 +45,20 @@ from sync.store.schema import ErrorStage, RunStatus
 log = logging.getLogger("revbridge.sync")
 
 PageCallback = Callable[[str, RunSummary], None]
+# Pages waiting to commit behind a held write: bounds memory and what a crash replays.
+MAX_OPEN_PAGES = 3
 
 
 class _StopRequested(Exception):
     """Raised between pages once a stop was requested; never escapes :meth:`SyncEngine.run`."""
+
+
+@dataclass(frozen=True)
+class _OpenPage:
+    """A page delivered (but for writes still held) and not yet committed."""
+
+    outcome: PageOutcome
+    targets: Sequence[EntityMapping]  # in the order of ``outcome.deliveries``
 
 
 class SyncEngine:
@@ -84,6 +95,10 @@ class SyncEngine:
         self._deferred: dict[str, set[str]] = {}
         self._deferred_seen: dict[tuple[str, str], set[str]] = {}
         self._refused_deletes: set[tuple[str, str, str]] = set()  # (entity, system, source id)
+        # Writes a packing target (NetSuite) holds for fuller calls, and the pages, oldest
+        # first, that wait to be committed: a page commits once none of its writes is held.
+        self._carried = CarriedWrites()
+        self._open: list[_OpenPage] = []
 
     def request_stop(self) -> None:
         """Finish the page in hand, commit it, and end the run (safe from a signal handler)."""
@@ -109,6 +124,7 @@ class SyncEngine:
         self._deferred = {}
         self._deferred_seen = {}
         self._refused_deletes = set()
+        self._carried, self._open = CarriedWrites(), []
         with self._store.transaction() as connection:
             run_id = start_run(connection, self._flow.name)
         summary = RunSummary(run_id=run_id, flow=self._flow.name)
@@ -119,6 +135,7 @@ class SyncEngine:
         changes = detect_changes(self._store, self._flow.name, sources, self._targets)
         try:
             work(sources, changes, summary, resolver)
+            self._commit_ready(summary, resolver, flush=True)
         except _StopRequested:
             summary.status = RunStatus.STOPPED
             summary.message = f"stopped on request after {summary.pages} committed pages"
@@ -129,6 +146,8 @@ class SyncEngine:
         else:
             troubled = summary.rejected or summary.deferred
             summary.status = RunStatus.PARTIAL if troubled else RunStatus.SUCCEEDED
+        # Pages not committed by now replay on the next run, as after a crash.
+        self._carried, self._open = CarriedWrites(), []
         summary.duration_seconds = time.monotonic() - started
         summary.api_calls = {
             system: calls - calls_before.get(system, 0)
@@ -150,7 +169,10 @@ class SyncEngine:
     ) -> None:
         for mapping in sources:
             self._sync_entity(mapping, changes, summary, resolver)
-        # Records deferred earlier in this run may find their parents now (once per run).
+        # Records deferred earlier in this run may find their parents now (once per run). Their
+        # pages are committed first, so they are retried against what the store holds.
+        if any(self._deferred.values()):
+            self._commit_ready(summary, resolver, flush=True)
         for mapping in sources:
             deferred = self._deferred.pop(mapping.entity, set())
             if deferred:
@@ -282,7 +304,7 @@ class SyncEngine:
             captured, stored_hashes, summary.counts(mapping.entity, CANONICAL)
         )
         changed += deactivated
-        deliveries = self._deliver(targets, [*captured, *deactivated], summary, resolver)
+        deliveries = self._deliver(targets, [*captured, *deactivated], summary, resolver, hold=True)
         deferred = {
             mapping.system: {f.source_id for f in failures if f.stage is ErrorStage.RESOLVE}
         }
@@ -298,9 +320,48 @@ class SyncEngine:
             mapping, captured, changed, failures, deliveries, page.cursor, deleted_ids,
             deletes, [deletion.source_id for deletion in doomed],
         )  # fmt: skip
-        commit_page(self._store, self._flow.name, outcome, summary.run_id)
-        self._after_deletes(mapping.entity, deletes, summary, resolver)
-        self._after_commit(mapping.entity, deliveries, summary, resolver)
+        self._remember_uncommitted(mapping, captured, deliveries, resolver)
+        self._open.append(_OpenPage(outcome, targets))
+        self._commit_ready(summary, resolver)
+
+    def _commit_ready(
+        self, summary: RunSummary, resolver: StoreRefResolver, *, flush: bool = False
+    ) -> None:
+        """Commit, oldest first, the open pages none of whose writes is held any more.
+
+        With ``flush``, once a stop was requested, or when pages that write nothing (all
+        unchanged) pile up behind a held write, held writes go out first, so every open page
+        commits; a stop then ends the run here.
+        """
+        if flush or self._stop.is_set() or len(self._open) > MAX_OPEN_PAGES:
+            self._carried.flush(self._connectors)
+        while self._open and not self._carried.holds(self._open[0].outcome.deliveries):
+            page = self._open.pop(0)
+            outcome = page.outcome
+            self._count_deliveries(page.targets, outcome.deliveries, summary)
+            commit_page(self._store, self._flow.name, outcome, summary.run_id)
+            self._after_deletes(outcome.mapping.entity, outcome.deletes, summary, resolver)
+            self._after_commit(outcome.mapping.entity, outcome.deliveries, summary, resolver)
+        if self._stop.is_set():
+            raise _StopRequested
+
+    @staticmethod
+    def _remember_uncommitted(
+        mapping: EntityMapping,
+        captured: Sequence[CapturedRecord],
+        deliveries: Sequence[Delivery],
+        resolver: StoreRefResolver,
+    ) -> None:
+        """Let the next pages resolve refs to this page's records before it is committed.
+
+        The page may wait for a held write; its children (next entity) must still find their
+        parents' canonical ids and the targets' ids of those that already landed.
+        """
+        for record in captured:
+            resolver.remember(mapping.entity, mapping.system, record.record.id, record.source_id)
+        for delivery in deliveries:
+            for entry in delivery.xrefs:
+                resolver.remember(entry.entity, entry.system, entry.canonical_id, entry.external_id)
 
     def _deletions(
         self, mapping: EntityMapping, page: Page, resolver: StoreRefResolver
@@ -368,18 +429,15 @@ class SyncEngine:
         """Re-send stored records whose payload a changed target mapping now builds differently."""
         names = ", ".join(target.system for target in targets)
         log.info("%s mapping of %s changed: re-delivering from the store", names, mapping.entity)
+        # The store must hold this run's versions, or older ones would overwrite them downstream.
+        self._commit_ready(summary, resolver, flush=True)
         with self._store.engine.connect() as connection:
             batches = list(iter_stored(connection, mapping.entity))
         for stored in batches:
             captured = recaptured_from_store(stored)
-            deliveries = self._deliver(targets, captured, summary, resolver)
-            commit_page(
-                self._store,
-                self._flow.name,
-                PageOutcome(mapping, deliveries=deliveries),
-                summary.run_id,
-            )
-            self._after_commit(mapping.entity, deliveries, summary, resolver)
+            deliveries = self._deliver(targets, captured, summary, resolver, hold=True)
+            self._open.append(_OpenPage(PageOutcome(mapping, deliveries=deliveries), targets))
+            self._commit_ready(summary, resolver)
 
     def _deliver(
         self,
@@ -387,6 +445,8 @@ class SyncEngine:
         captured: Sequence[CapturedRecord],
         summary: RunSummary,
         resolver: StoreRefResolver,
+        *,
+        hold: bool,
     ) -> list[Delivery]:
         ids = [record.record.id for record in captured]
         with self._store.engine.connect() as connection:
@@ -395,9 +455,14 @@ class SyncEngine:
             ConflictGuard(self._store, self._conflicts, summary.run_id) if self._conflicts else None
         )
         # Independent systems are written at the same time; all have answered on return.
-        deliveries = deliver_to_targets(
-            targets, captured, self._connectors, written, resolver, conflicts=guard
+        return deliver_to_targets(
+            targets, captured, self._connectors, written, resolver, guard, self._carried, hold=hold
         )
+
+    @staticmethod
+    def _count_deliveries(
+        targets: Sequence[EntityMapping], deliveries: Sequence[Delivery], summary: RunSummary
+    ) -> None:
         for target, delivery in zip(targets, deliveries, strict=True):
             counts = summary.counts(target.entity, delivery.system)
             counts.conflicts += delivery.conflicts
@@ -407,7 +472,6 @@ class SyncEngine:
             counts.rejected += sum(
                 1 for f in delivery.failures if f.stage is not ErrorStage.RESOLVE
             )
-        return deliveries
 
     def _after_commit(
         self,
@@ -423,8 +487,6 @@ class SyncEngine:
         release_free_memory()  # keeps a long run's RSS flat (sync/heap.py says why)
         if self._on_page is not None:
             self._on_page(entity, summary)
-        if self._stop.is_set():
-            raise _StopRequested
 
     @staticmethod
     def _count_canonical_changes(

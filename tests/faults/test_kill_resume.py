@@ -141,12 +141,12 @@ def test_kill_between_two_salesforce_pages_then_rerun_converges(
 ) -> None:
     sandboxes, config = config_file
     salesforce_server = sandboxes.salesforce.server
-    # The first query-more call after the orders query (not its OrderItems subquery) is the
-    # second page of orders; it is read while page one is delivered, so the kill waits for
-    # page one's commit.
+    # The second query-more call after the orders query (not its OrderItems subquery) is the
+    # third page of orders; it is read while page two is delivered. Page one commits once the
+    # ERP writes it left for fuller calls went out with page two's, so the kill waits for that.
     query_more = f"/services/data/v{SalesforceSettings().api_version}/query/"
     _run_until_gate_then_kill(
-        config, salesforce_server, "GET", query_more, 0, "+FROM+Order+",
+        config, salesforce_server, "GET", query_more, 1, "+FROM+Order+",
         until=lambda: _order_cursor_committed(database_url),
     )  # fmt: skip
     assert _order_cursor_committed(database_url), "page one of orders was not committed"

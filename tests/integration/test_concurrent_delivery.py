@@ -22,7 +22,8 @@ from sync.store import Store
 from sync.store.schema import ErrorStage, RunStatus
 from tests.meeting_gate import MeetingGate
 
-SIZE = SandboxSize(accounts=12, orders=24, products=5, invalid_records=False)
+# Over 100 accounts: the ERP's first call (100 customers) goes out with the account page.
+SIZE = SandboxSize(accounts=120, orders=24, products=5, invalid_records=False)
 # queryMore, the call for a query's next page (the first page comes from ``/query?q=``).
 QUERY_MORE = f"/services/data/v{SalesforceSettings().api_version}/query/"
 
