@@ -3,6 +3,8 @@
 Each page is committed in one transaction (canonical records, xrefs, error-queue entries and
 the cursor together) only after every target answered, so a run killed at any point resumes
 from the last committed page; downstream upserts by external id make the replay harmless.
+A target that takes mixed batches (NetSuite) gets a page's last, partly filled call together
+with the next page's records (sync/carried_writes.py): the page then commits once those landed.
 """
 
 from __future__ import annotations
