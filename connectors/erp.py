@@ -154,7 +154,8 @@ class ErpConnector:
 
     def delete(self, spec: WriteSpec, target_ids: Sequence[str]) -> list[DeleteResult]:
         """Delete records by internalId with ``deleteList``; already gone counts as deleted."""
-        return delete_records(self._soap, record_kind(spec.object_name), target_ids)
+        type_id = self._custom_type_id(spec.object_name)
+        return delete_records(self._soap, record_kind(spec.object_name), target_ids, type_id)
 
     def _custom_type_id(self, object_name: str) -> str | None:
         if not is_custom_record(object_name):

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from connectors.base import DeleteOutcome, DeleteResult
-from connectors.erp_reads import record_refs
+from connectors.erp_reads import custom_record_refs, record_refs
 from connectors.erp_records import RecordKind
 from connectors.erp_soap import SoapSession
 from connectors.erp_writes import write_responses
@@ -40,24 +40,38 @@ def delete_result(target_id: str, answer: Any) -> DeleteResult:
 
 
 def delete_records(
-    soap: SoapSession, kind: RecordKind, target_ids: Sequence[str]
+    soap: SoapSession, kind: RecordKind, target_ids: Sequence[str], type_id: str | None = None
 ) -> list[DeleteResult]:
-    """Delete ``kind`` records by internalId in batches of ``batch_size``."""
+    """Delete ``kind`` records by internalId in batches of ``batch_size``.
+
+    ``type_id`` is the custom record type's internal id when ``kind`` is ``CustomRecord``: a
+    custom record is named by a ``CustomRecordRef``, or NetSuite finds no such record.
+    """
     size = soap.settings.batch_size
     results: list[DeleteResult] = []
     for start in range(0, len(target_ids), size):
         batch = list(target_ids[start : start + size])
-        results += _delete_batch(soap, kind, batch)
+        results += _delete_batch(soap, kind, batch, type_id)
     return results
 
 
-def _delete_batch(soap: SoapSession, kind: RecordKind, batch: list[str]) -> list[DeleteResult]:
+def _delete_batch(
+    soap: SoapSession, kind: RecordKind, batch: list[str], type_id: str | None
+) -> list[DeleteResult]:
+    refs = (
+        record_refs(soap.type, kind, batch)
+        if type_id is None
+        else custom_record_refs(soap.type, type_id, batch)
+    )
     try:
-        response = soap.call("delete", baseRef=record_refs(soap.type, kind, batch))
+        response = soap.call("delete", baseRef=refs)
     except RecordRejected as rejected:
         if len(batch) == 1:
             return [DeleteResult(batch[0], DeleteOutcome.REJECTED, rejected.code, rejected.message)]
         # A fault blames the whole batch: split it until the offending records stand alone.
         middle = len(batch) // 2
-        return _delete_batch(soap, kind, batch[:middle]) + _delete_batch(soap, kind, batch[middle:])
+        return [
+            *_delete_batch(soap, kind, batch[:middle], type_id),
+            *_delete_batch(soap, kind, batch[middle:], type_id),
+        ]
     return delete_results(batch, response)

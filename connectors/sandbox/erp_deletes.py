@@ -13,11 +13,12 @@ from typing import Any
 from lxml import etree  # type: ignore[import-untyped]
 
 from connectors.sandbox.erp_render import MESSAGES, SoapFault, message_envelope, record_ref, status
-from connectors.sandbox.erp_store import RECORD_TYPES_BY_REF, ErpStore
+from connectors.sandbox.erp_store import RECORD_TYPES_BY_REF, ErpStore, of_custom_type
 
 MAX_RECORDS_PER_DELETE = 100
 _TRANSACTIONS = {"SalesOrder": "entity", "Invoice": "entity", "CustomerPayment": "customer"}
 _DEPENDENT = "This record cannot be deleted because it has dependent records."
+_NO_TYPE_ID = "A custom record is named by a CustomRecordRef with its typeId."
 
 
 def _refers(ref: Any, record: Mapping[str, Any]) -> bool:
@@ -51,9 +52,15 @@ def _has_dependents(store: ErpStore, record_type: str, record: Mapping[str, Any]
 
 def _delete_one(store: ErpStore, ref: etree._Element) -> dict[str, Any]:
     ref_type, internal_id = ref.get("type", ""), ref.get("internalId", "")
-    record_type = RECORD_TYPES_BY_REF.get(ref_type)
+    type_id = ref.get("typeId")
+    record_type = "CustomRecord" if type_id else RECORD_TYPES_BY_REF.get(ref_type)
     record = store.by_internal_id(record_type, internal_id) if record_type else None
+    if record is not None and not of_custom_type(record, type_id):
+        record = None  # a custom record of another type: NetSuite finds none by this ref
     answer: dict[str, Any] = {"baseRef": record_ref(internal_id or None, ref_type or None)}
+    if record_type == "CustomRecord" and not type_id:
+        # Custom records number their internal ids per type: a bare id names none for sure.
+        return {"status": status(False, "INVALID_KEY_OR_REF", _NO_TYPE_ID), **answer}
     if record_type is None or record is None:
         return {"status": status(False, "RCRD_DSNT_EXIST", "That record does not exist."), **answer}
     if record_type in ("Customer", "ServiceSaleItem", "InventoryItem") and _has_dependents(

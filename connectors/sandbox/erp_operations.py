@@ -22,7 +22,12 @@ from connectors.sandbox.erp_render import (
     upsert_list_envelope,
 )
 from connectors.sandbox.erp_search import DEFAULT_PAGE_SIZE, SearchPage, SearchSessions, date_test
-from connectors.sandbox.erp_store import RECORD_REF_TYPES, RECORD_TYPES_BY_REF, ErpStore
+from connectors.sandbox.erp_store import (
+    RECORD_REF_TYPES,
+    RECORD_TYPES_BY_REF,
+    ErpStore,
+    of_custom_type,
+)
 
 # SuiteTalk's synchronous limits per call.
 MAX_RECORDS_PER_CALL = 100
@@ -80,7 +85,7 @@ def _get_list(
         record = (
             store.by_internal_id(record_type, ref.get("internalId", "")) if record_type else None
         )
-        if record is not None and not _of_custom_type(record, ref.get("typeId")):
+        if record is not None and not of_custom_type(record, ref.get("typeId")):
             record = None
         if record_type is None or record is None:
             missing = status(False, "RCRD_DSNT_EXIST", "That record does not exist.")
@@ -148,10 +153,6 @@ def _get_deleted(
         "deletedRecordList": {"deletedRecord": listed},
     }
     return message_envelope("getDeletedResponse", {"getDeletedResult": result})
-
-
-def _of_custom_type(record: dict[str, Any], type_id: str | None) -> bool:
-    return type_id is None or (record.get("recType") or {}).get("internalId") == type_id
 
 
 def _search_envelope(element: str, page: SearchPage) -> bytes:

@@ -28,6 +28,13 @@ RECORD_REF_TYPES = {
     "CustomRecord": "customRecord",
 }
 RECORD_TYPES_BY_REF = {ref: name for name, ref in RECORD_REF_TYPES.items()}
+
+
+def of_custom_type(record: Mapping[str, Any], type_id: str | None) -> bool:
+    """True unless ``type_id`` names a custom record type other than ``record``'s."""
+    return type_id is None or (record.get("recType") or {}).get("internalId") == type_id
+
+
 # Fields NetSuite refuses to save a record without, with the label its message uses.
 REQUIRED_FIELDS = {
     "Customer": ("companyName", "Company Name"),

@@ -120,6 +120,25 @@ def test_erp_delete_list_deletes_by_internal_id_and_keeps_a_customer_with_orders
         connector.close()
 
 
+def test_erp_deletes_custom_records_by_custom_record_ref_of_their_type() -> None:
+    with ErpSandbox() as sandbox:
+        connector = ErpConnector(sandbox.erp_settings(), RETRY, wsdl_cache=None)
+        contracts = WriteSpec("customrecord_rb_contract", "externalId")
+        prices = WriteSpec("customrecord_rb_price", "externalId")
+        written = connector.write(contracts, [
+            {"externalId": f"con-{n}", "name": f"C-{n}"} for n in (1, 2)
+        ])  # fmt: skip
+        [price] = connector.write(prices, [{"externalId": "price-1", "name": "Standard"}])
+        ids = [str(result.target_id) for result in written]
+
+        # A price's internal id named as a contract is no contract: NetSuite finds none.
+        results = connector.delete(contracts, [ids[0], str(price.target_id)])
+
+        assert [r.outcome for r in results] == [DELETED, GONE]
+        assert set(sandbox.records) == {("CustomRecord", "con-2"), ("CustomRecord", "price-1")}
+        connector.close()
+
+
 def test_erp_deletes_go_in_batches_of_batch_size() -> None:
     with ErpSandbox() as sandbox:
         connector = ErpConnector(sandbox.erp_settings(batch_size=2), RETRY, wsdl_cache=None)
