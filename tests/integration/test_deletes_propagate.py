@@ -228,3 +228,23 @@ def test_dry_run_lists_the_planned_deletes_and_deletes_nothing(
                        ("order", "erp", order_id, canonical_id)}  # fmt: skip
     assert canonical_id in _billing_ids(sandboxes, "orders") & _erp_ids(sandboxes, "SalesOrder")
     assert _target_xrefs(store, canonical_id) == {"billing", "erp"}
+
+
+def test_a_deleted_contract_is_removed_from_the_erp_custom_records(
+    sandboxes: Sandboxes, store: Store
+) -> None:
+    flow = replace(PROPAGATE, deletes={**PROPAGATE.deletes, "contract": DeletePolicy.PROPAGATE})
+    invalid = sandboxes.salesforce.invalid_record_ids
+    contract_id = next(
+        c["Id"] for c in sandboxes.salesforce.records("Contract") if c["Id"] not in invalid
+    )
+    canonical_id = _canonical(store, "contract", contract_id)
+    assert canonical_id in _erp_ids(sandboxes, "CustomRecord")
+    sandboxes.salesforce.delete_record("Contract", contract_id)
+
+    summary = _run(sandboxes, store, flow)
+
+    assert summary.by_entity["contract"]["erp"].deleted == 1
+    assert canonical_id not in _erp_ids(sandboxes, "CustomRecord")
+    assert "erp" not in _target_xrefs(store, canonical_id)
+    assert not [row for row in _open_errors(store, contract_id) if row.target_system == "erp"]
