@@ -1,7 +1,8 @@
 """The runs ``sync_bench.py`` measures, each in a child process of its own.
 
-The engine end to end; (a) the floor, a hand-written map -> validate -> hash -> upsert loop,
-against the engine's capture stage on the same decoded pages; (b) the naive script:
+The engine end to end (quote-to-cash; receivables once finance has billed the synced orders in
+the ERP); (a) the floor, a hand-written map -> validate -> hash -> upsert loop, against the
+engine's capture stage on the same decoded pages; (b) the naive script:
 simple-salesforce reads, then one write call per record to billing and to ERP.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import resource
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ from pydantic import SecretStr
 from simple_salesforce.api import Salesforce
 
 from config.settings import BillingSettings, ErpSettings, RetrySettings, SalesforceSettings
-from connectors.base import Connector, Page
+from connectors.base import Connector, Page, WriteSpec
 from connectors.billing import BillingConnector
 from connectors.erp import ErpConnector
 from connectors.salesforce import SalesforceConnector
@@ -30,8 +32,9 @@ from mappings.loader import load_mapping_set
 from mappings.mapping_set import EntityMapping, MappingSet
 from sync.capture import capture_page
 from sync.commit import PageOutcome, commit_page
+from sync.demo_receivables import bill_orders, erp_payment
 from sync.engine import SyncEngine
-from sync.flows import QUOTE_TO_CASH
+from sync.flows import QUOTE_TO_CASH, Flow
 from sync.resolver import StoreRefResolver
 from sync.specs import read_spec, write_spec
 from sync.store import Store
@@ -41,6 +44,7 @@ from sync.store.schema import canonical_records, utc_now
 from sync.store.upsert import upsert_rows
 
 Document = dict[str, Any]
+ERP_SEARCH_LAG_SECONDS = 1.5  # the ERP connector reads up to its server time less a second
 
 # --- connectors and measurement helpers --------------------------------------------------------
 
@@ -93,24 +97,50 @@ class MemoryRefs:
 # --- the engine, end to end ----------------------------------------------------------------------
 
 
-def engine_run(document: Document, database_url: str, erp_batch: int = 100) -> dict[str, Any]:
-    """One engine run of the quote-to-cash flow (child process)."""
+def engine_run(
+    document: Document, database_url: str, erp_batch: int = 100, flow: Flow = QUOTE_TO_CASH
+) -> dict[str, Any]:
+    """One engine run of ``flow`` (child process); ``records`` counts what its source read."""
     store = Store(database_url)
     systems = open_systems(document, erp_batch)
-    engine = SyncEngine(store, load_mapping_set(), systems, QUOTE_TO_CASH)
+    engine = SyncEngine(store, load_mapping_set(), systems, flow)
     summaries = []
 
     def sync() -> int:
         summaries.append(engine.run())
-        source = summaries[0].systems.get("salesforce")
+        source = summaries[0].systems.get(flow.source)
         return source.read if source else 0
 
     result = measured(sync)
     for connector in systems.values():
         connector.close()
     store.close()
-    entities = len(load_mapping_set().source_entities("salesforce"))
-    return result | {"entities": entities, "status": summaries[0].status.value}
+    entities = len(load_mapping_set().source_entities(flow.source))
+    summary = summaries[0]
+    return result | {"entities": entities, "status": summary.status.value,
+                     "rejected": summary.rejected}  # fmt: skip
+
+
+def bill_in_erp(document: Document, database_url: str, paid_share: float) -> dict[str, Any]:
+    """Finance invoices every synced, activated order in the ERP and records payments of the
+    first ``paid_share`` of those invoices (child process), for the receivables flow to carry.
+    """
+    store = Store(database_url)
+    erp = open_systems(document)["erp"]
+    try:
+        billed = bill_orders(store, erp, count=sys.maxsize, paid=0)
+        payments = [erp_payment(b.invoice) for b in billed[: round(len(billed) * paid_share)]]
+        refused = [r for r in erp.write(WriteSpec("CustomerPayment", "externalId"), payments)
+                   if not r.ok]  # fmt: skip
+    finally:
+        erp.close()
+        store.close()
+    if refused:
+        raise RuntimeError(f"the ERP refused {len(refused)} payments: {refused[0].error_message}")
+    # An ERP search stops a second before the ERP's clock: wait until what was just saved is
+    # older than that, so the measured run reads all of it.
+    time.sleep(ERP_SEARCH_LAG_SECONDS)
+    return {"invoices": len(billed), "payments": len(payments)}
 
 
 # --- (a) the floor and the engine's capture stage on the same decoded pages ----------------------

@@ -114,6 +114,17 @@ class SalesforceSandbox:
         return self._org.api_calls
 
     @property
+    def write_calls(self) -> int:
+        """The data API calls among ``api_calls`` that create, change or delete records."""
+        return self._org.write_calls
+
+    @property
+    def record_count(self) -> int:
+        """Records the org holds, of every object, deleted ones included."""
+        with self._org.lock:
+            return sum(len(records) for records in self._org.records.values())
+
+    @property
     def logins(self) -> int:
         """Successful logins (token responses) so far."""
         return self._org.login.logins

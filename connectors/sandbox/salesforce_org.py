@@ -51,6 +51,7 @@ class SandboxOrg:
         self.page_size = page_size
         self.daily_api_limit = daily_api_limit
         self.api_calls = 0
+        self.write_calls = 0  # the share of api_calls that create, change or delete records
         self.faults = FaultPlan()
         self.login = SandboxLogin(
             SandboxCredentials(
@@ -84,10 +85,11 @@ class SandboxOrg:
         """Every record of one object."""
         return list(self.records.get(object_name, {}).values())
 
-    def count_call(self) -> int:
-        """Count one data API call; return the usage."""
+    def count_call(self, *, write: bool = False) -> int:
+        """Count one data API call (``write``: one that creates, changes or deletes records)."""
         with self.lock:
             self.api_calls += 1
+            self.write_calls += write
             return self.api_calls
 
     def limit_info(self) -> str:

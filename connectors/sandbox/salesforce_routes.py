@@ -95,7 +95,7 @@ class SalesforceHandler(SandboxRequestHandler):
             self._reply(500, body)
 
     def _data_call(self, method: str, version: str, parts: list[str]) -> None:
-        self.org.count_call()
+        self.org.count_call(write=_writes_records(method, parts))
         fault = self.org.faults.next_fault(self.path)
         if fault is not None and fault.delay_seconds:
             threading.Event().wait(fault.delay_seconds)
@@ -195,3 +195,12 @@ class SalesforceHandler(SandboxRequestHandler):
             if name.strip().lower() == "batchsize" and value.strip().isdigit():
                 return min(max(int(value), 200), 2000)
         return self.org.page_size
+
+
+def _writes_records(method: str, parts: list[str]) -> bool:
+    """True for a data call that creates, changes or deletes records, whatever its answer.
+
+    Every non-GET data route writes except creating a Bulk query job, which only reads; each
+    request of a Bulk ingest job (create, upload, close) counts, as each is an API call.
+    """
+    return method != "GET" and parts[:2] != ["jobs", "query"]

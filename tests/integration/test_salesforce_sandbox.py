@@ -223,6 +223,36 @@ def test_injected_fault_answers_the_next_calls_then_clears(sandbox: SalesforceSa
     assert sandbox.api_calls == 3
 
 
+def test_only_calls_that_change_records_count_as_writes_and_new_records_add_to_the_count(
+    sandbox: SalesforceSandbox,
+) -> None:
+    http, base = _api(sandbox), f"{sandbox.url}{API}"
+    account, held = sandbox.records("Account")[0], sandbox.record_count
+    records = [{"attributes": {"type": "Account"}, "Revbridge_Id__c": "w1", "Name": "New"}]
+    reads = [
+        http.get(f"{base}/query", params={"q": "SELECT Id FROM Account"}),
+        http.get(f"{base}/sobjects/Account/describe"),
+        http.get(f"{base}/sobjects/Account/{account['Id']}"),
+        http.get(f"{base}/limits"),
+        http.post(
+            f"{base}/jobs/query", json={"operation": "query", "query": "SELECT Id FROM Account"}
+        ),
+    ]
+    writes = [
+        http.patch(f"{base}/composite/sobjects/Account/Revbridge_Id__c",
+                   json={"allOrNone": False, "records": records}),
+        http.patch(f"{base}/sobjects/Account/{account['Id']}", json={"Phone": "+44 20"}),
+        http.delete(f"{base}/sobjects/Account/{account['Id']}"),
+    ]  # fmt: skip
+    assert [r.status_code for r in reads + writes] == [200] * 6 + [204, 204]
+    sandbox.inject_fault(503, [{"message": "x", "errorCode": "SERVER_UNAVAILABLE"}])
+    refused = http.patch(f"{base}/sobjects/Account/{account['Id']}", json={"Phone": "1"})
+
+    assert refused.status_code == 503
+    assert (sandbox.api_calls, sandbox.write_calls) == (9, 4)
+    assert sandbox.record_count == held + 1  # the upserted Account; a deletion keeps its record
+
+
 def test_credentials_repr_hides_the_secrets(sandbox: SalesforceSandbox) -> None:
     creds = sandbox.credentials
     assert creds.password not in repr(creds)
