@@ -49,6 +49,7 @@ log = logging.getLogger("revbridge.sync")
 PageCallback = Callable[[str, RunSummary], None]
 # Pages waiting to commit behind a held write: bounds memory and what a crash replays.
 MAX_OPEN_PAGES = 3
+REDELIVER_BATCH = 500  # stored records re-sent per batch after a target mapping changed
 
 
 class _StopRequested(Exception):
@@ -433,9 +434,15 @@ class SyncEngine:
         log.info("%s mapping of %s changed: re-delivering from the store", names, mapping.entity)
         # The store must hold this run's versions, or older ones would overwrite them downstream.
         self._commit_ready(summary, resolver, flush=True)
-        with self._store.engine.connect() as connection:
-            batches = list(iter_stored(connection, mapping.entity))
-        for stored in batches:
+        after = ""
+        while True:
+            # A batch at a time, each read on its own: memory stays flat and no read is open
+            # while the batch's deliveries commit.
+            with self._store.engine.connect() as connection:
+                stored = next(iter_stored(connection, mapping.entity, REDELIVER_BATCH, after), [])
+            if not stored:
+                return
+            after = stored[-1].canonical_id
             captured = recaptured_from_store(stored)
             deliveries = self._deliver(targets, captured, summary, resolver, hold=True)
             self._open.append(_OpenPage(PageOutcome(mapping, deliveries=deliveries), targets))

@@ -100,10 +100,10 @@ def save_records(connection: sa.Connection, records: Sequence[StoredRecord], run
 
 
 def iter_stored(
-    connection: sa.Connection, entity: str, batch_size: int = 500
+    connection: sa.Connection, entity: str, batch_size: int = 500, after: str = ""
 ) -> Iterator[list[StoredRecord]]:
-    """Every stored record of ``entity`` in batches, by canonical id (keyset paging)."""
-    after = ""
+    """Every stored record of ``entity`` with a canonical id above ``after``, in batches, by
+    canonical id (keyset paging)."""
     while True:
         query = (
             sa.select(canonical_records)

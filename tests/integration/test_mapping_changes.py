@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mappings.loader import load_mapping_set, shipped_mapping_files
+from sync import engine as engine_module
 from sync.connections import open_connectors
 from sync.engine import SyncEngine
 from sync.flows import QUOTE_TO_CASH
@@ -46,9 +47,15 @@ def _edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1))
 
 
+@pytest.mark.parametrize("batch", [engine_module.REDELIVER_BATCH, 7])
 def test_changed_target_mapping_resends_only_the_records_whose_payload_changes(
-    sandboxes: Sandboxes, mapping_dir: Path, database_url: str
+    sandboxes: Sandboxes,
+    mapping_dir: Path,
+    database_url: str,
+    batch: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(engine_module, "REDELIVER_BATCH", batch)  # 7: many stored batches
     store = Store(database_url)
     _run(sandboxes, store, mapping_dir, database_url)
     drafts = [o for o in sandboxes.billing.resources("orders") if o["status"] == "draft"]
