@@ -91,6 +91,16 @@ class CarriedWrites:
             id(write.delivery) in wanted for writes in self._held.values() for write in writes
         )
 
+    def held_source_ids(self, deliveries: Sequence[Delivery]) -> set[str]:
+        """Source ids of the records whose writes for ``deliveries`` are still held."""
+        wanted = {id(delivery) for delivery in deliveries}
+        return {
+            write.item.captured.source_id
+            for writes in self._held.values()
+            for write in writes
+            if id(write.delivery) in wanted
+        }
+
     def clear(self) -> None:
         """Forget held writes (the run ended without sending them; their pages replay)."""
         self._held.clear()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +45,10 @@ class PageOutcome:
     # Source deletions the `propagate` policy carried to targets: landed and refused ones.
     deletes: Sequence[DeleteDelivery] = ()
     propagated: Sequence[str] = ()  # source ids of the deleted records sent to targets
+    # Source ids of captured records whose writes a target still holds: not landed yet.
+    waiting: Collection[str] = ()
+    # Source ids of a page's held records, committed later: landed unless they failed now.
+    landed_late: Sequence[str] = ()
 
 
 def _record_rows(captured: Sequence[CapturedRecord], run_id: int) -> list[dict[str, Any]]:
@@ -114,8 +118,10 @@ def commit_page(store: Store, flow: str, outcome: PageOutcome, run_id: int) -> N
     errors += delete_errors(flow, mapping, outcome.deletes)
     failed = {f.captured.source_id for d in outcome.deliveries for f in d.failures}
     failed |= {source_id for d in outcome.deletes for source_id in d.failed_source_ids}
+    failed |= set(outcome.waiting)
     landed = [record.source_id for record in outcome.captured if record.source_id not in failed]
     landed += [source_id for source_id in outcome.propagated if source_id not in failed]
+    landed += [source_id for source_id in outcome.landed_late if source_id not in failed]
     with gc_paused(), store.transaction() as connection:
         save_record_rows(connection, _record_rows(outcome.changed, run_id))
         mark_deleted(connection, outcome.deleted_ids)

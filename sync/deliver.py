@@ -43,6 +43,12 @@ class Delivery:
     conflicts: int = 0  # conflicting fields found (one conflict-log row each)
     held: int = 0  # records held back by a `manual` conflict policy
 
+    def forget_committed(self) -> None:
+        """Drop the results committed so far; results of writes still to come gather afresh."""
+        self.xrefs.clear()
+        self.failures.clear()
+        self.created = self.updated = self.unchanged = self.conflicts = self.held = 0
+
 
 @dataclass(frozen=True)
 class PendingWrite:

@@ -56,12 +56,14 @@ class _StopRequested(Exception):
     """Raised between pages once a stop was requested; never escapes :meth:`SyncEngine.run`."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class _OpenPage:
-    """A page delivered (but for writes still held) and not yet committed."""
+    """A delivered page not finally committed: some of its writes are held, or an older one's."""
 
     outcome: PageOutcome
     targets: Sequence[EntityMapping]  # in the order of ``outcome.deliveries``
+    # Committed but for its held writes and its cursor: ``outcome`` keeps only what those need.
+    staged: bool = False
 
 
 class SyncEngine:
@@ -323,14 +325,14 @@ class SyncEngine:
             mapping, captured, changed, failures, deliveries, page.cursor, deleted_ids,
             deletes, [deletion.source_id for deletion in doomed],
         )  # fmt: skip
-        self._remember_uncommitted(mapping, captured, deliveries, resolver)
         self._open.append(_OpenPage(outcome, targets))
         self._commit_ready(summary, resolver)
 
     def _commit_ready(
         self, summary: RunSummary, resolver: StoreRefResolver, *, flush: bool = False
     ) -> None:
-        """Commit, oldest first, the open pages none of whose writes is held any more.
+        """Commit the open pages: finally, oldest first, those none of whose writes is held;
+        the rest all but their held writes and their cursors.
 
         With ``flush``, once a stop was requested, or when pages that write nothing (all
         unchanged) pile up behind a held write, held writes go out first, so every open page
@@ -338,33 +340,48 @@ class SyncEngine:
         """
         if flush or self._stop.is_set() or len(self._open) > MAX_OPEN_PAGES:
             self._carried.flush(self._connectors)
+        # In order: a page's cursor must not pass records of an older page still held.
         while self._open and not self._carried.holds(self._open[0].outcome.deliveries):
-            page = self._open.pop(0)
-            outcome = page.outcome
-            self._count_deliveries(page.targets, outcome.deliveries, summary)
-            commit_page(self._store, self._flow.name, outcome, summary.run_id)
-            self._after_deletes(outcome.mapping.entity, outcome.deletes, summary, resolver)
-            self._after_commit(outcome.mapping.entity, outcome.deliveries, summary, resolver)
+            self._commit(self._open.pop(0), summary, resolver)
+        for page in self._open:
+            if not page.staged:
+                self._stage(page, summary, resolver)
         if self._stop.is_set():
             raise _StopRequested
 
-    @staticmethod
-    def _remember_uncommitted(
-        mapping: EntityMapping,
-        captured: Sequence[CapturedRecord],
-        deliveries: Sequence[Delivery],
-        resolver: StoreRefResolver,
-    ) -> None:
-        """Let the next pages resolve refs to this page's records before it is committed.
+    def _commit(self, page: _OpenPage, summary: RunSummary, resolver: StoreRefResolver) -> None:
+        """Commit what is left of a page, its cursor included."""
+        outcome = page.outcome
+        self._count_deliveries(page.targets, outcome.deliveries, summary)
+        commit_page(self._store, self._flow.name, outcome, summary.run_id)
+        if not page.staged:
+            self._after_deletes(outcome.mapping.entity, outcome.deletes, summary, resolver)
+        self._after_commit(outcome.mapping.entity, outcome.deliveries, summary, resolver)
 
-        The page may wait for a held write; its children (next entity) must still find their
-        parents' canonical ids and the targets' ids of those that already landed.
+    def _stage(self, page: _OpenPage, summary: RunSummary, resolver: StoreRefResolver) -> None:
+        """Commit a page but for its held writes and its cursor, and let go of the rest of it.
+
+        A crash before the page's final commit replays it: what landed is unchanged then, and
+        the held records, with no xref in that target yet, are sent again.
         """
-        for record in captured:
-            resolver.remember(mapping.entity, mapping.system, record.record.id, record.source_id)
-        for delivery in deliveries:
+        outcome = page.outcome
+        waiting = self._carried.held_source_ids(outcome.deliveries)
+        failed = {f.captured.source_id for d in outcome.deliveries for f in d.failures}
+        self._count_deliveries(page.targets, outcome.deliveries, summary)
+        staged = replace(outcome, cursor=None, waiting=frozenset(waiting))
+        commit_page(self._store, self._flow.name, staged, summary.run_id)
+        self._after_deletes(outcome.mapping.entity, outcome.deletes, summary, resolver)
+        for delivery in outcome.deliveries:
             for entry in delivery.xrefs:
                 resolver.remember(entry.entity, entry.system, entry.canonical_id, entry.external_id)
+            delivery.forget_committed()  # the held writes' results gather afresh
+        page.outcome = PageOutcome(
+            outcome.mapping,
+            deliveries=outcome.deliveries,
+            cursor=outcome.cursor,
+            landed_late=sorted(waiting - failed),
+        )
+        page.staged = True
 
     def _deletions(
         self, mapping: EntityMapping, page: Page, resolver: StoreRefResolver

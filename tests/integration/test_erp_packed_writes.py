@@ -11,14 +11,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
+import sqlalchemy as sa
 from lxml import etree  # type: ignore[import-untyped]
 
+from connectors.erp import ErpConnector
+from connectors.errors import TransientError
 from connectors.sandbox import erp_operations
 from mappings.mapping_set import MappingSet
 from sync.flows import QUOTE_TO_CASH
 from sync.sandboxes import Sandboxes, SandboxSize
 from sync.store import Store
-from sync.store.schema import RunStatus
+from sync.store.schema import RunStatus, xref
 from tests.integration.cpq_harness import cpq_sandboxes, run_flow
 
 # Odd sizes, so that no entity's records fill whole calls of 100.
@@ -59,6 +62,12 @@ class UpsertLog:
     def end(self, call: UpsertCall) -> None:
         with self._lock:
             call.ended = next(self._clock)
+
+
+def erp_xrefs(connection: sa.Connection) -> list[str]:
+    """Canonical ids (the ERP's externalIds) of the records revbridge recorded as in the ERP."""
+    query = sa.select(xref.c.canonical_id).where(xref.c.system == "erp")
+    return list(connection.execute(query).scalars())
 
 
 @pytest.fixture
@@ -109,3 +118,39 @@ def test_a_first_sync_packs_entities_into_full_calls_and_parents_land_first(
     again = run_flow(running, store, mapping_set, QUOTE_TO_CASH, page_size=50)
     assert again.status is RunStatus.SUCCEEDED
     assert len(log.calls) == calls, "nothing changed: nothing written"
+
+
+def test_a_run_failing_while_writes_are_held_loses_nothing_and_the_rerun_completes(
+    sandboxes: tuple[Sandboxes, UpsertLog], store: Store, mapping_set: MappingSet
+) -> None:
+    running, log = sandboxes
+    settings = running.settings(store.url)
+    erp = ErpConnector(settings.erp, settings.retry, wsdl_cache=None)
+    send = erp.write_packed
+
+    def failing_midway(writes, *, hold_partial=False):  # type: ignore[no-untyped-def]
+        if len(running.erp.records) >= 150:  # some pages are committed but for held writes
+            raise TransientError("NetSuite went away", system="erp")
+        return send(writes, hold_partial=hold_partial)
+
+    erp.write_packed = failing_midway  # type: ignore[method-assign]
+
+    failed = run_flow(running, store, mapping_set, QUOTE_TO_CASH, page_size=50, erp=erp)
+
+    assert failed.status is RunStatus.FAILED
+    landed = {external_id for _, external_id in running.erp.records}
+    with store.engine.connect() as connection:
+        known = set(erp_xrefs(connection))
+    # Pages waiting for held writes were committed but for those and their cursors.
+    assert known == landed, "every record that landed has its xref: nothing to send again"
+
+    rerun = run_flow(running, store, mapping_set, QUOTE_TO_CASH, page_size=50)
+
+    assert rerun.status is RunStatus.SUCCEEDED, rerun.message
+    with store.engine.connect() as connection:
+        assert set(erp_xrefs(connection)) == {ext for _, ext in running.erp.records}
+    assert len(running.erp.records) > len(landed)
+    # The held records were read again (their pages' cursors had not moved) and sent once.
+    sent = Counter(external_id for call in log.calls for external_id, _ in call.records)
+    assert set(sent.values()) == {1}
+    assert set(sent) == {ext for _, ext in running.erp.records}
