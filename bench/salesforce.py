@@ -95,7 +95,7 @@ def main() -> None:
     rows = [
         ("read, REST queryAll (2,000/page)", _timed(rest, lambda: _read(rest))),
         ("read, Bulk API 2.0 (50,000/download)", _timed(bulk, lambda: _read(bulk))),
-        ("upsert, sObject Collections (200/call)",
+        ("upsert, 5 Collections a Composite (1,000/call)",
          _timed(collections, lambda: _write(collections, args.writes, 2000, "rest"))),
         ("upsert, Bulk API 2.0 ingest (10,000/job)",
          _timed(ingest, lambda: _write(ingest, args.writes, 10_000, "bulk"))),

@@ -68,6 +68,17 @@ class SalesforceSettings(_Section):
         ge=0,
         description="Upserts of at least this many records use a Bulk API 2.0 ingest job; 0 never.",
     )
+    composite_subrequests: int = Field(
+        default=5,
+        ge=1,
+        le=5,
+        description=(
+            "sObject Collections upserts (200 records each) sent together in one Composite "
+            "request, which counts as one API call. Salesforce allows at most 5 Collections "
+            "subrequests per Composite request; 1 sends each as a plain Collections call, as "
+            "does an api_version below 48.0."
+        ),
+    )
     bulk_result_page: int = Field(
         default=10_000, ge=100, description="Records per Bulk query results download."
     )

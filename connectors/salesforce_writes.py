@@ -1,4 +1,7 @@
-"""Upserts by external id: sObject Collections (200 a call) or a Bulk API 2.0 ingest job.
+"""Upserts by external id: sObject Collections (200 a request) or a Bulk API 2.0 ingest job.
+
+Collections upserts go up to ``composite_subrequests`` (at most 5) in one Composite request,
+one API call for up to 1,000 records (:mod:`connectors.salesforce_composite`).
 
 Every write is checked against describe before any call (:func:`plan_write`). Create-only
 fields (createable, not updateable, like ``OrderItem.OrderId``) are sent only to records that
@@ -24,6 +27,7 @@ from connectors.salesforce_children import (
     reject_parents,
     split_children,
 )
+from connectors.salesforce_composite import CollectionUpsert, CompositeUpsert, composite_supported
 from connectors.salesforce_csv import payloads_csv
 from connectors.salesforce_describe import DescribeCache, WritePlan, plan_write
 from connectors.salesforce_errors import locked_count, to_write_result
@@ -47,6 +51,9 @@ class SalesforceWriter:
         self._call, self._bulk, self._describe = call, bulk, describe
         self._timeout = settings.timeout_seconds
         self._bulk_threshold = settings.bulk_write_threshold
+        self._version = settings.api_version
+        composite = composite_supported(settings.api_version)
+        self._per_call = settings.composite_subrequests if composite else 1
 
     def upsert(self, spec: WriteSpec, payloads: Sequence[Mapping[str, Any]]) -> list[WriteResult]:
         """Upsert on the external id; one result per payload, same order.
@@ -87,10 +94,26 @@ class SalesforceWriter:
         if large and not plan.create_only and not plan.lookups:
             return self._ingest(spec, plan, payloads)
         results: list[WriteResult] = []
-        for start in range(0, len(payloads), COLLECTION_LIMIT):
-            chunk = payloads[start : start + COLLECTION_LIMIT]
-            results += self._collection(spec, plan, self._without_create_only(spec, plan, chunk))
+        per_call = COLLECTION_LIMIT * self._per_call
+        for start in range(0, len(payloads), per_call):
+            chunks = [
+                self._without_create_only(spec, plan, payloads[at : at + COLLECTION_LIMIT])
+                for at in range(start, min(start + per_call, len(payloads)), COLLECTION_LIMIT)
+            ]
+            upserts = [_collection_upsert(spec, plan, chunk) for chunk in chunks]
+            answers = self._send(upserts)
+            results += [
+                to_write_result(payload, answer, plan.external_id_field)
+                for chunk, chunk_answers in zip(chunks, answers, strict=True)
+                for payload, answer in zip(chunk, chunk_answers, strict=True)
+            ]
         return results
+
+    def _send(self, upserts: Sequence[CollectionUpsert]) -> list[list[Any]]:
+        """Each upsert's per-record answers: one Composite call, or plain Collections calls."""
+        if self._per_call > 1:
+            return self._call(CompositeUpsert(self._version, upserts, self._timeout))
+        return [self._call(partial(_upsert, upsert, self._timeout)) for upsert in upserts]
 
     def _without_create_only(
         self, spec: WriteSpec, plan: WritePlan, chunk: Sequence[Mapping[str, Any]]
@@ -108,23 +131,6 @@ class SalesforceWriter:
             for p in chunk
         ]
 
-    def _collection(
-        self, spec: WriteSpec, plan: WritePlan, chunk: Sequence[Mapping[str, Any]]
-    ) -> list[WriteResult]:
-        path = (
-            f"composite/sobjects/{checked_name(spec.object_name)}/"
-            f"{checked_name(plan.external_id_field)}"
-        )
-        body = {
-            "allOrNone": False,
-            "records": [{"attributes": {"type": spec.object_name}, **p} for p in chunk],
-        }
-        answers = self._call(partial(_upsert, path, body, self._timeout))
-        return [
-            to_write_result(payload, answer, plan.external_id_field)
-            for payload, answer in zip(chunk, answers, strict=True)
-        ]
-
     def _ingest(
         self, spec: WriteSpec, plan: WritePlan, payloads: Sequence[Mapping[str, Any]]
     ) -> list[WriteResult]:
@@ -138,9 +144,21 @@ def _query_all(soql: str, timeout: float, client: Salesforce) -> list[Any]:
     return list(client.query_all_iter(soql, include_deleted=False, timeout=timeout))
 
 
-def _upsert(path: str, body: Any, timeout: float, client: Salesforce) -> list[Any]:
-    answers = client.restful(path, method="PATCH", json=body, timeout=timeout)
-    if not isinstance(answers, list) or len(answers) != len(body["records"]):
+def _collection_upsert(
+    spec: WriteSpec, plan: WritePlan, chunk: Sequence[Mapping[str, Any]]
+) -> CollectionUpsert:
+    path = (
+        f"composite/sobjects/{checked_name(spec.object_name)}/"
+        f"{checked_name(plan.external_id_field)}"
+    )
+    records = [{"attributes": {"type": spec.object_name}, **p} for p in chunk]
+    return CollectionUpsert(path, {"allOrNone": False, "records": records})
+
+
+def _upsert(upsert: CollectionUpsert, timeout: float, client: Salesforce) -> list[Any]:
+    path = upsert.path
+    answers = client.restful(path, method="PATCH", json=upsert.body, timeout=timeout)
+    if not isinstance(answers, list) or len(answers) != upsert.size:
         raise TransientError(f"{path} answered {answers!r:.200} for a batch", system=SYSTEM)
     locked = locked_count(answers)
     if locked:

@@ -1,9 +1,10 @@
 """A loopback Salesforce org good enough for the real simple-salesforce client.
 
 OAuth 2.0 login (password, JWT bearer, client credentials), SOQL query/queryAll with
-``nextRecordsUrl`` paging, describe, record PATCH/DELETE, sObject Collections upsert, Bulk API
-2.0 query and ingest jobs, ``/limits`` and ``Sforce-Limit-Info`` against a configurable daily
-allocation, expired sessions and injected faults, over TLS from a throwaway CA::
+``nextRecordsUrl`` paging, describe, record PATCH/DELETE, sObject Collections upsert (also up
+to 5 in one Composite request), Bulk API 2.0 query and ingest jobs, ``/limits`` and
+``Sforce-Limit-Info`` against a configurable daily allocation, expired sessions and injected
+faults, over TLS from a throwaway CA::
 
     with SalesforceSandbox(orders=300) as sandbox:
         settings = sandbox.settings()     # SalesforceSettings trusting sandbox.ca_bundle
@@ -199,6 +200,14 @@ class SalesforceSandbox:
     ) -> None:
         """Answer the next ``times`` data API calls with this status, body and headers."""
         self._org.faults.script(Fault(status, body, headers or {}, times))
+
+    def fail_subrequests(
+        self, status: int, body: Any, times: int = 1, path_contains: str = ""
+    ) -> None:
+        """Answer the next ``times`` matching Composite subrequests (not calls) this way."""
+        self._org.faults.script(
+            Fault(status, body, times=times, path_contains=path_contains, subrequest=True)
+        )
 
     def drop_connections(self, times: int = 1, path_contains: str = "") -> None:
         """Hang up on the next ``times`` matching data API calls without answering."""

@@ -3,7 +3,8 @@
 A fault answers a call with an error status and body (5xx, ``REQUEST_LIMIT_EXCEEDED``,
 ``UNABLE_TO_LOCK_ROW``, 401 ``INVALID_SESSION_ID``), drops the connection without answering,
 or delays the answer. Scripted faults apply to the next calls in order; random ones hit each
-call with a probability, from a seeded generator so a failing run can be replayed.
+call with a probability, from a seeded generator so a failing run can be replayed. A fault
+marked ``subrequest`` answers one subrequest of a Composite request instead of a whole call.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from typing import Any
 
 @dataclass
 class Fault:
-    """One injected behaviour; ``drop`` hangs up, else ``status``/``body`` are answered."""
+    """One injected behaviour; ``drop`` hangs up, else ``status``/``body`` are answered.
+
+    ``subrequest``: answers a Composite subrequest (``status``/``body`` only), not a call.
+    """
 
     status: int = 0
     body: Any = None
@@ -25,6 +29,7 @@ class Fault:
     drop: bool = False
     delay_seconds: float = 0.0
     path_contains: str = ""
+    subrequest: bool = False
 
 
 def error_fault(status: int, code: str, message: str, times: int = 1) -> Fault:
@@ -64,16 +69,17 @@ class FaultPlan:
             self._script.clear()
             self._random.clear()
 
-    def next_fault(self, path: str) -> Fault | None:
-        """The fault for this call, if any (consumes one use of a scripted fault)."""
+    def next_fault(self, path: str, *, subrequest: bool = False) -> Fault | None:
+        """The fault for this call or subrequest, if any (consumes one use of a scripted one)."""
         with self._lock:
             for fault in self._script:
-                if fault.path_contains in path:
+                if fault.path_contains in path and fault.subrequest == subrequest:
                     fault.times -= 1
                     if fault.times <= 0:
                         self._script.remove(fault)
                     return fault
             for rate, fault in self._random:
-                if fault.path_contains in path and self._rng.random() < rate:
+                matches = fault.path_contains in path and fault.subrequest == subrequest
+                if matches and self._rng.random() < rate:
                     return fault
         return None

@@ -6,7 +6,6 @@ Every data API response carries ``Sforce-Limit-Info``; a call past the daily all
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from typing import Any
@@ -14,8 +13,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from connectors.sandbox.cpq_objects import OBJECTS
 from connectors.sandbox.salesforce_bulk import SandboxBulk
+from connectors.sandbox.salesforce_composite import run_composite
 from connectors.sandbox.salesforce_deletes import delete_collection
 from connectors.sandbox.salesforce_org import SandboxOrg
+from connectors.sandbox.salesforce_request import DataRequest
 from connectors.sandbox.salesforce_writes import (
     SandboxError,
     describe_object,
@@ -110,22 +111,24 @@ class SalesforceHandler(SandboxRequestHandler):
             raise SandboxError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
         if not self.org.login.session_valid(self.headers.get("Authorization")):
             raise SandboxError(401, "INVALID_SESSION_ID", "Session expired or invalid")
+        request = DataRequest(method, version, parts, self._body, self._params())
         if parts[0] == "jobs":
-            self._reply(*self._bulk_route(method, version, parts[1:]))
+            self._reply(*self._bulk_route(request))
+        elif (method, parts) == ("POST", ["composite"]):
+            self._reply(*run_composite(request, self._route, self.org.faults))
         else:
-            self._reply(*self._route(method, version, parts))
+            self._reply(*self._route(request))
 
-    def _route(  # noqa: PLR0911  - one return per route reads as a route table
-        self, method: str, version: str, parts: list[str]
-    ) -> Answer:
-        org, head = self.org, parts[0]
+    def _route(self, request: DataRequest) -> Answer:  # noqa: PLR0911  - a route table
+        org, version, parts = self.org, request.version, request.parts
+        method, head = request.method, parts[0]
         match (method, head, len(parts)):
             case ("GET", "limits", 1):
                 remaining = org.daily_api_limit - org.api_calls
                 return 200, {"DailyApiRequests": {"Max": org.daily_api_limit,
                                                   "Remaining": remaining}}  # fmt: skip
             case ("GET", "query" | "queryAll", 1):
-                text = self._params().get("q", "")
+                text = request.params.get("q", "")
                 return 200, org.run_query(text, head == "queryAll", self._batch_size(), version)
             case ("GET", "query" | "queryAll", 2):
                 return 200, org.query_more(parts[1], version)
@@ -138,37 +141,36 @@ class SalesforceHandler(SandboxRequestHandler):
             case ("GET", "sobjects", 3):
                 return 200, org.get_record(parts[1], parts[2])
             case ("PATCH", "sobjects", 3):
-                org.update_record(parts[1], parts[2], self._json_object())
+                org.update_record(parts[1], parts[2], request.json_object())
                 return 204, None
             case ("DELETE", "sobjects", 3):
                 org.delete_record(parts[1], parts[2])
                 return 204, None
             case ("DELETE", "composite", 2) if parts[1] == "sobjects":
-                return 200, delete_collection(org, self._params())
+                return 200, delete_collection(org, request.params)
             case ("PATCH", "composite", 4) if parts[1] == "sobjects":
-                return 200, org.upsert_collection(parts[2], parts[3], self._json_object())
+                return 200, org.upsert_collection(parts[2], parts[3], request.json_object())
         raise not_found()
 
     def _bulk_route(  # noqa: PLR0911  - one return per route reads as a route table
-        self, method: str, version: str, parts: list[str]
+        self, request: DataRequest
     ) -> tuple[int, Any] | tuple[int, Any, dict[str, str]]:
-        bulk = self.bulk
-        match (method, parts):
+        bulk, version, params = self.bulk, request.version, request.params
+        match (request.method, request.parts[1:]):
             case ("POST", ["query"]):
-                return 200, bulk.create_query(self._json_object(), version)
+                return 200, bulk.create_query(request.json_object(), version)
             case ("GET", ["query", job_id]):
                 return 200, bulk.job_info(job_id, "V2Query")
             case ("GET", ["query", job_id, "results"]):
-                params = self._params()
                 max_records = int(params.get("maxRecords") or 50_000)
                 return 200, *bulk.query_results(job_id, params.get("locator"), max_records)
             case ("POST", ["ingest"]):
-                return 200, bulk.create_ingest(self._json_object(), version)
+                return 200, bulk.create_ingest(request.json_object(), version)
             case ("PUT", ["ingest", job_id, "batches"]):
-                bulk.upload(job_id, self._body)
+                bulk.upload(job_id, request.body)
                 return 201, None
             case ("PATCH", ["ingest", job_id]):
-                return 200, bulk.change_state(job_id, str(self._json_object().get("state")))
+                return 200, bulk.change_state(job_id, str(request.json_object().get("state")))
             case ("GET", ["ingest", job_id]):
                 return 200, bulk.job_info(job_id, "V2Ingest")
             case ("GET", ["ingest", job_id, listing]):
@@ -177,15 +179,6 @@ class SalesforceHandler(SandboxRequestHandler):
 
     def _params(self) -> dict[str, str]:
         return {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
-
-    def _json_object(self) -> dict[str, Any]:
-        try:
-            body = json.loads(self._body or b"null")
-        except ValueError as error:
-            raise SandboxError(400, "JSON_PARSER_ERROR", "The body is not JSON") from error
-        if not isinstance(body, dict):
-            raise SandboxError(400, "JSON_PARSER_ERROR", "Expected a JSON object")
-        return body
 
     def _batch_size(self) -> int:
         """The batchSize of Sforce-Query-Options, clamped to Salesforce's 200..2000."""

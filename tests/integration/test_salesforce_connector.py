@@ -268,14 +268,18 @@ def test_upsert_on_a_field_that_is_not_an_external_id_is_a_config_error(
         connector.write(WriteSpec("Account", "Name"), [{"Name": "x"}])
 
 
-def test_201_records_are_upserted_in_two_calls(
-    sandbox: SalesforceSandbox, connector: SalesforceConnector
+@pytest.mark.parametrize(("per_call", "calls"), [(1, 2), (5, 1)])
+def test_201_records_are_upserted_in_two_collections_each_its_own_call_or_one_composite(
+    sandbox: SalesforceSandbox, per_call: int, calls: int
 ) -> None:
     payloads = [{"Revbridge_Id__c": f"rb-bulk-{n}", "Name": f"Bulk {n}"} for n in range(201)]
+    settings = sandbox.settings(composite_subrequests=per_call)
+    connector = SalesforceConnector(settings, RetrySettings(attempts=3), sleep=_no_sleep)
     connector.describe("Account")
     before = sandbox.api_calls
     results = connector.write(ACCOUNT_WRITES, payloads)
-    assert sandbox.api_calls - before == 2
+    connector.close()
+    assert sandbox.api_calls - before == calls
     assert [r.external_id for r in results] == [p["Revbridge_Id__c"] for p in payloads]
     assert {r.outcome for r in results} == {WriteOutcome.CREATED}
 

@@ -258,3 +258,80 @@ def test_credentials_repr_hides_the_secrets(sandbox: SalesforceSandbox) -> None:
     assert creds.password not in repr(creds)
     assert creds.client_secret not in repr(creds)
     assert creds.security_token not in repr(creds)
+
+
+def _upsert_subrequest(reference: str, keys: list[str]) -> dict[str, Any]:
+    records = [{"attributes": {"type": "Account"}, "Revbridge_Id__c": k, "Name": k} for k in keys]
+    return {"method": "PATCH", "url": f"{API}/composite/sobjects/Account/Revbridge_Id__c",
+            "referenceId": reference, "body": {"allOrNone": False, "records": records}}  # fmt: skip
+
+
+def _composite(sandbox: SalesforceSandbox, subrequests: list[dict[str, Any]]) -> requests.Response:
+    body = {"allOrNone": False, "compositeRequest": subrequests}
+    return _api(sandbox).post(f"{sandbox.url}{API}/composite", json=body)
+
+
+def _account_keys(sandbox: SalesforceSandbox) -> set[str]:
+    return {str(a["Revbridge_Id__c"]) for a in sandbox.records("Account")}
+
+
+def test_composite_runs_collections_upserts_in_order_as_one_api_and_one_write_call(
+    sandbox: SalesforceSandbox,
+) -> None:
+    http = _api(sandbox)
+    calls, writes = sandbox.api_calls, sandbox.write_calls
+    response = http.post(
+        f"{sandbox.url}{API}/composite",
+        json={"allOrNone": False, "compositeRequest": [
+            _upsert_subrequest("first", ["c1", "c2"]),
+            _upsert_subrequest("second", ["c2", "c3"]),
+            _upsert_subrequest("third", ["c4", ""]),
+        ]},
+    )  # fmt: skip
+    assert response.status_code == 200
+    results = response.json()["compositeResponse"]
+    assert [(r["referenceId"], r["httpStatusCode"]) for r in results] == [
+        ("first", 200), ("second", 200), ("third", 200),
+    ]  # fmt: skip
+    assert [a["created"] for a in results[1]["body"]] == [False, True]  # c2 landed just before
+    assert results[2]["body"][1]["errors"][0]["statusCode"] == "REQUIRED_FIELD_MISSING"
+    assert (sandbox.api_calls - calls, sandbox.write_calls - writes) == (1, 1)
+    assert {"c1", "c2", "c3", "c4"} <= _account_keys(sandbox)
+
+
+@pytest.mark.parametrize("count", [26, 6])
+def test_composite_over_its_subrequest_limits_is_refused_whole(
+    sandbox: SalesforceSandbox, count: int
+) -> None:
+    response = _composite(sandbox, [_upsert_subrequest(f"r{n}", [f"k{n}"]) for n in range(count)])
+    assert response.status_code == 400
+    [result] = response.json()["compositeResponse"]
+    assert (result["referenceId"], result["httpStatusCode"]) == (None, 400)
+    assert result["body"][0]["errorCode"] == "LIMIT_EXCEEDED"
+    assert not {f"k{n}" for n in range(count)} & _account_keys(sandbox)
+
+
+def test_composite_refuses_subrequest_kinds_the_sandbox_does_not_run(
+    sandbox: SalesforceSandbox,
+) -> None:
+    describe = {"method": "GET", "url": f"{API}/sobjects/Account/describe", "referenceId": "d"}
+    response = _composite(sandbox, [_upsert_subrequest("u", ["k1"]), describe])
+    assert response.status_code == 400
+    assert response.json()[0]["errorCode"] == "SANDBOX_UNSUPPORTED"
+    assert "k1" not in _account_keys(sandbox)
+
+
+def test_injected_fault_answers_the_whole_composite_and_a_subrequest_fault_one_subrequest(
+    sandbox: SalesforceSandbox,
+) -> None:
+    sandbox.inject_fault(503, [{"message": "x", "errorCode": "SERVER_UNAVAILABLE"}])
+    refused = _composite(sandbox, [_upsert_subrequest("u", ["k1"])])
+    sandbox.fail_subrequests(400, [{"message": "bad", "errorCode": "JSON_PARSER_ERROR"}])
+    answered = _composite(
+        sandbox, [_upsert_subrequest("a", ["k2"]), _upsert_subrequest("b", ["k3"])]
+    )
+    assert refused.status_code == 503
+    results = answered.json()["compositeResponse"]
+    assert [r["httpStatusCode"] for r in results] == [400, 200]
+    assert results[0]["body"][0]["errorCode"] == "JSON_PARSER_ERROR"
+    assert _account_keys(sandbox) & {"k1", "k2", "k3"} == {"k3"}
