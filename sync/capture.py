@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -12,21 +12,43 @@ from connectors.base import RawRecord
 from mappings.canonical import CanonicalRecord, model_for
 from mappings.errors import MappingError, UnresolvedReference
 from mappings.mapping_set import EntityMapping, RefResolver
-from sync.change import content_hash
+from sync.change import json_and_hash
 from sync.gc_pause import gc_paused
 from sync.resolver import page_refs
-from sync.store.schema import ErrorStage
+from sync.store.schema import ErrorStage, JsonText, plain_json_text
 
 
 @dataclass(frozen=True)
 class CapturedRecord:
-    """A source record that mapped and validated, with its canonical JSON and content hash."""
+    """A source record that mapped and validated, with its canonical JSON and content hash.
+
+    Give the canonical JSON as a dict (``model_dump(mode="json")``), as its text, or both.
+    Capture gives only the text, the store's payload, written with the hash in one
+    serialization: the dict that target mappings take is built when first asked for, so a
+    record that is unchanged, or stored with no target to deliver to, never pays for it.
+    """
 
     source_id: str
     record: CanonicalRecord
-    canonical_json: dict[str, Any]
+    given_json: dict[str, Any] | None = field(repr=False, compare=False)
     content_hash: str
     raw: RawRecord | None = None
+    given_text: JsonText | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def canonical_json(self) -> dict[str, Any]:
+        """The record as ``model_dump(mode="json")``: what target mappings take."""
+        json = self.given_json
+        if json is None:
+            json = self.record.model_dump(mode="json")
+            object.__setattr__(self, "given_json", json)  # a cache, not a change
+        return json
+
+    @property
+    def canonical_text(self) -> JsonText:
+        """The canonical JSON as the store keeps it."""
+        text = self.given_text
+        return plain_json_text(self.canonical_json) if text is None else text
 
 
 @dataclass(frozen=True)
@@ -71,8 +93,8 @@ def capture_record(
         return CaptureFailure(
             source_id, ErrorStage.VALIDATE, "ValidationError", message, raw, canonical_id
         )
-    canonical_json = record.model_dump(mode="json")
-    return CapturedRecord(source_id, record, canonical_json, content_hash(record), raw)
+    text, digest = json_and_hash(record)
+    return CapturedRecord(source_id, record, None, digest, raw, JsonText(text))
 
 
 def capture_page(

@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from datetime import date, datetime, time
+from decimal import Decimal
+from enum import Enum
 from functools import cache
-from types import UnionType
+from types import NoneType, UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 
 # Metadata that changes without the record's content changing (a touch in the source).
 _VOLATILE_KEYS = frozenset({"source_modified_at"})
+# A volatile key with its value, as pydantic's compact JSON writes a field after the first:
+# a datetime (no quote or backslash in its text) or null. Inside a JSON string every quote
+# follows a backslash, so `,"` can only open a key: this never matches inside a value.
+_VOLATILE_ENTRY = re.compile(
+    "|".join(rf',"{re.escape(key)}":(?:"[^"\\]*"|null)' for key in sorted(_VOLATILE_KEYS))
+)
+# Leaf types whose JSON holds no object (so no key) of their own.
+_DATETIMES = (datetime, AwareDatetime, NoneType)  # pydantic's AwareDatetime is a marker class
+_SCALARS = (str, int, float, bool, Decimal, date, time, Enum, *_DATETIMES)
 
 
 def content_hash(record: BaseModel) -> str:
@@ -22,6 +35,20 @@ def content_hash(record: BaseModel) -> str:
     """
     text = record.model_dump_json(exclude=_volatile_fields(type(record)))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def json_and_hash(record: BaseModel) -> tuple[str, str]:
+    """The record's JSON (``model_dump_json()``) and its :func:`content_hash`, one serialization.
+
+    The hashed text is that JSON without its volatile entries, which is exactly what
+    ``exclude`` makes pydantic write when the model's shape allows it (:func:`_excisable`);
+    other models are serialized twice.
+    """
+    text = record.model_dump_json()
+    if not _excisable(type(record)):
+        return text, content_hash(record)
+    hashed = _VOLATILE_ENTRY.sub("", text)
+    return text, hashlib.sha256(hashed.encode()).hexdigest()
 
 
 def payload_hash(payload: Any) -> str:
@@ -43,6 +70,45 @@ def _volatile_fields(model: type[BaseModel]) -> dict[str, Any]:
         if inner:
             exclude[name] = {"__all__": inner} if many else inner
     return exclude
+
+
+@cache
+def _excisable(model: type[BaseModel]) -> bool:
+    """Whether cutting volatile entries out of ``model``'s JSON equals excluding the fields.
+
+    True when every object in that JSON is a model's (no dict or ``Any`` field could hold a
+    volatile key of its own), keys are field names, nothing custom shapes the output, and each
+    volatile field is a datetime that is not its model's first field.
+    """
+    if model.model_computed_fields or model.model_config.get("extra") == "allow":
+        return False
+    decorators = model.__pydantic_decorators__
+    if decorators.field_serializers or decorators.model_serializers:
+        return False
+    for position, (name, info) in enumerate(model.model_fields.items()):
+        if info.alias is not None or info.serialization_alias is not None:
+            return False
+        if name in _VOLATILE_KEYS:
+            if position == 0 or not _only(info.annotation, _DATETIMES):
+                return False
+        elif not _only(info.annotation, _SCALARS):
+            return False
+    return True
+
+
+def _only(annotation: Any, leaves: tuple[type, ...]) -> bool:
+    """Whether ``annotation`` holds only ``leaves`` or excisable models, through lists too."""
+    if isinstance(annotation, type):
+        if issubclass(annotation, BaseModel):
+            return _excisable(annotation)
+        return issubclass(annotation, leaves)
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _only(get_args(annotation)[0], leaves)
+    if origin in (Union, UnionType, list, tuple):
+        arguments = [a for a in get_args(annotation) if a is not Ellipsis]
+        return bool(arguments) and all(_only(a, leaves) for a in arguments)
+    return False
 
 
 def _nested_model(annotation: Any) -> tuple[type[BaseModel] | None, bool]:

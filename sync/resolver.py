@@ -68,10 +68,15 @@ class StoreRefResolver:
         self._inbound = RecentCache(cache_size)
         self._outbound = RecentCache(cache_size)
         self._absent: set[Key] = set()  # inbound keys found missing by the current prefetch
+        # The current prefetch's hits: a page's lookups answered by one dict, no cache layer.
+        self._page: dict[Key, str] = {}
 
     def canonical_id(self, entity: str, system: str, system_id: str) -> str | None:
         """That system's id -> canonical id, or None when the record was never captured."""
         key = (entity, system, system_id)
+        found = self._page.get(key)
+        if found is not None:
+            return found
         found = self._inbound.get(key)
         if found is not None or key in self._absent:
             return found
@@ -100,12 +105,14 @@ class StoreRefResolver:
         self._outbound.put((entity, system, canonical_id), system_id)
         self._inbound.put((entity, system, system_id), canonical_id)
         self._absent.discard((entity, system, system_id))
+        self._page.pop((entity, system, system_id), None)
 
     def forget(self, entity: str, system: str, canonical_id: str) -> None:
         """Drop a cached xref: revbridge deleted the record in ``system``."""
         system_id = self._outbound.pop((entity, system, canonical_id))
         if system_id is not None:
             self._inbound.pop((entity, system, system_id))
+            self._page.pop((entity, system, system_id), None)
 
     @contextmanager
     def prefetched(self, system: str, refs: Iterable[tuple[str, Any]]) -> Iterator[None]:
@@ -115,18 +122,29 @@ class StoreRefResolver:
         store while a page is captured, but the page's commit may add them.
         """
         wanted: dict[str, set[str]] = {}
-        for entity, system_id in refs:
-            if isinstance(system_id, str) and not self._inbound.get((entity, system, system_id)):
+        page: dict[Key, str] = {}
+        # A page names the same parents over and over: each is looked up once.
+        for entity, system_id in {ref for ref in refs if isinstance(ref[1], str)}:
+            key = (entity, system, system_id)
+            found = self._inbound.get(key)
+            if found is None:
                 wanted.setdefault(entity, set()).add(system_id)
-        absent = self._fetch_inbound(system, wanted)
-        self._absent = absent
+            else:
+                page[key] = found
+        self._absent = self._fetch_inbound(system, wanted, page)
+        self._page = page
         try:
             yield
         finally:
-            self._absent = set()
+            self._absent, self._page = set(), {}
 
-    def _fetch_inbound(self, system: str, wanted: dict[str, set[str]]) -> set[Key]:
-        """Cache the canonical ids of ``wanted`` (entity -> ids); return the keys not found."""
+    def _fetch_inbound(
+        self, system: str, wanted: dict[str, set[str]], found_into: dict[Key, str]
+    ) -> set[Key]:
+        """Cache the canonical ids of ``wanted`` (entity -> ids), also in ``found_into``.
+
+        Returns the keys not found.
+        """
         absent: set[Key] = set()
         with self._engine.connect() as connection:
             for entity, ids in wanted.items():
@@ -136,6 +154,7 @@ class StoreRefResolver:
                         key = (entity, system, system_id)
                         if system_id in found:
                             self._inbound.put(key, found[system_id])
+                            found_into[key] = found[system_id]
                         else:
                             absent.add(key)
         return absent

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import AwareDatetime, BaseModel
+
 from mappings.canonical import Order
-from sync.change import content_hash, payload_hash
+from sync.change import content_hash, json_and_hash, payload_hash
+from sync.store.schema import plain_json_text
 
 
 def test_payload_hash_ignores_key_order() -> None:
@@ -42,3 +45,43 @@ def test_content_hash_sees_a_changed_field() -> None:
     renumbered = _order().model_copy(update={"order_number": "100"})
 
     assert content_hash(_order()) != content_hash(renumbered)
+
+
+def _tricky_order() -> Order:
+    """Text a careless cut would trip on: the volatile key, quotes, backslashes, non-ASCII."""
+    order = _order()
+    return order.model_copy(
+        update={
+            "order_number": ',"source_modified_at":"2026-01-05T10:00:00Z","x":"\\"',
+            "lines": [
+                line.model_copy(update={"product_id": 'Zoë \\",\\"source_modified_at\\":null'})
+                for line in order.lines
+            ],
+        }
+    )
+
+
+def test_json_and_hash_give_the_stored_json_and_the_content_hash() -> None:
+    for order in (_order(), _tricky_order()):
+        text, digest = json_and_hash(order)
+
+        assert text == plain_json_text(order.model_dump(mode="json"))
+        assert digest == content_hash(order)
+
+
+def test_json_and_hash_of_a_model_with_free_form_keys_serializes_twice() -> None:
+    class Tagged(BaseModel):
+        id: str
+        source_modified_at: AwareDatetime
+        tags: dict[str, Any]
+
+    tags = {"a": 1, "source_modified_at": "kept: not a field"}
+    tagged = Tagged.model_validate(
+        {"id": "t1", "source_modified_at": "2026-01-05T10:00:00Z", "tags": tags}
+    )
+
+    text, digest = json_and_hash(tagged)
+
+    assert text == tagged.model_dump_json()
+    assert digest == content_hash(tagged)
+    assert "kept: not a field" in tagged.model_dump_json(exclude={"source_modified_at": True})
