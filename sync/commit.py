@@ -26,7 +26,7 @@ from sync.store.records import (
     save_xrefs,
     xref_row,
 )
-from sync.store.schema import plain_json_text, utc_now
+from sync.store.schema import utc_now
 
 log = logging.getLogger("revbridge.sync")
 
@@ -55,7 +55,7 @@ def _record_rows(captured: Sequence[CapturedRecord], run_id: int) -> list[dict[s
     now = utc_now()
     return [
         canonical_row(
-            c.record.id, c.record.entity, plain_json_text(c.canonical_json), c.content_hash,
+            c.record.id, c.record.entity, c.canonical_text, c.content_hash,
             c.record.source.system, c.record.source.object, c.record.source.id,
             c.record.source_modified_at,
             c.raw,  # the store's JSON serializer takes it as read
