@@ -191,13 +191,19 @@ def test_a_key_that_is_not_an_external_id_is_a_config_error_for_a_composite_too(
         connector.write(WriteSpec("Account", "Name"), [{"Name": f"n{n}"} for n in range(450)])
 
 
+def _described(sandbox: SalesforceSandbox, per_call: int) -> SalesforceConnector:
+    """A connector sending ``per_call`` Collections a call, Account already described."""
+    settings = sandbox.settings(composite_subrequests=per_call)
+    connector = SalesforceConnector(settings, RetrySettings(attempts=3), sleep=_no_sleep)
+    connector.describe("Account")
+    return connector
+
+
 @pytest.mark.parametrize("per_call", [1, 5])
 def test_a_503_on_the_call_is_retried_and_the_records_land_either_way(
     sandbox: SalesforceSandbox, per_call: int
 ) -> None:
-    settings = sandbox.settings(composite_subrequests=per_call)
-    connector = SalesforceConnector(settings, RetrySettings(attempts=3), sleep=_no_sleep)
-    connector.describe("Account")
+    connector = _described(sandbox, per_call)
     sandbox.inject_fault(503, DOWN, times=2)
     calls = sandbox.api_calls
     results = connector.write(ACCOUNT_WRITES, _accounts(150))
@@ -210,9 +216,7 @@ def test_a_503_on_the_call_is_retried_and_the_records_land_either_way(
 def test_request_limit_exceeded_on_the_call_raises_rate_limited_without_retrying(
     sandbox: SalesforceSandbox, per_call: int
 ) -> None:
-    settings = sandbox.settings(composite_subrequests=per_call)
-    connector = SalesforceConnector(settings, RetrySettings(attempts=3), sleep=_no_sleep)
-    connector.describe("Account")
+    connector = _described(sandbox, per_call)
     limit = [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
     sandbox.inject_fault(403, limit, times=3)
     calls = sandbox.api_calls
