@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
-from config.settings import BillingSettings, RetrySettings
 from connectors.base import WriteOutcome, WriteSpec
-from connectors.billing import BillingConnector
 from connectors.billing_profile_file import SHIPPED_PROFILE
 from connectors.sandbox.billing import BillingSandbox
 from connectors.sandbox.server import RequestGate
+from tests.integration.billing_harness import MakeConnector, connector_factory
 from tests.meeting_gate import MeetingGate
 
 CUSTOMERS = WriteSpec("customers", "external_id")
-MakeConnector = Callable[..., BillingConnector]
 
 
 @pytest.fixture(scope="module")
@@ -46,20 +43,8 @@ def waits() -> list[float]:
 @pytest.fixture
 def make_connector(sandbox: BillingSandbox, waits: list[float]) -> Iterator[MakeConnector]:
     """Connectors to the sandbox (generic profile unless ``profile="stripe"``), closed after."""
-    built: list[BillingConnector] = []
-
-    def make(attempts: int = 4, **settings: Any) -> BillingConnector:
-        stripe = settings.get("profile") == "stripe"
-        base_url = sandbox.stripe_url if stripe else sandbox.url
-        options = {"base_url": base_url, "api_key": SecretStr(sandbox.api_key), **settings}
-        retry = RetrySettings(attempts=attempts, max_wait_seconds=30.0)
-        connector = BillingConnector(BillingSettings(**options), retry, wait=waits.append)
-        built.append(connector)
-        return connector
-
-    yield make
-    for connector in built:
-        connector.close()
+    with connector_factory(sandbox, waits) as make:
+        yield make
 
 
 def _customer(external_id: str, **changes: Any) -> dict[str, Any]:

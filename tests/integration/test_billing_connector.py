@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,11 @@ from connectors.base import Connector, WriteOutcome, WriteSpec
 from connectors.billing import BillingConnector
 from connectors.errors import AuthError, ConfigError, RateLimited, TransientError
 from connectors.sandbox.billing import BillingSandbox
+from tests.integration.billing_harness import MakeConnector, connector_factory
 
 MARKER_SECRET = "sk_test_MARKER_d0_not_leak_4242"
 CUSTOMERS = WriteSpec("customers", "external_id")
 ORDERS = WriteSpec("orders", "external_id")
-MakeConnector = Callable[..., BillingConnector]
 
 
 @pytest.fixture(scope="module")
@@ -49,18 +49,8 @@ def waits() -> list[float]:
 @pytest.fixture
 def make_connector(sandbox: BillingSandbox, waits: list[float]) -> Iterator[MakeConnector]:
     """Build connectors to the sandbox (closed after the test), overriding settings as needed."""
-    built: list[BillingConnector] = []
-
-    def make(attempts: int = 4, max_wait: float = 30.0, **settings: Any) -> BillingConnector:
-        options = {"base_url": sandbox.url, "api_key": sandbox.api_key, **settings}
-        retry = RetrySettings(attempts=attempts, max_wait_seconds=max_wait)
-        connector = BillingConnector(BillingSettings(**options), retry, wait=waits.append)
-        built.append(connector)
-        return connector
-
-    yield make
-    for connector in built:
-        connector.close()
+    with connector_factory(sandbox, waits) as make:
+        yield make
 
 
 def _customer(external_id: str, **changes: Any) -> dict[str, Any]:

@@ -4,26 +4,24 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
-from config.settings import BillingSettings, RetrySettings
 from connectors.base import ReadSpec, WriteOutcome, WriteSpec
 from connectors.billing import EXISTING_ID_KEY, BillingConnector
 from connectors.errors import RateLimited
 from connectors.sandbox.billing import BillingSandbox
 from connectors.sandbox.stripe_api import StripeRequest
+from tests.integration.billing_harness import MakeConnector, connector_factory
 
 MARKER_SECRET = "sk_test_STRIPE_MARKER_d0_not_leak"
 CUSTOMERS = WriteSpec("customers", "external_id")
 PRODUCTS = WriteSpec("products", "external_id")
 ORDERS = WriteSpec("orders", "external_id")
-MakeConnector = Callable[..., BillingConnector]
 
 
 @pytest.fixture(scope="module")
@@ -49,24 +47,8 @@ def waits() -> list[float]:
 @pytest.fixture
 def make_connector(sandbox: BillingSandbox, waits: list[float]) -> Iterator[MakeConnector]:
     """Stripe-profile connectors to the sandbox, closed after the test."""
-    built: list[BillingConnector] = []
-
-    def make(attempts: int = 4, **overrides: Any) -> BillingConnector:
-        options = {
-            "base_url": sandbox.stripe_url,
-            "api_key": SecretStr(sandbox.api_key),
-            "profile": "stripe",
-            "auth": "basic",
-            **overrides,
-        }
-        retry = RetrySettings(attempts=attempts, max_wait_seconds=30.0)
-        connector = BillingConnector(BillingSettings(**options), retry, wait=waits.append)
-        built.append(connector)
-        return connector
-
-    yield make
-    for connector in built:
-        connector.close()
+    with connector_factory(sandbox, waits, profile="stripe", auth="basic") as make:
+        yield make
 
 
 def _customer(external_id: str, **changes: Any) -> dict[str, Any]:
