@@ -54,6 +54,19 @@ class CollectionUpsert:
         """How many records it carries."""
         return len(self.body["records"])
 
+    def answers_of(self, reply: Any) -> list[Any]:
+        """Its per-record answers in ``reply``; TransientError when they call for sending it
+        again (a malformed answer, locked rows): upserts by external id are idempotent, so the
+        whole upsert can safely go again."""
+        if not isinstance(reply, list) or len(reply) != self.size:
+            message = f"{self.path} answered {reply!r:.200} for {self.size} records"
+            raise TransientError(message, system=SYSTEM)
+        locked = locked_count(reply)
+        if locked:
+            message = f"{self.path}: {locked} records hit UNABLE_TO_LOCK_ROW"
+            raise TransientError(message, system=SYSTEM)
+        return reply
+
 
 class CompositeUpsert:
     """Collections upserts in one Composite request; call it with a client to send them.
@@ -118,12 +131,10 @@ class CompositeUpsert:
             if isinstance(error, RateLimited) or not isinstance(error, TransientError):
                 raise error
             return None, error.message
-        if not isinstance(body, list) or len(body) != upsert.size:
-            return None, f"{upsert.path} answered {body!r:.200} for {upsert.size} records"
-        locked = locked_count(body)
-        if locked:
-            return None, f"{upsert.path}: {locked} records hit UNABLE_TO_LOCK_ROW"
-        return body, ""
+        try:
+            return upsert.answers_of(body), ""
+        except TransientError as again:
+            return None, again.message
 
 
 def _reference(index: int) -> str:

@@ -19,7 +19,6 @@ from simple_salesforce.api import Salesforce
 
 from config.settings import SalesforceSettings
 from connectors.base import WriteResult, WriteSpec
-from connectors.errors import TransientError
 from connectors.salesforce_bulk import BulkJobs, CallRunner
 from connectors.salesforce_children import (
     ChildBatch,
@@ -30,9 +29,8 @@ from connectors.salesforce_children import (
 from connectors.salesforce_composite import CollectionUpsert, CompositeUpsert, composite_supported
 from connectors.salesforce_csv import payloads_csv
 from connectors.salesforce_describe import DescribeCache, WritePlan, plan_write
-from connectors.salesforce_errors import locked_count, to_write_result
+from connectors.salesforce_errors import to_write_result
 from connectors.salesforce_ingest import ingest_write_results
-from connectors.salesforce_login import SYSTEM
 from connectors.salesforce_soql import build_existing_soql, checked_name
 
 COLLECTION_LIMIT = 200
@@ -156,12 +154,5 @@ def _collection_upsert(
 
 
 def _upsert(upsert: CollectionUpsert, timeout: float, client: Salesforce) -> list[Any]:
-    path = upsert.path
-    answers = client.restful(path, method="PATCH", json=upsert.body, timeout=timeout)
-    if not isinstance(answers, list) or len(answers) != upsert.size:
-        raise TransientError(f"{path} answered {answers!r:.200} for a batch", system=SYSTEM)
-    locked = locked_count(answers)
-    if locked:
-        # Upserts by external id are idempotent, so the whole batch can safely go again.
-        raise TransientError(f"{path}: {locked} records hit UNABLE_TO_LOCK_ROW", system=SYSTEM)
-    return answers
+    reply = client.restful(upsert.path, method="PATCH", json=upsert.body, timeout=timeout)
+    return upsert.answers_of(reply)
