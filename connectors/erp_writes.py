@@ -60,11 +60,6 @@ class RecordWriter:
         self._soap = soap
         self._builder = builder
 
-    def upsert(self, record_type: Any, payloads: Sequence[Mapping[str, Any]]) -> list[WriteResult]:
-        """One result per payload, in order; bad payloads are rejected without a call."""
-        results = self.upsert_packed([(record_type, payload) for payload in payloads])
-        return [result for result in results if result is not None]
-
     def upsert_packed(
         self,
         typed_payloads: Sequence[tuple[Any, Mapping[str, Any]]],

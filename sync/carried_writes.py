@@ -3,9 +3,9 @@
 Such a target takes records of any entity in one call, so a page's last call is not sent
 half full: its records wait for the next page's, whatever entity that is, and go out in the
 same calls. A run of N records then costs about N / batch calls instead of one extra call per
-entity and page. The page those records came from is committed only once they have landed
-(the engine checks :meth:`CarriedWrites.holds`), so a crash in between replays it, as any
-uncommitted page is replayed.
+entity and page. The page those records came from commits everything else at once, and its
+cursor only once they have landed (the engine asks :meth:`CarriedWrites.held_source_ids`), so
+a crash in between replays the page and only the held records are sent again.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from connectors.base import Connector, PackedWrite, PackingConnector, WriteSpec
 from connectors.errors import ConnectorError
 from mappings.mapping_set import EntityMapping
-from sync.deliver import Delivery, PendingWrite, apply_result
+from sync.deliver import Delivery, PendingWrite, apply_result, known_target_ids
 from sync.specs import write_spec
 
 
@@ -84,13 +84,6 @@ class CarriedWrites:
         for system in list(self._held):
             self.write(connectors[system], (), hold=False)
 
-    def holds(self, deliveries: Sequence[Delivery]) -> bool:
-        """True while a write of one of ``deliveries`` is still held (its page can't commit)."""
-        wanted = {id(delivery) for delivery in deliveries}
-        return any(
-            id(write.delivery) in wanted for writes in self._held.values() for write in writes
-        )
-
     def held_source_ids(self, deliveries: Sequence[Delivery]) -> set[str]:
         """Source ids of the records whose writes for ``deliveries`` are still held."""
         wanted = {id(delivery) for delivery in deliveries}
@@ -108,12 +101,10 @@ class CarriedWrites:
 
 def _specs(writes: Sequence[CarriedWrite]) -> dict[int, WriteSpec]:
     """One write spec per target mapping, knowing the target ids of its records written before."""
-    known: dict[int, dict[str, str]] = {}
-    targets: dict[int, EntityMapping] = {}
+    by_target: dict[int, tuple[EntityMapping, list[PendingWrite]]] = {}
     for write in writes:
-        key = id(write.target)
-        targets[key] = write.target
-        ids = known.setdefault(key, {})
-        if write.item.prior is not None:
-            ids[write.item.captured.record.id] = write.item.prior.external_id
-    return {key: write_spec(target, known[key]) for key, target in targets.items()}
+        by_target.setdefault(id(write.target), (write.target, []))[1].append(write.item)
+    return {
+        key: write_spec(target, known_target_ids(items))
+        for key, (target, items) in by_target.items()
+    }

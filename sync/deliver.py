@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,14 +148,19 @@ def review_delivery(
     return delivery, pending
 
 
+def known_target_ids(pending: Iterable[PendingWrite]) -> dict[str, str]:
+    """Canonical id -> id in the target, for the pending records written there before."""
+    return {item.captured.record.id: item.prior.external_id for item in pending if item.prior}
+
+
 def write_pending(
     target: EntityMapping, pending: Sequence[PendingWrite], connector: Connector, delivery: Delivery
 ) -> Delivery:
     """Send the pending writes in one connector call and count each record's result."""
     if not pending:
         return delivery
-    known = {item.captured.record.id: item.prior.external_id for item in pending if item.prior}
-    results = connector.write(write_spec(target, known), [item.payload for item in pending])
+    spec = write_spec(target, known_target_ids(pending))
+    results = connector.write(spec, [item.payload for item in pending])
     if len(results) != len(pending):
         raise ConnectorError(
             f"{target.system} answered {len(results)} results for {len(pending)} records",

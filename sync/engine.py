@@ -342,7 +342,7 @@ class SyncEngine:
         if flush or self._stop.is_set() or len(self._open) > MAX_OPEN_PAGES:
             self._carried.flush(self._connectors)
         # In order: a page's cursor must not pass records of an older page still held.
-        while self._open and not self._carried.holds(self._open[0].outcome.deliveries):
+        while self._open and not self._carried.held_source_ids(self._open[0].outcome.deliveries):
             self._commit(self._open.pop(0), summary, resolver)
         for page in self._open:
             if not page.staged:
