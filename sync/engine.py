@@ -33,7 +33,7 @@ from sync.errors import count_active, due_for_retry
 from sync.flows import Flow
 from sync.heap import release_free_memory
 from sync.propagate import DeleteDelivery, SourceDeletion, propagate_to_targets
-from sync.read_ahead import read_ahead
+from sync.read_ahead import PageReader, SourceReads
 from sync.remap import MappingChanges, detect_changes, recaptured_from_store
 from sync.resolver import StoreRefResolver
 from sync.specs import read_spec
@@ -173,8 +173,14 @@ class SyncEngine:
         summary: RunSummary,
         resolver: StoreRefResolver,
     ) -> None:
-        for mapping in sources:
-            self._sync_entity(mapping, changes, summary, resolver)
+        reads = SourceReads(
+            [self._reader(mapping, changes) for mapping in sources],
+            # A source that is also a target here would have one connector used by two threads.
+            ahead=not any(mapping.system in self._flow.targets for mapping in sources),
+        )
+        with closing(reads):
+            for index, mapping in enumerate(sources):
+                self._sync_entity(mapping, reads, index, changes, summary, resolver)
         # Records deferred earlier in this run may find their parents now (once per run). Their
         # pages are committed first, so they are retried against what the store holds.
         if any(self._deferred.values()):
@@ -255,14 +261,12 @@ class SyncEngine:
         targets = self._mappings.targets_for(entity, self._flow.source)
         return [target for target in targets if target.system in self._flow.targets]
 
-    def _sync_entity(
-        self,
-        mapping: EntityMapping,
-        changes: MappingChanges,
-        summary: RunSummary,
-        resolver: StoreRefResolver,
-    ) -> None:
-        targets = self._targets(mapping.entity)
+    def _reader(self, mapping: EntityMapping, changes: MappingChanges) -> PageReader:
+        """Open the entity's incremental read from its cursor (reset if its capture changed).
+
+        Cursors are loaded before any entity is synced: only the entity's own pages move its
+        cursor, so reading it early sees the same one.
+        """
         if changes.capture_changed(mapping):
             log.info("%s mapping of %s changed: re-reading it", mapping.system, mapping.entity)
             with self._store.transaction() as connection:
@@ -273,15 +277,26 @@ class SyncEngine:
         if self._window is not None:
             cursor = cursor or self._window.start_cursor
             spec = replace(spec, until=self._window.until_stamp)
-        else:
+        connector = self._connectors[mapping.system]
+        return lambda: connector.read(spec, cursor)
+
+    def _sync_entity(
+        self,
+        mapping: EntityMapping,
+        reads: SourceReads,
+        index: int,
+        changes: MappingChanges,
+        summary: RunSummary,
+        resolver: StoreRefResolver,
+    ) -> None:
+        targets = self._targets(mapping.entity)
+        if self._window is None:
+            reads.settle()  # the retries fetch through the connector the read-ahead uses
             self._retry_due(mapping, summary, resolver)
-        source = self._connectors[mapping.system].read(spec, cursor)
-        # A source that is also a target here would have one connector used by two threads.
-        with closing(read_ahead(source, ahead=mapping.system not in self._flow.targets)) as pages:
-            for page in pages:
-                if page.total is not None:
-                    summary.expected[mapping.entity] = page.total
-                self._sync_page(mapping, targets, page, summary, resolver)
+        for page in reads.pages(index):
+            if page.total is not None:
+                summary.expected[mapping.entity] = page.total
+            self._sync_page(mapping, targets, page, summary, resolver)
         changed_targets = [t for t in targets if changes.delivery_changed(mapping, t)]
         if changed_targets and not changes.capture_changed(mapping):
             self._redeliver(mapping, changed_targets, summary, resolver)
