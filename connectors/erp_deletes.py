@@ -8,11 +8,11 @@ was lost) counts as deleted, so a re-run after a crash is harmless.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from connectors.base import DeleteOutcome, DeleteResult
 from connectors.erp_reads import custom_record_refs, record_refs
 from connectors.erp_records import RecordKind
+from connectors.erp_replies import WriteAnswer
 from connectors.erp_soap import SoapSession
 from connectors.erp_writes import write_responses
 from connectors.errors import RecordRejected
@@ -20,23 +20,21 @@ from connectors.errors import RecordRejected
 ALREADY_DELETED_CODES = frozenset({"RCRD_DSNT_EXIST"})
 
 
-def delete_results(target_ids: Sequence[str], response: Any) -> list[DeleteResult]:
-    """Map a ``deleteList`` response's writeResponses, in order, to per-record results."""
-    answers = write_responses(response, len(target_ids), "deletions")
-    return [delete_result(t, answer) for t, answer in zip(target_ids, answers, strict=True)]
+def delete_results(target_ids: Sequence[str], answers: Sequence[WriteAnswer]) -> list[DeleteResult]:
+    """Map a ``deleteList`` reply's writeResponses, in order, to per-record results."""
+    checked = write_responses(answers, len(target_ids), "deletions")
+    return [delete_result(t, answer) for t, answer in zip(target_ids, checked, strict=True)]
 
 
-def delete_result(target_id: str, answer: Any) -> DeleteResult:
+def delete_result(target_id: str, answer: WriteAnswer) -> DeleteResult:
     """One writeResponse of a delete or deleteList as a :class:`DeleteResult`."""
-    status = answer["status"]
-    if status["isSuccess"]:
+    if answer.success:
         return DeleteResult(target_id, DeleteOutcome.DELETED)
-    details = status["statusDetail"] or []
-    code = (details[0]["code"] if details else None) or "UNKNOWN"
-    if code in ALREADY_DELETED_CODES:
+    if answer.code in ALREADY_DELETED_CODES:
         return DeleteResult(target_id, DeleteOutcome.ALREADY_DELETED)
-    message = "; ".join(str(detail["message"]) for detail in details)
-    return DeleteResult(target_id, DeleteOutcome.REJECTED, error_code=code, error_message=message)
+    return DeleteResult(
+        target_id, DeleteOutcome.REJECTED, error_code=answer.code, error_message=answer.message
+    )
 
 
 def delete_records(
@@ -64,7 +62,7 @@ def _delete_batch(
         else custom_record_refs(soap.type, type_id, batch)
     )
     try:
-        response = soap.call("delete", baseRef=refs)
+        answers = soap.call_list_write("delete", baseRef=refs)
     except RecordRejected as rejected:
         if len(batch) == 1:
             return [DeleteResult(batch[0], DeleteOutcome.REJECTED, rejected.code, rejected.message)]
@@ -74,4 +72,4 @@ def _delete_batch(
             *_delete_batch(soap, kind, batch[:middle], type_id),
             *_delete_batch(soap, kind, batch[middle:], type_id),
         ]
-    return delete_results(batch, response)
+    return delete_results(batch, answers)

@@ -21,6 +21,7 @@ from config.settings import ErpSettings, RetrySettings
 from connectors.erp_auth import new_token_passport, user_passport
 from connectors.erp_faults import classify_fault
 from connectors.erp_records import MESSAGES_NAMESPACE, SYSTEM
+from connectors.erp_replies import WriteAnswer, write_answers
 from connectors.erp_transport import cache_for, classified, new_client
 from connectors.errors import ConfigError, RecordRejected
 from connectors.retry import retry_policy
@@ -70,15 +71,33 @@ class SoapSession:
     def call(self, operation: str, headers: dict[str, Any] | None = None, **body: Any) -> Any:
         """Call logical ``operation`` with retries; the body of the answer, headers stripped."""
 
-        def attempt() -> Any:
-            method = self._operation(operation)
-            soap_headers = self._headers(headers or {})
-            with self._limit:
-                response = classified(
-                    lambda: method(**body, _soapheaders=soap_headers), classify_fault
-                )
+        def send(method: Any, soap_headers: Any) -> Any:
+            response = method(**body, _soapheaders=soap_headers)
             # zeep wraps the body as {header, body} when the output declares headers.
             return response["body"] if "body" in response else response  # noqa: SIM401
+
+        return self._call(operation, headers or {}, send)
+
+    def call_list_write(self, operation: str, **body: Any) -> list[WriteAnswer]:
+        """Call a list write (``upsert``, ``delete``) with retries; its writeResponses in order.
+
+        The reply is read by :mod:`connectors.erp_replies`, not zeep: the request is the same.
+        """
+
+        def send(method: Any, soap_headers: Any) -> list[WriteAnswer]:
+            assert self._client is not None  # loaded by self._operation
+            with self._client.settings(raw_response=True):  # per thread in zeep
+                reply = method(**body, _soapheaders=soap_headers)
+            return write_answers(reply, self._client)
+
+        return self._call(operation, {}, send)
+
+    def _call(self, operation: str, headers: dict[str, Any], send: Callable[[Any, Any], _T]) -> _T:
+        def attempt() -> _T:
+            method = self._operation(operation)
+            soap_headers = self._headers(headers)
+            with self._limit:
+                return classified(lambda: send(method, soap_headers), classify_fault)
 
         try:
             return self.retrying(attempt)

@@ -15,16 +15,17 @@ from typing import Any
 from connectors.base import WriteOutcome, WriteResult
 from connectors.erp_packing import pack_calls, referenced_external_ids, waves
 from connectors.erp_records import SYSTEM, PayloadError, RecordBuilder
+from connectors.erp_replies import WriteAnswer
 from connectors.erp_soap import SoapSession
 from connectors.errors import RecordRejected, TransientError
 
 _Built = tuple[int, str, Any]  # (position in the request, externalId, zeep record)
 
 
-def write_responses(response: Any, expected: int, what: str = "records") -> list[Any]:
-    """The writeResponses of an ``upsertList`` or ``deleteList`` answer, one per record sent."""
-    body = response["body"] if "body" in response else response  # noqa: SIM401 - not a dict
-    answers: list[Any] = body["writeResponseList"]["writeResponse"] or []
+def write_responses(
+    answers: Sequence[WriteAnswer], expected: int, what: str = "records"
+) -> Sequence[WriteAnswer]:
+    """``answers`` of an ``upsertList`` or ``deleteList``, checked to hold one per record sent."""
     if len(answers) != expected:
         raise TransientError(
             f"NetSuite answered {len(answers)} results for {expected} {what}", system=SYSTEM
@@ -32,24 +33,20 @@ def write_responses(response: Any, expected: int, what: str = "records") -> list
     return answers
 
 
-def write_results(external_ids: Sequence[str], response: Any) -> list[WriteResult]:
-    """Map an ``upsertList`` response's writeResponses, in order, to per-record results."""
-    answers = write_responses(response, len(external_ids))
-    return [_write_result(ext, answer) for ext, answer in zip(external_ids, answers, strict=True)]
+def write_results(external_ids: Sequence[str], answers: Sequence[WriteAnswer]) -> list[WriteResult]:
+    """Map an ``upsertList`` reply's writeResponses, in order, to per-record results."""
+    checked = write_responses(answers, len(external_ids))
+    return [_write_result(ext, answer) for ext, answer in zip(external_ids, checked, strict=True)]
 
 
-def _write_result(external_id: str, answer: Any) -> WriteResult:
-    status = answer["status"]
-    if status["isSuccess"]:
-        ref = answer["baseRef"]
-        return WriteResult(external_id, WriteOutcome.UPSERTED, target_id=ref["internalId"])
-    details = status["statusDetail"] or []
-    first = details[0] if details else None
+def _write_result(external_id: str, answer: WriteAnswer) -> WriteResult:
+    if answer.success:
+        return WriteResult(external_id, WriteOutcome.UPSERTED, target_id=answer.internal_id)
     return WriteResult(
         external_id,
         WriteOutcome.REJECTED,
-        error_code=(first["code"] if first else None) or "UNKNOWN",
-        error_message="; ".join(str(detail["message"]) for detail in details),
+        error_code=answer.code,
+        error_message=answer.message,
     )
 
 
@@ -106,13 +103,13 @@ class RecordWriter:
         external_ids = [external_id for _, external_id, _ in batch]
         records = [record for _, _, record in batch]
         try:
-            response = self._soap.call("upsert", record=records)
+            answers = self._soap.call_list_write("upsert", record=records)
         except RecordRejected as rejected:
             if len(batch) == 1:
                 return [_rejected_by_fault(external_ids[0], rejected)]
             middle = len(batch) // 2
             return self._send(batch[:middle]) + self._send(batch[middle:])
-        return write_results(external_ids, response)
+        return write_results(external_ids, answers)
 
 
 def _rejected_locally(payload: Mapping[str, Any], error: PayloadError) -> WriteResult:

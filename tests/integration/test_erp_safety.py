@@ -8,9 +8,12 @@ from collections.abc import Iterator
 import pytest
 
 from config.settings import RetrySettings
+from connectors.base import WriteSpec
 from connectors.erp import ErpConnector
-from connectors.errors import ConfigError, TransientError
+from connectors.errors import AuthError, ConfigError, RateLimited, TransientError
 from connectors.sandbox.erp import ErpSandbox
+
+CUSTOMER = WriteSpec("Customer", "externalId")
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +54,31 @@ def test_a_response_with_a_dtd_is_refused_before_parsing(
     assert time.monotonic() - started < 2
     assert "root:" not in str(caught.value)  # /etc/passwd never read into the message
     assert sleeps == []  # a hostile answer is not retried
+
+
+@pytest.mark.parametrize(
+    ("fault", "error", "match"),
+    [
+        ("xxe", ConfigError, "declares a DTD"),
+        ("billion_laughs", ConfigError, "declares a DTD"),
+        ("session", AuthError, "invalidSessionFault"),
+        ("request_limit", RateLimited, "exceededRequestLimitFault"),
+    ],
+)
+def test_an_upsert_list_reply_is_guarded_and_classified_like_any_other(
+    sandbox: ErpSandbox, sleeps: list[float], fault: str, error: type[Exception], match: str
+) -> None:
+    # upsertList replies are read without zeep's typed parsing (connectors/erp_replies.py).
+    erp = _connector(sandbox, sleeps)
+    erp.check()
+    sandbox.inject_fault(fault, times=2)
+
+    with pytest.raises(error, match=match) as caught:
+        erp.write(CUSTOMER, [{"externalId": "rb-acc-1", "companyName": "Acme"}])
+    erp.close()
+
+    assert "root:" not in str(caught.value)
+    assert sandbox.records == {}
 
 
 def test_a_response_bigger_than_the_cap_is_abandoned(
