@@ -5,15 +5,15 @@ Values are converted per the record's XSD type; a value that does not fit is a `
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from zeep.helpers import serialize_object
-from zeep.xsd import ComplexType
+from zeep.xsd import ComplexType, CompoundValue
 from zeep.xsd.types import builtins as xsd_builtins
 
 from connectors.erp_custom import (
@@ -118,6 +118,35 @@ class PayloadError(ValueError):
         super().__init__(f"{self.field}: {problem}")
 
 
+class BuiltValue(dict[str, Any], CompoundValue):
+    """A built record, line or reference: the values set on it, and the XSD type it renders as.
+
+    zeep renders a value by walking its type's elements and asking ``name in value`` and
+    ``value[name]``; on zeep's own value objects each ask goes through a Python-level
+    ``__getattribute__``, and they hold every element of the type, set or not. A dict answers
+    in C, and zeep renders a missing element as it renders a None one. Being a
+    ``CompoundValue`` too, zeep passes it through as a typed value (a plain dict would be
+    re-built as the abstract ``Record``). Fields read as attributes, as on zeep's values.
+    """
+
+    __getattribute__ = object.__getattribute__
+    __setattr__ = object.__setattr__
+    __dir__ = object.__dir__
+
+    def __init__(self, xsd_type: Any = None, values: Mapping[str, Any] | None = None) -> None:
+        dict.__init__(self, values or {})
+        self._xsd_type = xsd_type
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> BuiltValue:
+        return BuiltValue(self._xsd_type, copy.deepcopy(dict(self), memo))
+
+
 class RecordBuilder:
     """Builds typed zeep records from nested payload dicts, converting values per the XSD."""
 
@@ -126,8 +155,8 @@ class RecordBuilder:
         # zeep recomputes a type's element list on every access; one plan per type is enough.
         self._fields: dict[Any, dict[str, tuple[Any, bool]]] = {}
         self._type_of = type_of
-        # type -> a value holding its defaults, and the names of its list-valued elements
-        self._prototypes: dict[Any, tuple[Any, tuple[str, ...]]] = {}
+        # type -> the values its schema gives by default (rarely any)
+        self._defaults: dict[Any, dict[str, Any]] = {}
 
     def build(self, record_type: Any, payload: Mapping[str, Any]) -> Any:
         """Return a ``record_type`` value; a field the type lacks is a ConfigError."""
@@ -164,26 +193,22 @@ class RecordBuilder:
         return self._value(xsd_type, values)
 
     def _value(self, xsd_type: Any, values: Mapping[str, Any]) -> Any:
-        """``xsd_type(**values)`` for values already checked and converted, at half the cost.
+        """``xsd_type(**values)`` for values already checked and converted, far cheaper.
 
         zeep's constructor parses its keyword arguments against every element of the type (a
         record has a hundred) and re-converts nested values; these are checked against the
-        plan and converted already. So each value starts from a copy of the type's default
-        values, as zeep's constructor does, and gets ``values`` on top; it renders the same
-        XML (tests/unit/test_erp_payloads.py compares the two).
+        plan and converted already. The value is a :class:`BuiltValue` holding only what is
+        set, plus any defaults the schema gives; it renders the same XML
+        (tests/unit/test_erp_wsdl_parity.py compares the two).
         """
-        prototype = self._prototypes.get(xsd_type)
-        if prototype is None:
-            empty = xsd_type()
-            lists = tuple(name for name, default in empty.__values__.items() if default == [])
-            prototype = self._prototypes[xsd_type] = (empty, lists)
-        empty, lists = prototype
-        value = object.__new__(type(empty))
-        value.__values__ = OrderedDict(empty.__values__)
-        for name in lists:  # a list of its own for each value, as zeep's constructor gives
-            value.__values__[name] = []
-        value.__values__.update(values)
-        return value
+        defaults = self._defaults.get(xsd_type)
+        if defaults is None:
+            defaults = self._defaults[xsd_type] = {
+                name: default
+                for name, default in xsd_type().__values__.items()
+                if default is not None and default != []
+            }
+        return BuiltValue(xsd_type, {**defaults, **values} if defaults else values)
 
     def _takes_custom(self, fields: Mapping[str, Any], name: str) -> bool:
         return self._type_of is not None and CUSTOM_FIELD_LIST in fields and is_custom_field(name)
