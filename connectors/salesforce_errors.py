@@ -45,7 +45,9 @@ def classify_answer(status: int, content: Any, where: str) -> ConnectorError:
     text = f"{where} answered HTTP {status} {code}: {message}".strip()
     if code == "REQUEST_LIMIT_EXCEEDED":
         return RateLimited(f"{text}; wait for the org's API allowance", system=SYSTEM)
-    if status >= 500 or code in TRANSIENT_CODES:
+    if status == 429:  # a proxy or edge in front of the org; the org itself answers 403 above
+        return RateLimited(text, system=SYSTEM)
+    if status >= 500 or status == 408 or code in TRANSIENT_CODES:
         return TransientError(text, system=SYSTEM)
     if status in (401, 403):
         return AuthError(f"{text}; check the integration user's session and permissions",

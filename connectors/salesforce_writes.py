@@ -92,20 +92,31 @@ class SalesforceWriter:
         if large and not plan.create_only and not plan.lookups:
             return self._ingest(spec, plan, payloads)
         results: list[WriteResult] = []
-        per_call = COLLECTION_LIMIT * self._per_call
-        for start in range(0, len(payloads), per_call):
-            chunks = [
-                self._without_create_only(spec, plan, payloads[at : at + COLLECTION_LIMIT])
-                for at in range(start, min(start + per_call, len(payloads)), COLLECTION_LIMIT)
-            ]
-            upserts = [_collection_upsert(spec, plan, chunk) for chunk in chunks]
-            answers = self._send(upserts)
-            results += [
-                to_write_result(payload, answer, plan.external_id_field)
-                for chunk, chunk_answers in zip(chunks, answers, strict=True)
-                for payload, answer in zip(chunk, chunk_answers, strict=True)
-            ]
-        return results
+        chunks: list[Sequence[Mapping[str, Any]]] = []  # the call being gathered
+        in_call: set[str] = set()
+        for at in range(0, len(payloads), COLLECTION_LIMIT):
+            chunk = payloads[at : at + COLLECTION_LIMIT]
+            keys = {str(payload.get(plan.external_id_field)) for payload in chunk}
+            # A record already in this call goes in the next one: whether it exists (and so
+            # takes create-only fields) is known only once the earlier copy has landed.
+            if chunks and (len(chunks) == self._per_call or not keys.isdisjoint(in_call)):
+                results += self._send_chunks(spec, plan, chunks)
+                chunks, in_call = [], set()
+            chunks.append(self._without_create_only(spec, plan, chunk))
+            in_call |= keys
+        return results + self._send_chunks(spec, plan, chunks)
+
+    def _send_chunks(
+        self, spec: WriteSpec, plan: WritePlan, chunks: Sequence[Sequence[Mapping[str, Any]]]
+    ) -> list[WriteResult]:
+        if not chunks:
+            return []
+        answers = self._send([_collection_upsert(spec, plan, chunk) for chunk in chunks])
+        return [
+            to_write_result(payload, answer, plan.external_id_field)
+            for chunk, chunk_answers in zip(chunks, answers, strict=True)
+            for payload, answer in zip(chunk, chunk_answers, strict=True)
+        ]
 
     def _send(self, upserts: Sequence[CollectionUpsert]) -> list[list[Any]]:
         """Each upsert's per-record answers: one Composite call, or plain Collections calls."""

@@ -250,3 +250,24 @@ def test_an_old_api_version_sends_plain_collections_calls(
     connector.close()
     assert (sandbox.api_calls - calls, sent.bodies) == (3, [])
     assert all(r.ok for r in results)
+
+
+def test_a_record_twice_in_one_write_goes_in_a_later_call_so_create_only_fields_fit(
+    sandbox: SalesforceSandbox, connector: SalesforceConnector, sent: Sent
+) -> None:
+    # SBQQ__Quote__c can be set on create only: the second copy of ql-0 must go without it,
+    # which is known only once the first copy has landed.
+    quote_id = sandbox.records("SBQQ__Quote__c")[0]["Id"]
+    spec = WriteSpec("SBQQ__QuoteLine__c", "Revbridge_Id__c")
+    lines = [
+        {"Revbridge_Id__c": f"ql-{n}", "SBQQ__Quote__c": quote_id, "SBQQ__Quantity__c": 1}
+        for n in range(200)
+    ]
+    lines.append({**lines[0], "SBQQ__Quantity__c": 7})
+
+    results = connector.write(spec, lines)
+
+    assert [r.outcome for r in results] == [WriteOutcome.CREATED] * 200 + [WriteOutcome.UPDATED]
+    assert sent.sizes() == [[("upsert_0", 200)], [("upsert_0", 1)]]
+    [stored] = [r for r in sandbox.records("SBQQ__QuoteLine__c") if r["Revbridge_Id__c"] == "ql-0"]
+    assert stored["SBQQ__Quantity__c"] == 7

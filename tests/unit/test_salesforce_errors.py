@@ -42,3 +42,16 @@ def test_a_failed_subrequest_raises_like_a_call_unless_its_records_caused_it(
         assert error is None
     else:
         assert type(error) is expected
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [(429, RateLimited), (408, TransientError), (503, TransientError), (400, ConfigError)],
+)
+def test_a_bare_status_without_an_error_code_is_classified_by_the_status(
+    status: int, expected: type[Exception]
+) -> None:
+    error = classify_answer(status, "<html>Too Many Requests</html>", "/services/data/v60.0/query")
+
+    assert type(error) is expected
+    assert f"HTTP {status}" in str(error)
