@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from connectors.base import DeleteOutcome, DeleteResult
 from connectors.erp_reads import custom_record_refs, record_refs
 from connectors.erp_records import RecordKind
-from connectors.erp_replies import WriteAnswer
+from connectors.erp_replies import WriteAnswer, one_per_record
 from connectors.erp_soap import SoapSession
-from connectors.erp_writes import write_responses
 from connectors.errors import RecordRejected
 
 ALREADY_DELETED_CODES = frozenset({"RCRD_DSNT_EXIST"})
@@ -22,7 +21,7 @@ ALREADY_DELETED_CODES = frozenset({"RCRD_DSNT_EXIST"})
 
 def delete_results(target_ids: Sequence[str], answers: Sequence[WriteAnswer]) -> list[DeleteResult]:
     """Map a ``deleteList`` reply's writeResponses, in order, to per-record results."""
-    checked = write_responses(answers, len(target_ids), "deletions")
+    checked = one_per_record(answers, len(target_ids), "deletions")
     return [delete_result(t, answer) for t, answer in zip(target_ids, checked, strict=True)]
 
 

@@ -11,6 +11,7 @@ raised as zeep raises them, so ``erp_transport.classified`` classifies them as b
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,9 @@ import zeep
 import zeep.exceptions
 from lxml import etree  # type: ignore[import-untyped]
 from zeep.loader import parse_xml
+
+from connectors.erp_records import SYSTEM
+from connectors.errors import TransientError
 
 _ENVELOPE = "http://schemas.xmlsoap.org/soap/envelope/"
 _BODY = f"{{{_ENVELOPE}}}Body"
@@ -96,3 +100,14 @@ def write_answer(element: Any) -> WriteAnswer:
     base_ref = element.find("{*}baseRef")
     internal_id = None if base_ref is None else base_ref.get("internalId")
     return WriteAnswer(success, internal_id, details)
+
+
+def one_per_record(
+    answers: Sequence[WriteAnswer], expected: int, what: str = "records"
+) -> Sequence[WriteAnswer]:
+    """``answers``, checked to hold one per record sent (``what``: records, deletions)."""
+    if len(answers) != expected:
+        raise TransientError(
+            f"NetSuite answered {len(answers)} results for {expected} {what}", system=SYSTEM
+        )
+    return answers

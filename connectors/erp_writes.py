@@ -14,28 +14,17 @@ from typing import Any
 
 from connectors.base import WriteOutcome, WriteResult
 from connectors.erp_packing import pack_calls, referenced_external_ids, waves
-from connectors.erp_records import SYSTEM, PayloadError, RecordBuilder
-from connectors.erp_replies import WriteAnswer
+from connectors.erp_records import PayloadError, RecordBuilder
+from connectors.erp_replies import WriteAnswer, one_per_record
 from connectors.erp_soap import SoapSession
-from connectors.errors import RecordRejected, TransientError
+from connectors.errors import RecordRejected
 
 _Built = tuple[int, str, Any]  # (position in the request, externalId, zeep record)
 
 
-def write_responses(
-    answers: Sequence[WriteAnswer], expected: int, what: str = "records"
-) -> Sequence[WriteAnswer]:
-    """``answers`` of an ``upsertList`` or ``deleteList``, checked to hold one per record sent."""
-    if len(answers) != expected:
-        raise TransientError(
-            f"NetSuite answered {len(answers)} results for {expected} {what}", system=SYSTEM
-        )
-    return answers
-
-
 def write_results(external_ids: Sequence[str], answers: Sequence[WriteAnswer]) -> list[WriteResult]:
     """Map an ``upsertList`` reply's writeResponses, in order, to per-record results."""
-    checked = write_responses(answers, len(external_ids))
+    checked = one_per_record(answers, len(external_ids))
     return [_write_result(ext, answer) for ext, answer in zip(external_ids, checked, strict=True)]
 
 

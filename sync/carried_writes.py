@@ -94,10 +94,6 @@ class CarriedWrites:
             if id(write.delivery) in wanted
         }
 
-    def clear(self) -> None:
-        """Forget held writes (the run ended without sending them; their pages replay)."""
-        self._held.clear()
-
 
 def _specs(writes: Sequence[CarriedWrite]) -> dict[int, WriteSpec]:
     """One write spec per target mapping, knowing the target ids of its records written before."""
