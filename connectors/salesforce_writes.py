@@ -96,7 +96,8 @@ class SalesforceWriter:
         in_call: set[str] = set()
         for at in range(0, len(payloads), COLLECTION_LIMIT):
             chunk = payloads[at : at + COLLECTION_LIMIT]
-            keys = {str(payload.get(plan.external_id_field)) for payload in chunk}
+            # A record without an external id cannot be a second copy of another one.
+            keys = {str(key) for payload in chunk if (key := payload.get(plan.external_id_field))}
             # A record already in this call goes in the next one: whether it exists (and so
             # takes create-only fields) is known only once the earlier copy has landed.
             if chunks and (len(chunks) == self._per_call or not keys.isdisjoint(in_call)):

@@ -271,3 +271,16 @@ def test_a_record_twice_in_one_write_goes_in_a_later_call_so_create_only_fields_
     assert sent.sizes() == [[("upsert_0", 200)], [("upsert_0", 1)]]
     [stored] = [r for r in sandbox.records("SBQQ__QuoteLine__c") if r["Revbridge_Id__c"] == "ql-0"]
     assert stored["SBQQ__Quantity__c"] == 7
+
+
+def test_records_without_an_external_id_do_not_split_a_composite_call(
+    connector: SalesforceConnector, sent: Sent
+) -> None:
+    payloads = _accounts(400)
+    for position in (0, 300):  # one in each Collections subrequest
+        del payloads[position]["Revbridge_Id__c"]
+
+    results = connector.write(ACCOUNT_WRITES, payloads)
+
+    assert sent.sizes() == [[("upsert_0", 200), ("upsert_1", 200)]]
+    assert [r.ok for r in results].count(False) == 2
