@@ -22,8 +22,8 @@ from prometheus_client import generate_latest
 from rich.console import Console
 from rich.table import Table
 
-from sync.leases import FlowLease
-from sync.metrics import ServeMetrics
+from sync.service.flow_lease import FlowLease
+from sync.service.metrics import ServeMetrics
 from sync.store import Store
 from sync.store.schema import ErrorStatus, RunStatus, error_queue, runs, utc_now
 

@@ -18,14 +18,14 @@ from rich.console import Console
 from rich.table import Table
 
 from mappings.loader import load_mapping_set
-from sync.capture import capture_page
-from sync.connections import open_connectors
-from sync.engine import SyncEngine
-from sync.flows import QUOTE_TO_CASH
-from sync.resolver import StoreRefResolver
-from sync.sandboxes import Sandboxes, SandboxSize
-from sync.specs import read_spec
-from sync.stats import RunSummary
+from sync.cli.sandboxes import Sandboxes, SandboxSize
+from sync.engine.capture import capture_page
+from sync.engine.connections import open_connectors
+from sync.engine.flows import QUOTE_TO_CASH
+from sync.engine.resolver import StoreRefResolver
+from sync.engine.run import SyncEngine
+from sync.engine.specs import read_spec
+from sync.engine.stats import RunSummary
 from sync.store import Store
 from sync.store.schema import metadata
 

@@ -33,7 +33,7 @@ from sync_bench_runs import engine_capture, floor_loop, read_pages
 from connectors.base import Page
 from mappings.loader import load_mapping_set
 from mappings.mapping_set import EntityMapping
-from sync.sandboxes import Sandboxes
+from sync.cli.sandboxes import Sandboxes
 from sync.store import Store
 
 LOOPS = {"floor": floor_loop, "capture": engine_capture}

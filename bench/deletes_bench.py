@@ -21,12 +21,12 @@ from rich.console import Console
 from rich.table import Table
 
 from mappings.loader import load_mapping_set
-from sync.connections import open_connectors
-from sync.deletes import DeletePolicy
-from sync.engine import SyncEngine
-from sync.flows import QUOTE_TO_CASH
-from sync.sandboxes import Sandboxes, SandboxSize
-from sync.stats import RunSummary
+from sync.cli.sandboxes import Sandboxes, SandboxSize
+from sync.engine.connections import open_connectors
+from sync.engine.deletes import DeletePolicy
+from sync.engine.flows import QUOTE_TO_CASH
+from sync.engine.run import SyncEngine
+from sync.engine.stats import RunSummary
 from sync.store import Store
 
 FLOW = replace(QUOTE_TO_CASH, deletes={"order": DeletePolicy.PROPAGATE})

@@ -25,11 +25,12 @@ from rich.table import Table
 from zeep.wsdl.bindings.soap import SoapBinding
 
 from config.settings import RetrySettings
-from connectors import erp_soap
 from connectors.base import WriteSpec
-from connectors.erp import ErpConnector
-from connectors.erp_records import RecordBuilder
-from connectors.sandbox.erp import ErpSandbox
+from connectors.erp import soap as erp_soap
+from connectors.erp.connector import ErpConnector
+from connectors.erp.records import RecordBuilder
+from sandboxes.erp.sandbox import ErpSandbox
+from sync.cli.sandboxes import erp_settings
 
 BATCH_SIZES = (1, 25, 100)
 LINES_PER_ORDER = 3
@@ -92,7 +93,7 @@ def _seed(erp: ErpConnector) -> None:
 
 
 def _one_run(sandbox: ErpSandbox, batch_size: int, records: int, run: int) -> dict[str, float]:
-    settings = sandbox.erp_settings(batch_size=batch_size, concurrency=1)
+    settings = erp_settings(sandbox, batch_size=batch_size, concurrency=1)
     erp = ErpConnector(settings, RetrySettings(), wsdl_cache=None)
     _seed(erp)
     payloads = _orders(records, run)
@@ -101,7 +102,7 @@ def _one_run(sandbox: ErpSandbox, batch_size: int, records: int, run: int) -> di
     with (
         watch.wrapping(RecordBuilder, "build", "build"),
         watch.wrapping(SoapBinding, "_create", "serialise"),
-        # upsertList answers are read by connectors.erp_replies, not zeep's process_reply.
+        # upsertList answers are read by connectors.erp.replies, not zeep's process_reply.
         watch.wrapping(erp_soap, "write_answers", "parse"),
     ):
         started = time.perf_counter()

@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sync_bench import LATENCY_SECONDS, _set_latency, run_in_child, sandbox_size
 from sync_bench_runs import engine_run
 
-from connectors.salesforce import SalesforceConnector
-from connectors.sandbox.server import SandboxRequestHandler
-from sync.sandboxes import Sandboxes, SandboxSize
+from connectors.salesforce.connector import SalesforceConnector
+from sandboxes.server import SandboxRequestHandler
+from sync.cli.sandboxes import Sandboxes, SandboxSize
 
 Call = tuple[str, str, float, float]  # (system, "METHOD shape", start, end)
 
@@ -124,24 +124,24 @@ def report(calls: list[Call], seconds: float) -> None:
 
 
 _PHASES = (
-    ("sync.engine", "detect_changes"),
-    ("sync.engine", "capture_page"),
-    ("sync.engine", "content_hashes"),
-    ("sync.engine", "xref_entries"),
-    ("sync.deliver_targets", "review_delivery"),
-    ("sync.deliver_targets", "call_all"),
-    ("sync.engine", "propagate_to_targets"),
-    ("sync.engine", "commit_page"),
-    ("sync.engine", "due_for_retry"),
-    ("sync.engine", "load_cursor"),
+    ("sync.engine.run", "detect_changes"),
+    ("sync.engine.run", "capture_page"),
+    ("sync.engine.run", "content_hashes"),
+    ("sync.engine.run", "xref_entries"),
+    ("sync.engine.deliver_targets", "review_delivery"),
+    ("sync.engine.deliver_targets", "call_all"),
+    ("sync.engine.run", "propagate_to_targets"),
+    ("sync.engine.run", "commit_page"),
+    ("sync.engine.run", "due_for_retry"),
+    ("sync.engine.run", "load_cursor"),
 )
 
 
 _THREAD_CPU = (
-    ("connectors.erp_records", "RecordBuilder", "build"),
-    ("connectors.erp_soap", "SoapSession", "call"),
-    ("connectors.billing", "BillingConnector", "write"),
-    ("sync.deliver", None, "plan_delivery"),
+    ("connectors.erp.records", "RecordBuilder", "build"),
+    ("connectors.erp.soap", "SoapSession", "call"),
+    ("connectors.billing.connector", "BillingConnector", "write"),
+    ("sync.engine.deliver", None, "plan_delivery"),
 )
 
 

@@ -29,9 +29,9 @@ from sync_bench import SandboxHost
 from sync_bench_runs import open_systems
 
 from mappings.loader import load_mapping_set
-from sync.engine import SyncEngine
-from sync.flows import QUOTE_TO_CASH
-from sync.stats import RunSummary
+from sync.engine.flows import QUOTE_TO_CASH
+from sync.engine.run import SyncEngine
+from sync.engine.stats import RunSummary
 from sync.store import Store
 
 

@@ -22,8 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from config.settings import RetrySettings, SalesforceSettings
 from connectors.base import ReadSpec, WriteSpec
-from connectors.salesforce import SalesforceConnector
-from connectors.sandbox.salesforce import SalesforceSandbox
+from connectors.salesforce.connector import SalesforceConnector
+from sandboxes.salesforce.sandbox import SalesforceSandbox
+from sync.cli.sandboxes import salesforce_settings
 
 ACCOUNTS = ReadSpec(
     "Account",
@@ -38,7 +39,7 @@ def _serve(records: int, pipe: Connection) -> None:
                                 cpq=False, daily_api_limit=10_000_000,
                                 bulk_polls_before_complete=0)  # fmt: skip
     with sandbox:
-        pipe.send(sandbox.settings().model_dump(mode="json") | {
+        pipe.send(salesforce_settings(sandbox).model_dump(mode="json") | {
             "password": sandbox.credentials.password,
             "security_token": sandbox.credentials.security_token,
             "client_secret": sandbox.credentials.client_secret,

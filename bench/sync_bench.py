@@ -3,7 +3,7 @@
 Syncs N Salesforce sandbox records to billing and ERP with the real engine and prints, per size:
 records/s, CPU seconds of the sync process per 1,000 records, API calls per 1,000 records per
 system (and Salesforce's write calls apart), peak RSS, and what a no-change re-run costs.
-Then finance bills in the ERP, as NetSuite users would (:mod:`sync.demo_receivables`): an
+Then finance bills in the ERP, as NetSuite users would (:mod:`sync.cli.demo_receivables`): an
 invoice for every activated order the sync put there (about 60% of the orders), 80% of them
 paid; the receivables flow carries those ERP records to Salesforce and billing, and its row
 gives the same figures per 1,000 ERP records read. Salesforce holds more records than the ERP
@@ -41,8 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sync_bench_runs import Document, bill_in_erp, capture_vs_floor, engine_run, naive_script
 
-from sync.flows import RECEIVABLES
-from sync.sandboxes import Sandboxes, SandboxSize
+from sync.cli.sandboxes import Sandboxes, SandboxSize
+from sync.engine.flows import RECEIVABLES
 
 LATENCY_SECONDS = 0.05
 # Finance invoices every order the first sync put in the ERP (activated ones: NetSuite bills

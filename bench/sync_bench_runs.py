@@ -21,22 +21,22 @@ from simple_salesforce.api import Salesforce
 
 from config.settings import BillingSettings, ErpSettings, RetrySettings, SalesforceSettings
 from connectors.base import Connector, Page, WriteSpec
-from connectors.billing import BillingConnector
-from connectors.erp import ErpConnector
-from connectors.salesforce import SalesforceConnector
-from connectors.salesforce_auth import build_http_session, open_session
-from connectors.salesforce_soql import build_read_soql
+from connectors.billing.connector import BillingConnector
+from connectors.erp.connector import ErpConnector
+from connectors.salesforce.auth import build_http_session, open_session
+from connectors.salesforce.connector import SalesforceConnector
+from connectors.salesforce.soql import build_read_soql
 from mappings.canonical import model_for
 from mappings.errors import MappingError
 from mappings.loader import load_mapping_set
 from mappings.mapping_set import EntityMapping, MappingSet
-from sync.capture import capture_page
-from sync.commit import PageOutcome, commit_page
-from sync.demo_receivables import bill_orders, erp_payment
-from sync.engine import SyncEngine
-from sync.flows import QUOTE_TO_CASH, Flow
-from sync.resolver import StoreRefResolver
-from sync.specs import read_spec, write_spec
+from sync.cli.demo_receivables import bill_orders, erp_payment
+from sync.engine.capture import capture_page
+from sync.engine.commit import PageOutcome, commit_page
+from sync.engine.flows import QUOTE_TO_CASH, Flow
+from sync.engine.resolver import StoreRefResolver
+from sync.engine.run import SyncEngine
+from sync.engine.specs import read_spec, write_spec
 from sync.store import Store
 from sync.store.records import content_hashes
 from sync.store.runs import start_run

@@ -11,12 +11,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def revbridge(*args: str) -> list[str]:
-    """The argv of ``revbridge ARGS``, run as ``python -m sync.cli`` with :func:`cli_env`.
+    """The argv of ``revbridge ARGS``, run as ``python -m sync.cli.app`` with :func:`cli_env`.
 
     The checkout on PYTHONPATH runs this tree's code even where the installed console
     script points at another checkout.
     """
-    return [sys.executable, "-m", "sync.cli", *args]
+    return [sys.executable, "-m", "sync.cli.app", *args]
 
 
 def cli_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from connectors.sandbox.server import RequestGate
+from sandboxes.server import RequestGate
 
 
 @dataclass

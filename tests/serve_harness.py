@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sync.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
+from sync.cli.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
 from tests.cli_process import cli_env, revbridge
 
 NEVER = "0 0 1 1 *"  # a schedule that won't fire during a test: runs come from --run-now

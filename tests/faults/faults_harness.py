@@ -20,11 +20,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.sandbox.salesforce import SalesforceSandbox
-from connectors.sandbox.server import LoopbackServer
 from mappings.identity import canonical_id
-from sync.errors import ErrorRow, list_errors
-from sync.sandboxes import Sandboxes
+from sandboxes.salesforce.sandbox import SalesforceSandbox
+from sandboxes.server import LoopbackServer
+from sync.cli.sandboxes import Sandboxes
+from sync.store.error_queue import ErrorRow, list_errors
 from sync.store.schema import ErrorStage, ErrorStatus
 
 _BILLING_SERVER_FIELDS = ("id", "object", "created", "updated")

@@ -20,16 +20,16 @@ import pytest
 
 from config.settings import RetrySettings, Settings
 from connectors.base import Connector
-from connectors.billing import BillingConnector
-from connectors.erp import ErpConnector
-from connectors.salesforce import SalesforceConnector
-from connectors.sandbox.erp import SERVICE_PATH
-from connectors.sandbox.salesforce_faults import SERVER_UNAVAILABLE, Fault, error_fault
+from connectors.billing.connector import BillingConnector
+from connectors.erp.connector import ErpConnector
+from connectors.salesforce.connector import SalesforceConnector
 from mappings.mapping_set import MappingSet
-from sync.engine import SyncEngine
-from sync.flows import QUOTE_TO_CASH
-from sync.sandboxes import Sandboxes, SandboxSize
-from sync.stats import RunSummary
+from sandboxes.erp.sandbox import SERVICE_PATH
+from sandboxes.salesforce.faults import SERVER_UNAVAILABLE, Fault, error_fault
+from sync.cli.sandboxes import Sandboxes, SandboxSize
+from sync.engine.flows import QUOTE_TO_CASH
+from sync.engine.run import SyncEngine
+from sync.engine.stats import RunSummary
 from sync.store import Store
 from sync.store.schema import RunStatus
 from tests.faults.faults_harness import (

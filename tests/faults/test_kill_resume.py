@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from config.settings import SalesforceSettings
-from connectors.sandbox.server import LoopbackServer
-from sync.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
+from sandboxes.server import LoopbackServer
+from sync.cli.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
 from sync.store import Store
 from sync.store.cursors import load_cursor
 from tests.cli_process import ROOT, revbridge

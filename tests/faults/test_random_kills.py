@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 
 from config.settings import SalesforceSettings
-from connectors.sandbox.erp import SERVICE_PATH
-from connectors.sandbox.server import LoopbackServer
-from sync.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
+from sandboxes.erp.sandbox import SERVICE_PATH
+from sandboxes.server import LoopbackServer
+from sync.cli.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
 from sync.store import Store
 from tests.cli_process import ROOT, cli_env, revbridge
 from tests.faults.faults_harness import (

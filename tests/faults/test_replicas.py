@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from sync.sandboxes import Sandboxes
+from sync.cli.sandboxes import Sandboxes
 from sync.store import Store
 from sync.store.leases import load_lease
 from sync.store.schema import RunStatus, runs

@@ -9,8 +9,8 @@ from typing import Any
 from pydantic import SecretStr
 
 from config.settings import BillingSettings, RetrySettings
-from connectors.billing import BillingConnector
-from connectors.sandbox.billing import BillingSandbox
+from connectors.billing.connector import BillingConnector
+from sandboxes.billing.sandbox import BillingSandbox
 
 MakeConnector = Callable[..., BillingConnector]
 

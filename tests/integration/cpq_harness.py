@@ -13,14 +13,14 @@ from contextlib import contextmanager
 from typing import Any
 
 from connectors.base import Connector, WriteSpec
-from connectors.erp import ErpConnector
-from connectors.sandbox.erp import ErpSandbox
+from connectors.erp.connector import ErpConnector
 from mappings.mapping_set import MappingSet
-from sync.connections import open_connectors
-from sync.engine import SyncEngine
-from sync.flows import Flow
-from sync.sandboxes import Sandboxes, SandboxSize
-from sync.stats import RunSummary
+from sandboxes.erp.sandbox import ErpSandbox
+from sync.cli.sandboxes import Sandboxes, SandboxSize
+from sync.engine.connections import open_connectors
+from sync.engine.flows import Flow
+from sync.engine.run import SyncEngine
+from sync.engine.stats import RunSummary
 from sync.store import Store
 from sync.store.records import StoredRecord, iter_stored, xref_entries
 

@@ -11,9 +11,9 @@ from pydantic import SecretStr
 
 from config.settings import BillingSettings, RetrySettings
 from connectors.base import ReadSpec, WriteSpec
-from connectors.billing import BillingConnector
+from connectors.billing.connector import BillingConnector
 from connectors.errors import AuthError
-from connectors.sandbox.billing import BillingSandbox
+from sandboxes.billing.sandbox import BillingSandbox
 
 CUSTOMERS = WriteSpec("customers", "external_id")
 

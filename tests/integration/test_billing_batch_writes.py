@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from connectors.base import WriteOutcome, WriteSpec
-from connectors.billing_profile_file import SHIPPED_PROFILE
-from connectors.sandbox.billing import BillingSandbox
-from connectors.sandbox.server import RequestGate
+from connectors.billing.profile_file import SHIPPED_PROFILE
+from sandboxes.billing.sandbox import BillingSandbox
+from sandboxes.server import RequestGate
 from tests.integration.billing_harness import MakeConnector, connector_factory
 from tests.meeting_gate import MeetingGate
 

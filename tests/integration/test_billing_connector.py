@@ -16,9 +16,9 @@ from pydantic import SecretStr
 
 from config.settings import BillingSettings, RetrySettings
 from connectors.base import Connector, WriteOutcome, WriteSpec
-from connectors.billing import BillingConnector
+from connectors.billing.connector import BillingConnector
 from connectors.errors import AuthError, ConfigError, RateLimited, TransientError
-from connectors.sandbox.billing import BillingSandbox
+from sandboxes.billing.sandbox import BillingSandbox
 from tests.integration.billing_harness import MakeConnector, connector_factory
 
 MARKER_SECRET = "sk_test_MARKER_d0_not_leak_4242"

@@ -18,11 +18,11 @@ import pytest
 from connectors.base import Connector, Cursor, Page, RawRecord, ReadSpec, WriteResult, WriteSpec
 from mappings.loader import load_mapping_set, shipped_mapping_files
 from mappings.mapping_set import MappingSet
-from sync.errors import list_errors
-from sync.flows import QUOTE_TO_CASH, Flow
-from sync.sandboxes import Sandboxes, SandboxSize
-from sync.stats import RunSummary
+from sync.cli.sandboxes import Sandboxes, SandboxSize
+from sync.engine.flows import QUOTE_TO_CASH, Flow
+from sync.engine.stats import RunSummary
 from sync.store import Store
+from sync.store.error_queue import list_errors
 from sync.store.records import xref_entries
 from sync.store.schema import ErrorStage
 from tests.integration.cpq_harness import (

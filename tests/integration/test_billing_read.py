@@ -10,9 +10,9 @@ import requests
 
 from config.settings import BillingSettings, RetrySettings
 from connectors.base import Cursor, ReadSpec
-from connectors.billing import BillingConnector, JsonProfile
+from connectors.billing.connector import BillingConnector, JsonProfile
 from connectors.errors import ConfigError
-from connectors.sandbox.billing import BillingSandbox
+from sandboxes.billing.sandbox import BillingSandbox
 
 CUSTOMERS = ReadSpec("customers", ("id", "external_id", "name", "updated"))
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from connectors.sandbox.billing import BillingSandbox
+from sandboxes.billing.sandbox import BillingSandbox
 
 KEY = "sk_test_sandbox_contract"
 ACME = {"external_id": "acc-1", "name": "Acme", "currency": "USD"}

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from connectors.base import ReadSpec, WriteOutcome, WriteSpec
-from connectors.billing import EXISTING_ID_KEY, BillingConnector
+from connectors.billing.connector import EXISTING_ID_KEY, BillingConnector
 from connectors.errors import RateLimited
-from connectors.sandbox.billing import BillingSandbox
-from connectors.sandbox.stripe_api import StripeRequest
+from sandboxes.billing.sandbox import BillingSandbox
+from sandboxes.billing.stripe.api import StripeRequest
 from tests.integration.billing_harness import MakeConnector, connector_factory
 
 MARKER_SECRET = "sk_test_STRIPE_MARKER_d0_not_leak"

@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from sync.cli import app
-from sync.demo import run_demo
-from sync.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
+from sync.cli.app import app
+from sync.cli.demo import run_demo
+from sync.cli.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
 from sync.store import Store
 from sync.store.schema import metadata
 

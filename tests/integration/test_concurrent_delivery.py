@@ -9,16 +9,16 @@ from collections.abc import Iterator
 import pytest
 
 from config.settings import SalesforceSettings
-from connectors.sandbox.erp import SERVICE_PATH
 from mappings.identity import canonical_id
 from mappings.loader import load_mapping_set
-from sync.connections import open_connectors
-from sync.engine import SyncEngine
-from sync.errors import list_errors
-from sync.flows import QUOTE_TO_CASH
-from sync.sandboxes import Sandboxes, SandboxSize
-from sync.stats import RunSummary
+from sandboxes.erp.sandbox import SERVICE_PATH
+from sync.cli.sandboxes import Sandboxes, SandboxSize
+from sync.engine.connections import open_connectors
+from sync.engine.flows import QUOTE_TO_CASH
+from sync.engine.run import SyncEngine
+from sync.engine.stats import RunSummary
 from sync.store import Store
+from sync.store.error_queue import list_errors
 from sync.store.schema import ErrorStage, RunStatus
 from tests.meeting_gate import MeetingGate
 

@@ -13,14 +13,14 @@ from typer.testing import CliRunner
 
 from config.settings import ConflictSettings, EntityConflictSettings
 from connectors.base import WriteSpec
-from connectors.erp import ErpConnector
+from connectors.erp.connector import ErpConnector
 from mappings.mapping_set import MappingSet
-from sync.cli_conflicts import conflicts_app
-from sync.connections import open_connectors
-from sync.engine import SyncEngine
-from sync.flows import QUOTE_TO_CASH
-from sync.sandboxes import Sandboxes, SandboxSize
-from sync.stats import RunSummary
+from sync.cli.conflicts import conflicts_app
+from sync.cli.sandboxes import Sandboxes, SandboxSize
+from sync.engine.connections import open_connectors
+from sync.engine.flows import QUOTE_TO_CASH
+from sync.engine.run import SyncEngine
+from sync.engine.stats import RunSummary
 from sync.store import Store
 from sync.store.conflict_log import ConflictRow, list_conflicts
 from sync.store.records import xref_entries

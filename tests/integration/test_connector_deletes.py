@@ -17,13 +17,14 @@ from pydantic import SecretStr
 
 from config.settings import BillingSettings, RetrySettings
 from connectors.base import DeleteOutcome, WriteSpec
-from connectors.billing import BillingConnector
-from connectors.erp import ErpConnector
+from connectors.billing.connector import BillingConnector
+from connectors.erp.connector import ErpConnector
 from connectors.errors import ConfigError
-from connectors.salesforce import SalesforceConnector
-from connectors.sandbox.billing import BillingSandbox
-from connectors.sandbox.erp import ErpSandbox
-from connectors.sandbox.salesforce import SalesforceSandbox
+from connectors.salesforce.connector import SalesforceConnector
+from sandboxes.billing.sandbox import BillingSandbox
+from sandboxes.erp.sandbox import ErpSandbox
+from sandboxes.salesforce.sandbox import SalesforceSandbox
+from sync.cli.sandboxes import erp_settings, salesforce_settings
 
 DELETED, GONE, REJECTED = (
     DeleteOutcome.DELETED,
@@ -101,7 +102,7 @@ def test_stripe_deletes_customers_and_refuses_a_product_with_prices(
 
 def test_erp_delete_list_deletes_by_internal_id_and_keeps_a_customer_with_orders() -> None:
     with ErpSandbox() as sandbox:
-        connector = ErpConnector(sandbox.erp_settings(), RETRY, wsdl_cache=None)
+        connector = ErpConnector(erp_settings(sandbox), RETRY, wsdl_cache=None)
         written = connector.write(WriteSpec("Customer", "externalId"), [
             {"externalId": f"acc-{n}", "companyName": f"Acme {n}"} for n in (1, 2)
         ])  # fmt: skip
@@ -122,7 +123,7 @@ def test_erp_delete_list_deletes_by_internal_id_and_keeps_a_customer_with_orders
 
 def test_erp_deletes_custom_records_by_custom_record_ref_of_their_type() -> None:
     with ErpSandbox() as sandbox:
-        connector = ErpConnector(sandbox.erp_settings(), RETRY, wsdl_cache=None)
+        connector = ErpConnector(erp_settings(sandbox), RETRY, wsdl_cache=None)
         contracts = WriteSpec("customrecord_rb_contract", "externalId")
         prices = WriteSpec("customrecord_rb_price", "externalId")
         written = connector.write(contracts, [
@@ -141,7 +142,7 @@ def test_erp_deletes_custom_records_by_custom_record_ref_of_their_type() -> None
 
 def test_erp_deletes_go_in_batches_of_batch_size() -> None:
     with ErpSandbox() as sandbox:
-        connector = ErpConnector(sandbox.erp_settings(batch_size=2), RETRY, wsdl_cache=None)
+        connector = ErpConnector(erp_settings(sandbox, batch_size=2), RETRY, wsdl_cache=None)
         written = connector.write(WriteSpec("Customer", "externalId"), [
             {"externalId": f"acc-{n}", "companyName": f"Acme {n}"} for n in range(5)
         ])  # fmt: skip
@@ -158,7 +159,7 @@ def test_erp_deletes_go_in_batches_of_batch_size() -> None:
 
 def test_salesforce_deletes_into_the_recycle_bin_where_query_all_sees_them() -> None:
     with SalesforceSandbox() as sandbox:
-        connector = SalesforceConnector(sandbox.settings(), RETRY)
+        connector = SalesforceConnector(salesforce_settings(sandbox), RETRY)
         orders = [o for o in sandbox.records("Order") if not o["IsDeleted"]]
         account_in_use = orders[0]["AccountId"]
         ids = [o["Id"] for o in orders[:2]]
@@ -176,7 +177,7 @@ def test_salesforce_deletes_into_the_recycle_bin_where_query_all_sees_them() -> 
 
 def test_salesforce_sends_at_most_200_ids_a_call() -> None:
     with SalesforceSandbox() as sandbox:
-        connector = SalesforceConnector(sandbox.settings(), RETRY)
+        connector = SalesforceConnector(salesforce_settings(sandbox), RETRY)
         unknown = [f"801000000{n:06d}AAA" for n in range(201)]
         calls_before = sandbox.api_calls
 

@@ -16,9 +16,9 @@ import pytest
 
 from mappings.identity import canonical_id
 from mappings.mapping_set import MappingSet
-from sync.flows import QUOTE_TO_CASH, Flow
-from sync.sandboxes import Sandboxes, SandboxSize
-from sync.stats import RunSummary
+from sync.cli.sandboxes import Sandboxes, SandboxSize
+from sync.engine.flows import QUOTE_TO_CASH, Flow
+from sync.engine.stats import RunSummary
 from sync.store import Store
 from tests.integration.cpq_harness import (
     RECEIVABLES,

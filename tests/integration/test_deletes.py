@@ -9,12 +9,12 @@ import pytest
 import sqlalchemy as sa
 
 from mappings.loader import load_mapping_set
-from sync.connections import open_connectors
-from sync.deletes import DeletePolicy
-from sync.engine import SyncEngine
-from sync.flows import QUOTE_TO_CASH, Flow
-from sync.sandboxes import Sandboxes, SandboxSize
-from sync.stats import RunSummary
+from sync.cli.sandboxes import Sandboxes, SandboxSize
+from sync.engine.connections import open_connectors
+from sync.engine.deletes import DeletePolicy
+from sync.engine.flows import QUOTE_TO_CASH, Flow
+from sync.engine.run import SyncEngine
+from sync.engine.stats import RunSummary
 from sync.store import Store
 from sync.store.schema import canonical_records
 

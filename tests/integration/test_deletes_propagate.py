@@ -10,14 +10,14 @@ import pytest
 import sqlalchemy as sa
 
 from mappings.loader import load_mapping_set
-from sync import engine as engine_module
-from sync.connections import open_connectors
-from sync.deletes import DeletePolicy
-from sync.dry_run import DryRun
-from sync.engine import SyncEngine
-from sync.flows import QUOTE_TO_CASH, Flow
-from sync.sandboxes import Sandboxes, SandboxSize
-from sync.stats import RunSummary
+from sync.cli.sandboxes import Sandboxes, SandboxSize
+from sync.engine import run as engine_module
+from sync.engine.connections import open_connectors
+from sync.engine.deletes import DeletePolicy
+from sync.engine.dry_run import DryRun
+from sync.engine.flows import QUOTE_TO_CASH, Flow
+from sync.engine.run import SyncEngine
+from sync.engine.stats import RunSummary
 from sync.store import Store
 from sync.store.schema import error_queue, xref
 

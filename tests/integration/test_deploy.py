@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from sync.sandboxes import Sandboxes, SandboxSize
-from sync.scaffold import config_template, sandbox_environment, scaffold_project
+from sync.cli.sandboxes import Sandboxes, SandboxSize
+from sync.cli.scaffold import config_template, sandbox_environment, scaffold_project
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 VENV_BIN = Path(sys.executable).parent

@@ -10,9 +10,10 @@ import pytest
 
 from config.settings import RetrySettings
 from connectors.base import Connector, ReadSpec, WriteOutcome, WriteSpec
-from connectors.erp import ErpConnector
+from connectors.erp.connector import ErpConnector
 from connectors.errors import AuthError, ConfigError, RateLimited, TransientError
-from connectors.sandbox.erp import ErpSandbox
+from sandboxes.erp.sandbox import ErpSandbox
+from sync.cli.sandboxes import erp_settings
 
 MARKER_SECRET = "MARKER-SECRET-7f3a9c"
 CUSTOMERS = WriteSpec("Customer", "externalId")
@@ -40,7 +41,7 @@ def sleeps() -> list[float]:
 @pytest.fixture
 def connector(sandbox: ErpSandbox, sleeps: list[float]) -> Iterator[ErpConnector]:
     erp = ErpConnector(
-        sandbox.erp_settings(), RetrySettings(attempts=3), wsdl_cache=None, sleep=sleeps.append
+        erp_settings(sandbox), RetrySettings(attempts=3), wsdl_cache=None, sleep=sleeps.append
     )
     yield erp
     erp.close()
@@ -177,7 +178,7 @@ def test_more_than_a_batch_of_payloads_is_split_into_several_upsert_list_calls(
 
 
 def test_batch_size_setting_controls_records_per_call(sandbox: ErpSandbox) -> None:
-    settings = sandbox.erp_settings(batch_size=10)
+    settings = erp_settings(sandbox, batch_size=10)
     with_small_batches = ErpConnector(settings, RetrySettings(), wsdl_cache=None)
 
     with_small_batches.write(CUSTOMERS, [_customer(f"rb-acc-{n}") for n in range(25)])
@@ -190,7 +191,7 @@ def test_wrong_token_secret_is_an_auth_error_that_never_shows_the_secret(
     sandbox: ErpSandbox, sleeps: list[float]
 ) -> None:
     wrong = MARKER_SECRET + "-wrong"
-    settings = sandbox.erp_settings(token_secret=wrong, consumer_secret=wrong)
+    settings = erp_settings(sandbox, token_secret=wrong, consumer_secret=wrong)
     erp = ErpConnector(settings, RetrySettings(), wsdl_cache=None, sleep=sleeps.append)
 
     with pytest.raises(AuthError) as caught:
@@ -214,7 +215,7 @@ def test_check_authenticates_with_get_server_time(
 
 
 def test_check_with_a_wrong_account_raises_auth_error(sandbox: ErpSandbox) -> None:
-    erp = ErpConnector(sandbox.erp_settings(account="TSTDRV0000000"), RetrySettings())
+    erp = ErpConnector(erp_settings(sandbox, account="TSTDRV0000000"), RetrySettings())
 
     with pytest.raises(AuthError, match="check the ERP account"):
         erp.check()
@@ -285,7 +286,7 @@ def test_an_unreachable_endpoint_raises_transient_error(sandbox: ErpSandbox) -> 
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))  # bound but not listening: connections are refused
         endpoint = f"http://127.0.0.1:{unused.getsockname()[1]}/services/NetSuitePort_2023_2"
-        settings = sandbox.erp_settings(endpoint_url=endpoint)
+        settings = erp_settings(sandbox, endpoint_url=endpoint)
         erp = ErpConnector(settings, RetrySettings(attempts=2), sleep=lambda _: None)
 
         with pytest.raises(TransientError, match="unreachable"):
@@ -294,7 +295,7 @@ def test_an_unreachable_endpoint_raises_transient_error(sandbox: ErpSandbox) -> 
 
 
 def test_a_missing_wsdl_is_a_config_error(sandbox: ErpSandbox) -> None:
-    erp = ErpConnector(sandbox.erp_settings(wsdl_url=f"{sandbox.url}/nope"), RetrySettings())
+    erp = ErpConnector(erp_settings(sandbox, wsdl_url=f"{sandbox.url}/nope"), RetrySettings())
 
     with pytest.raises(ConfigError):
         erp.check()

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from connectors.sandbox.erp import CUSTOM_RECORD_TYPES
 from mappings.identity import canonical_id
 from mappings.mapping_set import MappingSet
-from sync.flows import QUOTE_TO_CASH, Flow
-from sync.sandboxes import Sandboxes, SandboxSize
-from sync.stats import RunSummary
+from sandboxes.erp.sandbox import CUSTOM_RECORD_TYPES
+from sync.cli.sandboxes import Sandboxes, SandboxSize
+from sync.engine.flows import QUOTE_TO_CASH, Flow
+from sync.engine.stats import RunSummary
 from sync.store import Store
 from tests.integration.cpq_harness import (
     RECEIVABLES,

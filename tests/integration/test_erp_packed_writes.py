@@ -14,12 +14,12 @@ import pytest
 import sqlalchemy as sa
 from lxml import etree  # type: ignore[import-untyped]
 
-from connectors.erp import ErpConnector
+from connectors.erp.connector import ErpConnector
 from connectors.errors import TransientError
-from connectors.sandbox import erp_operations
 from mappings.mapping_set import MappingSet
-from sync.flows import QUOTE_TO_CASH
-from sync.sandboxes import Sandboxes, SandboxSize
+from sandboxes.erp import operations as erp_operations
+from sync.cli.sandboxes import Sandboxes, SandboxSize
+from sync.engine.flows import QUOTE_TO_CASH
 from sync.store import Store
 from sync.store.schema import RunStatus, xref
 from tests.integration.cpq_harness import cpq_sandboxes, run_flow

@@ -11,9 +11,10 @@ import pytest
 
 from config.settings import RetrySettings
 from connectors.base import Cursor, Page, ReadSpec, WriteSpec
-from connectors.erp import ErpConnector
+from connectors.erp.connector import ErpConnector
 from connectors.errors import TransientError
-from connectors.sandbox.erp import ErpSandbox
+from sandboxes.erp.sandbox import ErpSandbox
+from sync.cli.sandboxes import erp_settings
 from tests.integration.cpq_harness import START, TickingClock
 
 CUSTOMERS = ReadSpec("Customer", ("companyName",), key_field="internalId")
@@ -35,7 +36,7 @@ def sandbox(running_sandbox: ErpSandbox) -> ErpSandbox:
 
 @pytest.fixture
 def connector(sandbox: ErpSandbox) -> Iterator[ErpConnector]:
-    settings = sandbox.erp_settings(search_page_size=5, get_batch_size=2)
+    settings = erp_settings(sandbox, search_page_size=5, get_batch_size=2)
     erp = ErpConnector(settings, RetrySettings(attempts=3), wsdl_cache=None, sleep=lambda _: None)
     yield erp
     erp.close()

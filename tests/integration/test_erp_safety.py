@@ -9,9 +9,10 @@ import pytest
 
 from config.settings import RetrySettings
 from connectors.base import WriteSpec
-from connectors.erp import ErpConnector
+from connectors.erp.connector import ErpConnector
 from connectors.errors import AuthError, ConfigError, RateLimited, TransientError
-from connectors.sandbox.erp import ErpSandbox
+from sandboxes.erp.sandbox import ErpSandbox
+from sync.cli.sandboxes import erp_settings
 
 CUSTOMER = WriteSpec("Customer", "externalId")
 
@@ -34,7 +35,7 @@ def sleeps() -> list[float]:
 
 
 def _connector(sandbox: ErpSandbox, sleeps: list[float], **overrides: object) -> ErpConnector:
-    settings = sandbox.erp_settings(**overrides)
+    settings = erp_settings(sandbox, **overrides)
     return ErpConnector(settings, RetrySettings(attempts=2), wsdl_cache=None, sleep=sleeps.append)
 
 
@@ -68,7 +69,7 @@ def test_a_response_with_a_dtd_is_refused_before_parsing(
 def test_an_upsert_list_reply_is_guarded_and_classified_like_any_other(
     sandbox: ErpSandbox, sleeps: list[float], fault: str, error: type[Exception], match: str
 ) -> None:
-    # upsertList replies are read without zeep's typed parsing (connectors/erp_replies.py).
+    # upsertList replies are read without zeep's typed parsing (connectors/erp/replies.py).
     erp = _connector(sandbox, sleeps)
     erp.check()
     sandbox.inject_fault(fault, times=2)

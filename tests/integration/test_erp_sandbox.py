@@ -12,8 +12,9 @@ import zeep
 import zeep.exceptions
 from lxml import etree  # type: ignore[import-untyped]
 
-from connectors.erp_auth import new_token_passport
-from connectors.sandbox.erp import ErpSandbox
+from connectors.erp.auth import new_token_passport
+from sandboxes.erp.sandbox import ErpSandbox
+from sync.cli.sandboxes import erp_settings
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 MESSAGES = "urn:messages_2023_2.platform.webservices.netsuite.com"
@@ -40,7 +41,7 @@ def client(running_sandbox: ErpSandbox) -> Any:
 
 
 def _passport(sandbox: ErpSandbox, **overrides: Any) -> dict[str, Any]:
-    return {"tokenPassport": new_token_passport(sandbox.erp_settings(**overrides)).to_header()}
+    return {"tokenPassport": new_token_passport(erp_settings(sandbox, **overrides)).to_header()}
 
 
 def _customers(client: Any, count: int) -> list[Any]:
@@ -105,7 +106,7 @@ def test_a_replayed_passport_is_refused(sandbox: ErpSandbox, client: Any) -> Non
 
 
 def test_a_stale_passport_timestamp_is_refused(sandbox: ErpSandbox, client: Any) -> None:
-    stale = new_token_passport(sandbox.erp_settings(), clock=lambda: 1_000_000_000.0)
+    stale = new_token_passport(erp_settings(sandbox), clock=lambda: 1_000_000_000.0)
 
     with pytest.raises(zeep.exceptions.Fault) as caught:
         client.service.getServerTime(_soapheaders={"tokenPassport": stale.to_header()})
@@ -157,5 +158,5 @@ def test_unknown_fault_kinds_are_refused(sandbox: ErpSandbox) -> None:
 
 def test_credentials_repr_hides_the_secrets(sandbox: ErpSandbox) -> None:
     assert MARKER_SECRET not in repr(sandbox.credentials)
-    assert MARKER_SECRET not in repr(sandbox.erp_settings())
+    assert MARKER_SECRET not in repr(erp_settings(sandbox))
     assert sandbox.credentials.account in repr(sandbox.credentials)

@@ -11,9 +11,10 @@ import pytest
 
 from config.settings import RetrySettings
 from connectors.base import WriteOutcome, WriteSpec
-from connectors.erp import ErpConnector
+from connectors.erp.connector import ErpConnector
 from connectors.errors import AuthError, ConfigError
-from connectors.sandbox.erp import ErpSandbox
+from sandboxes.erp.sandbox import ErpSandbox
+from sync.cli.sandboxes import erp_settings
 
 CUSTOMERS = WriteSpec("Customer", "externalId")
 MARKER_PASSWORD = "MARKER-PASSWORD-93c1d"
@@ -32,7 +33,7 @@ def sandbox(running_sandbox: ErpSandbox) -> ErpSandbox:
 
 
 def _connector(sandbox: ErpSandbox, **overrides: Any) -> ErpConnector:
-    settings = sandbox.erp_settings(**overrides)
+    settings = erp_settings(sandbox, **overrides)
     return ErpConnector(settings, RetrySettings(attempts=2), wsdl_cache=None, sleep=lambda _: None)
 
 
@@ -131,7 +132,7 @@ def test_a_wrong_password_is_an_auth_error_that_never_shows_it(sandbox: ErpSandb
 
     assert MARKER_PASSWORD not in str(caught.value)
     assert MARKER_PASSWORD not in repr(caught.value)
-    assert MARKER_PASSWORD not in repr(sandbox.erp_settings(auth="password"))
+    assert MARKER_PASSWORD not in repr(erp_settings(sandbox, auth="password"))
 
 
 def test_an_operation_renamed_in_config_that_the_wsdl_lacks_is_a_config_error(

@@ -14,10 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from mappings.loader import shipped_mapping_files
-from sync.cli import app
-from sync.errors import list_errors
-from sync.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
+from sync.cli.app import app
+from sync.cli.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
 from sync.store import Store
+from sync.store.error_queue import list_errors
 from sync.store.schema import ErrorStage, ErrorStatus
 
 runner = CliRunner()

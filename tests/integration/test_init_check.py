@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sync.cli import app
-from sync.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
-from sync.scaffold import config_template, sandbox_environment
+from sync.cli.app import app
+from sync.cli.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
+from sync.cli.scaffold import config_template, sandbox_environment
 from tests.cli_process import cli_env, revbridge
 
 runner = CliRunner()

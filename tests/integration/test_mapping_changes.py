@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from mappings.loader import load_mapping_set, shipped_mapping_files
-from sync import engine as engine_module
-from sync.connections import open_connectors
-from sync.engine import SyncEngine
-from sync.flows import QUOTE_TO_CASH
-from sync.sandboxes import Sandboxes, SandboxSize
-from sync.stats import RunSummary
+from sync.cli.sandboxes import Sandboxes, SandboxSize
+from sync.engine import run as engine_module
+from sync.engine.connections import open_connectors
+from sync.engine.flows import QUOTE_TO_CASH
+from sync.engine.run import SyncEngine
+from sync.engine.stats import RunSummary
 from sync.store import Store
 
 SIZE = SandboxSize(accounts=12, orders=80, products=6)

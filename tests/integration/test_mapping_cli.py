@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from mappings.loader import shipped_mapping_files
-from sync.cli import app
-from sync.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
+from sync.cli.app import app
+from sync.cli.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
 from sync.store.database import create_store_engine
 from sync.store.schema import metadata
 

@@ -1,7 +1,7 @@
 """The receivables flow: ERP invoices and payments land in Salesforce Billing's objects.
 
 Quote-to-cash first puts accounts, products and orders in the ERP; finance then invoices a few
-orders there and records payments (:mod:`sync.demo_receivables`), and a ``receivables`` run
+orders there and records payments (:mod:`sync.cli.demo_receivables`), and a ``receivables`` run
 with the ERP as its source writes them to Salesforce through simple-salesforce, with lookups to
 the Salesforce accounts and orders they came from.
 """
@@ -15,17 +15,17 @@ from typing import Any
 import pytest
 
 from connectors.base import WriteSpec
-from connectors.erp import ErpConnector
-from connectors.sandbox.erp import ErpSandbox
+from connectors.erp.connector import ErpConnector
 from mappings.loader import load_mapping_set
-from sync.connections import open_connectors
-from sync.demo_receivables import BilledOrder, bill_orders, ticking_clock
-from sync.engine import SyncEngine
-from sync.errors import list_errors
-from sync.flows import QUOTE_TO_CASH, RECEIVABLES, Flow
-from sync.sandboxes import Sandboxes, SandboxSize
-from sync.stats import RunSummary
+from sandboxes.erp.sandbox import ErpSandbox
+from sync.cli.demo_receivables import BilledOrder, bill_orders, ticking_clock
+from sync.cli.sandboxes import Sandboxes, SandboxSize
+from sync.engine.connections import open_connectors
+from sync.engine.flows import QUOTE_TO_CASH, RECEIVABLES, Flow
+from sync.engine.run import SyncEngine
+from sync.engine.stats import RunSummary
 from sync.store import Store
+from sync.store.error_queue import list_errors
 from sync.store.records import iter_stored
 
 SIZE = SandboxSize(accounts=4, orders=16, products=4, invalid_records=False, page_size=200)

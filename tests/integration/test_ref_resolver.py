@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from sync.resolver import RecentCache, StoreRefResolver
+from sync.engine.resolver import RecentCache, StoreRefResolver
 from sync.store import Store
 from sync.store.records import XrefEntry, save_xrefs
 

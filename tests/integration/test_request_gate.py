@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from connectors.sandbox.server import LoopbackServer, SandboxRequestHandler
+from sandboxes.server import LoopbackServer, SandboxRequestHandler
 from tests.serve_harness import wait_until
 
 

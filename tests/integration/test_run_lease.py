@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sync.cli import app
-from sync.leases import FlowLease
-from sync.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
+from sync.cli.app import app
+from sync.cli.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
+from sync.service.flow_lease import FlowLease
 from sync.store import Store
 
 runner = CliRunner()

@@ -11,8 +11,9 @@ from pydantic import SecretStr
 
 from config.settings import RetrySettings
 from connectors.errors import AuthError, ConfigError
-from connectors.salesforce import SalesforceConnector
-from connectors.sandbox.salesforce import SalesforceSandbox
+from connectors.salesforce.connector import SalesforceConnector
+from sandboxes.salesforce.sandbox import SalesforceSandbox
+from sync.cli.sandboxes import salesforce_settings
 
 MARKER = "marker-S3cr3t-do-not-leak"
 
@@ -61,7 +62,7 @@ def test_jwt_bearer_logs_in_with_the_registered_certificate(
 ) -> None:
     private, public = keys
     sandbox.register_jwt_certificate(public)
-    settings = sandbox.settings(**_jwt_settings(private))
+    settings = salesforce_settings(sandbox, **_jwt_settings(private))
     connector = SalesforceConnector(settings, RetrySettings(), sleep=_no_sleep)
     connector.check()
     assert sandbox.logins == 1
@@ -74,7 +75,7 @@ def test_jwt_signed_by_an_unregistered_key_is_an_auth_error_without_the_key(
 ) -> None:
     sandbox.register_jwt_certificate(keys[1])
     other_private, _ = _key_pair()
-    settings = sandbox.settings(**_jwt_settings(other_private))
+    settings = salesforce_settings(sandbox, **_jwt_settings(other_private))
     with pytest.raises(AuthError, match="invalid_grant") as raised:
         SalesforceConnector(settings, RetrySettings(), sleep=_no_sleep).check()
     assert "PRIVATE KEY" not in str(raised.value)
@@ -83,7 +84,7 @@ def test_jwt_signed_by_an_unregistered_key_is_an_auth_error_without_the_key(
 def test_jwt_private_key_that_is_not_a_key_is_a_config_error_without_its_text(
     sandbox: SalesforceSandbox,
 ) -> None:
-    settings = sandbox.settings(**_jwt_settings(MARKER))
+    settings = salesforce_settings(sandbox, **_jwt_settings(MARKER))
     with pytest.raises(ConfigError) as raised:
         SalesforceConnector(settings, RetrySettings(), sleep=_no_sleep).check()
     assert MARKER not in f"{raised.value} {raised.value!r}"
@@ -94,7 +95,7 @@ def test_jwt_session_expiry_logs_in_again_once(
 ) -> None:
     private, public = keys
     sandbox.register_jwt_certificate(public)
-    settings = sandbox.settings(**_jwt_settings(private))
+    settings = salesforce_settings(sandbox, **_jwt_settings(private))
     connector = SalesforceConnector(settings, RetrySettings(), sleep=_no_sleep)
     connector.check()
     sandbox.expire_sessions()
@@ -103,7 +104,7 @@ def test_jwt_session_expiry_logs_in_again_once(
 
 
 def test_client_credentials_flow_logs_in_with_the_app_secret(sandbox: SalesforceSandbox) -> None:
-    settings = sandbox.settings(auth="client_credentials", username=None, password=None)
+    settings = salesforce_settings(sandbox, auth="client_credentials", username=None, password=None)
     connector = SalesforceConnector(settings, RetrySettings(), sleep=_no_sleep)
     connector.check()
     assert sandbox.logins == 1
@@ -112,8 +113,12 @@ def test_client_credentials_flow_logs_in_with_the_app_secret(sandbox: Salesforce
 def test_client_credentials_with_a_wrong_secret_is_an_auth_error_without_the_secret(
     sandbox: SalesforceSandbox,
 ) -> None:
-    settings = sandbox.settings(
-        auth="client_credentials", username=None, password=None, client_secret=SecretStr(MARKER)
+    settings = salesforce_settings(
+        sandbox,
+        auth="client_credentials",
+        username=None,
+        password=None,
+        client_secret=SecretStr(MARKER),
     )
     with pytest.raises(AuthError, match="invalid_client") as raised:
         SalesforceConnector(settings, RetrySettings(), sleep=_no_sleep).check()
@@ -121,11 +126,11 @@ def test_client_credentials_with_a_wrong_secret_is_an_auth_error_without_the_sec
 
 
 def test_session_id_and_instance_url_skip_the_login(sandbox: SalesforceSandbox) -> None:
-    first = SalesforceConnector(sandbox.settings(), RetrySettings(), sleep=_no_sleep)
+    first = SalesforceConnector(salesforce_settings(sandbox), RetrySettings(), sleep=_no_sleep)
     first.check()
     token = first._session_client().session_id
-    settings = sandbox.settings(
-        username=None, password=None, session_id=SecretStr(token), instance_url=sandbox.url
+    settings = salesforce_settings(
+        sandbox, username=None, password=None, session_id=SecretStr(token), instance_url=sandbox.url
     )
     SalesforceConnector(settings, RetrySettings(), sleep=_no_sleep).check()
     assert sandbox.logins == 1
@@ -133,6 +138,6 @@ def test_session_id_and_instance_url_skip_the_login(sandbox: SalesforceSandbox) 
 
 
 def test_missing_credentials_name_every_auth_mode(sandbox: SalesforceSandbox) -> None:
-    settings = sandbox.settings(username=None, password=None, client_id=None)
+    settings = salesforce_settings(sandbox, username=None, password=None, client_id=None)
     with pytest.raises(ConfigError, match="JWT bearer"):
         SalesforceConnector(settings, RetrySettings(), sleep=_no_sleep).check()

@@ -8,9 +8,10 @@ import pytest
 
 from config.settings import RetrySettings
 from connectors.base import ChildSpec, Page, ReadSpec, WriteOutcome, WriteSpec
-from connectors.salesforce import SalesforceConnector
-from connectors.salesforce_ingest import UNPROCESSED
-from connectors.sandbox.salesforce import SalesforceSandbox
+from connectors.salesforce.connector import SalesforceConnector
+from connectors.salesforce.ingest import UNPROCESSED
+from sandboxes.salesforce.sandbox import SalesforceSandbox
+from sync.cli.sandboxes import salesforce_settings
 
 ACCOUNTS = ReadSpec(
     "Account",
@@ -37,7 +38,7 @@ def sandbox() -> Iterator[SalesforceSandbox]:
 
 
 def _connector(sandbox: SalesforceSandbox, **overrides: object) -> SalesforceConnector:
-    settings = sandbox.settings(**overrides)
+    settings = salesforce_settings(sandbox, **overrides)
     return SalesforceConnector(settings, RetrySettings(attempts=3), sleep=_no_sleep)
 
 

@@ -15,8 +15,9 @@ import pytest
 from config.settings import RetrySettings
 from connectors.base import ReadSpec, WriteOutcome, WriteSpec
 from connectors.errors import ConfigError
-from connectors.salesforce import SalesforceConnector
-from connectors.sandbox.salesforce import SalesforceSandbox
+from connectors.salesforce.connector import SalesforceConnector
+from sandboxes.salesforce.sandbox import SalesforceSandbox
+from sync.cli.sandboxes import salesforce_settings
 
 INVOICES = WriteSpec("blng__Invoice__c", "Revbridge_Id__c")
 PAYMENTS = WriteSpec("blng__Payment__c", "Revbridge_Id__c")
@@ -31,7 +32,7 @@ def sandbox() -> Iterator[SalesforceSandbox]:
 
 @pytest.fixture
 def connector(sandbox: SalesforceSandbox) -> Iterator[SalesforceConnector]:
-    opened = SalesforceConnector(sandbox.settings(), RetrySettings(attempts=1))
+    opened = SalesforceConnector(salesforce_settings(sandbox), RetrySettings(attempts=1))
     yield opened
     opened.close()
 
@@ -188,7 +189,7 @@ def test_lookups_by_external_id_stay_on_sobject_collections_above_the_bulk_thres
     sandbox: SalesforceSandbox, ids: dict[str, str]
 ) -> None:
     # A Bulk ingest CSV has no nested objects, so lookups by external id can't go that way.
-    settings = sandbox.settings(bulk_write_threshold=2)
+    settings = salesforce_settings(sandbox, bulk_write_threshold=2)
     connector = SalesforceConnector(settings, RetrySettings(attempts=1))
     try:
         connector.write(INVOICES, [_invoice("inv-g1", ids["account"], [])])

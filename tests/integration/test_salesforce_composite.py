@@ -12,9 +12,10 @@ import requests
 from config.settings import RetrySettings
 from connectors.base import WriteOutcome, WriteSpec
 from connectors.errors import ConfigError, RateLimited, TransientError
-from connectors.salesforce import SalesforceConnector
-from connectors.salesforce_auth import build_http_session
-from connectors.sandbox.salesforce import SalesforceSandbox
+from connectors.salesforce.auth import build_http_session
+from connectors.salesforce.connector import SalesforceConnector
+from sandboxes.salesforce.sandbox import SalesforceSandbox
+from sync.cli.sandboxes import salesforce_settings
 
 ACCOUNT_WRITES = WriteSpec("Account", "Revbridge_Id__c")
 DOWN = [{"message": "Server temporarily unavailable", "errorCode": "SERVER_UNAVAILABLE"}]
@@ -58,7 +59,7 @@ def sent() -> Sent:
 
 @pytest.fixture
 def connector(sandbox: SalesforceSandbox, sent: Sent) -> Iterator[SalesforceConnector]:
-    settings = sandbox.settings()
+    settings = salesforce_settings(sandbox)
     http = build_http_session(settings)
     http.hooks["response"].append(sent.observe)
     opened = SalesforceConnector(settings, RetrySettings(attempts=3), sleep=_no_sleep, http=http)
@@ -193,7 +194,7 @@ def test_a_key_that_is_not_an_external_id_is_a_config_error_for_a_composite_too(
 
 def _described(sandbox: SalesforceSandbox, per_call: int) -> SalesforceConnector:
     """A connector sending ``per_call`` Collections a call, Account already described."""
-    settings = sandbox.settings(composite_subrequests=per_call)
+    settings = salesforce_settings(sandbox, composite_subrequests=per_call)
     connector = SalesforceConnector(settings, RetrySettings(attempts=3), sleep=_no_sleep)
     connector.describe("Account")
     return connector
@@ -240,7 +241,7 @@ def test_the_api_floor_stops_a_composite_write_before_it_is_sent(
 def test_an_old_api_version_sends_plain_collections_calls(
     sandbox: SalesforceSandbox, sent: Sent
 ) -> None:
-    settings = sandbox.settings(api_version="47.0")
+    settings = salesforce_settings(sandbox, api_version="47.0")
     http = build_http_session(settings)
     http.hooks["response"].append(sent.observe)
     connector = SalesforceConnector(settings, RetrySettings(), sleep=_no_sleep, http=http)

@@ -11,8 +11,9 @@ from pydantic import SecretStr
 from config.settings import RetrySettings
 from connectors.base import ChildSpec, Connector, Cursor, Page, ReadSpec, WriteOutcome, WriteSpec
 from connectors.errors import AuthError, ConfigError, RateLimited, TransientError
-from connectors.salesforce import SalesforceConnector, build_read_soql
-from connectors.sandbox.salesforce import SalesforceSandbox
+from connectors.salesforce.connector import SalesforceConnector, build_read_soql
+from sandboxes.salesforce.sandbox import SalesforceSandbox
+from sync.cli.sandboxes import salesforce_settings
 
 MARKER = "marker-S3cr3t-do-not-leak"
 ORDERS = ReadSpec(
@@ -37,7 +38,9 @@ def sandbox() -> Iterator[SalesforceSandbox]:
 
 @pytest.fixture
 def connector(sandbox: SalesforceSandbox) -> Iterator[SalesforceConnector]:
-    opened = SalesforceConnector(sandbox.settings(), RetrySettings(attempts=3), sleep=_no_sleep)
+    opened = SalesforceConnector(
+        salesforce_settings(sandbox), RetrySettings(attempts=3), sleep=_no_sleep
+    )
     yield opened
     opened.close()
 
@@ -65,7 +68,8 @@ def test_check_logs_in_and_reads_limits_and_api_usage(connector: SalesforceConne
 def test_bad_password_raises_auth_error_naming_user_and_url_but_no_secret(
     sandbox: SalesforceSandbox,
 ) -> None:
-    settings = sandbox.settings(
+    settings = salesforce_settings(
+        sandbox,
         password=SecretStr(MARKER),
         security_token=SecretStr(MARKER + "-token"),
         client_secret=SecretStr(sandbox.credentials.client_secret),
@@ -86,7 +90,7 @@ def test_unreachable_login_is_transient_and_keeps_the_secret_out(
 ) -> None:
     with SalesforceSandbox(accounts=2, orders=1, products=1) as gone:
         closed_url = gone.url
-    settings = sandbox.settings(login_url=closed_url, password=SecretStr(MARKER))
+    settings = salesforce_settings(sandbox, login_url=closed_url, password=SecretStr(MARKER))
     connector = SalesforceConnector(settings, RetrySettings(attempts=2), sleep=_no_sleep)
     with pytest.raises(TransientError) as raised:
         connector.check()
@@ -94,7 +98,7 @@ def test_unreachable_login_is_transient_and_keeps_the_secret_out(
 
 
 def test_missing_ca_bundle_is_a_config_error(sandbox: SalesforceSandbox) -> None:
-    settings = sandbox.settings(ca_bundle=sandbox.ca_bundle.with_name("missing.pem"))
+    settings = salesforce_settings(sandbox, ca_bundle=sandbox.ca_bundle.with_name("missing.pem"))
     with pytest.raises(ConfigError):
         SalesforceConnector(settings, RetrySettings())
 
@@ -273,7 +277,7 @@ def test_201_records_are_upserted_in_two_collections_each_its_own_call_or_one_co
     sandbox: SalesforceSandbox, per_call: int, calls: int
 ) -> None:
     payloads = [{"Revbridge_Id__c": f"rb-bulk-{n}", "Name": f"Bulk {n}"} for n in range(201)]
-    settings = sandbox.settings(composite_subrequests=per_call)
+    settings = salesforce_settings(sandbox, composite_subrequests=per_call)
     connector = SalesforceConnector(settings, RetrySettings(attempts=3), sleep=_no_sleep)
     connector.describe("Account")
     before = sandbox.api_calls
@@ -306,8 +310,12 @@ def test_session_refused_after_a_fresh_login_is_an_auth_error_not_a_loop(
 
 
 def test_expired_configured_session_id_is_an_auth_error(sandbox: SalesforceSandbox) -> None:
-    settings = sandbox.settings(
-        username=None, password=None, session_id=SecretStr(MARKER), instance_url=sandbox.url
+    settings = salesforce_settings(
+        sandbox,
+        username=None,
+        password=None,
+        session_id=SecretStr(MARKER),
+        instance_url=sandbox.url,
     )
     connector = SalesforceConnector(settings, RetrySettings(), sleep=_no_sleep)
     with pytest.raises(AuthError) as raised:

@@ -9,9 +9,10 @@ import pytest
 from config.settings import RetrySettings
 from connectors.base import ReadSpec
 from connectors.errors import RateLimited, TransientError
-from connectors.salesforce import SalesforceConnector
-from connectors.sandbox.salesforce import SalesforceSandbox
-from connectors.sandbox.salesforce_faults import Fault
+from connectors.salesforce.connector import SalesforceConnector
+from sandboxes.salesforce.faults import Fault
+from sandboxes.salesforce.sandbox import SalesforceSandbox
+from sync.cli.sandboxes import salesforce_settings
 
 ACCOUNTS = ReadSpec("Account", ("Name",), page_size=200)
 
@@ -28,7 +29,7 @@ def sandbox() -> Iterator[SalesforceSandbox]:
 
 def _connector(sandbox: SalesforceSandbox, **overrides: object) -> SalesforceConnector:
     return SalesforceConnector(
-        sandbox.settings(**overrides), RetrySettings(attempts=3), sleep=_no_sleep
+        salesforce_settings(sandbox, **overrides), RetrySettings(attempts=3), sleep=_no_sleep
     )
 
 
@@ -80,7 +81,9 @@ def test_connections_dropped_every_time_end_as_transient_error(
 
 
 def test_random_faults_at_a_rate_are_absorbed_by_retries(sandbox: SalesforceSandbox) -> None:
-    connector = SalesforceConnector(sandbox.settings(), RetrySettings(attempts=8), sleep=_no_sleep)
+    connector = SalesforceConnector(
+        salesforce_settings(sandbox), RetrySettings(attempts=8), sleep=_no_sleep
+    )
     lock = [{"message": "unable to obtain exclusive access", "errorCode": "UNABLE_TO_LOCK_ROW"}]
     sandbox.faults.at_rate(0.3, Fault(400, lock), seed=3)
     records = [r for p in connector.read(ACCOUNTS, None) for r in p.records]

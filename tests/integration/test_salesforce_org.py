@@ -9,9 +9,10 @@ import pytest
 from config.settings import RetrySettings
 from connectors.base import ChildSpec, ReadSpec, WriteSpec
 from connectors.errors import ConfigError
-from connectors.salesforce import SalesforceConnector
-from connectors.sandbox.salesforce import SalesforceSandbox
-from connectors.sandbox.salesforce_org import CHILD_BATCH
+from connectors.salesforce.connector import SalesforceConnector
+from sandboxes.salesforce.org import CHILD_BATCH
+from sandboxes.salesforce.sandbox import SalesforceSandbox
+from sync.cli.sandboxes import salesforce_settings
 
 QUOTES = ReadSpec(
     "SBQQ__Quote__c",
@@ -35,7 +36,9 @@ def sandbox() -> Iterator[SalesforceSandbox]:
 
 @pytest.fixture
 def connector(sandbox: SalesforceSandbox) -> Iterator[SalesforceConnector]:
-    opened = SalesforceConnector(sandbox.settings(), RetrySettings(attempts=2), sleep=_no_sleep)
+    opened = SalesforceConnector(
+        salesforce_settings(sandbox), RetrySettings(attempts=2), sleep=_no_sleep
+    )
     yield opened
     opened.close()
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from connectors.sandbox.salesforce import SalesforceSandbox
+from sandboxes.salesforce.sandbox import SalesforceSandbox
 
 API = "/services/data/v60.0"
 ISO_4217_SEEDED = {"USD", "EUR", "GBP"}

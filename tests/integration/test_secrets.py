@@ -20,17 +20,17 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 
 from config.loader import load_settings
+from config.redaction import MASK, Redactor, install_redaction, secret_values
 from config.settings import RetrySettings
-from connectors.erp import ErpConnector
-from connectors.salesforce import SalesforceConnector
-from connectors.sandbox.billing import BillingSandbox
-from connectors.sandbox.erp import ErpSandbox
+from connectors.erp.connector import ErpConnector
+from connectors.salesforce.connector import SalesforceConnector
 from mappings.loader import load_mapping_set
-from sync.connections import open_connectors
-from sync.engine import SyncEngine
-from sync.flows import QUOTE_TO_CASH
-from sync.redaction import MASK, Redactor, install_redaction, secret_values
-from sync.sandboxes import Sandboxes, SandboxSize
+from sandboxes.billing.sandbox import BillingSandbox
+from sandboxes.erp.sandbox import ErpSandbox
+from sync.cli.sandboxes import Sandboxes, SandboxSize
+from sync.engine.connections import open_connectors
+from sync.engine.flows import QUOTE_TO_CASH
+from sync.engine.run import SyncEngine
 from sync.store import Store
 from tests.cli_process import cli_env, revbridge
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
 from config.settings import SalesforceSettings
-from sync.sandboxes import Sandboxes
+from sync.cli.sandboxes import Sandboxes
 from sync.store import Store
 from sync.store.cursors import load_cursor
 from sync.store.leases import load_lease

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from sync.leases import FlowLease
+from sync.service.flow_lease import FlowLease
 from sync.store import Store
 from sync.store.leases import load_lease
 from sync.store.runs import start_run

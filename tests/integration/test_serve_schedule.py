@@ -11,10 +11,10 @@ from apscheduler.triggers.cron import CronTrigger
 from typer.testing import CliRunner
 
 from config.settings import FlowSettings
-from sync.cli import app
-from sync.flow_runner import Attempt, FlowRunner
-from sync.sandboxes import Sandboxes
-from sync.scheduler import FlowScheduler
+from sync.cli.app import app
+from sync.cli.sandboxes import Sandboxes
+from sync.service.flow_runner import Attempt, FlowRunner
+from sync.service.scheduler import FlowScheduler
 from tests.serve_harness import SMALL, write_serve_config
 
 

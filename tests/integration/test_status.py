@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sync.cli import app
-from sync.leases import FlowLease
-from sync.sandboxes import Sandboxes
+from sync.cli.app import app
+from sync.cli.sandboxes import Sandboxes
+from sync.service.flow_lease import FlowLease
 from sync.store import Store
 from sync.store.runs import finish_run, start_run
 from sync.store.schema import RunStatus

@@ -8,9 +8,15 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.base import Cursor
-from sync.errors import QueuedError, count_active, list_errors, queue_error, resolve_landed
 from sync.store import Store
 from sync.store.cursors import load_cursor, save_cursor
+from sync.store.error_queue import (
+    QueuedError,
+    count_active,
+    list_errors,
+    queue_error,
+    resolve_landed,
+)
 from sync.store.records import (
     StoredRecord,
     XrefEntry,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sync.conflicts import json_ready
+from sync.engine.conflicts import json_ready
 from sync.store import Store
 from sync.store.records import StoredRecord, iter_stored, save_records
 

@@ -16,14 +16,14 @@ import pytest
 from pydantic import SecretStr
 
 from config.settings import BillingSettings, Settings
-from connectors.sandbox.billing import BillingSandbox
 from mappings.loader import shipped_mapping_files
-from sync.cli_common import mappings_for
-from sync.connections import open_connectors
-from sync.engine import SyncEngine
-from sync.flows import QUOTE_TO_CASH
-from sync.sandboxes import Sandboxes, SandboxSize
-from sync.stats import RunSummary
+from sandboxes.billing.sandbox import BillingSandbox
+from sync.cli.common import mappings_for
+from sync.cli.sandboxes import Sandboxes, SandboxSize
+from sync.engine.connections import open_connectors
+from sync.engine.flows import QUOTE_TO_CASH
+from sync.engine.run import SyncEngine
+from sync.engine.stats import RunSummary
 from sync.store import Store
 from sync.store.records import iter_stored
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from connectors.sandbox.salesforce import SalesforceSandbox
-from sync.errors import list_errors
-from sync.flows import QUOTE_TO_CASH, Flow
-from sync.sandboxes import Sandboxes
+from sandboxes.salesforce.sandbox import SalesforceSandbox
+from sync.cli.sandboxes import Sandboxes
+from sync.engine.flows import QUOTE_TO_CASH, Flow
+from sync.store.error_queue import list_errors
 from tests.integration.test_stripe_inbound import (
     SIZE,
     ReceivablesHarness,

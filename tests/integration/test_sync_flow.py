@@ -7,13 +7,13 @@ from collections.abc import Iterator
 import pytest
 
 from mappings.mapping_set import MappingSet
-from sync.connections import open_connectors
-from sync.engine import SyncEngine
-from sync.errors import list_errors
-from sync.flows import QUOTE_TO_CASH
-from sync.sandboxes import Sandboxes, SandboxSize
-from sync.stats import RunSummary
+from sync.cli.sandboxes import Sandboxes, SandboxSize
+from sync.engine.connections import open_connectors
+from sync.engine.flows import QUOTE_TO_CASH
+from sync.engine.run import SyncEngine
+from sync.engine.stats import RunSummary
 from sync.store import Store
+from sync.store.error_queue import list_errors
 from sync.store.records import xref_entries
 from sync.store.schema import ErrorStage, RunStatus
 

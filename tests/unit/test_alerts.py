@@ -10,8 +10,8 @@ import pytest
 from pydantic import SecretStr
 
 from config.settings import AlertSettings
-from sync.alerts import AlertSender
-from sync.stats import RunSummary
+from sync.engine.stats import RunSummary
+from sync.service.alerts import AlertSender
 from sync.store.schema import RunStatus
 from tests.serve_harness import WebhookReceiver
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from connectors.sandbox.billing import ApiError, BillingState
-from connectors.sandbox.billing_collections import COLLECTIONS
+from sandboxes.billing.collections import COLLECTIONS
+from sandboxes.billing.sandbox import ApiError, BillingState
 
 CUSTOMER = "cus_00000001"
 PRODUCT = "prod_00000001"

@@ -9,7 +9,7 @@ from decimal import Decimal
 import requests
 
 from connectors.base import Cursor, WriteOutcome
-from connectors.billing import JsonProfile, idempotency_key
+from connectors.billing.connector import JsonProfile, idempotency_key
 
 
 def _response(status: int, body: object) -> requests.Response:

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from connectors.billing_paging import (
+from connectors.billing.paging import (
     CursorPaging,
     LinkHeaderPaging,
     NextTokenPaging,
     PageNumberPaging,
 )
-from connectors.billing_profile_file import SHIPPED_PROFILE, load_profile
+from connectors.billing.profile_file import SHIPPED_PROFILE, load_profile
 from connectors.errors import ConfigError
 
 GOOD = """\

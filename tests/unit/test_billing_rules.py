@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from connectors.sandbox.billing import ApiError, BillingState
+from sandboxes.billing.sandbox import ApiError, BillingState
 
 CUSTOMER = {"name": "Acme", "currency": "USD"}
 

@@ -10,15 +10,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.billing_stripe_form import (
+from connectors.billing.stripe.form import (
     MoneyError,
     form_body,
     form_pairs,
     from_minor_units,
     to_minor_units,
 )
-from connectors.billing_stripe_objects import create_key, search_query, update_key
-from connectors.sandbox.stripe_form import parse_params
+from connectors.billing.stripe.objects import create_key, search_query, update_key
+from sandboxes.billing.stripe.form import parse_params
 
 
 def test_nested_objects_and_lists_use_bracketed_names_in_sorted_order() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from mappings.canonical import Account
 from mappings.mapping_set import MappingSet
-from sync.capture import CapturedRecord, capture_record
-from sync.change import content_hash
+from sync.engine.capture import CapturedRecord, capture_record
+from sync.engine.change import content_hash
 from sync.store.schema import plain_json_text
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel
 
 from mappings.canonical import Order
-from sync.change import content_hash, json_and_hash, payload_hash
+from sync.engine.change import content_hash, json_and_hash, payload_hash
 from sync.store.schema import plain_json_text
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from config.loader import ConfigInvalid, load_settings
-from sync.scaffold import config_template, env_example
+from sync.cli.scaffold import config_template, env_example
 
 SECRETS = {
     "SF_PASSWORD": "pw-MARKER-1",

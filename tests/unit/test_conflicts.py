@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from config.settings import ConflictSettings, EntityConflictSettings
-from sync.conflicts import (
+from sync.engine.conflicts import (
     Decision,
     Policy,
     Sides,

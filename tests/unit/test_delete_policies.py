@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from config.loader import ConfigInvalid, load_settings
-from sync.deletes import DeletePolicy
-from sync.flows import flows_from_settings
+from sync.engine.deletes import DeletePolicy
+from sync.engine.flows import flows_from_settings
 from tests.unit.test_config_loader import MINIMAL, SECRETS
 
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from connectors.base import Connector, Cursor, Page, ReadSpec, WriteOutcome, WriteResult, WriteSpec
 from mappings.mapping_set import EntityMapping, MappingSet
-from sync.capture import CapturedRecord, CaptureFailure, capture_record
-from sync.deliver import Delivery
-from sync.deliver_targets import deliver_to_targets
+from sync.engine.capture import CapturedRecord, CaptureFailure, capture_record
+from sync.engine.deliver import Delivery
+from sync.engine.deliver_targets import deliver_to_targets
 from sync.store.records import XrefEntry
 from sync.store.schema import ErrorStage
 

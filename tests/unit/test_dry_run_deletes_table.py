@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from sync.dry_run import DryRunPlan, PlannedDelete
-from sync.report import dry_run_tables
+from sync.cli.report import dry_run_tables
+from sync.engine.dry_run import DryRunPlan, PlannedDelete
 
 
 def _rendered(plan: DryRunPlan) -> str:

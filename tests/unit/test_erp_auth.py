@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from config.settings import ErpSettings
-from connectors.erp_auth import (
+from connectors.erp.auth import (
     SIGNATURE_ALGORITHM,
     new_token_passport,
     sign_passport,

@@ -11,8 +11,8 @@ import pytest
 import zeep
 from lxml import etree  # type: ignore[import-untyped]
 
-from connectors.erp_custom import record_type_name, unpacked
-from connectors.erp_records import RecordBuilder, plain_record
+from connectors.erp.custom import record_type_name, unpacked
+from connectors.erp.records import RecordBuilder, plain_record
 from connectors.errors import ConfigError
 
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
@@ -22,7 +22,7 @@ CORE = "urn:core_2023_2.platform.webservices.netsuite.com"
 
 @pytest.fixture(scope="module")
 def client() -> Any:
-    wsdl = resources.files("connectors.sandbox.wsdl").joinpath("netsuite.wsdl")
+    wsdl = resources.files("sandboxes.erp.wsdl").joinpath("netsuite.wsdl")
     with resources.as_file(wsdl) as path:
         return zeep.Client(str(path), settings=zeep.Settings(strict=False))  # type: ignore[no-untyped-call]
 

@@ -14,10 +14,10 @@ import pytest
 from lxml import etree  # type: ignore[import-untyped]
 
 from connectors.base import DeleteOutcome
-from connectors.erp_deletes import delete_result, delete_results
-from connectors.erp_reads import record_refs
-from connectors.erp_records import RECORD_KINDS
-from connectors.erp_replies import answers_in, write_answer
+from connectors.erp.deletes import delete_result, delete_results
+from connectors.erp.reads import record_refs
+from connectors.erp.records import RECORD_KINDS
+from connectors.erp.replies import answers_in, write_answer
 from tests.unit.test_erp_wsdl_parity import (  # noqa: F401 - fixtures used by name
     SOAP_BODY,
     compact_client,

@@ -13,10 +13,10 @@ import zeep.loader
 from lxml import etree  # type: ignore[import-untyped]
 
 from config.settings import ErpSettings
-from connectors.erp import classify_fault
-from connectors.erp_transport import classified, new_client
+from connectors.erp.connector import classify_fault
+from connectors.erp.transport import classified, new_client
 from connectors.errors import AuthError, ConfigError, RateLimited, RecordRejected
-from connectors.sandbox.erp_render import BILLION_LAUGHS_DOCUMENT, XXE_DOCUMENT
+from sandboxes.erp.render import BILLION_LAUGHS_DOCUMENT, XXE_DOCUMENT
 
 FAULTS_NS = "urn:faults_2023_2.platform.webservices.netsuite.com"
 
@@ -117,7 +117,7 @@ def test_fault_codes_that_blame_record_data_are_rejections_and_the_rest_are_not(
 
 @pytest.mark.parametrize("document", [XXE_DOCUMENT, BILLION_LAUGHS_DOCUMENT])
 def test_zeeps_own_parser_settings_refuse_a_dtd_too(document: bytes) -> None:
-    wsdl = resources.files("connectors.sandbox.wsdl").joinpath("netsuite.wsdl")
+    wsdl = resources.files("sandboxes.erp.wsdl").joinpath("netsuite.wsdl")
     with resources.as_file(wsdl) as path:
         settings = ErpSettings(
             wsdl_url=str(path),

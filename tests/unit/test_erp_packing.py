@@ -7,7 +7,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.erp_packing import pack_calls, referenced_external_ids, waves
+from connectors.erp.packing import pack_calls, referenced_external_ids, waves
 
 
 def test_references_are_the_nested_external_ids_not_the_records_own() -> None:

@@ -11,7 +11,7 @@ import pytest
 import zeep
 from lxml import etree  # type: ignore[import-untyped]
 
-from connectors.erp_records import PayloadError, RecordBuilder
+from connectors.erp.records import PayloadError, RecordBuilder
 from connectors.errors import ConfigError
 
 SALES = "urn:sales_2023_2.transactions.webservices.netsuite.com"
@@ -20,7 +20,7 @@ RELATIONSHIPS = "urn:relationships_2023_2.lists.webservices.netsuite.com"
 
 @pytest.fixture(scope="module")
 def client() -> Any:
-    wsdl = resources.files("connectors.sandbox.wsdl").joinpath("netsuite.wsdl")
+    wsdl = resources.files("sandboxes.erp.wsdl").joinpath("netsuite.wsdl")
     with resources.as_file(wsdl) as path:
         settings = zeep.Settings(strict=False, forbid_dtd=True)
         return zeep.Client(str(path), settings=settings)  # type: ignore[no-untyped-call]

@@ -14,10 +14,10 @@ import zeep
 from lxml import etree  # type: ignore[import-untyped]
 
 from connectors.base import Cursor, WriteOutcome
-from connectors.erp import RECORD_NAMESPACES, RecordBuilder, write_results
-from connectors.erp_reads import custom_record_refs, deleted_filter, record_refs, search_record
-from connectors.erp_records import RECORD_KINDS, plain_record
-from connectors.erp_replies import WriteAnswer, answers_in
+from connectors.erp.connector import RECORD_NAMESPACES, RecordBuilder, write_results
+from connectors.erp.reads import custom_record_refs, deleted_filter, record_refs, search_record
+from connectors.erp.records import RECORD_KINDS, plain_record
+from connectors.erp.replies import WriteAnswer, answers_in
 from connectors.errors import TransientError
 
 SOAP_BODY = "{http://schemas.xmlsoap.org/soap/envelope/}Body"
@@ -186,7 +186,7 @@ def _client(wsdl: Path) -> Any:
 
 @pytest.fixture(scope="module")
 def compact_client() -> Any:
-    wsdl = resources.files("connectors.sandbox.wsdl").joinpath("netsuite.wsdl")
+    wsdl = resources.files("sandboxes.erp.wsdl").joinpath("netsuite.wsdl")
     with resources.as_file(wsdl) as path:
         return _client(path)
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sync.gc_pause import gc_paused
+from sync.engine.gc_pause import gc_paused
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sync.heap import _malloc_trim, release_free_memory
+from sync.engine.heap import _malloc_trim, release_free_memory
 
 
 def _rss_bytes() -> int:

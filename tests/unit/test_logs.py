@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from sync.logs import LogFormat, bind_run_context, configure_logging, run_context
-from sync.redaction import REDACTOR
+from config.redaction import REDACTOR
+from sync.service.logs import LogFormat, bind_run_context, configure_logging, run_context
 
 SECRET = "marker-secret-7f3a9c"
 

@@ -15,7 +15,7 @@ from mappings.canonical import Account, Order
 from mappings.errors import MappingError, UnresolvedReference
 from mappings.identity import canonical_id
 from mappings.loader import load_mapping_set
-from sync.specs import read_spec, write_spec
+from sync.engine.specs import read_spec, write_spec
 
 MAPPINGS = load_mapping_set()
 SALESFORCE = MAPPINGS.system("salesforce").entities

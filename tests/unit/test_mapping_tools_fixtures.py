@@ -9,8 +9,8 @@ from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
 from mappings.loader import shipped_mapping_files
-from sync.cli import app
-from sync.payload_values import field_changes, plain
+from sync.cli.app import app
+from sync.tools.payload_values import field_changes, plain
 
 runner = CliRunner()
 SHIPPED_TESTS = shipped_mapping_files()[0].parent / "tests"

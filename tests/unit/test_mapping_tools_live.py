@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from mappings.loader import load_mapping_set, shipped_mapping_files
-from sync.live_check import check_live
-from sync.mapping_positions import MappingPositions
+from sync.tools.live_check import check_live
+from sync.tools.positions import MappingPositions
 
 
 def _describe_without(missing: str, retyped: dict[str, str]) -> Any:

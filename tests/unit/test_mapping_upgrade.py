@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from mappings.loader import check_mapping_files, load_mapping_set
 from mappings.upgrade import upgrade_text
-from sync.cli import app
+from sync.cli.app import app
 
 # Every version 1 rule shape, as the skeleton's loader read them. Line numbers matter.
 CRM_V1 = """\

@@ -9,7 +9,7 @@ import pytest
 
 from connectors.base import Cursor, Page
 from connectors.errors import TransientError
-from sync.read_ahead import SourceReads
+from sync.engine.read_ahead import SourceReads
 
 
 def _page(number: int) -> Page:

@@ -8,9 +8,9 @@ import io
 import pytest
 
 from connectors.errors import RateLimited
-from connectors.salesforce_csv import RestShaper, payloads_csv
-from connectors.salesforce_ingest import parse_bulk_error
-from connectors.salesforce_limits import ApiBudget, parse_api_usage
+from connectors.salesforce.csv_rows import RestShaper, payloads_csv
+from connectors.salesforce.ingest import parse_bulk_error
+from connectors.salesforce.limits import ApiBudget, parse_api_usage
 
 
 def test_rows_are_typed_back_to_rest_values() -> None:

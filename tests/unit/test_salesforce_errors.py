@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from connectors.errors import AuthError, ConfigError, RateLimited, TransientError
-from connectors.salesforce_errors import classify_answer, first_error, subrequest_error
+from connectors.salesforce.error_codes import classify_answer, first_error, subrequest_error
 
 
 def _body(code: str, message: str = "m") -> list[dict[str, Any]]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.sandbox.packed import PackedRecords
-from connectors.sandbox.salesforce_locators import PackedRows, QueryLocators, in_batches
-from connectors.sandbox.salesforce_org import SandboxOrg
+from sandboxes.packed import PackedRecords
+from sandboxes.salesforce.locators import PackedRows, QueryLocators, in_batches
+from sandboxes.salesforce.org import SandboxOrg
 
 VERSION = "60.0"
 

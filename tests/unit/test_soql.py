@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from connectors.sandbox.cpq_seed import OBJECTS, new_record
-from connectors.sandbox.soql import (
+from sandboxes.salesforce.cpq_seed import OBJECTS, new_record
+from sandboxes.salesforce.soql import (
     Comparison,
     FieldPath,
     InList,
@@ -20,7 +20,7 @@ from connectors.sandbox.soql import (
     SoqlError,
     parse_soql,
 )
-from connectors.sandbox.soql_run import plan_query
+from sandboxes.salesforce.soql_run import plan_query
 
 STAMP = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 

@@ -1,0 +1,59 @@
+"""The built-in Stripe-compatible billing profile: what the connector calls for Stripe.
+
+Writes go through :mod:`connectors.billing.stripe.objects` (single objects) and
+:mod:`connectors.billing.stripe.orders` (an order as a subscription plus invoice items); reads
+through :mod:`connectors.billing.stripe.read`. See ``billing_stripe_objects`` for how records are
+found without an upsert by external id, and how idempotency keys are derived.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from connectors.base import Cursor, DeleteResult, Page, RawRecord, WriteResult
+from connectors.billing.deletes import delete_stripe_object
+from connectors.billing.http import BillingHttpClient
+from connectors.billing.stripe.objects import EXISTING_ID_KEY, StripeObjects
+from connectors.billing.stripe.orders import write_order
+from connectors.billing.stripe.read import fetch_stripe_objects, read_stripe_list
+
+__all__ = ["EXISTING_ID_KEY", "StripeProfile"]
+
+
+class StripeProfile:
+    """Stripe's wire format for the billing connector (writes and incremental reads)."""
+
+    def write_record(
+        self,
+        client: BillingHttpClient,
+        collection: str,
+        external_id: str,
+        payload: Mapping[str, Any],
+        write_token: str,
+    ) -> WriteResult:
+        """Write one canonical record's payload; orders become a subscription + invoice items."""
+        existing = payload.get(EXISTING_ID_KEY)
+        params = {k: v for k, v in payload.items() if k != EXISTING_ID_KEY}
+        objects = StripeObjects(client)
+        if collection == "orders":
+            return write_order(objects, external_id, params, write_token, existing)
+        return objects.upsert(collection, external_id, params, write_token, existing)
+
+    def delete_record(
+        self, client: BillingHttpClient, collection: str, external_id: str, target_id: str
+    ) -> DeleteResult:
+        """Delete the Stripe object by its id, where Stripe allows deleting that kind."""
+        return delete_stripe_object(client, collection, target_id)
+
+    def fetch_records(
+        self, client: BillingHttpClient, collection: str, object_ids: Sequence[str]
+    ) -> list[RawRecord]:
+        """The objects with these Stripe ids as they are now; missing ones left out."""
+        return fetch_stripe_objects(client, collection, object_ids)
+
+    def read(
+        self, client: BillingHttpClient, collection: str, since: Cursor | None, page_size: int
+    ) -> Iterator[Page]:
+        """Pages of objects created strictly after ``since``, oldest first, money as Decimal."""
+        return read_stripe_list(client, collection, since, page_size)

@@ -1,0 +1,1 @@
+"""The ERP (NetSuite SuiteTalk) over SOAP with zeep, generic over its WSDL."""

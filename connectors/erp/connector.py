@@ -1,0 +1,194 @@
+"""ERP connector: NetSuite SuiteTalk SOAP over zeep, a write target and a source.
+
+Payloads and records are nested dicts in SuiteTalk field names (``companyName``,
+``entity: {externalId}``, ``itemList: {item: [...]}``); the record's XSD type drives their
+conversion (decimal strings for ``xsd:double``, dates for ``xsd:dateTime``). Writes go through
+``upsertList`` by externalId, reads through ``search``/``searchMoreWithId`` by
+``lastModifiedDate``, fetches through ``getList`` and deletions through ``getDeleted``; the SOAP
+operation names come from ``erp.operations``. Nothing outside ``connectors/erp*.py`` sees SOAP,
+so a REST ERP client can sit behind the same protocol.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Literal
+
+from zeep.cache import Base as WsdlCache
+
+from config.settings import ErpSettings, RetrySettings
+from connectors.base import (
+    Cursor,
+    DeleteResult,
+    PackedWrite,
+    Page,
+    RawRecord,
+    ReadSpec,
+    WriteResult,
+    WriteSpec,
+)
+from connectors.erp.custom import (
+    custom_record_type_id,
+    is_custom_record,
+    record_type_name,
+    unset_type_result,
+)
+from connectors.erp.deletes import delete_records
+from connectors.erp.faults import FAULT_ERRORS, classify_fault
+from connectors.erp.reads import DeletedRecord, deleted_records, fetch_records, read_changes
+from connectors.erp.records import (
+    RECORD_NAMESPACES,
+    SYSTEM,
+    RecordBuilder,
+    line_record_type,
+    record_kind,
+)
+from connectors.erp.soap import SoapSession
+from connectors.erp.transport import AUTH_HINT, user_wsdl_cache
+from connectors.erp.writes import RecordWriter, write_results
+from connectors.errors import AuthError, ConfigError
+
+__all__ = [
+    "FAULT_ERRORS",
+    "RECORD_NAMESPACES",
+    "DeletedRecord",
+    "ErpConnector",
+    "RecordBuilder",
+    "classify_fault",
+    "user_wsdl_cache",
+    "write_results",
+]
+
+
+class ErpConnector:
+    """Customers, contacts, items, estimates, sales orders, custom records, invoices, payments
+    and credit memos in NetSuite, by SuiteTalk SOAP."""
+
+    system = SYSTEM
+
+    def __init__(
+        self,
+        settings: ErpSettings,
+        retry: RetrySettings,
+        *,
+        wsdl_cache: WsdlCache | Literal["user"] | None = "user",
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """``wsdl_cache="user"`` caches remote WSDLs under the user's cache dir (not loopback)."""
+        self._soap = SoapSession(settings, retry, wsdl_cache=wsdl_cache, sleep=sleep)
+        self._builder = RecordBuilder(self._soap.type)
+        self._writer = RecordWriter(self._soap, self._builder)
+
+    def check(self) -> None:
+        """Load the WSDL and make one authenticated ``getServerTime`` call."""
+        result = self._soap.call("server_time")["getServerTimeResult"]
+        if not result["status"]["isSuccess"]:
+            raise AuthError(f"NetSuite refused getServerTime; {AUTH_HINT}", system=SYSTEM)
+
+    def read(self, spec: ReadSpec, since: Cursor | None) -> Iterator[Page]:
+        """Yield pages of records changed strictly after ``since`` (by lastModifiedDate)."""
+        _refuse_filter(spec)
+        kind = record_kind(spec.object_name)
+        page_size = max(5, min(spec.page_size, self._soap.settings.search_page_size))
+        return read_changes(self._soap, kind, since, page_size)
+
+    def fetch(self, spec: ReadSpec, record_ids: Sequence[str]) -> list[RawRecord]:
+        """The current state of the records with these internalIds (missing ones left out)."""
+        type_id = self._custom_type_id(spec.object_name)
+        return fetch_records(self._soap, record_kind(spec.object_name), record_ids, type_id)
+
+    def deleted(self, spec: ReadSpec, since: dt.datetime | None) -> Iterator[DeletedRecord]:
+        """Records of ``spec.object_name`` deleted after ``since``, by ``getDeleted``."""
+        return deleted_records(self._soap, record_kind(spec.object_name), since)
+
+    def write(self, spec: WriteSpec, payloads: Sequence[Mapping[str, Any]]) -> list[WriteResult]:
+        """Upsert payloads in batches of ``batch_size``; one result per payload, same order."""
+        results = self.write_packed([PackedWrite(spec, payload) for payload in payloads])
+        return [result for result in results if result is not None]
+
+    def write_packed(
+        self, writes: Sequence[PackedWrite], *, hold_partial: bool = False
+    ) -> list[WriteResult | None]:
+        """Upsert records of any types, ``batch_size`` to an ``upsertList`` (see
+        :mod:`connectors.erp.packing`); with ``hold_partial``, a last call that would not be
+        full is not sent and its records' results are None."""
+        results: list[WriteResult | None] = [None] * len(writes)
+        typed: list[tuple[Any, Mapping[str, Any]]] = []
+        positions: list[int] = []
+        record_types: dict[str, tuple[Any, str | ConfigError | None]] = {}
+        for position, write in enumerate(writes):
+            object_name = write.spec.object_name
+            if object_name not in record_types:
+                record_types[object_name] = self._upsert_type(write.spec)
+            record_type, type_id = record_types[object_name]
+            if isinstance(type_id, ConfigError):
+                # Only these records wait (in the error queue) for the setting; the run goes on.
+                results[position] = unset_type_result(write.payload, type_id)
+                continue
+            payload = write.payload
+            if type_id is not None:
+                # A custom record names its type; the mapping names it by script id.
+                payload = {**payload, "recType": {"internalId": type_id}}
+            typed.append((record_type, payload))
+            positions.append(position)
+        answers = self._writer.upsert_packed(typed, hold_partial=hold_partial)
+        for position, answer in zip(positions, answers, strict=True):
+            results[position] = answer
+        return results
+
+    def _upsert_type(self, spec: WriteSpec) -> tuple[Any, str | ConfigError | None]:
+        """The zeep type to upsert ``spec.object_name`` as, and a custom record's type id (or
+        the error saying the setting that gives it is missing)."""
+        if spec.external_id_field != "externalId":
+            raise ConfigError(
+                f"NetSuite upserts by externalId, not {spec.external_id_field!r}", system=SYSTEM
+            )
+        kind = record_kind(spec.object_name)
+        record_type = self._soap.type(kind.namespace, record_type_name(spec.object_name))
+        try:
+            return record_type, self._custom_type_id(spec.object_name)
+        except ConfigError as unset:
+            return record_type, unset
+
+    def delete(self, spec: WriteSpec, target_ids: Sequence[str]) -> list[DeleteResult]:
+        """Delete records by internalId with ``deleteList``; already gone counts as deleted."""
+        type_id = self._custom_type_id(spec.object_name)
+        return delete_records(self._soap, record_kind(spec.object_name), target_ids, type_id)
+
+    def _custom_type_id(self, object_name: str) -> str | None:
+        if not is_custom_record(object_name):
+            return None
+        return custom_record_type_id(self._soap.settings.custom_record_types, object_name)
+
+    def record_type(self, object_name: str) -> Any:
+        """The zeep type an ERP mapping's ``object`` names: a record type, a custom record type's
+        script id (a ``CustomRecord``) or a line type read inside its record (``InvoiceItem``)."""
+        try:
+            kind = record_kind(object_name)
+        except ConfigError:
+            line_type = line_record_type(self._soap.type, object_name)
+            if line_type is None:
+                raise
+            return line_type
+        return self._soap.type(kind.namespace, record_type_name(object_name))
+
+    def close(self) -> None:
+        """Release the HTTP session."""
+        self._soap.close()
+
+
+def _refuse_filter(spec: ReadSpec) -> None:
+    if spec.filter:
+        raise ConfigError(
+            f"the ERP reads {spec.object_name} without filters; remove `filter` from the ERP "
+            "mapping (SuiteTalk basic search has no query language revbridge can pass through)",
+            system=SYSTEM,
+        )
+    if spec.until is not None:
+        raise ConfigError(
+            f"backfills of {spec.object_name} up to a date are not supported for the ERP yet; "
+            "run the backfill without --until",
+            system=SYSTEM,
+        )

@@ -1,0 +1,1 @@
+"""A loopback billing REST API: the generic JSON API and a Stripe-compatible one."""

@@ -1,0 +1,1 @@
+"""The Stripe-compatible half of the billing sandbox."""

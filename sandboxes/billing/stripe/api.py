@@ -1,0 +1,219 @@
+"""The billing sandbox's Stripe-compatible API, mounted under ``/stripe`` beside the generic one.
+
+Form-encoded bodies, Stripe's error object, ``Idempotency-Key`` replay with the same answer (and
+``Idempotent-Replayed: true``), newest-first cursor lists with ``starting_after``, ``expand[]``
+of ``data.customer``, and ``/search`` on ``metadata['key']:'value'``. Every request is logged
+(method, path, parameter names) so tests can hold it against Stripe's real OpenAPI spec.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from sandboxes.billing.rules import ApiError
+from sandboxes.billing.stripe.form import parse_params, top_level_names
+from sandboxes.billing.stripe.objects import OBJECT_NAMES, PREFIXES, check_params
+from sandboxes.billing.stripe.writes import StripeWrites
+
+_START = 1767607200  # 2026-01-05T10:00:00Z
+_SEARCH = re.compile(r"^metadata\['([^']+)'\]:'((?:[^'\\]|\\.)*)'$")
+# What Stripe deletes outright (spec3.json); prices, invoices (but drafts), subscriptions
+# (cancelled, not deleted), payments and credit notes have no delete.
+_DELETABLE = frozenset({"customers", "products", "invoiceitems"})
+_SEARCHABLE = frozenset({"customers", "products", "prices", "subscriptions", "invoices"})
+_EMBEDDED_LINES = 10
+_READ_ONLY = frozenset({"invoices", "charges", "credit_notes"})
+
+
+@dataclass(frozen=True)
+class StripeRequest:
+    """One logged request: method, path (below ``/stripe``) and parameter names."""
+
+    method: str
+    path: str
+    query_names: tuple[str, ...]
+    form_names: tuple[str, ...]
+    idempotency_key: str | None
+
+
+@dataclass
+class StripeState:
+    """Objects, idempotency results and the request log (guarded by the sandbox's lock)."""
+
+    rows: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    requests: list[StripeRequest] = field(default_factory=list)
+    writes: Counter[tuple[str, str]] = field(default_factory=Counter)
+    _ids: Counter[str] = field(default_factory=Counter)
+    _clock: int = _START
+    _idempotent: dict[str, tuple[str, int, dict[str, Any]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.rows = {name: {} for name in PREFIXES}
+        self.builder = StripeWrites(self)
+
+    def new_id(self, collection: str) -> str:
+        """A fresh id with Stripe's prefix for the collection."""
+        self._ids[collection] += 1
+        return f"{PREFIXES[collection]}_{self._ids[collection]:014d}"
+
+    def tick(self) -> int:
+        """A strictly later ``created`` second for every new object."""
+        self._clock += 1
+        return self._clock
+
+    def exists(self, collection: str, object_id: str) -> bool:
+        """True when ``object_id`` is stored in ``collection``."""
+        return object_id in self.rows[collection]
+
+    def handle(
+        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """Answer one request below ``/stripe``: status, JSON body, extra headers."""
+        form = body.decode("utf-8", "replace")
+        key = headers.get("Idempotency-Key")
+        self.requests.append(
+            StripeRequest(
+                method, path, tuple(top_level_names(query)), tuple(top_level_names(form)), key
+            )
+        )
+        if method == "POST" and key is not None:
+            return self._idempotent_post(path, form, key)
+        return (*self._dispatch(method, path, parse_params(query), parse_params(form)), {})
+
+    def _idempotent_post(
+        self, path: str, form: str, key: str
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        fingerprint = json.dumps([path, sorted(parse_params(form).items())], default=str)
+        if key in self._idempotent:
+            seen, status, answer = self._idempotent[key]
+            if seen != fingerprint:
+                message = "Keys for idempotent requests can only be used with the same parameters"
+                raise ApiError(400, "idempotency_key_in_use", "", message, "idempotency_error")
+            return status, answer, {"Idempotent-Replayed": "true"}
+        status, answer = self._dispatch("POST", path, {}, parse_params(form))
+        # Like Stripe, only requests that executed are saved; a refused one may be resent.
+        self._idempotent[key] = (fingerprint, status, answer)
+        return status, answer, {}
+
+    def _dispatch(  # noqa: PLR0911 - one return per route reads as a route table
+        self, method: str, path: str, query: dict[str, Any], form: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        parts = [unquote(part) for part in path.strip("/").split("/")]
+        if len(parts) < 2 or parts[0] != "v1" or parts[1] not in OBJECT_NAMES:
+            raise ApiError(
+                404, "resource_missing", "", f"Unrecognized request URL ({method} {path})"
+            )
+        collection, rest = parts[1], parts[2:]
+        if method == "GET" and not rest:
+            return 200, self.list(collection, query)
+        if method == "GET" and rest == ["search"] and collection in _SEARCHABLE:
+            return 200, self.search(collection, query)
+        if method == "GET" and len(rest) == 2 and rest[1] == "lines" and collection == "invoices":
+            return 200, self._invoice_lines(rest[0], query)
+        if method == "GET" and len(rest) == 1:
+            return 200, self._expanded(self._get(collection, rest[0]), query.get("expand"), "")
+        if method == "DELETE" and len(rest) == 1 and collection in _DELETABLE:
+            self._get(collection, rest[0])
+            self._refuse_product_with_prices(collection, rest[0])
+            del self.rows[collection][rest[0]]
+            self.writes[(collection, "deleted")] += 1
+            return 200, {"id": rest[0], "object": OBJECT_NAMES[collection], "deleted": True}
+        if method == "POST" and collection not in _READ_ONLY and len(rest) <= 1:
+            check_params(collection, form, update=bool(rest))
+            if rest:
+                self._get(collection, rest[0])
+                return 200, self.builder.update(collection, rest[0], form)
+            return 200, self.builder.create(collection, form)
+        raise ApiError(404, "resource_missing", "", f"Unrecognized request URL ({method} {path})")
+
+    def _refuse_product_with_prices(self, collection: str, object_id: str) -> None:
+        if collection == "products" and any(
+            price.get("product") == object_id for price in self.rows["prices"].values()
+        ):
+            message = "This product cannot be deleted because it has one or more prices."
+            raise ApiError(400, "resource_in_use", "", message)
+
+    def _get(self, collection: str, object_id: str) -> dict[str, Any]:
+        found = self.rows[collection].get(object_id)
+        if found is None:
+            message = f"No such {OBJECT_NAMES[collection]}: '{object_id}'"
+            raise ApiError(404, "resource_missing", "id", message)
+        return found
+
+    def _ordered(self, collection: str) -> list[dict[str, Any]]:
+        rows = self.rows[collection].values()
+        return sorted(rows, key=lambda row: (row["created"], row["id"]), reverse=True)
+
+    def list(self, collection: str, query: Mapping[str, Any]) -> dict[str, Any]:
+        """A newest-first list page, filtered by ``customer`` and paged by ``starting_after``."""
+        limit = _limit(query)
+        rows = self._ordered(collection)
+        if "customer" in query:
+            rows = [row for row in rows if row.get("customer") == query["customer"]]
+        after = query.get("starting_after")
+        if after is not None:
+            ids = [row["id"] for row in rows]
+            if after not in ids:
+                raise ApiError(
+                    400, "resource_missing", "starting_after", f"No such object: '{after}'"
+                )
+            rows = rows[ids.index(after) + 1 :]
+        page = [self._expanded(row, query.get("expand"), "data.") for row in rows[:limit]]
+        url = f"/v1/{collection}"
+        return {"object": "list", "data": page, "has_more": len(rows) > limit, "url": url}
+
+    def search(self, collection: str, query: Mapping[str, Any]) -> dict[str, Any]:
+        """``metadata['key']:'value'`` search (the only clause revbridge sends)."""
+        match = _SEARCH.match(str(query.get("query", "")))
+        if match is None:
+            raise ApiError(400, "parameter_invalid", "query", "Unsupported search query.")
+        name, value = match.group(1), re.sub(r"\\(.)", r"\1", match.group(2))
+        rows = [
+            dict(row)
+            for row in self._ordered(collection)
+            if (row.get("metadata") or {}).get(name) == value
+        ]
+        limit = _limit(query)
+        url = f"/v1/{collection}/search"
+        return {
+            "object": "search_result",
+            "data": rows[:limit],
+            "has_more": len(rows) > limit,
+            "next_page": None,
+            "url": url,
+        }
+
+    def _invoice_lines(self, invoice_id: str, query: Mapping[str, Any]) -> dict[str, Any]:
+        lines = self._get("invoices", invoice_id)["lines"]["data"]
+        after = query.get("starting_after")
+        ids = [line["id"] for line in lines]
+        start = ids.index(after) + 1 if after in ids else 0
+        limit = _limit(query)
+        page = lines[start : start + limit]
+        url = f"/v1/invoices/{invoice_id}/lines"
+        return {"object": "list", "data": page, "has_more": start + limit < len(lines), "url": url}
+
+    def _expanded(self, row: dict[str, Any], expand: Any, prefix: str) -> dict[str, Any]:
+        copy: dict[str, Any] = json.loads(json.dumps(row))
+        lines = copy.get("lines")
+        if isinstance(lines, dict) and len(lines["data"]) > _EMBEDDED_LINES:
+            # Like Stripe, an invoice embeds its first lines; the rest via /lines.
+            copy["lines"] = {**lines, "data": lines["data"][:_EMBEDDED_LINES], "has_more": True}
+        for path in expand if isinstance(expand, list) else []:
+            name = str(path).removeprefix(prefix)
+            if name == "customer" and copy.get("customer") in self.rows["customers"]:
+                copy["customer"] = dict(self.rows["customers"][copy["customer"]])
+        return copy
+
+
+def _limit(query: Mapping[str, Any]) -> int:
+    raw = str(query.get("limit", "10"))
+    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+        raise ApiError(400, "parameter_invalid_integer", "limit", "limit must be 1 to 100")
+    return int(raw)

@@ -1,0 +1,226 @@
+"""How the Stripe-compatible sandbox builds and changes objects, and bills pending items."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sandboxes.billing.rules import ApiError
+from sandboxes.billing.stripe.objects import OBJECT_NAMES, integer, price_from_data, reference
+
+if TYPE_CHECKING:
+    from sandboxes.billing.stripe.api import StripeState
+
+_REFERENCES = {"customer": "customers", "product": "products"}
+
+
+def _line_amount(price: dict[str, Any], quantity: int) -> int:
+    return int(price["unit_amount"] if price["unit_amount"] is not None else 0) * quantity
+
+
+class StripeWrites:
+    """Create and update objects in a :class:`StripeState`."""
+
+    def __init__(self, state: StripeState) -> None:
+        self._state = state
+
+    def create(self, collection: str, form: dict[str, Any]) -> dict[str, Any]:
+        """A new object from validated create parameters."""
+        state = self._state
+        for name, target in _REFERENCES.items():
+            if collection != target:
+                reference(form, name, target, state.exists, name)
+        row: dict[str, Any] = {
+            "id": state.new_id(collection),
+            "object": OBJECT_NAMES[collection],
+            "created": state.tick(),
+            "livemode": False,
+            "metadata": dict(form.get("metadata") or {}),
+        }
+        row.update(self._fields(collection, form, row["id"]))
+        state.rows[collection][row["id"]] = row
+        state.writes[(collection, "created")] += 1
+        return dict(row)
+
+    def update(self, collection: str, object_id: str, form: dict[str, Any]) -> dict[str, Any]:
+        """The object with validated update parameters applied; metadata merges."""
+        row = self._state.rows[collection][object_id]
+        metadata = {**row.get("metadata", {}), **(form.get("metadata") or {})}
+        changes = self._fields(collection, form, object_id, current=row)
+        row.update({**changes, "metadata": {k: v for k, v in metadata.items() if v != ""}})
+        self._state.writes[(collection, "updated")] += 1
+        return dict(row)
+
+    def _fields(
+        self,
+        collection: str,
+        form: dict[str, Any],
+        object_id: str,
+        current: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        plain = {k: v for k, v in form.items() if k not in ("metadata", "expand", "items")}
+        if collection == "prices" and current is None:
+            plain = price_from_data(form, self._state.exists, "", recurring=False)
+            plain["active"] = form.get("active", "true") != "false"
+        if collection == "invoiceitems":
+            plain.update(self._invoice_item_amounts(form, current))
+        if collection == "subscriptions" and "items" in form:
+            plain["items"] = self._items(object_id, form["items"], current)
+            plain["status"] = "active"
+        if "active" in plain and isinstance(plain["active"], str):
+            plain["active"] = plain["active"] == "true"
+        return plain
+
+    def _invoice_item_amounts(
+        self, form: dict[str, Any], current: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        quantity = integer(form, "quantity", "quantity") or (current or {}).get("quantity") or 1
+        price = (current or {}).get("price")
+        if isinstance(form.get("price_data"), dict):
+            price = price_from_data(
+                form["price_data"], self._state.exists, "price_data", recurring=False
+            )
+            price["id"] = self._state.new_id("prices")
+        amount = integer(form, "amount", "amount")
+        if price is None and amount is None:
+            raise ApiError(400, "parameter_missing", "amount", "Missing amount or price_data.")
+        if amount is None and price is not None:
+            amount = _line_amount(price, quantity)
+        fields: dict[str, Any] = {"quantity": quantity, "amount": amount, "price": price}
+        if price is not None:
+            fields["unit_amount"] = price["unit_amount"]
+            fields["unit_amount_decimal"] = price["unit_amount_decimal"]
+        fields.setdefault("invoice", (current or {}).get("invoice"))
+        return {k: v for k, v in fields.items() if k not in ("price",)} | {"price": price}
+
+    def _items(
+        self, subscription_id: str, items: Any, current: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        if not isinstance(items, list) or not items:
+            raise ApiError(400, "parameter_invalid", "items", "items must be a non-empty list")
+        kept = {item["id"]: item for item in ((current or {}).get("items") or {}).get("data", [])}
+        for index, item in enumerate(items):
+            param = f"items[{index}]"
+            if item.get("deleted") == "true":
+                kept.pop(str(item.get("id")), None)
+                continue
+            existing = kept.get(str(item.get("id"))) if item.get("id") else None
+            if item.get("id") and existing is None:
+                raise ApiError(400, "resource_missing", f"{param}[id]", "No such subscription item")
+            built = dict(
+                existing
+                or {
+                    "id": self._state.new_id("subscription_items"),
+                    "object": "subscription_item",
+                    "subscription": subscription_id,
+                    "created": self._state.tick(),
+                }
+            )
+            if isinstance(item.get("price_data"), dict):
+                price = price_from_data(
+                    item["price_data"], self._state.exists, f"{param}[price_data]", recurring=True
+                )
+                built["price"] = {**price, "id": self._state.new_id("prices")}
+            elif existing is None:
+                raise ApiError(400, "parameter_missing", f"{param}[price_data]", "Missing price.")
+            built["quantity"] = integer(item, "quantity", f"{param}[quantity]") or 1
+            built["metadata"] = {**built.get("metadata", {}), **(item.get("metadata") or {})}
+            kept[built["id"]] = built
+        url = f"/v1/subscription_items?subscription={subscription_id}"
+        return {"object": "list", "data": list(kept.values()), "has_more": False, "url": url}
+
+    def bill_pending_items(self, customer_id: str) -> dict[str, Any]:
+        """An open invoice with one line per pending invoice item of the customer."""
+        state = self._state
+        pending = [
+            item
+            for item in state.rows["invoiceitems"].values()
+            if item["customer"] == customer_id and item.get("invoice") is None
+        ]
+        if not pending:
+            raise ValueError(f"customer {customer_id} has no pending invoice items")
+        invoice_id = state.new_id("invoices")
+        lines = []
+        for item in pending:
+            item["invoice"] = invoice_id
+            line = {
+                "id": state.new_id("invoice_lines"),
+                "object": "line_item",
+                "type": "invoiceitem",
+                "invoice_item": item["id"],
+                "amount": item["amount"],
+                "currency": item["currency"],
+                "quantity": item["quantity"],
+                "description": item.get("description"),
+                "price": item.get("price"),
+                "metadata": dict(item.get("metadata") or {}),
+            }
+            lines.append(line)
+        total = sum(int(line["amount"]) for line in lines)
+        invoice = {
+            "id": invoice_id,
+            "object": "invoice",
+            "created": state.tick(),
+            "customer": customer_id,
+            "currency": pending[0]["currency"],
+            "status": "open",
+            "subtotal": total,
+            "tax": 0,
+            "total": total,
+            "amount_due": total,
+            "amount_paid": 0,
+            "amount_remaining": total,
+            "lines": {
+                "object": "list",
+                "data": lines,
+                "has_more": False,
+                "url": f"/v1/invoices/{invoice_id}/lines",
+            },
+            "metadata": {},
+        }
+        state.rows["invoices"][invoice_id] = invoice
+        return invoice
+
+    def pay_invoice(self, invoice_id: str) -> dict[str, Any]:
+        """A succeeded charge for the invoice's amount due; the invoice becomes paid."""
+        state = self._state
+        invoice = state.rows["invoices"][invoice_id]
+        charge = {
+            "id": state.new_id("charges"),
+            "object": "charge",
+            "created": state.tick(),
+            "amount": invoice["amount_due"],
+            "amount_captured": invoice["amount_due"],
+            "amount_refunded": 0,
+            "currency": invoice["currency"],
+            "customer": invoice["customer"],
+            "invoice": invoice_id,
+            "paid": True,
+            "status": "succeeded",
+            "payment_method_details": {"type": "card"},
+            "metadata": {},
+        }
+        state.rows["charges"][charge["id"]] = charge
+        invoice.update(status="paid", amount_paid=invoice["amount_due"], amount_remaining=0)
+        invoice["charge"] = charge["id"]
+        return charge
+
+    def credit_invoice(self, invoice_id: str, amount: int, reason: str) -> dict[str, Any]:
+        """An issued credit note of ``amount`` minor units against the invoice."""
+        state = self._state
+        invoice = state.rows["invoices"][invoice_id]
+        note_id = state.new_id("credit_notes")
+        note = {
+            "id": note_id,
+            "object": "credit_note",
+            "created": state.tick(),
+            "number": f"CN-{note_id[-4:]}",
+            "amount": amount,
+            "currency": invoice["currency"],
+            "customer": invoice["customer"],
+            "invoice": invoice_id,
+            "reason": reason,
+            "status": "issued",
+            "metadata": {},
+        }
+        state.rows["credit_notes"][note_id] = note
+        return note

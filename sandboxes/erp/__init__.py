@@ -1,0 +1,1 @@
+"""A loopback NetSuite SuiteTalk SOAP service that serves its own WSDL."""

@@ -1,0 +1,254 @@
+"""The ERP sandbox's in-memory records: upsert by (record type, externalId), NetSuite's checks,
+server-kept ``lastModifiedDate``, deletions, and the queries behind search and getDeleted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sandboxes.packed import PackedRecords
+
+# SuiteTalk record type -> the ``type`` NetSuite puts on the RecordRef it answers with.
+RECORD_REF_TYPES = {
+    "Customer": "customer",
+    "ServiceSaleItem": "serviceSaleItem",
+    "InventoryItem": "inventoryItem",
+    "SalesOrder": "salesOrder",
+    "Invoice": "invoice",
+    "CustomerPayment": "customerPayment",
+    # Contacts, estimates, credit memos and custom records (contracts, subscriptions, prices).
+    "Contact": "contact",
+    "Estimate": "estimate",
+    "CreditMemo": "creditMemo",
+    "CustomRecord": "customRecord",
+}
+RECORD_TYPES_BY_REF = {ref: name for name, ref in RECORD_REF_TYPES.items()}
+
+
+def of_custom_type(record: Mapping[str, Any], type_id: str | None) -> bool:
+    """True unless ``type_id`` names a custom record type other than ``record``'s."""
+    return type_id is None or (record.get("recType") or {}).get("internalId") == type_id
+
+
+# Fields NetSuite refuses to save a record without, with the label its message uses.
+REQUIRED_FIELDS = {
+    "Customer": ("companyName", "Company Name"),
+    "ServiceSaleItem": ("itemId", "Item Name/Number"),
+    "InventoryItem": ("itemId", "Item Name/Number"),
+    "SalesOrder": ("entity", "Customer"),
+    "Invoice": ("entity", "Customer"),
+    "CustomerPayment": ("customer", "Customer"),
+    "Contact": ("entityId", "Contact"),
+    "Estimate": ("entity", "Customer"),
+    "CreditMemo": ("entity", "Customer"),
+    "CustomRecord": ("recType", "Custom Record Type"),
+}
+# Which field of a record names its customer (a contact's company is optional).
+_CUSTOMER_FIELDS = {
+    "SalesOrder": "entity",
+    "Invoice": "entity",
+    "CustomerPayment": "customer",
+    "Estimate": "entity",
+    "CreditMemo": "entity",
+    "Contact": "company",
+}
+_ITEM_TYPES = ("ServiceSaleItem", "InventoryItem")
+# Fields NetSuite sets itself; a client can't write them.
+_SYSTEM_FIELDS = ("internalId", "createdDate", "lastModifiedDate", "nullFieldList")
+# Transactions whose item lines carry NetSuite's line number in the compact WSDL.
+_NUMBERED_LINES = ("Invoice", "CreditMemo", "Estimate")
+# What a few record types call their created and last-modified stamps instead.
+_STAMP_ALIASES = {"Contact": ("dateCreated", None), "CustomRecord": ("created", "lastModified")}
+FIRST_INTERNAL_ID = 1000
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class UpsertOutcome:
+    """The sandbox's answer for one record: an internalId, or a SuiteTalk status detail."""
+
+    record_type: str
+    external_id: str | None
+    internal_id: str | None = None
+    code: str = ""
+    message: str = ""
+    type_id: str | None = None  # a custom record's type (CustomRecordRef typeId)
+
+    @property
+    def ok(self) -> bool:
+        """True when the record was saved."""
+        return not self.code
+
+    @property
+    def ref_type(self) -> str | None:
+        """The RecordRef ``type`` attribute for this record, when the type is known."""
+        return RECORD_REF_TYPES.get(self.record_type)
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """One deleted record, as getDeleted reports it."""
+
+    record_type: str
+    internal_id: str
+    external_id: str | None
+    deleted_at: dt.datetime
+
+
+def timestamp(clock: Clock) -> str:
+    """NetSuite's dateTime text for the clock's now (UTC, milliseconds)."""
+    moment = dt.datetime.fromtimestamp(clock(), dt.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class ErpStore:
+    """Records by (record type, externalId), each with a stable, server-assigned internalId."""
+
+    def __init__(self, clock: Clock = time.time) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        # Kept packed: a million synced records as dicts would need GBs (records are replaced on
+        # every write, never edited in place).
+        self.records: PackedRecords[tuple[str, str]] = PackedRecords()
+        self.upsert_count: Counter[str] = Counter()
+        self.deletions: list[Deletion] = []
+        self._by_internal_id: dict[tuple[str, str], tuple[str, str]] = {}
+        self._next_internal_id = FIRST_INTERNAL_ID
+
+    def upsert(self, record_type: str, fields: Mapping[str, Any]) -> UpsertOutcome:
+        """Create or update one record; an invalid record changes nothing."""
+        external_id = fields.get("externalId") or None
+        with self._lock:
+            if record_type not in RECORD_REF_TYPES:
+                message = f"Invalid record type {record_type}."
+                return UpsertOutcome(
+                    record_type, external_id, code="INVALID_RCRD_TYPE", message=message
+                )
+            if external_id is None:
+                message = "Please enter value(s) for: External ID"
+                return UpsertOutcome(record_type, None, code="USER_ERROR", message=message)
+            key = (record_type, external_id)
+            existing = self.records.get(key)
+            merged = _numbered(record_type, _merged(existing or {}, fields))
+            problem = self._problem(record_type, merged)
+            if problem is not None:
+                return UpsertOutcome(record_type, external_id, code=problem[0], message=problem[1])
+            now = timestamp(self._clock)
+            internal_id = existing["internalId"] if existing else self._assign_internal_id(key)
+            created = existing["createdDate"] if existing else now
+            self.records[key] = {
+                **merged,
+                "internalId": internal_id,
+                "createdDate": created,
+                "lastModifiedDate": now,
+                **_aliased_stamps(record_type, created, now),
+            }
+            self.upsert_count[record_type] += 1
+            type_id = (merged.get("recType") or {}).get("internalId")
+            return UpsertOutcome(record_type, external_id, internal_id=internal_id, type_id=type_id)
+
+    def delete(self, record_type: str, external_id: str) -> None:
+        """Delete a record (as a NetSuite user would); getDeleted reports it from then on."""
+        with self._lock:
+            record = self.records.pop((record_type, external_id))
+            self._by_internal_id.pop((record_type, record["internalId"]), None)
+            moment = dt.datetime.fromtimestamp(self._clock(), dt.UTC)
+            self.deletions.append(Deletion(record_type, record["internalId"], external_id, moment))
+
+    def by_internal_id(self, record_type: str, internal_id: str) -> dict[str, Any] | None:
+        """The record with this internalId, if it exists."""
+        with self._lock:
+            key = self._by_internal_id.get((record_type, internal_id))
+            return None if key is None else self.records.get(key)
+
+    def matching(
+        self, record_types: tuple[str, ...], keep: Callable[[dict[str, Any]], bool]
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """(record type, record) of these types that ``keep`` accepts, by internalId, as NetSuite's
+        basic search lists them (not by lastModifiedDate)."""
+        with self._lock:
+            found = [
+                (record_type, record)
+                for (record_type, _), record in self.records.items()
+                if record_type in record_types and keep(record)
+            ]
+        return sorted(found, key=lambda pair: int(pair[1]["internalId"]))
+
+    def now(self) -> str:
+        """The sandbox clock's now, as NetSuite writes dateTimes."""
+        return timestamp(self._clock)
+
+    def _assign_internal_id(self, key: tuple[str, str]) -> str:
+        internal_id = str(self._next_internal_id)
+        self._next_internal_id += 1
+        self._by_internal_id[(key[0], internal_id)] = key
+        return internal_id
+
+    def _problem(self, record_type: str, record: Mapping[str, Any]) -> tuple[str, str] | None:
+        field_name, label = REQUIRED_FIELDS[record_type]
+        if not record.get(field_name):
+            return "USER_ERROR", f"Please enter value(s) for: {label}"
+        customer_field = _CUSTOMER_FIELDS.get(record_type)
+        if customer_field is None or record.get(customer_field) is None:
+            return None
+        if not self._exists(("Customer",), record[customer_field]):
+            key = _key(record[customer_field])
+            return "INVALID_KEY_OR_REF", f"Invalid {customer_field} reference key {key}."
+        lines = (record.get("itemList") or {}).get("item") or []
+        for line in lines:
+            item = line.get("item") if isinstance(line, Mapping) else None
+            if not item:
+                return "USER_ERROR", "Please enter value(s) for: Item"
+            if not self._exists(_ITEM_TYPES, item):
+                return "INVALID_KEY_OR_REF", f"Invalid item reference key {_key(item)}."
+        return None
+
+    def _exists(self, record_types: tuple[str, ...], ref: Any) -> bool:
+        if not isinstance(ref, Mapping):
+            return False
+        for record_type in record_types:
+            if ref.get("externalId") and (record_type, ref["externalId"]) in self.records:
+                return True
+            if (record_type, ref.get("internalId", "")) in self._by_internal_id:
+                return True
+        return False
+
+
+def _numbered(record_type: str, record: dict[str, Any]) -> dict[str, Any]:
+    """Number item lines 1, 2, ... where NetSuite does (a line sent with its number keeps it)."""
+    if record_type not in _NUMBERED_LINES or not isinstance(record.get("itemList"), Mapping):
+        return record
+    lines = record["itemList"].get("item") or []
+    numbered = [
+        {**line, "line": line.get("line") or str(number)}
+        for number, line in enumerate(lines, start=1)
+        if isinstance(line, Mapping)
+    ]
+    return {**record, "itemList": {**record["itemList"], "item": numbered}}
+
+
+def _aliased_stamps(record_type: str, created: str, modified: str) -> dict[str, str]:
+    created_name, modified_name = _STAMP_ALIASES.get(record_type, (None, None))
+    stamps = {created_name: created} if created_name else {}
+    return {**stamps, modified_name: modified} if modified_name else stamps
+
+
+def _merged(existing: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Apply an upsert: given fields replace, nullFieldList names are cleared."""
+    cleared = (fields.get("nullFieldList") or {}).get("name") or []
+    merged = {**existing, **fields}
+    for name in (*cleared, *_SYSTEM_FIELDS):
+        merged.pop(name, None)
+    return merged
+
+
+def _key(ref: Any) -> str:
+    if isinstance(ref, Mapping):
+        return str(ref.get("externalId") or ref.get("internalId") or "")
+    return str(ref)

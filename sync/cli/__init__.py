@@ -1,0 +1,1 @@
+"""The ``revbridge`` command line: typer commands and their rendering, ``init``, ``demo``."""

@@ -1,0 +1,160 @@
+"""``revbridge backfill``: stream a window of history through a flow, resumably."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from config.settings import Settings
+from mappings.mapping_set import MappingSet
+from sync.cli.common import (
+    DEFAULT_CONFIG,
+    JsonOption,
+    console,
+    fail,
+    mappings_for,
+    open_store,
+    settings_from,
+)
+from sync.cli.report import dry_run_tables, run_table
+from sync.engine.backfill import BackfillWindow, BackfillWindowInvalid, parse_moment
+from sync.engine.connections import open_connectors
+from sync.engine.dry_run import DryRun
+from sync.engine.flows import Flow, flows_from_settings
+from sync.engine.run import PageCallback, SyncEngine
+from sync.engine.stats import RunSummary
+from sync.store.runs import recent_runs
+from sync.store.schema import RunStatus
+
+
+class TransferSpeedlessRate(TextColumn):
+    """Records per second of a task (rich's speed column is for bytes)."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+    def render(self, task: Task) -> Text:
+        """The task's current rate, or a dash before the first page."""
+        return Text(
+            f"{task.speed:,.0f} records/s" if task.speed else "-", style="progress.data.speed"
+        )
+
+
+def _window_and_flow(
+    settings: Settings,
+    flow_name: str | None,
+    since: str | None,
+    until: str | None,
+    resume: int | None,
+) -> tuple[Flow, BackfillWindow]:
+    flows = flows_from_settings(settings)
+    try:
+        if resume is not None:
+            with open_store(settings.database_url).engine.connect() as connection:
+                run = next(
+                    (r for r in recent_runs(connection, limit=100_000) if r.id == resume), None
+                )
+            if run is None:
+                raise fail(f"no run {resume} in the store", code=1)
+            flow_name, window = BackfillWindow.from_flow_name(run.flow)
+        else:
+            if since is None:
+                raise fail("--since is required (or --resume RUN_ID)")
+            window = BackfillWindow(parse_moment(since), parse_moment(until) if until else None)
+    except BackfillWindowInvalid as error:
+        raise fail(str(error)) from None
+    chosen = flow_name or next(iter(flows))
+    if chosen not in flows:
+        raise fail(f"no flow {chosen!r} in the configuration; configured: {', '.join(flows)}")
+    return flows[chosen], window
+
+
+def _progress_callback(progress: Progress, source: str) -> PageCallback:
+    tasks: dict[str, TaskID] = {}
+
+    def on_page(entity: str, summary: RunSummary) -> None:
+        if entity not in tasks:
+            tasks[entity] = progress.add_task(entity, total=summary.expected.get(entity))
+        read = summary.counts(entity, source).read
+        progress.update(tasks[entity], completed=read, total=summary.expected.get(entity) or read)
+
+    return on_page
+
+
+def _run(
+    settings: Settings, mapping_set: MappingSet, flow: Flow, window: BackfillWindow
+) -> RunSummary:
+    store = open_store(settings.database_url)
+    columns = (TextColumn("{task.description:>16}"), BarColumn(), MofNCompleteColumn(),
+               TransferSpeedlessRate(), TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
+    with (
+        Progress(*columns, console=console, transient=False) as progress,
+        open_connectors(settings) as connectors,
+    ):
+        on_page = _progress_callback(progress, flow.source)
+        engine = SyncEngine(
+            store,
+            mapping_set,
+            connectors,
+            flow,
+            page_size=settings.salesforce.page_size,
+            on_page=on_page,
+            conflicts=settings.conflicts,
+            window=window,
+        )
+        return engine.run()
+
+
+def backfill(
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="revbridge YAML configuration file.")
+    ] = DEFAULT_CONFIG,
+    flow_name: Annotated[str | None, typer.Option("--flow", help="Flow to backfill.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Start: 2026-01-01 or an ISO date-time.")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="End (inclusive); default: now.")] = None,
+    resume: Annotated[
+        int | None, typer.Option(help="Continue the backfill of this run id where it stopped.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan only; write nothing.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Stream history from --since to --until through a flow, leaving its cursors alone."""
+    settings = settings_from(config)
+    mapping_set = mappings_for(settings)
+    flow, window = _window_and_flow(settings, flow_name, since, until, resume)
+    if dry_run:
+        store = open_store(settings.database_url)
+        page_size = settings.salesforce.page_size
+        with open_connectors(settings) as connectors:
+            planner = DryRun(
+                store, mapping_set, connectors, flow, page_size=page_size, window=window
+            )
+            plan = planner.plan()
+        console.print(dry_run_tables(plan, samples=5))
+        return
+    summary = _run(settings, mapping_set, flow, window)
+    if as_json:
+        print(json.dumps({"run_id": summary.run_id, "status": summary.status.value,
+                          "flow": summary.flow, **summary.to_json()}))  # fmt: skip
+    else:
+        console.print(run_table(summary, f"backfill run {summary.run_id} ({summary.flow})"))
+        if summary.status is RunStatus.FAILED:
+            console.print(f"resume with: revbridge backfill -c {config} --resume {summary.run_id}")
+    if summary.status is RunStatus.FAILED:
+        raise typer.Exit(1)

@@ -1,0 +1,86 @@
+"""What every ``revbridge`` command shares: consoles, options, store and settings loading."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from config.loader import ConfigInvalid, load_settings
+from config.redaction import install_redaction
+from config.settings import Settings
+from mappings.errors import MappingConfigError
+from mappings.loader import load_mapping_set
+from mappings.mapping_set import MappingSet
+from sync.store import Store
+from sync.store.database import StoreError
+
+console = Console()
+err_console = Console(stderr=True)
+
+DEFAULT_DATABASE_URL = "sqlite:///revbridge.db"
+DEFAULT_CONFIG = Path("revbridge.yaml")
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="revbridge YAML configuration file.")
+]
+RequiredConfigOption = Annotated[
+    Path, typer.Option("--config", "-c", help="revbridge YAML configuration file.")
+]
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="State store URL (default: from --config, $REVBRIDGE_DATABASE_URL, "
+        "or sqlite:///revbridge.db).",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print ``message`` as an error and return the Exit to raise."""
+    # The message is plain text: "[salesforce] ..." must not be read as rich markup.
+    err_console.print(Text.assemble(("error: ", "red"), message), highlight=False)
+    return typer.Exit(code)
+
+
+def settings_from(config: Path) -> Settings:
+    """Load the configuration or exit 2 with its problems."""
+    try:
+        settings = load_settings(config)
+    except ConfigInvalid as error:
+        raise fail(str(error)) from None
+    # From here on every log line and error message is scrubbed of the configured secrets.
+    install_redaction(settings)
+    return settings
+
+
+def mappings_for(settings: Settings) -> MappingSet:
+    """The configured mapping files (or the shipped ones), or exit 2 with every problem."""
+    paths = sorted(settings.mappings_dir.glob("*.yaml")) if settings.mappings_dir else None
+    try:
+        return load_mapping_set(paths)
+    except MappingConfigError as error:
+        raise fail(str(error)) from None
+
+
+def database_url(url: str | None, config: Path | None) -> str:
+    """The store URL from the option, the config file, the environment or the default."""
+    if url:
+        return url
+    if config is not None:
+        return settings_from(config).database_url
+    return os.environ.get("REVBRIDGE_DATABASE_URL", DEFAULT_DATABASE_URL)
+
+
+def open_store(url: str) -> Store:
+    """Open (and migrate) the store, or exit 2 saying why."""
+    try:
+        return Store(url)
+    except StoreError as error:
+        raise fail(str(error)) from None

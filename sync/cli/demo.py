@@ -1,0 +1,141 @@
+"""``revbridge demo``: the whole product on loopback sandboxes, in well under a minute."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from config.settings import Settings
+from connectors.erp.connector import ErpConnector
+from mappings.loader import load_mapping_set
+from mappings.mapping_set import MappingSet
+from sandboxes.erp.sandbox import ErpSandbox
+from sandboxes.salesforce.sandbox import SalesforceSandbox
+from sync.cli.demo_receivables import BilledOrder, bill_orders, ticking_clock
+from sync.cli.sandboxes import Sandboxes, SandboxSize
+from sync.engine.connections import open_connectors
+from sync.engine.flows import QUOTE_TO_CASH, RECEIVABLES, Flow
+from sync.engine.run import SyncEngine
+from sync.engine.stats import RunSummary
+from sync.store import Store
+from sync.store.schema import canonical_records, xref
+
+# Orders finance invoices in the ERP after quote-to-cash, and how many of them are paid.
+BILLED_ORDERS, PAID_INVOICES = 5, 2
+
+
+@dataclass(frozen=True)
+class SourceChange:
+    """One edit the demo makes in the Salesforce sandbox between its two runs."""
+
+    object_name: str
+    record_id: str
+    description: str
+
+
+@dataclass
+class DemoResult:
+    """The runs' summaries, the edits made between the first two, and what finance billed."""
+
+    database_url: str
+    first: RunSummary
+    second: RunSummary
+    changes: list[SourceChange] = field(default_factory=list)
+    billed: list[BilledOrder] = field(default_factory=list)
+    receivables: RunSummary | None = None
+
+
+def _landed_everywhere(connection: sa.Connection, entity: str, limit: int) -> list[str]:
+    """Salesforce ids of ``entity`` records present in billing and ERP, in a stable order."""
+    landed = (
+        sa.select(xref.c.canonical_id)
+        .where(xref.c.entity == entity, xref.c.system.in_(["billing", "erp"]))
+        .group_by(xref.c.canonical_id)
+        .having(sa.func.count() == 2)
+    )
+    query = (
+        sa.select(canonical_records.c.source_id, canonical_records.c.payload)
+        .where(canonical_records.c.canonical_id.in_(landed))
+        .order_by(canonical_records.c.source_id)
+        .limit(limit)
+    )
+    rows = connection.execute(query).all()
+    if entity == "order":
+        return [row.payload["lines"][0]["source"]["id"] for row in rows]
+    return [row.source_id for row in rows]
+
+
+def change_source_records(store: Store, salesforce: SalesforceSandbox) -> list[SourceChange]:
+    """Edit 3 accounts, 1 product and the first line of 2 orders, as a sales-ops user would."""
+    with store.engine.connect() as connection:
+        accounts = _landed_everywhere(connection, "account", 3)
+        products = _landed_everywhere(connection, "product", 1)
+        order_items = _landed_everywhere(connection, "order", 2)
+    changes: list[SourceChange] = []
+    for number, account_id in enumerate(accounts, start=1):
+        salesforce.update_record("Account", account_id, {"Phone": f"+1 415 555 01{number:02d}"})
+        changes.append(SourceChange("Account", account_id, "new phone number"))
+    for product_id in products:
+        description = "Now includes 24/7 support"
+        salesforce.update_record("Product2", product_id, {"Description": description})
+        changes.append(SourceChange("Product2", product_id, "new description"))
+    for item_id in order_items:
+        salesforce.update_record("OrderItem", item_id, {"Quantity": 7})
+        changes.append(SourceChange("OrderItem", item_id, "quantity changed to 7"))
+    return changes
+
+
+def _engine(
+    store: Store,
+    mapping_set: MappingSet,
+    settings: Settings,
+    flow: Flow,
+    on_page: Callable[[str, RunSummary], None] | None,
+) -> Callable[[], RunSummary]:
+    """One run of ``flow`` on fresh connections."""
+
+    def run() -> RunSummary:
+        with open_connectors(settings) as systems:
+            engine = SyncEngine(store, mapping_set, systems, flow,
+                                page_size=settings.salesforce.page_size, on_page=on_page,
+                                conflicts=settings.conflicts)  # fmt: skip
+            return engine.run()
+
+    return run
+
+
+def _bill_in_erp(store: Store, settings: Settings) -> list[BilledOrder]:
+    erp = ErpConnector(settings.erp, settings.retry, wsdl_cache=None)
+    try:
+        return bill_orders(store, erp, BILLED_ORDERS, PAID_INVOICES)
+    finally:
+        erp.close()
+
+
+def run_demo(
+    database: Path,
+    size: SandboxSize | None = None,
+    on_page: Callable[[str, RunSummary], None] | None = None,
+) -> DemoResult:
+    """Seed the sandboxes, sync, edit a few Salesforce records, sync again; then finance bills
+    a few orders in the ERP and the receivables flow carries them to Salesforce Billing."""
+    for leftover in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        leftover.unlink(missing_ok=True)
+    database_url = f"sqlite:///{database}"
+    store = Store(database_url)
+    mapping_set = load_mapping_set()
+    sandboxes = Sandboxes(size)
+    sandboxes.erp = ErpSandbox(clock=ticking_clock())
+    with sandboxes:
+        settings = sandboxes.settings(database_url)
+        quote_to_cash = _engine(store, mapping_set, settings, QUOTE_TO_CASH, on_page)
+        first = quote_to_cash()
+        changes = change_source_records(store, sandboxes.salesforce)
+        result = DemoResult(database_url, first, quote_to_cash(), changes)
+        result.billed = _bill_in_erp(store, settings)
+        result.receivables = _engine(store, mapping_set, settings, RECEIVABLES, on_page)()
+    store.close()
+    return result

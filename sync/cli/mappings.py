@@ -1,0 +1,366 @@
+"""``revbridge mappings ...``: tools for the admins who own the YAML mappings.
+
+Exit codes: 0 ok; 1 findings (check problems, failing fixtures, ``diff --exit-code`` changes);
+2 usage or configuration errors (bad options, invalid config or mappings, unreachable systems,
+no state store).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, cast
+
+import sqlalchemy as sa
+import typer
+
+from connectors.erp.connector import ErpConnector
+from connectors.erp.records import record_kind
+from connectors.errors import ConnectorError
+from connectors.salesforce.connector import SalesforceConnector
+from mappings.errors import MappingConfigError
+from mappings.loader import check_mapping_files, load_mapping_set, shipped_mapping_files
+from mappings.mapping_set import MappingSet
+from mappings.spec import mapping_json_schema
+from mappings.upgrade import declares_old_format, upgrade_text
+from sync.cli.common import ConfigOption, DatabaseOption, JsonOption, console, fail, settings_from
+from sync.cli.mapping_report import fixture_lines, impact_samples, impact_table, preview_panels
+from sync.engine.connections import open_connectors
+from sync.engine.resolver import StoreRefResolver
+from sync.store import Store
+from sync.store.database import StoreError
+from sync.tools.fixtures import FixtureFileError, fixture_files, load_fixtures, run_fixture
+from sync.tools.impact import analyse_impact
+from sync.tools.live_check import LiveReport, RecordType, check_live
+from sync.tools.payload_values import jsonable
+from sync.tools.positions import MappingPositions
+from sync.tools.preview import PreviewError, preview_record, source_mapping_for
+from sync.tools.revisions import RevisionError, export_mapping_files
+
+mappings_app = typer.Typer(
+    help="Check, test, preview and diff the YAML mappings.", no_args_is_help=True
+)
+
+FilesArgument = Annotated[
+    list[Path] | None,
+    typer.Argument(help="Mapping files or folders (default: --config's mappings_dir, or shipped)."),
+]
+
+
+def _expand(paths: Sequence[Path]) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        found += sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+    return found
+
+
+def _mapping_dir(config: Path | None) -> Path:
+    """The folder the mappings in use come from: the config's mappings_dir, or the shipped."""
+    if config is not None:
+        configured = settings_from(config).mappings_dir
+        if configured is not None:
+            return configured
+    return shipped_mapping_files()[0].parent
+
+
+def _mapping_files(files: Sequence[Path] | None, config: Path | None) -> list[Path]:
+    return _expand(files) if files else _expand([_mapping_dir(config)])
+
+
+def _load(paths: Sequence[Path], label: str = "") -> MappingSet:
+    try:
+        return load_mapping_set(paths)
+    except MappingConfigError as error:
+        raise fail(f"{label}mappings are invalid:\n{error}") from None
+
+
+@mappings_app.command()
+def check(
+    files: FilesArgument = None,
+    live: Annotated[
+        bool, typer.Option("--live", help="Also check field names and types against the systems.")
+    ] = False,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Validate mapping files; print every problem as file:line:col: message."""
+    if live and config is None:
+        raise fail("--live needs --config to reach the systems")
+    paths = _mapping_files(files, config)
+    problems = check_mapping_files(paths)
+    report = LiveReport(problems=list(problems))
+    report.notes += [
+        f"{path} is format version 1, read as version 2; `revbridge mappings upgrade` rewrites it"
+        for path in paths
+        if declares_old_format(path)
+    ]
+    if live and problems:
+        report.notes.append("live checks skipped: fix the problems above first")
+    elif live and config is not None:
+        live_report = _check_live(paths, config)
+        report.problems += live_report.problems
+        report.notes += live_report.notes
+    if as_json:
+        print(json.dumps(_check_json(paths, report)))
+    else:
+        _print_check(paths, report)
+    if report.problems:
+        raise typer.Exit(1)
+
+
+def _check_live(paths: Sequence[Path], config: Path) -> LiveReport:
+    settings = settings_from(config)
+    mappings = _load(paths)
+    try:
+        with open_connectors(settings) as connectors:
+            salesforce, erp = connectors["salesforce"], connectors["erp"]
+            return check_live(
+                mappings,
+                MappingPositions(paths),
+                salesforce.describe if isinstance(salesforce, SalesforceConnector) else None,
+                _erp_record_types(erp) if isinstance(erp, ErpConnector) else None,
+            )
+    except ConnectorError as error:
+        raise fail(f"live check stopped: {error}") from None
+
+
+def _erp_record_types(connector: ErpConnector) -> RecordType:
+    """The connector's SuiteTalk record types by object name (zeep types from its WSDL)."""
+    public = getattr(connector, "record_type", None)
+    if callable(public):
+        return cast(RecordType, public)
+    soap = connector._soap  # until ErpConnector offers record_type(object_name) itself
+    return lambda name: soap.type(record_kind(name).namespace, name)
+
+
+def _check_json(paths: Sequence[Path], report: LiveReport) -> dict[str, object]:
+    return {
+        "files": [str(path) for path in paths],
+        "problems": [
+            {"file": p.file, "line": p.line, "column": p.column, "message": p.message}
+            for p in report.problems
+        ],
+        "notes": report.notes,
+    }
+
+
+def _print_check(paths: Sequence[Path], report: LiveReport) -> None:
+    for problem in report.problems:
+        console.print(str(problem), highlight=False, markup=False, soft_wrap=True)
+    for note in report.notes:
+        console.print(f"note: {note}", style="yellow", highlight=False, markup=False)
+    count = len(report.problems)
+    summary = f"{count} problem{'s' * (count != 1)} in {len(paths)} mapping files"
+    console.print(summary if count else f"{len(paths)} mapping files, no problems", style="bold")
+
+
+@mappings_app.command()
+def schema(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+    ] = None,
+) -> None:
+    """Print the JSON Schema of mapping files, for editor autocompletion."""
+    text = json.dumps(mapping_json_schema(), indent=2) + "\n"
+    if output is None:
+        print(text, end="")
+        return
+    output.write_text(text, encoding="utf-8")
+    console.print(f"Wrote {output}. First line of a mapping file:", highlight=False, soft_wrap=True)
+    modeline = f"# yaml-language-server: $schema={output.resolve()}"
+    console.print(modeline, highlight=False, markup=False, soft_wrap=True)
+
+
+@mappings_app.command("test")
+def run_fixtures(
+    fixtures: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Fixture files or folders (default: the mapping folder's tests/)."),
+    ] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run YAML mapping fixtures; a diff for each mismatch, exit 1 on any failure."""
+    mapping_dir = _mapping_dir(config)
+    mappings = _load(_expand([mapping_dir]))
+    files = fixture_files(fixtures or [mapping_dir / "tests"])
+    if not files:
+        raise fail(f"no fixture files in {fixtures or mapping_dir / 'tests'}")
+    results, broken = [], []
+    for path in files:
+        try:
+            cases = list(load_fixtures(path))
+        except FixtureFileError as error:
+            broken.append(str(error))
+            continue
+        results += [run_fixture(mappings, label, fixture) for label, fixture in cases]
+    failed = sum(not result.passed for result in results)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "results": [{**vars(r), "passed": r.passed} for r in results],
+                    "broken_files": broken,
+                }
+            )
+        )
+    else:
+        for result in results:
+            for line in fixture_lines(result):
+                console.print(line, soft_wrap=True)
+        for message in broken:
+            console.print(f"BROKEN {message}", style="red", markup=False, soft_wrap=True)
+        summary = f"{len(results) - failed} passed, {failed} failed"
+        console.print(summary + (f", {len(broken)} broken files" if broken else ""), style="bold")
+    if broken:
+        raise typer.Exit(2)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _existing_store(url: str) -> Store:
+    """The store at ``url`` opened without creating or migrating anything."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
+        raise StoreError(f"no state store at {url}: run a sync first, or pass --database-url")
+    store = Store(url, migrate=False)
+    current = store.current_revision()
+    if current != store.head_revision():
+        store.close()
+        raise StoreError(
+            f"{store.display_url} is at revision {current}: run `revbridge db upgrade` first"
+        )
+    return store
+
+
+@mappings_app.command()
+def preview(
+    config: Annotated[Path, typer.Option("--config", "-c", help="revbridge YAML configuration.")],
+    system: Annotated[str, typer.Option(help="System of record to fetch from.")] = "salesforce",
+    object_name: Annotated[str, typer.Option("--object", help="Its object, e.g. Order.")] = "",
+    record_id: Annotated[str, typer.Option("--id", help="The record's id there.")] = "",
+    database_url: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Fetch one live record and show its canonical form and each payload; writes nothing."""
+    if not object_name or not record_id:
+        raise fail("name the record with --object and --id")
+    settings = settings_from(config)
+    mappings = _load(_expand([_mapping_dir(config)]))
+    try:
+        mapping = source_mapping_for(mappings, system, object_name)
+    except PreviewError as error:
+        raise fail(str(error)) from None
+    store, store_note = None, ""
+    try:
+        store = _existing_store(database_url or settings.database_url)
+    except StoreError as error:
+        store_note = f"refs not resolved: {error}"
+    try:
+        with open_connectors(settings) as connectors:
+            shown = preview_record(
+                mappings,
+                mapping,
+                connectors[system],
+                record_id,
+                StoreRefResolver(store.engine) if store else None,
+            )
+    except (PreviewError, ConnectorError) as error:
+        raise fail(str(error), 1 if isinstance(error, PreviewError) else 2) from None
+    finally:
+        if store is not None:
+            store.close()
+    if as_json:
+        print(json.dumps(jsonable({**shown.to_json(), "store_note": store_note})))
+        return
+    for panel in preview_panels(shown):
+        console.print(panel)
+    if store_note:
+        console.print(f"note: {store_note}", style="yellow", markup=False, highlight=False)
+
+
+def _old_mappings(against: str | None, old: list[Path] | None, config: Path | None) -> MappingSet:
+    if old:
+        return _load(_expand(old), "the old ")
+    if against is None:
+        raise fail("give --against REV or --old FILES")
+    with tempfile.TemporaryDirectory(prefix="revbridge-mappings-") as folder:
+        try:
+            paths = export_mapping_files(against, _mapping_dir(config), Path(folder))
+        except RevisionError as error:
+            raise fail(str(error)) from None
+        return _load(paths, f"the {against} ")
+
+
+@mappings_app.command()
+def diff(
+    against: Annotated[
+        str | None, typer.Option(help="git revision of the old mappings, e.g. HEAD~1.")
+    ] = None,
+    old: Annotated[
+        list[Path] | None, typer.Option(help="Old mapping files or folder (repeatable).")
+    ] = None,
+    config: ConfigOption = None,
+    database_url: DatabaseOption = None,
+    samples: Annotated[int, typer.Option(min=0, help="Sample records per row.")] = 3,
+    exit_code: Annotated[
+        bool, typer.Option("--exit-code", help="Exit 1 when any output would change.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Impact of a mapping change on the stored records: which payloads would change."""
+    if (against is None) == (not old):
+        raise fail("give exactly one of --against REV or --old FILES")
+    before = _old_mappings(against, old, config)
+    after = _load(_expand([_mapping_dir(config)]))
+    url = database_url or (settings_from(config).database_url if config else None)
+    if url is None:
+        raise fail("name the state store with --config or --database-url")
+    try:
+        store = _existing_store(url)
+    except StoreError as error:
+        raise fail(str(error)) from None
+    try:
+        with store.engine.connect() as connection:
+            refs = StoreRefResolver(store.engine)
+            impacts = analyse_impact(connection, before, after, refs, samples)
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps({"impacts": [impact.to_json() for impact in impacts]}))
+    else:
+        console.print(impact_table(impacts))
+        console.print(impact_samples(impacts))
+    if exit_code and any(impact.changed for impact in impacts):
+        raise typer.Exit(1)
+
+
+@mappings_app.command()
+def upgrade(
+    files: FilesArgument = None,
+    config: ConfigOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List the changes; write nothing.")
+    ] = False,
+) -> None:
+    """Rewrite format version 1 mapping files as version 2, keeping comments and layout."""
+    paths = _mapping_files(files, config)
+    problems = check_mapping_files(paths)  # the loader reads version 1 as version 2 already
+    if problems:
+        for problem in problems:
+            console.print(str(problem), highlight=False, markup=False, soft_wrap=True)
+        console.print("nothing rewritten: fix these problems first", style="bold")
+        raise typer.Exit(1)
+    for path in paths:
+        upgraded = upgrade_text(path.read_text(encoding="utf-8"))
+        if upgraded is None:
+            console.print(f"{path}: already version 2", highlight=False, markup=False)
+            continue
+        text, changes = upgraded
+        for change in changes:
+            console.print(f"{path}: {change}", highlight=False, markup=False, soft_wrap=True)
+        if not dry_run:
+            path.write_text(text, encoding="utf-8")
+            console.print(f"{path}: rewritten as version 2", highlight=False, markup=False)

@@ -1,0 +1,1 @@
+"""The pipeline of one sync run: read, capture, resolve refs, detect change, deliver, commit."""

@@ -1,0 +1,69 @@
+"""What a deletion in the source does downstream, per entity: deactivate, propagate or ignore.
+
+Deleting a customer, product or order in the ERP or billing system erases invoice and ledger
+history, so revbridge hard-deletes downstream only when a flow asks for ``propagate``
+(:mod:`sync.engine.propagate`); ``deactivate``, the default where the entity has such a state, sends
+the record once more with its status set to the canonical "no longer active" value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Any
+
+from pydantic import ValidationError
+
+from mappings.canonical import model_for
+from sync.engine.capture import CapturedRecord
+from sync.engine.change import content_hash
+
+
+class DeletePolicy(StrEnum):
+    """How a source deletion of one entity is carried downstream."""
+
+    DEACTIVATE = "deactivate"
+    IGNORE = "ignore"
+    PROPAGATE = "propagate"
+
+
+# The canonical fields that say "gone" for each entity that has such a state.
+DEACTIVATED: dict[str, dict[str, Any]] = {
+    "account": {"status": "inactive"},
+    "product": {"active": False},
+    "price_book_entry": {"active": False},
+    "order": {"status": "cancelled"},
+    "contract": {"status": "terminated"},
+    "subscription": {"status": "cancelled"},
+    "invoice": {"status": "void"},
+    "credit_memo": {"status": "void"},
+}
+
+
+def default_policy(entity: str) -> DeletePolicy:
+    """Deactivate where the entity has an inactive state, else only record the deletion."""
+    return DeletePolicy.DEACTIVATE if entity in DEACTIVATED else DeletePolicy.IGNORE
+
+
+def deactivated(
+    entity: str, source_id: str, stored: dict[str, Any], raw: dict[str, Any]
+) -> CapturedRecord | None:
+    """The stored canonical record with its inactive state set, or None if it has none."""
+    patch = DEACTIVATED.get(entity)
+    if patch is None:
+        return None
+    try:
+        record = model_for(entity).model_validate({**stored, **patch})
+    except ValidationError:
+        return None
+    canonical_json = record.model_dump(mode="json")
+    return CapturedRecord(source_id, record, canonical_json, content_hash(record), raw)
+
+
+def split_deleted(
+    records: Sequence[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Live records and deleted ones, as a ``queryAll`` fetch returns them (``IsDeleted``)."""
+    live = [record for record in records if record.get("IsDeleted") is not True]
+    gone = [record for record in records if record.get("IsDeleted") is True]
+    return live, gone

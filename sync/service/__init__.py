@@ -1,0 +1,1 @@
+"""``revbridge serve``: scheduler, flow leases, health, metrics, alerts and logs."""

@@ -1,0 +1,127 @@
+"""`revbridge serve`: wire the store, scheduler, runner, metrics endpoint and alerts, then wait.
+
+SIGTERM (or Ctrl-C) sets one event; the main thread then asks each running engine to stop
+after its current page, waits for the runs to commit and release their leases, and returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from config.redaction import secret_values
+from config.settings import Settings
+from mappings.mapping_set import MappingSet
+from sync.engine.connections import open_connectors
+from sync.engine.flows import flows_from_settings
+from sync.service.alerts import AlertSender
+from sync.service.flow_lease import replica_id
+from sync.service.flow_runner import FlowRunner, ServeContext
+from sync.service.health import StatusServer
+from sync.service.metrics import ServeMetrics
+from sync.service.scheduler import FlowScheduler
+from sync.store import Store
+
+log = logging.getLogger("revbridge.serve")
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How this `serve` process runs."""
+
+    config_path: Path | None = None
+    run_now: bool = False
+    metrics_port: int | None = None  # None: no HTTP endpoint; 0: any free port
+
+
+class ServeError(Exception):
+    """`serve` can't start; the message says why."""
+
+
+def _status_server(
+    settings: Settings, options: ServeOptions, store: Store, metrics: ServeMetrics
+) -> StatusServer | None:
+    if options.metrics_port is None:
+        return None
+    server = StatusServer(settings.serve.metrics_host, options.metrics_port, store, metrics)
+    return server.start()
+
+
+def _serve_context(
+    settings: Settings,
+    mapping_set: MappingSet,
+    options: ServeOptions,
+    store: Store,
+    metrics: ServeMetrics,
+) -> ServeContext:
+    return ServeContext(
+        settings=settings,
+        store=store,
+        mapping_set=mapping_set,
+        flows=flows_from_settings(settings),
+        owner=replica_id(),
+        metrics=metrics,
+        alerts=AlertSender(
+            settings.alerts, secrets=secret_values(settings), config_path=options.config_path
+        ),
+        open_connectors=open_connectors,
+        config_path=options.config_path,
+    )
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT (call from the main thread)."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s: stopping after the current page", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    return stop
+
+
+def serve(
+    settings: Settings,
+    mapping_set: MappingSet,
+    options: ServeOptions,
+    stop: threading.Event,
+) -> None:
+    """Run every flow on its schedule until ``stop`` is set, then wind down cleanly."""
+    store = Store(settings.database_url)
+    metrics = ServeMetrics(store)
+    try:
+        server = _status_server(settings, options, store, metrics)
+    except OSError as error:
+        store.close()
+        host, port = settings.serve.metrics_host, options.metrics_port
+        raise ServeError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    context = _serve_context(settings, mapping_set, options, store, metrics)
+    alerts = context.alerts
+    runner = FlowRunner(context)
+    scheduler = FlowScheduler(runner, settings.flows)
+    try:
+        scheduler.start(run_now=options.run_now)
+        log.info(
+            "serve started as replica %s with %d flow(s)",
+            context.owner,
+            len(context.flows),
+            extra={"replica": context.owner},
+        )
+        # A timed wait: the signal handler runs between waits even where a blocked wait would
+        # not be interrupted.
+        while not stop.wait(1.0):
+            pass
+        runner.request_stop()
+        scheduler.shutdown()
+    finally:
+        if server is not None:
+            server.stop()
+        alerts.close()
+        store.close()
+    log.info("serve stopped; leases released", extra={"replica": context.owner})

@@ -1,0 +1,1 @@
+"""What admins run on mappings: preview, impact diff, live check, fixtures; and ``check``."""
