@@ -53,7 +53,8 @@ class ReadSpec:
     key_field: str = "Id"
     cursor_field: str = "SystemModstamp"
     children: tuple[ChildSpec, ...] = ()
-    page_size: int = 2000
+    # Records per page; None: the page size configured for the source system's connector.
+    page_size: int | None = None
     # Inclusive upper bound on the cursor field (backfills of a closed window); None: now.
     until: str | None = None
     # A condition in the system's own query language, from the mapping's `filter` (admin-owned

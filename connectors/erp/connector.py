@@ -91,7 +91,8 @@ class ErpConnector:
         """Yield pages of records changed strictly after ``since`` (by lastModifiedDate)."""
         _refuse_filter(spec)
         kind = record_kind(spec.object_name)
-        page_size = max(5, min(spec.page_size, self._soap.settings.search_page_size))
+        configured = self._soap.settings.search_page_size
+        page_size = max(5, min(spec.page_size or configured, configured))
         return read_changes(self._soap, kind, since, page_size)
 
     def fetch(self, spec: ReadSpec, record_ids: Sequence[str]) -> list[RawRecord]:

@@ -151,8 +151,11 @@ class SalesforceConnector:
         """The object's describe metadata, fetched once per object and API version."""
         return self._describe.describe(object_name)
 
+    def _page_size(self, spec: ReadSpec) -> int:
+        return spec.page_size or self._settings.page_size
+
     def _query_options(self, spec: ReadSpec) -> dict[str, Any]:
-        batch = min(max(spec.page_size, 200), 2000)
+        batch = min(max(self._page_size(spec), 200), 2000)
         return {"headers": {"Sforce-Query-Options": f"batchSize={batch}"},
                 "timeout": self._settings.timeout_seconds}  # fmt: skip
 
@@ -208,7 +211,7 @@ class SalesforceConnector:
             page: list[RawRecord] = []
             for row in rows:
                 page.append(shaper.shape(row))
-                if len(page) >= spec.page_size:
+                if len(page) >= self._page_size(spec):
                     yield _page(page, self._cursor(spec, page[-1]), self.api_calls - calls)
                     calls, page = self.api_calls, []
             if page:

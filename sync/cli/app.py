@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -37,14 +36,13 @@ from sync.cli.common import (
 from sync.cli.conflicts import conflicts_app
 from sync.cli.error_queue import errors_app
 from sync.cli.mappings import mappings_app
-from sync.cli.report import dry_run_tables, run_table
-from sync.engine.connections import open_connectors
-from sync.engine.dry_run import DryRun
+from sync.cli.report import run_table, show_plan
+from sync.engine.dry_run import plan_run
+from sync.engine.factory import open_engine
 from sync.engine.flows import Flow, flows_from_settings
-from sync.engine.run import SyncEngine
 from sync.service.flow_lease import FlowLease, replica_id
 from sync.service.logs import LogFormat, configure_logging
-from sync.store import Store
+from sync.store.database import StoreError
 from sync.store.schema import RunStatus
 
 app = typer.Typer(
@@ -109,15 +107,7 @@ def run(
         raise fail(f"flow {flow.name} is running elsewhere (a serve replica); try again later", 1)
     lease.start_heartbeat()
     try:
-        with open_connectors(settings) as connectors:
-            engine = SyncEngine(
-                store,
-                mapping_set,
-                connectors,
-                flow,
-                page_size=settings.salesforce.page_size,
-                conflicts=settings.conflicts,
-            )
+        with open_engine(settings, store, mapping_set, flow) as engine:
             summary = engine.run()
     finally:
         lease.release()
@@ -134,19 +124,13 @@ def plan_dry_run(
     settings: Settings, mapping_set: MappingSet, flow: Flow, samples: int, as_json: bool
 ) -> None:
     """Print what a run of ``flow`` would write, without writing to the store or any system."""
-    store = Store(settings.database_url, migrate=False)
-    if store.current_revision() != store.head_revision():
-        raise fail(f"{store.display_url} is not migrated; run `revbridge db upgrade` first")
-    with open_connectors(settings) as connectors:
-        plan = DryRun(
-            store, mapping_set, connectors, flow, page_size=settings.salesforce.page_size
-        ).plan()
-    if as_json:
-        print(json.dumps({"writes": [asdict(w) for w in plan.writes], "held": plan.held,
-                          "read": plan.read, "deletes": [asdict(d) for d in plan.deletes]},
-                         default=str))  # fmt: skip
-        return
-    console.print(dry_run_tables(plan, samples))
+    try:
+        plan = plan_run(settings, mapping_set, flow)
+    except StoreError as error:
+        raise fail(str(error)) from None
+    show_plan(plan, samples, as_json)
+    if plan.status is RunStatus.FAILED:
+        raise typer.Exit(1)
 
 
 @db_app.command("upgrade")

@@ -30,13 +30,14 @@ from sync.cli.common import (
     open_store,
     settings_from,
 )
-from sync.cli.report import dry_run_tables, run_table
+from sync.cli.report import run_table, show_plan
 from sync.engine.backfill import BackfillWindow, BackfillWindowInvalid, parse_moment
-from sync.engine.connections import open_connectors
-from sync.engine.dry_run import DryRun
+from sync.engine.dry_run import plan_run
+from sync.engine.factory import open_engine
 from sync.engine.flows import Flow, flows_from_settings
-from sync.engine.run import PageCallback, SyncEngine
+from sync.engine.run import PageCallback
 from sync.engine.stats import RunSummary
+from sync.store.database import StoreError
 from sync.store.runs import recent_runs
 from sync.store.schema import RunStatus
 
@@ -101,22 +102,12 @@ def _run(
     store = open_store(settings.database_url)
     columns = (TextColumn("{task.description:>16}"), BarColumn(), MofNCompleteColumn(),
                TransferSpeedlessRate(), TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
-    with (
-        Progress(*columns, console=console, transient=False) as progress,
-        open_connectors(settings) as connectors,
-    ):
+    with Progress(*columns, console=console, transient=False) as progress:
         on_page = _progress_callback(progress, flow.source)
-        engine = SyncEngine(
-            store,
-            mapping_set,
-            connectors,
-            flow,
-            page_size=settings.salesforce.page_size,
-            on_page=on_page,
-            conflicts=settings.conflicts,
-            window=window,
-        )
-        return engine.run()
+        with open_engine(
+            settings, store, mapping_set, flow, on_page=on_page, window=window
+        ) as engine:
+            return engine.run()
 
 
 def backfill(
@@ -139,14 +130,13 @@ def backfill(
     mapping_set = mappings_for(settings)
     flow, window = _window_and_flow(settings, flow_name, since, until, resume)
     if dry_run:
-        store = open_store(settings.database_url)
-        page_size = settings.salesforce.page_size
-        with open_connectors(settings) as connectors:
-            planner = DryRun(
-                store, mapping_set, connectors, flow, page_size=page_size, window=window
-            )
-            plan = planner.plan()
-        console.print(dry_run_tables(plan, samples=5))
+        try:
+            plan = plan_run(settings, mapping_set, flow, window=window)
+        except StoreError as error:
+            raise fail(str(error)) from None
+        show_plan(plan, 5, as_json)
+        if plan.status is RunStatus.FAILED:
+            raise typer.Exit(1)
         return
     summary = _run(settings, mapping_set, flow, window)
     if as_json:

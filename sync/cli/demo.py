@@ -16,9 +16,8 @@ from sandboxes.erp.sandbox import ErpSandbox
 from sandboxes.salesforce.sandbox import SalesforceSandbox
 from sync.cli.demo_receivables import BilledOrder, bill_orders, ticking_clock
 from sync.cli.sandboxes import Sandboxes, SandboxSize
-from sync.engine.connections import open_connectors
+from sync.engine.factory import open_engine
 from sync.engine.flows import QUOTE_TO_CASH, RECEIVABLES, Flow
-from sync.engine.run import SyncEngine
 from sync.engine.stats import RunSummary
 from sync.store import Store
 from sync.store.schema import canonical_records, xref
@@ -98,10 +97,7 @@ def _engine(
     """One run of ``flow`` on fresh connections."""
 
     def run() -> RunSummary:
-        with open_connectors(settings) as systems:
-            engine = SyncEngine(store, mapping_set, systems, flow,
-                                page_size=settings.salesforce.page_size, on_page=on_page,
-                                conflicts=settings.conflicts)  # fmt: skip
+        with open_engine(settings, store, mapping_set, flow, on_page=on_page) as engine:
             return engine.run()
 
     return run

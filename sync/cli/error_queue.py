@@ -27,9 +27,8 @@ from sync.cli.common import (
     settings_from,
 )
 from sync.cli.report import error_detail, error_table, run_table
-from sync.engine.connections import open_connectors
+from sync.engine.factory import open_engine
 from sync.engine.flows import flows_from_settings
-from sync.engine.run import SyncEngine
 from sync.store.error_queue import ErrorFilter, ErrorRow, list_errors, set_status
 from sync.store.schema import ErrorStatus, RunStatus
 
@@ -185,10 +184,7 @@ def errors_retry(
     flows = flows_from_settings(settings)
     flow = flows[flow_name] if flow_name else next(iter(flows.values()))
     store = open_store(settings.database_url)
-    with open_connectors(settings) as connectors:
-        engine = SyncEngine(
-            store, mappings_for(settings), connectors, flow, conflicts=settings.conflicts
-        )
+    with open_engine(settings, store, mappings_for(settings), flow) as engine:
         summary = engine.retry(by_entity)
     console.print(run_table(summary, f"retry of {len(rows)} entries (run {summary.run_id})"))
     if summary.status is RunStatus.FAILED:

@@ -13,7 +13,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from sync.engine.dry_run import DryRunPlan, PlannedWrite
+from sync.cli.common import console
+from sync.engine.dry_run import PLAN_NOTE, DryRunPlan, PlannedWrite
 from sync.engine.stats import CANONICAL, RunSummary, SystemCounts
 from sync.store.error_queue import ErrorRow
 
@@ -145,6 +146,17 @@ def dry_run_tables(plan: DryRunPlan, samples: int) -> Group:
     if plan.deletes:
         parts.append(_deletes_table(plan, samples))
     return Group(*parts)
+
+
+def show_plan(plan: DryRunPlan, samples: int, as_json: bool) -> None:
+    """Print a dry run's plan: JSON for scripts, tables for people; both hold the same counts."""
+    if as_json:
+        print(json.dumps(plan.to_json(), default=str))
+        return
+    console.print(dry_run_tables(plan, samples))
+    console.print(Text(f"Children are {PLAN_NOTE}."))
+    if plan.message:
+        console.print(Text(f"the planned run would end {plan.status.value}: {plan.message}"))
 
 
 def _deletes_table(plan: DryRunPlan, samples: int) -> Table:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from connectors.base import Connector, PackedWrite, PackingConnector, WriteSpec
 from connectors.errors import ConnectorError
 from mappings.mapping_set import EntityMapping
-from sync.engine.deliver import Delivery, PendingWrite, apply_result, known_target_ids
+from sync.engine.deliver import Delivery, apply_result, known_target_ids
+from sync.engine.pending import PendingWrite
 from sync.engine.specs import write_spec
 
 

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from config.settings import ConflictSettings
 from connectors.base import Connector, RawRecord, ReadSpec
@@ -30,11 +30,9 @@ from sync.engine.conflicts import (
     review,
     set_at,
 )
+from sync.engine.pending import PendingWrite
 from sync.store import Store
 from sync.store.conflict_log import ConflictEntry, ConflictStatus, log_conflicts, supersede_open
-
-if TYPE_CHECKING:
-    from sync.engine.deliver import PendingWrite
 
 log = logging.getLogger("revbridge.conflicts")
 

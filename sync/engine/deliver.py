@@ -13,6 +13,7 @@ from mappings.mapping_set import EntityMapping, RefResolver
 from sync.engine.capture import CapturedRecord
 from sync.engine.change import payload_hash
 from sync.engine.conflict_guard import ConflictGuard
+from sync.engine.pending import PendingWrite
 from sync.engine.specs import write_spec
 from sync.store.records import XrefEntry
 from sync.store.schema import ErrorStage
@@ -48,18 +49,6 @@ class Delivery:
         self.xrefs.clear()
         self.failures.clear()
         self.created = self.updated = self.unchanged = self.conflicts = self.held = 0
-
-
-@dataclass(frozen=True)
-class PendingWrite:
-    """A payload that differs from what revbridge last wrote to the target (or was never sent)."""
-
-    captured: CapturedRecord
-    payload: dict[str, Any]
-    payload_hash: str
-    prior: XrefEntry | None
-    # The source's own payload (JSON form) when a conflict decision kept target values.
-    source_payload: dict[str, Any] | None = None
 
 
 def plan_delivery(

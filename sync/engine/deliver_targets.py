@@ -19,7 +19,8 @@ from mappings.mapping_set import EntityMapping, RefResolver
 from sync.engine.capture import CapturedRecord
 from sync.engine.carried_writes import CarriedWrites
 from sync.engine.conflict_guard import ConflictGuard
-from sync.engine.deliver import Delivery, PendingWrite, review_delivery, write_pending
+from sync.engine.deliver import Delivery, review_delivery, write_pending
+from sync.engine.pending import PendingWrite
 from sync.store.records import XrefEntry
 
 _Reviewed = tuple[EntityMapping, Delivery, list[PendingWrite]]

@@ -1,32 +1,43 @@
-"""``revbridge run --dry-run``: what a run would create, update and delete, with field diffs;
-no writes.
+"""``run --dry-run`` and ``backfill --dry-run``: the real engine, with writes recorded, not sent.
 
-Reads the source from the committed cursors and builds every payload exactly as a run would,
-but calls no write endpoint and changes nothing in the store. A record whose parent would only
-be created by the same run shows as deferred (a real run creates the parent first).
+The plan comes from a run of the same engine (same cursors, change detection, mapping
+fingerprints, delete policies, deferral and end-of-run retry) against a scratch copy of the
+store (:mod:`sync.store.snapshot`) and connectors that record each upsert and delete instead
+of sending it (:mod:`sync.engine.recording`). Nothing is written to any system or to the
+store. Children are planned as the run would write them: after their parents, which in the
+plan have landed. What a target itself would refuse (its own validation, a locked record)
+cannot be known without sending, so a plan can only promise what revbridge would send.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.base import Connector, Cursor
-from mappings.errors import MappingError
-from mappings.mapping_set import EntityMapping, MappingSet, RefResolver
+import sqlalchemy as sa
+
+from config.settings import Settings
+from connectors.base import Connector
+from mappings.mapping_set import MappingSet
 from sync.engine.backfill import BackfillWindow
-from sync.engine.capture import capture_page
-from sync.engine.deletes import DeletePolicy
-from sync.engine.deliver import Delivery, PendingWrite, plan_delivery
+from sync.engine.connections import open_connectors
+from sync.engine.factory import build_engine
 from sync.engine.flows import Flow
-from sync.engine.resolver import StoreRefResolver
-from sync.engine.specs import read_spec
-from sync.store import Store
-from sync.store.cursors import load_cursor
-from sync.store.records import load_payload, xref_entries
+from sync.engine.recording import RecordedDelete, RecordedWrite, RecordingConnector
+from sync.engine.stats import RunSummary
+from sync.store.database import create_store_engine
+from sync.store.records import XrefEntry, xref_entries
+from sync.store.schema import ErrorStatus, RunStatus, canonical_records, error_queue
+from sync.store.snapshot import scratch_copy, store_exists
 
 FieldDiff = tuple[str, Any, Any]  # field path, current value downstream, planned value
+OpenConnectors = Callable[[Settings], AbstractContextManager[Mapping[str, Connector]]]
+PLAN_NOTE = (
+    "planned as the run would write them: parents first, then the children that refer to "
+    "them, as if each parent had landed"
+)
 
 
 @dataclass
@@ -61,6 +72,21 @@ class DryRunPlan:
     held: list[tuple[str, str, str, str]] = field(default_factory=list)  # entity, system, id, why
     read: dict[str, int] = field(default_factory=dict)
     deletes: list[PlannedDelete] = field(default_factory=list)
+    status: RunStatus = RunStatus.SUCCEEDED
+    message: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The plan for ``--json``: the same numbers the tables show."""
+        return {
+            "status": self.status.value,
+            "message": self.message,
+            "note": PLAN_NOTE,
+            "read": self.read,
+            "writes": [vars(write) for write in self.writes],
+            "unchanged": [[e, s, n] for (e, s), n in sorted(self.unchanged.items())],
+            "held": self.held,
+            "deletes": [vars(delete) for delete in self.deletes],
+        }
 
 
 def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -82,126 +108,116 @@ def field_diffs(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> l
             if old.get(path) != new.get(path)]  # fmt: skip
 
 
-class DryRun:
-    """Plans a run of one flow without writing anywhere."""
+def plan_run(
+    settings: Settings,
+    mapping_set: MappingSet,
+    flow: Flow,
+    *,
+    window: BackfillWindow | None = None,
+    connect: OpenConnectors = open_connectors,
+) -> DryRunPlan:
+    """What a run (or, with ``window``, a backfill) of ``flow`` would do; writes nothing."""
+    with scratch_copy(settings.database_url) as scratch, connect(settings) as connectors:
+        recorders = {system: RecordingConnector(c) for system, c in connectors.items()}
+        engine = build_engine(settings, scratch, mapping_set, recorders, flow, window=window)
+        summary = engine.run()
+        with scratch.engine.connect() as connection:
+            held = _held(connection, summary.run_id)
+            writes = [w for r in recorders.values() for w in r.writes]
+            deletes = [d for r in recorders.values() for d in r.deletes]
+            ids = {w.external_id for w in writes} | {d.external_id or "" for d in deletes}
+            source_ids = _source_ids(connection, ids)
+    entities = _entities_by_object(mapping_set, flow)
+    previous = _previous_payloads(settings.database_url, writes)
+    plan = DryRunPlan(held=held, status=summary.status, message=summary.message)
+    _count(plan, summary, flow)
+    for write in writes:
+        before = previous.get((write.system, write.external_id))
+        plan.writes.append(PlannedWrite(
+            entity=entities.get((write.system, write.object_name), write.object_name),
+            system=write.system,
+            source_id=source_ids.get(write.external_id, ""),
+            canonical_id=write.external_id,
+            action="update" if write.known_target_id is not None else "create",
+            diffs=field_diffs(before.last_written_payload if before else None, write.payload),
+        ))  # fmt: skip
+    plan.deletes = [_planned_delete(d, entities, source_ids) for d in deletes]
+    return plan
 
-    def __init__(
-        self,
-        store: Store,
-        mapping_set: MappingSet,
-        connectors: Mapping[str, Connector],
-        flow: Flow,
-        *,
-        page_size: int = 2000,
-        window: BackfillWindow | None = None,
-    ) -> None:
-        self._store = store
-        self._window = window
-        self._mappings = mapping_set
-        self._connectors = connectors
-        self._flow = flow
-        self._page_size = page_size
 
-    def plan(self) -> DryRunPlan:
-        """Read what changed and plan each target's upserts."""
-        plan = DryRunPlan()
-        resolver = StoreRefResolver(self._store.engine)
-        for mapping in self._mappings.source_entities(self._flow.source):
-            if self._flow.includes(mapping.entity):
-                self._plan_entity(mapping, plan, resolver)
-        return plan
+def _count(plan: DryRunPlan, summary: RunSummary, flow: Flow) -> None:
+    for entity, systems in summary.by_entity.items():
+        for system, counts in systems.items():
+            if system == flow.source:
+                plan.read[entity] = counts.read
+            elif system in flow.targets:
+                plan.unchanged[(entity, system)] = counts.unchanged
 
-    def _plan_entity(
-        self, mapping: EntityMapping, plan: DryRunPlan, resolver: StoreRefResolver
-    ) -> None:
-        targets = [t for t in self._mappings.targets_for(mapping.entity, self._flow.source)
-                   if t.system in self._flow.targets]  # fmt: skip
-        spec = read_spec(mapping, self._page_size)
-        if self._window is not None:
-            cursor: Cursor | None = self._window.start_cursor
-            spec = replace(spec, until=self._window.until_stamp)
-        else:
-            with self._store.engine.connect() as connection:
-                cursor = load_cursor(connection, self._flow.name, mapping.system, mapping.entity)
-        source = self._connectors[mapping.system]
-        for page in source.read(spec, cursor):
-            plan.read[mapping.entity] = plan.read.get(mapping.entity, 0) + len(page.records)
-            self._plan_deletes(mapping, targets, page.deleted, plan, resolver)
-            captured, failures = capture_page(mapping, page.records, resolver)
-            for failure in failures:
-                plan.held.append((mapping.entity, mapping.system, failure.source_id,
-                                  f"{failure.stage.value}: {failure.message}"))  # fmt: skip
-            ids = [record.record.id for record in captured]
-            for target in targets:
-                with self._store.engine.connect() as connection:
-                    written = xref_entries(connection, target.system, ids)
-                delivery = Delivery(system=target.system)
-                pending = plan_delivery(target, captured, written, resolver, delivery)
-                self._record(mapping.entity, target, pending, delivery, plan, resolver)
 
-    def _plan_deletes(
-        self,
-        mapping: EntityMapping,
-        targets: Sequence[EntityMapping],
-        deleted: Sequence[Mapping[str, Any]],
-        plan: DryRunPlan,
-        resolver: StoreRefResolver,
-    ) -> None:
-        """The records a run would delete in each target that has them."""
-        if not deleted or self._flow.delete_policy(mapping.entity) is not DeletePolicy.PROPAGATE:
-            return
-        found = {}
-        for raw in deleted:
-            source_id = str(raw.get(mapping.key_field, ""))
-            canonical_id = resolver.canonical_id(mapping.entity, mapping.system, source_id)
-            if canonical_id is not None:
-                found[canonical_id] = source_id
-        for target in targets:
-            with self._store.engine.connect() as connection:
-                written = xref_entries(connection, target.system, list(found))
-            plan.deletes += [
-                PlannedDelete(mapping.entity, target.system, found[cid], cid, entry.external_id)
-                for cid, entry in written.items()
-            ]
+def _planned_delete(
+    delete: RecordedDelete, entities: Mapping[tuple[str, str], str], source_ids: Mapping[str, str]
+) -> PlannedDelete:
+    canonical_id = delete.external_id or ""
+    return PlannedDelete(
+        entities.get((delete.system, delete.object_name), delete.object_name),
+        delete.system, source_ids.get(canonical_id, ""), canonical_id, delete.target_id,
+    )  # fmt: skip
 
-    def _record(
-        self,
-        entity: str,
-        target: EntityMapping,
-        pending: Sequence[PendingWrite],
-        delivery: Delivery,
-        plan: DryRunPlan,
-        refs: RefResolver,
-    ) -> None:
-        key = (entity, target.system)
-        plan.unchanged[key] = plan.unchanged.get(key, 0) + delivery.unchanged
-        for failure in delivery.failures:
-            plan.held.append((entity, target.system, failure.captured.source_id,
-                              f"{failure.stage.value}: {failure.message}"))  # fmt: skip
-        for item in pending:
-            before = self._previous_payload(target, item, refs)
-            plan.writes.append(
-                PlannedWrite(
-                    entity=entity,
-                    system=target.system,
-                    source_id=item.captured.source_id,
-                    canonical_id=item.captured.record.id,
-                    action="update" if item.prior is not None else "create",
-                    diffs=field_diffs(before, item.payload),
-                )
+
+def _entities_by_object(mapping_set: MappingSet, flow: Flow) -> dict[tuple[str, str], str]:
+    """(target system, object) -> canonical entity, for the flow's targets."""
+    return {
+        (target.system, target.object_name): target.entity
+        for source in mapping_set.source_entities(flow.source)
+        for target in mapping_set.targets_for(source.entity, flow.source)
+        if target.system in flow.targets
+    }
+
+
+def _held(connection: sa.Connection, run_id: int) -> list[tuple[str, str, str, str]]:
+    """Records the planned run would leave in the error queue (deferred ones included)."""
+    rows = connection.execute(
+        sa.select(error_queue.c.entity, error_queue.c.target_system, error_queue.c.source_system,
+                  error_queue.c.source_id, error_queue.c.stage, error_queue.c.message)
+        .where(error_queue.c.run_id == run_id,
+               error_queue.c.status.in_([ErrorStatus.OPEN.value, ErrorStatus.RETRYING.value]))
+        .order_by(error_queue.c.id)
+    )  # fmt: skip
+    return [(row.entity, row.target_system or row.source_system, row.source_id,
+             f"{row.stage}: {row.message}") for row in rows]  # fmt: skip
+
+
+def _source_ids(connection: sa.Connection, canonical_ids: Iterable[str]) -> dict[str, str]:
+    wanted = sorted(i for i in canonical_ids if i)
+    found: dict[str, str] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = connection.execute(
+            sa.select(canonical_records.c.canonical_id, canonical_records.c.source_id).where(
+                canonical_records.c.canonical_id.in_(chunk)
             )
+        )
+        found.update({row.canonical_id: row.source_id for row in rows})
+    return found
 
-    def _previous_payload(
-        self, target: EntityMapping, item: PendingWrite, refs: RefResolver
-    ) -> dict[str, Any] | None:
-        """What the target holds now, rebuilt from the stored canonical record."""
-        if item.prior is None:
-            return None
-        with self._store.engine.connect() as connection:
-            stored = load_payload(connection, item.captured.record.id)
-        if stored is None:
-            return None
-        try:
-            return target.from_canonical(stored, refs)
-        except MappingError:
-            return None  # the stored record no longer maps; the diff then shows every field
+
+def _previous_payloads(
+    database_url: str, writes: Iterable[RecordedWrite]
+) -> dict[tuple[str, str], XrefEntry]:
+    """What revbridge last wrote for each planned update, read from the real store."""
+    updates: dict[str, list[str]] = {}
+    for write in writes:
+        if write.known_target_id is not None:
+            updates.setdefault(write.system, []).append(write.external_id)
+    if not updates or not store_exists(database_url):
+        return {}
+    engine = create_store_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return {
+                (system, canonical_id): entry
+                for system, ids in updates.items()
+                for canonical_id, entry in xref_entries(connection, system, ids).items()
+            }
+    finally:
+        engine.dispose()

@@ -77,7 +77,6 @@ class SyncEngine:
         connectors: Mapping[str, Connector],
         flow: Flow,
         *,
-        page_size: int = 2000,
         on_page: PageCallback | None = None,
         max_auto_retries: int = 5,
         conflicts: ConflictSettings | None = None,
@@ -87,7 +86,6 @@ class SyncEngine:
         self._mappings = mapping_set
         self._connectors = connectors
         self._flow = flow
-        self._page_size = page_size
         self._on_page = on_page
         self._stop = threading.Event()
         self._max_auto_retries = max_auto_retries
@@ -105,6 +103,11 @@ class SyncEngine:
         # first, that wait to be committed: a page commits once none of its writes is held.
         self._carried = CarriedWrites()
         self._open: list[_OpenPage] = []
+
+    @property
+    def connectors(self) -> Mapping[str, Connector]:
+        """The connected systems this engine reads from and writes to."""
+        return self._connectors
 
     def request_stop(self) -> None:
         """Finish the page in hand, commit it, and end the run (safe from a signal handler)."""
@@ -273,7 +276,7 @@ class SyncEngine:
                 reset_cursor(connection, self._flow.name, mapping.system, mapping.entity)
         with self._store.engine.connect() as connection:
             cursor = load_cursor(connection, self._flow.name, mapping.system, mapping.entity)
-        spec = read_spec(mapping, self._page_size)
+        spec = read_spec(mapping)
         if self._window is not None:
             cursor = cursor or self._window.start_cursor
             spec = replace(spec, until=self._window.until_stamp)

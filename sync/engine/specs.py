@@ -8,8 +8,12 @@ from connectors.base import ChildSpec, ReadSpec, WriteSpec
 from mappings.mapping_set import EntityMapping
 
 
-def read_spec(mapping: EntityMapping, page_size: int = 2000) -> ReadSpec:
-    """The fields the mapping's rules need (+ key + cursor), with its child collections."""
+def read_spec(mapping: EntityMapping, page_size: int | None = None) -> ReadSpec:
+    """The fields the mapping's rules need (+ key + cursor), with its child collections.
+
+    ``page_size`` None leaves it to the source system's own setting (``salesforce.page_size``,
+    ``erp.search_page_size``, ``billing.page_size``), read by its connector.
+    """
     if mapping.cursor_field is None:
         raise ValueError(
             f"{mapping.system} {mapping.entity} has no cursor; it is read with its parent"

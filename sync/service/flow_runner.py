@@ -19,6 +19,7 @@ from pathlib import Path
 from config.settings import Settings
 from connectors.base import Connector
 from mappings.mapping_set import MappingSet
+from sync.engine.factory import build_engine
 from sync.engine.flows import Flow
 from sync.engine.run import SyncEngine
 from sync.engine.stats import RunSummary
@@ -114,14 +115,13 @@ class FlowRunner:
         started = time.monotonic()
         with context.open_connectors(context.settings) as connectors:
             progress = context.metrics.run_progress(flow.name)
-            engine = SyncEngine(
+            engine = build_engine(
+                context.settings,
                 context.store,
                 context.mapping_set,
                 connectors,
                 flow,
-                page_size=context.settings.salesforce.page_size,
                 on_page=self._on_page(lease, progress, connectors.get(flow.source)),
-                conflicts=context.settings.conflicts,
             )
             with self._running(engine):
                 lease.start_heartbeat(on_lost=engine.request_stop)

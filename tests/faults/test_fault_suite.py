@@ -147,9 +147,7 @@ def _run_until_complete(
     summaries = []
     for _ in range(MAX_RUNS):
         with _connectors(settings, waits) as connectors:
-            engine = SyncEngine(
-                store, mapping_set, connectors, QUOTE_TO_CASH, page_size=SIZE.page_size
-            )
+            engine = SyncEngine(store, mapping_set, connectors, QUOTE_TO_CASH)
             summaries.append(engine.run())
         if summaries[-1].status in (RunStatus.SUCCEEDED, RunStatus.PARTIAL):
             return summaries

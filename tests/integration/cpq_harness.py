@@ -57,11 +57,13 @@ def run_flow(
     erp: Connector | None = None,
 ) -> RunSummary:
     """One engine run of ``flow`` against the sandboxes; ``erp`` replaces the ERP connector."""
-    with open_connectors(sandboxes.settings(store.url)) as connectors:
+    settings = sandboxes.settings(store.url)
+    salesforce = settings.salesforce.model_copy(update={"page_size": page_size})
+    with open_connectors(settings.model_copy(update={"salesforce": salesforce})) as connectors:
         if erp is not None:
             connectors["erp"].close()
             connectors["erp"] = erp
-        return SyncEngine(store, mappings, connectors, flow, page_size=page_size).run()
+        return SyncEngine(store, mappings, connectors, flow).run()
 
 
 def stored_payloads(

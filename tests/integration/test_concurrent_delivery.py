@@ -38,10 +38,10 @@ def sandboxes() -> Iterator[Sandboxes]:
 def _run(sandboxes: Sandboxes, database_url: str, page_size: int = 2000) -> RunSummary:
     store = Store(database_url)
     try:
-        with open_connectors(sandboxes.settings(database_url)) as connectors:
-            engine = SyncEngine(
-                store, load_mapping_set(), connectors, QUOTE_TO_CASH, page_size=page_size
-            )
+        settings = sandboxes.settings(database_url)
+        salesforce = settings.salesforce.model_copy(update={"page_size": page_size})
+        with open_connectors(settings.model_copy(update={"salesforce": salesforce})) as connectors:
+            engine = SyncEngine(store, load_mapping_set(), connectors, QUOTE_TO_CASH)
             return engine.run()
     finally:
         store.close()

@@ -50,7 +50,6 @@ class Harness:
                 self.mapping_set,
                 connectors,
                 QUOTE_TO_CASH,
-                page_size=SIZE.page_size,
                 conflicts=self.settings.conflicts,
             )
             return engine.run()

@@ -14,7 +14,7 @@ from sync.cli.sandboxes import Sandboxes, SandboxSize
 from sync.engine import run as engine_module
 from sync.engine.connections import open_connectors
 from sync.engine.deletes import DeletePolicy
-from sync.engine.dry_run import DryRun
+from sync.engine.dry_run import plan_run
 from sync.engine.flows import QUOTE_TO_CASH, Flow
 from sync.engine.run import SyncEngine
 from sync.engine.stats import RunSummary
@@ -220,8 +220,8 @@ def test_dry_run_lists_the_planned_deletes_and_deletes_nothing(
     sandboxes.salesforce.delete_record("Order", order_id)
     url = store.engine.url.render_as_string(hide_password=False)
 
-    with open_connectors(sandboxes.settings(url)) as connectors:
-        plan = DryRun(store, load_mapping_set(), connectors, PROPAGATE).plan()
+    settings = sandboxes.settings(url)
+    plan = plan_run(settings, load_mapping_set(), PROPAGATE)
 
     planned = {(d.entity, d.system, d.source_id, d.canonical_id) for d in plan.deletes}
     assert planned == {("order", "billing", order_id, canonical_id),

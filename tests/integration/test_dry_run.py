@@ -78,3 +78,24 @@ def test_dry_run_shows_the_field_diff_of_a_changed_record(
     shown = runner.invoke(app, ["run", "--config", str(config), "--dry-run"])
     assert "+44 20 7946 0000" in shown.output
     assert "nothing was written" in shown.output
+
+
+def test_dry_run_on_a_store_never_created_exits_0_and_creates_nothing(tmp_path: Path) -> None:
+    with Sandboxes(SandboxSize(accounts=3, orders=6, products=3)) as sandboxes:
+        config = tmp_path / "revbridge.yaml"
+        database = tmp_path / "fresh.db"
+        write_sandbox_config(config, sandboxes.settings_document(f"sqlite:///{database}"))
+
+        outcome = runner.invoke(app, ["run", "--config", str(config), "--dry-run", "--json"])
+
+        assert outcome.exit_code == 0, outcome.output
+        plan = json.loads(outcome.output)
+        assert {w["entity"] for w in plan["writes"]} >= {"account", "contact", "order"}
+        assert plan["status"] == "partial"  # the seeded bad records would go to the queue
+        assert not database.exists()
+        assert sandboxes.billing.resources("customers") == []
+        shown = runner.invoke(app, ["backfill", "--config", str(config), "--since", "2000-01-01",
+                                    "--dry-run", "--json"])  # fmt: skip
+        assert shown.exit_code == 0, shown.output
+        assert json.loads(shown.output)["writes"]
+        assert not database.exists()

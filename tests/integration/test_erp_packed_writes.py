@@ -93,7 +93,7 @@ def test_a_first_sync_packs_entities_into_full_calls_and_parents_land_first(
 ) -> None:
     running, log = sandboxes
 
-    summary = run_flow(running, store, mapping_set, QUOTE_TO_CASH, page_size=50)
+    summary = run_flow(running, store, mapping_set, QUOTE_TO_CASH, page_size=200)
 
     assert summary.status is RunStatus.SUCCEEDED, summary.message
     sent = Counter(external_id for call in log.calls for external_id, _ in call.records)
@@ -115,7 +115,7 @@ def test_a_first_sync_packs_entities_into_full_calls_and_parents_land_first(
                 assert call_of[parent].ended < call.started, (external_id, parent)
 
     calls = len(log.calls)
-    again = run_flow(running, store, mapping_set, QUOTE_TO_CASH, page_size=50)
+    again = run_flow(running, store, mapping_set, QUOTE_TO_CASH, page_size=200)
     assert again.status is RunStatus.SUCCEEDED
     assert len(log.calls) == calls, "nothing changed: nothing written"
 
@@ -135,7 +135,7 @@ def test_a_run_failing_while_writes_are_held_loses_nothing_and_the_rerun_complet
 
     erp.write_packed = failing_midway  # type: ignore[method-assign]
 
-    failed = run_flow(running, store, mapping_set, QUOTE_TO_CASH, page_size=50, erp=erp)
+    failed = run_flow(running, store, mapping_set, QUOTE_TO_CASH, page_size=200, erp=erp)
 
     assert failed.status is RunStatus.FAILED
     landed = {external_id for _, external_id in running.erp.records}
@@ -144,7 +144,7 @@ def test_a_run_failing_while_writes_are_held_loses_nothing_and_the_rerun_complet
     # Pages waiting for held writes were committed but for those and their cursors.
     assert known == landed, "every record that landed has its xref: nothing to send again"
 
-    rerun = run_flow(running, store, mapping_set, QUOTE_TO_CASH, page_size=50)
+    rerun = run_flow(running, store, mapping_set, QUOTE_TO_CASH, page_size=200)
 
     assert rerun.status is RunStatus.SUCCEEDED, rerun.message
     with store.engine.connect() as connection:

@@ -54,7 +54,7 @@ class Receivables:
 
     def run(self, flow: Flow = RECEIVABLES) -> RunSummary:
         with open_connectors(self.settings) as connectors:
-            return SyncEngine(self.store, self.mappings, connectors, flow, page_size=200).run()
+            return SyncEngine(self.store, self.mappings, connectors, flow).run()
 
     def salesforce(self, object_name: str) -> dict[str, dict[str, Any]]:
         """Salesforce records of ``object_name`` by revbridge's external id."""

@@ -68,9 +68,7 @@ class StripeHarness:
     def run(self) -> RunSummary:
         mapping_set = mappings_for(self.settings)
         with open_connectors(self.settings) as connectors:
-            engine = SyncEngine(
-                self.store, mapping_set, connectors, QUOTE_TO_CASH, page_size=SIZE.page_size
-            )
+            engine = SyncEngine(self.store, mapping_set, connectors, QUOTE_TO_CASH)
             return engine.run()
 
     def downstream_writes(self) -> tuple[int, int]:

@@ -71,7 +71,7 @@ class ReceivablesHarness:
     def run(self, flow: Flow) -> RunSummary:
         mapping_set = mappings_for(self.settings)
         with open_connectors(self.settings) as connectors:
-            engine = SyncEngine(self.store, mapping_set, connectors, flow, page_size=200)
+            engine = SyncEngine(self.store, mapping_set, connectors, flow)
             return engine.run()
 
     def stored(self, entity: str) -> list[dict[str, Any]]:

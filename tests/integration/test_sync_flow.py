@@ -37,9 +37,7 @@ class Harness:
 
     def run(self) -> RunSummary:
         with open_connectors(self.settings) as connectors:
-            engine = SyncEngine(
-                self.store, self.mapping_set, connectors, QUOTE_TO_CASH, page_size=SIZE.page_size
-            )
+            engine = SyncEngine(self.store, self.mapping_set, connectors, QUOTE_TO_CASH)
             return engine.run()
 
     def downstream_writes(self) -> tuple[int, int]:
