@@ -8,15 +8,24 @@ the record once more with its status set to the canonical "no longer active" val
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
 from pydantic import ValidationError
 
+from connectors.base import RawRecord
 from mappings.canonical import model_for
+from mappings.mapping_set import EntityMapping
 from sync.engine.capture import CapturedRecord
 from sync.engine.change import content_hash
+from sync.engine.propagate import SourceDeletion
+from sync.engine.resolver import StoreRefResolver
+from sync.store import Store
+from sync.store.records import load_payload
+
+log = logging.getLogger("revbridge.sync")
 
 
 class DeletePolicy(StrEnum):
@@ -67,3 +76,38 @@ def split_deleted(
     live = [record for record in records if record.get("IsDeleted") is not True]
     gone = [record for record in records if record.get("IsDeleted") is True]
     return live, gone
+
+
+Deletions = tuple[list[str], list[CapturedRecord], list[SourceDeletion]]
+
+
+def read_deletions(
+    store: Store,
+    mapping: EntityMapping,
+    deleted: Sequence[RawRecord],
+    resolver: StoreRefResolver,
+    policy: DeletePolicy,
+) -> Deletions:
+    """Canonical ids of records deleted at the source, their deactivated versions and the
+    deletions to propagate to the targets."""
+    deleted_ids: list[str] = []
+    deactivated_records: list[CapturedRecord] = []
+    doomed: list[SourceDeletion] = []
+    for raw in deleted:
+        source_id = str(raw.get(mapping.key_field, ""))
+        canonical_id = resolver.canonical_id(mapping.entity, mapping.system, source_id)
+        if canonical_id is None:
+            continue  # deleted before revbridge ever captured it: nothing downstream
+        deleted_ids.append(canonical_id)
+        log.info("%s %s was deleted in %s: %s downstream", mapping.entity, source_id,
+                 mapping.system, policy.value)  # fmt: skip
+        if policy is DeletePolicy.PROPAGATE:
+            doomed.append(SourceDeletion(canonical_id, source_id, raw))
+        if policy is not DeletePolicy.DEACTIVATE:
+            continue
+        with store.engine.connect() as connection:
+            stored = load_payload(connection, canonical_id)
+        patched = deactivated(mapping.entity, source_id, stored, raw) if stored else None
+        if patched is not None:
+            deactivated_records.append(patched)
+    return deleted_ids, deactivated_records, doomed

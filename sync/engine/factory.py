@@ -17,7 +17,8 @@ from mappings.mapping_set import MappingSet
 from sync.engine.backfill import BackfillWindow
 from sync.engine.connections import open_connectors
 from sync.engine.flows import Flow
-from sync.engine.run import PageCallback, SyncEngine
+from sync.engine.open_pages import PageCallback
+from sync.engine.run import SyncEngine
 from sync.store import Store
 
 OpenConnectors = Callable[[Settings], AbstractContextManager[Mapping[str, Connector]]]

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from config.settings import ConflictSettings
 from connectors.base import Connector, Page
@@ -24,47 +24,35 @@ from mappings.mapping_set import EntityMapping, MappingSet
 from sync.engine.backfill import BackfillWindow
 from sync.engine.capture import CapturedRecord, capture_page
 from sync.engine.carried_writes import CarriedWrites
-from sync.engine.commit import PageOutcome, commit_page
+from sync.engine.commit import PageOutcome
 from sync.engine.conflict_guard import ConflictGuard
-from sync.engine.deletes import DeletePolicy, deactivated, split_deleted
+from sync.engine.deferrals import Deferrals
+from sync.engine.deletes import read_deletions, split_deleted
 from sync.engine.deliver import Delivery
 from sync.engine.deliver_targets import deliver_to_targets
 from sync.engine.flows import Flow
-from sync.engine.heap import release_free_memory
-from sync.engine.propagate import DeleteDelivery, SourceDeletion, propagate_to_targets
+from sync.engine.open_pages import OpenPages, PageCallback
+from sync.engine.propagate import propagate_to_targets
 from sync.engine.read_ahead import PageReader, SourceReads
 from sync.engine.remap import MappingChanges, detect_changes, recaptured_from_store
 from sync.engine.resolver import StoreRefResolver
 from sync.engine.specs import read_spec
-from sync.engine.stats import CANONICAL, RunSummary, SystemCounts
+from sync.engine.stats import CANONICAL, RunSummary, count_canonical_changes
 from sync.store import Store
 from sync.store.cursors import load_cursor, reset_cursor
 from sync.store.error_queue import count_active, due_for_retry
 from sync.store.fingerprints import save_fingerprints
-from sync.store.records import content_hashes, iter_stored, load_payload, xref_entries
+from sync.store.records import content_hashes, iter_stored, xref_entries
 from sync.store.runs import finish_run, start_run
 from sync.store.schema import ErrorStage, RunStatus
 
 log = logging.getLogger("revbridge.sync")
 
-PageCallback = Callable[[str, RunSummary], None]
-# Pages waiting to commit behind a held write: bounds memory and what a crash replays.
-MAX_OPEN_PAGES = 3
 REDELIVER_BATCH = 500  # stored records re-sent per batch after a target mapping changed
 
 
 class _StopRequested(Exception):
     """Raised between pages once a stop was requested; never escapes :meth:`SyncEngine.run`."""
-
-
-@dataclass
-class _OpenPage:
-    """A delivered page not finally committed: some of its writes are held, or an older one's."""
-
-    outcome: PageOutcome
-    targets: Sequence[EntityMapping]  # in the order of ``outcome.deliveries``
-    # Committed but for its held writes and its cursor: ``outcome`` keeps only what those need.
-    staged: bool = False
 
 
 class SyncEngine:
@@ -95,19 +83,21 @@ class SyncEngine:
         self._window = window
         if window is not None:
             self._flow = window.flow_for(flow)
-        # entity -> source ids deferred during the current run, retried once at its end.
-        self._deferred: dict[str, set[str]] = {}
-        self._deferred_seen: dict[tuple[str, str], set[str]] = {}
-        self._refused_deletes: set[tuple[str, str, str]] = set()  # (entity, system, source id)
+        self._deferrals = Deferrals()  # retried once at the end of the run
         # Writes a packing target (NetSuite) holds for fuller calls, and the pages, oldest
         # first, that wait to be committed: a page commits once none of its writes is held.
         self._carried = CarriedWrites()
-        self._open: list[_OpenPage] = []
+        self._pages = self._open_pages()
 
     @property
     def connectors(self) -> Mapping[str, Connector]:
         """The connected systems this engine reads from and writes to."""
         return self._connectors
+
+    def _open_pages(self) -> OpenPages:
+        return OpenPages(self._store, self._flow.name, self._connectors, self._carried,
+                         on_page=self._on_page,
+                         on_deletes=self._deferrals.deletes_landed)  # fmt: skip
 
     def request_stop(self) -> None:
         """Finish the page in hand, commit it, and end the run (safe from a signal handler)."""
@@ -130,10 +120,10 @@ class SyncEngine:
             [Sequence[EntityMapping], MappingChanges, RunSummary, StoreRefResolver], None
         ],
     ) -> RunSummary:
-        self._deferred = {}
-        self._deferred_seen = {}
-        self._refused_deletes = set()
-        self._carried, self._open = CarriedWrites(), []
+        # Fresh per run; the open pages report refused deletes to this run's deferrals.
+        self._deferrals = Deferrals()
+        self._carried = CarriedWrites()
+        self._pages = self._open_pages()
         with self._store.transaction() as connection:
             run_id = start_run(connection, self._flow.name)
         summary = RunSummary(run_id=run_id, flow=self._flow.name)
@@ -156,7 +146,8 @@ class SyncEngine:
             troubled = summary.rejected or summary.deferred
             summary.status = RunStatus.PARTIAL if troubled else RunStatus.SUCCEEDED
         # Pages not committed by now replay on the next run, as after a crash.
-        self._carried, self._open = CarriedWrites(), []
+        self._carried = CarriedWrites()
+        self._pages = self._open_pages()
         summary.duration_seconds = time.monotonic() - started
         summary.api_calls = {
             system: calls - calls_before.get(system, 0)
@@ -186,12 +177,12 @@ class SyncEngine:
                 self._sync_entity(mapping, reads, index, changes, summary, resolver)
         # Records deferred earlier in this run may find their parents now (once per run). Their
         # pages are committed first, so they are retried against what the store holds.
-        if any(self._deferred.values()):
+        if self._deferrals.any():
             self._commit_ready(summary, resolver, flush=True)
         for mapping in sources:
-            deferred = self._deferred.pop(mapping.entity, set())
+            deferred = self._deferrals.take(mapping.entity)
             if deferred:
-                self._reprocess(mapping, sorted(deferred), summary, resolver)
+                self._reprocess(mapping, deferred, summary, resolver)
 
     def _retry_records(
         self,
@@ -318,13 +309,15 @@ class SyncEngine:
         if not retried:  # a retry re-reads records already counted when they first came in
             counts.read += len(page.records) + len(page.deleted)
         captured, failures = capture_page(mapping, page.records, resolver)
-        deleted_ids, deactivated, doomed = self._deletions(mapping, page, resolver)
+        policy = self._flow.delete_policy(mapping.entity)
+        deletions = read_deletions(self._store, mapping, page.deleted, resolver, policy)
+        deleted_ids, deactivated, doomed = deletions
         if not retried:
             counts.deleted += len(deleted_ids)
         counts.rejected += sum(1 for f in failures if f.stage is not ErrorStage.RESOLVE)
         with self._store.engine.connect() as connection:
             stored_hashes = content_hashes(connection, [c.record.id for c in captured])
-        changed = self._count_canonical_changes(
+        changed = count_canonical_changes(
             captured, stored_hashes, summary.counts(mapping.entity, CANONICAL)
         )
         changed += deactivated
@@ -336,7 +329,7 @@ class SyncEngine:
             deferred[delivery.system] = {
                 f.captured.source_id for f in delivery.failures if f.stage is ErrorStage.RESOLVE
             }
-        self._note_deferred(mapping.entity, deferred, summary)
+        self._deferrals.note(mapping.entity, deferred, summary)
         deletes = propagate_to_targets(
             targets, doomed, self._connectors, self._store.engine, summary
         )
@@ -344,119 +337,16 @@ class SyncEngine:
             mapping, captured, changed, failures, deliveries, page.cursor, deleted_ids,
             deletes, [deletion.source_id for deletion in doomed],
         )  # fmt: skip
-        self._open.append(_OpenPage(outcome, targets))
+        self._pages.add(outcome, targets)
         self._commit_ready(summary, resolver)
 
     def _commit_ready(
         self, summary: RunSummary, resolver: StoreRefResolver, *, flush: bool = False
     ) -> None:
-        """Commit the open pages: finally, oldest first, those none of whose writes is held;
-        the rest all but their held writes and their cursors.
-
-        With ``flush``, once a stop was requested, or when pages that write nothing (all
-        unchanged) pile up behind a held write, held writes go out first, so every open page
-        commits; a stop then ends the run here.
-        """
-        if flush or self._stop.is_set() or len(self._open) > MAX_OPEN_PAGES:
-            self._carried.flush(self._connectors)
-        # In order: a page's cursor must not pass records of an older page still held.
-        while self._open and not self._carried.held_source_ids(self._open[0].outcome.deliveries):
-            self._commit(self._open.pop(0), summary, resolver)
-        for page in self._open:
-            if not page.staged:
-                self._stage(page, summary, resolver)
+        """Commit what can be committed; once a stop was requested, everything, then stop."""
+        self._pages.commit_ready(summary, resolver, flush=flush or self._stop.is_set())
         if self._stop.is_set():
             raise _StopRequested
-
-    def _commit(self, page: _OpenPage, summary: RunSummary, resolver: StoreRefResolver) -> None:
-        """Commit what is left of a page, its cursor included."""
-        outcome = page.outcome
-        self._count_deliveries(page.targets, outcome.deliveries, summary)
-        commit_page(self._store, self._flow.name, outcome, summary.run_id)
-        if not page.staged:
-            self._after_deletes(outcome.mapping.entity, outcome.deletes, summary, resolver)
-        self._after_commit(outcome.mapping.entity, outcome.deliveries, summary, resolver)
-
-    def _stage(self, page: _OpenPage, summary: RunSummary, resolver: StoreRefResolver) -> None:
-        """Commit a page but for its held writes and its cursor, and let go of the rest of it.
-
-        A crash before the page's final commit replays it: what landed is unchanged then, and
-        the held records, with no xref in that target yet, are sent again.
-        """
-        outcome = page.outcome
-        waiting = self._carried.held_source_ids(outcome.deliveries)
-        failed = {f.captured.source_id for d in outcome.deliveries for f in d.failures}
-        self._count_deliveries(page.targets, outcome.deliveries, summary)
-        staged = replace(outcome, cursor=None, waiting=frozenset(waiting))
-        commit_page(self._store, self._flow.name, staged, summary.run_id)
-        self._after_deletes(outcome.mapping.entity, outcome.deletes, summary, resolver)
-        for delivery in outcome.deliveries:
-            for entry in delivery.xrefs:
-                resolver.remember(entry.entity, entry.system, entry.canonical_id, entry.external_id)
-            delivery.forget_committed()  # the held writes' results gather afresh
-        page.outcome = PageOutcome(
-            outcome.mapping,
-            deliveries=outcome.deliveries,
-            cursor=outcome.cursor,
-            landed_late=sorted(waiting - failed),
-        )
-        page.staged = True
-
-    def _deletions(
-        self, mapping: EntityMapping, page: Page, resolver: StoreRefResolver
-    ) -> tuple[list[str], list[CapturedRecord], list[SourceDeletion]]:
-        """Canonical ids of records deleted at the source, their deactivated versions and the
-        deletions to propagate to the targets."""
-        deleted_ids: list[str] = []
-        deactivated_records: list[CapturedRecord] = []
-        doomed: list[SourceDeletion] = []
-        policy = self._flow.delete_policy(mapping.entity)
-        for raw in page.deleted:
-            source_id = str(raw.get(mapping.key_field, ""))
-            canonical_id = resolver.canonical_id(mapping.entity, mapping.system, source_id)
-            if canonical_id is None:
-                continue  # deleted before revbridge ever captured it: nothing downstream
-            deleted_ids.append(canonical_id)
-            log.info("%s %s was deleted in %s: %s downstream", mapping.entity, source_id,
-                     mapping.system, policy.value)  # fmt: skip
-            if policy is DeletePolicy.PROPAGATE:
-                doomed.append(SourceDeletion(canonical_id, source_id, raw))
-            if policy is not DeletePolicy.DEACTIVATE:
-                continue
-            with self._store.engine.connect() as connection:
-                stored = load_payload(connection, canonical_id)
-            patched = deactivated(mapping.entity, source_id, stored, raw) if stored else None
-            if patched is not None:
-                deactivated_records.append(patched)
-        return deleted_ids, deactivated_records, doomed
-
-    def _after_deletes(
-        self,
-        entity: str,
-        deletes: Sequence[DeleteDelivery],
-        summary: RunSummary,
-        resolver: StoreRefResolver,
-    ) -> None:
-        for delivery in deletes:
-            for canonical_id in delivery.removed:
-                resolver.forget(delivery.entity, delivery.system, canonical_id)
-            refused = {(entity, delivery.system, i) for i in delivery.failed_source_ids}
-            fresh = refused - self._refused_deletes
-            summary.counts(delivery.entity, delivery.system).rejected += len(fresh)
-            self._refused_deletes |= refused
-            # Often a parent its children still use: try once more at the end of the run.
-            self._deferred.setdefault(entity, set()).update(i for _, _, i in fresh)
-
-    def _note_deferred(
-        self, entity: str, deferred: Mapping[str, set[str]], summary: RunSummary
-    ) -> None:
-        """Count each deferred record once per run and remember it for the end-of-run retry."""
-        for system, source_ids in deferred.items():
-            seen = self._deferred_seen.setdefault((entity, system), set())
-            summary.counts(entity, system).deferred += len(source_ids - seen)
-            seen |= source_ids
-            if source_ids:
-                self._deferred.setdefault(entity, set()).update(source_ids)
 
     def _redeliver(
         self,
@@ -481,7 +371,7 @@ class SyncEngine:
             after = stored[-1].canonical_id
             captured = recaptured_from_store(stored)
             deliveries = self._deliver(targets, captured, summary, resolver, hold=True)
-            self._open.append(_OpenPage(PageOutcome(mapping, deliveries=deliveries), targets))
+            self._pages.add(PageOutcome(mapping, deliveries=deliveries), targets)
             self._commit_ready(summary, resolver)
 
     def _deliver(
@@ -503,49 +393,3 @@ class SyncEngine:
         return deliver_to_targets(
             targets, captured, self._connectors, written, resolver, guard, self._carried, hold=hold
         )
-
-    @staticmethod
-    def _count_deliveries(
-        targets: Sequence[EntityMapping], deliveries: Sequence[Delivery], summary: RunSummary
-    ) -> None:
-        for target, delivery in zip(targets, deliveries, strict=True):
-            counts = summary.counts(target.entity, delivery.system)
-            counts.conflicts += delivery.conflicts
-            counts.created += delivery.created
-            counts.updated += delivery.updated
-            counts.unchanged += delivery.unchanged
-            counts.rejected += sum(
-                1 for f in delivery.failures if f.stage is not ErrorStage.RESOLVE
-            )
-
-    def _after_commit(
-        self,
-        entity: str,
-        deliveries: Sequence[Delivery],
-        summary: RunSummary,
-        resolver: StoreRefResolver,
-    ) -> None:
-        for delivery in deliveries:
-            for entry in delivery.xrefs:
-                resolver.remember(entry.entity, entry.system, entry.canonical_id, entry.external_id)
-        summary.pages += 1
-        release_free_memory()  # keeps a long run's RSS flat (sync/engine/heap.py says why)
-        if self._on_page is not None:
-            self._on_page(entity, summary)
-
-    @staticmethod
-    def _count_canonical_changes(
-        captured: Sequence[CapturedRecord], stored_hashes: Mapping[str, str], counts: SystemCounts
-    ) -> list[CapturedRecord]:
-        changed = []
-        for record in captured:
-            previous = stored_hashes.get(record.record.id)
-            if previous == record.content_hash:
-                counts.unchanged += 1
-                continue
-            changed.append(record)
-            if previous is None:
-                counts.created += 1
-            else:
-                counts.updated += 1
-        return changed

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from sync.engine.capture import CapturedRecord
 from sync.store.schema import RunStatus
 
 CANONICAL = "canonical"  # the row of the canonical store in a run's counts
@@ -89,3 +91,21 @@ class RunSummary:
             },
             "error_queue_active": self.error_queue_active,
         }
+
+
+def count_canonical_changes(
+    captured: Sequence[CapturedRecord], stored_hashes: Mapping[str, str], counts: SystemCounts
+) -> list[CapturedRecord]:
+    """The records whose content differs from the stored version; counts each into ``counts``."""
+    changed = []
+    for record in captured:
+        previous = stored_hashes.get(record.record.id)
+        if previous == record.content_hash:
+            counts.unchanged += 1
+            continue
+        changed.append(record)
+        if previous is None:
+            counts.created += 1
+        else:
+            counts.updated += 1
+    return changed

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from mappings.loader import load_mapping_set
 from sync.cli.sandboxes import Sandboxes, SandboxSize
-from sync.engine import run as engine_module
+from sync.engine import open_pages as engine_module
 from sync.engine.connections import open_connectors
 from sync.engine.deletes import DeletePolicy
 from sync.engine.dry_run import plan_run
