@@ -35,7 +35,7 @@ from sync.engine.backfill import BackfillWindow, BackfillWindowInvalid, parse_mo
 from sync.engine.dry_run import plan_run
 from sync.engine.factory import open_engine
 from sync.engine.flows import Flow, flows_from_settings
-from sync.engine.run import PageCallback
+from sync.engine.open_pages import PageCallback
 from sync.engine.stats import RunSummary
 from sync.store.database import StoreError
 from sync.store.runs import recent_runs
