@@ -2,9 +2,10 @@
 
 Stages: parse (ruamel.yaml round-trip, so every node keeps its line and column) -> resolve
 ``${VAR}`` references from the environment -> lay ``REVBRIDGE_*`` overrides over the file (they
-win) -> validate with the pydantic-settings model. Every problem is reported at once, as
-``file:line:col: message``, or with the environment variable that set the wrong value. Values
-are never echoed back: a wrong secret must not end up in a terminal or a log.
+win) -> validate with the pydantic-settings model, and run the caller's checks (rules the
+settings model can't know, such as what one billing profile can delete). Every problem is
+reported at once, as ``file:line:col: message``, or with the environment variable that set the
+wrong value. Values are never echoed back: a wrong secret must not end up in a terminal or a log.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -28,6 +29,11 @@ from config.settings import Settings
 
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 Loc = tuple[str | int, ...]
+
+ConfigCheck = Callable[[Mapping[str, Any]], Iterable[tuple[Loc, str]]]
+"""A rule beyond the settings model: reads the configuration as plain data (references
+resolved, overrides laid over, not yet validated, so its problems join the model's) and yields
+``(YAML path, message)`` for each problem; the problem is reported at that path's key."""
 
 
 @dataclass(frozen=True)
@@ -49,8 +55,13 @@ class ConfigInvalid(Exception):
         self.problems = problems
 
 
-def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read ``path``, resolve ``${VAR}`` and ``REVBRIDGE_*`` from ``environ``, and validate."""
+def load_settings(
+    path: Path, environ: Mapping[str, str] | None = None, checks: Sequence[ConfigCheck] = ()
+) -> Settings:
+    """Read ``path``, resolve ``${VAR}`` and ``REVBRIDGE_*`` from ``environ``, and validate.
+
+    ``checks`` run on the same configuration; their problems are reported with the model's.
+    """
     environ = os.environ if environ is None else environ
     tree = _parse(path)
     document, problems = _resolve_references(tree, environ, str(path))
@@ -58,10 +69,37 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
         raise ConfigInvalid(problems)
     _anchor_relative_paths(document, path.parent)
     overrides = environment_overrides(environ)
+    source = _Source(str(path), tree, overrides)
+    merged = merge(document, overrides)
+    checked = [
+        ConfigProblem(source.where(loc, loc, at_key=True), _message("value_error", message, loc))
+        for check in checks
+        for loc, message in check(merged)
+    ]
     try:
-        return Settings(**merge(document, overrides))
+        settings = Settings(**merged)
     except ValidationError as error:
-        raise ConfigInvalid(_problems(error, tree, overrides, str(path))) from None
+        raise ConfigInvalid(_problems(error, source) + checked) from None
+    if checked:
+        raise ConfigInvalid(checked)
+    return settings
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where each setting came from: the file (its position-keeping tree) or a variable."""
+
+    name: str
+    tree: CommentedMap
+    overrides: Mapping[str, Any]
+
+    def where(self, loc: Loc, node: Loc, at_key: bool) -> str:
+        """The variable that set ``loc``, else ``file:line:col`` of ``node`` (key or value)."""
+        from_variable = overridden_prefix(self.overrides, loc)
+        if from_variable is not None:
+            return f"environment variable {variable_name(from_variable)}"
+        line, column = _position(self.tree, node, at_key)
+        return f"{self.name}:{line}:{column}"
 
 
 def _parse(path: Path) -> CommentedMap:
@@ -131,22 +169,15 @@ def _anchor_relative_paths(document: dict[str, Any], base: Path) -> None:
         document["mappings_dir"] = str(base / mappings_dir)
 
 
-def _problems(
-    error: ValidationError, tree: CommentedMap, overrides: Mapping[str, Any], name: str
-) -> list[ConfigProblem]:
+def _problems(error: ValidationError, source: _Source) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
     for detail in error.errors(include_url=False, include_input=False):
         loc: Loc = tuple(detail["loc"])
-        message = _message(detail["type"], str(detail["msg"]), loc)
-        from_variable = overridden_prefix(overrides, loc)
-        if from_variable is not None:
-            problems.append(
-                ConfigProblem(f"environment variable {variable_name(from_variable)}", message)
-            )
-            continue
-        at_key = detail["type"] in {"extra_forbidden", "missing"}
-        line, column = _position(tree, loc[:-1] if detail["type"] == "missing" else loc, at_key)
-        problems.append(ConfigProblem(f"{name}:{line}:{column}", message))
+        kind = detail["type"]
+        message = _message(kind, str(detail["msg"]), loc)
+        node = loc[:-1] if kind == "missing" else loc
+        at_key = kind in {"extra_forbidden", "missing"}
+        problems.append(ConfigProblem(source.where(loc, node, at_key), message))
     return problems
 
 

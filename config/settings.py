@@ -10,13 +10,14 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
-    ValidationInfo,
-    field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from config.delete_policies import DeletePolicyName, stripe_refusals
+from config.delete_policies import DeletePolicyName
+
+# The billing wire formats; each may ship its own mappings and configuration checks.
+BillingProfile = Literal["json", "stripe"]
 
 
 class _Section(BaseModel):
@@ -90,9 +91,10 @@ class BillingSettings(_Section):
     """Billing REST API connection: base URL, wire profile, auth and paging."""
 
     base_url: str
-    profile: Literal["json", "stripe"] = Field(
+    profile: BillingProfile = Field(
         default="json",
-        description="json: the generic JSON API (see profile_file); stripe: Stripe's wire format.",
+        description="json: the generic JSON API (see profile_file); stripe: Stripe's wire "
+        "format, and Stripe's shipped mappings unless mappings_dir names a folder.",
     )
     profile_file: Path | None = Field(
         default=None, description="YAML profile for the json profile; the built-in one if unset."
@@ -308,7 +310,8 @@ class Settings(BaseSettings):
     version: Literal[1] = Field(default=1, description="Configuration format version.")
     database_url: str = "sqlite:///revbridge.db"
     mappings_dir: Path | None = Field(
-        default=None, description="Folder of mapping YAML files; the shipped defaults if unset."
+        default=None,
+        description="Folder of mapping YAML files; if unset, the shipped ones for billing.profile.",
     )
     salesforce: SalesforceSettings
     billing: BillingSettings
@@ -321,17 +324,3 @@ class Settings(BaseSettings):
     )
     alerts: AlertSettings = AlertSettings()
     serve: ServeSettings = ServeSettings()
-
-    @field_validator("flows")
-    @classmethod
-    def _deletes_the_targets_can_do(
-        cls, flows: list[FlowSettings], info: ValidationInfo
-    ) -> list[FlowSettings]:
-        # `billing` is declared (so validated) before `flows`; absent when it was invalid.
-        billing = info.data.get("billing")
-        if billing is None or billing.profile != "stripe":
-            return flows
-        problems = stripe_refusals([(f.name, f.targets, f.deletes) for f in flows])
-        if problems:
-            raise ValueError("; ".join(problems))
-        return flows

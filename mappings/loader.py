@@ -1,5 +1,8 @@
 """Load mapping files in explicit stages, reporting every problem at once as file:line:col.
 
+Which files: a configuration's ``mappings_dir``, else the shipped ones for its billing
+profile (:func:`shipped_mapping_files`).
+
 Stages: parse (ruamel.yaml round-trip, so nodes keep their positions; tabs, duplicate keys and
 syntax errors) -> spec (pydantic: unknown keys, types, expressions and formats that don't
 compile; errors mapped back to YAML nodes) -> meaning (canonical entities and fields exist,
@@ -20,6 +23,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from config.settings import BillingProfile, Settings
 from mappings.checks import Finding
 from mappings.compiler import compile_system
 from mappings.errors import MappingConfigError, Problem
@@ -35,6 +39,7 @@ __all__ = [
     "Problem",
     "check_mapping_files",
     "load_mapping_set",
+    "mapping_files_for",
     "shipped_mapping_files",
 ]
 
@@ -48,9 +53,26 @@ class _Loaded:
     spec: MappingFile
 
 
-def shipped_mapping_files() -> list[Path]:
-    """The default mappings shipped beside this module."""
-    return sorted(Path(__file__).parent.glob("*.yaml"))
+_SHIPPED = Path(__file__).parent
+_PROFILES = _SHIPPED / "profiles"
+
+
+def shipped_mapping_files(profile: BillingProfile = "json") -> list[Path]:
+    """The mappings shipped for a billing profile, sorted by file name.
+
+    The defaults beside this module, with the profile's own files in ``profiles/<profile>/``
+    (Stripe's billing.yaml and erp.yaml) in place of the same-named defaults.
+    """
+    files = {path.name: path for path in _SHIPPED.glob("*.yaml")}
+    files.update((path.name, path) for path in (_PROFILES / profile).glob("*.yaml"))
+    return [files[name] for name in sorted(files)]
+
+
+def mapping_files_for(settings: Settings) -> list[Path]:
+    """The mapping files a configuration uses: its ``mappings_dir``'s, else the shipped ones."""
+    if settings.mappings_dir is not None:
+        return sorted(settings.mappings_dir.glob("*.yaml"))
+    return shipped_mapping_files(settings.billing.profile)
 
 
 def load_mapping_set(paths: Sequence[Path] | None = None) -> MappingSet:

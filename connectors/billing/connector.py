@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
+from config.loader import ConfigCheck
 from config.settings import BillingSettings, RetrySettings
 from connectors.base import (
     Cursor,
@@ -30,12 +31,14 @@ from connectors.billing.auth import Clock
 from connectors.billing.http import ApiRequest, BillingHttpClient, api_error
 from connectors.billing.json_profile import JsonProfile, idempotency_key
 from connectors.billing.profile_file import load_profile
+from connectors.billing.stripe.deletes import refuse_deletes_stripe_cannot_do
 from connectors.billing.stripe.profile import EXISTING_ID_KEY, StripeProfile
 from connectors.billing.writes import BillingWriter, RecordWriter
 from connectors.errors import ConfigError
 from connectors.retry import Sleep
 
 __all__ = [
+    "CONFIG_CHECKS",
     "EXISTING_ID_KEY",
     "ApiRequest",
     "BillingConnector",
@@ -48,6 +51,10 @@ __all__ = [
 ]
 
 SYSTEM = "billing"
+
+# What the profiles check in a configuration as it loads (``load_settings(..., checks=)``); each
+# check looks at ``billing.profile`` itself and passes configurations of other profiles.
+CONFIG_CHECKS: tuple[ConfigCheck, ...] = (refuse_deletes_stripe_cannot_do,)
 
 
 class BillingProfile(RecordWriter, Protocol):

@@ -13,8 +13,9 @@ from rich.text import Text
 from config.loader import ConfigInvalid, load_settings
 from config.redaction import install_redaction
 from config.settings import Settings
+from connectors.billing.connector import CONFIG_CHECKS as BILLING_CHECKS
 from mappings.errors import MappingConfigError
-from mappings.loader import load_mapping_set
+from mappings.loader import load_mapping_set, mapping_files_for
 from mappings.mapping_set import MappingSet
 from sync.store import Store
 from sync.store.database import StoreError
@@ -49,10 +50,18 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def load_checked_settings(config: Path) -> Settings:
+    """The configuration, checked by the connector profiles too (what Stripe can delete).
+
+    Raises ConfigInvalid listing every problem, the profiles' among the settings model's.
+    """
+    return load_settings(config, checks=BILLING_CHECKS)
+
+
 def settings_from(config: Path) -> Settings:
     """Load the configuration or exit 2 with its problems."""
     try:
-        settings = load_settings(config)
+        settings = load_checked_settings(config)
     except ConfigInvalid as error:
         raise fail(str(error)) from None
     # From here on every log line and error message is scrubbed of the configured secrets.
@@ -61,10 +70,9 @@ def settings_from(config: Path) -> Settings:
 
 
 def mappings_for(settings: Settings) -> MappingSet:
-    """The configured mapping files (or the shipped ones), or exit 2 with every problem."""
-    paths = sorted(settings.mappings_dir.glob("*.yaml")) if settings.mappings_dir else None
+    """The configured mapping files (or those shipped for the billing profile), or exit 2."""
     try:
-        return load_mapping_set(paths)
+        return load_mapping_set(mapping_files_for(settings))
     except MappingConfigError as error:
         raise fail(str(error)) from None
 

@@ -1,4 +1,10 @@
-"""``revbridge init``: write a project a new user edits (config, mappings, ``.env.example``)."""
+"""``revbridge init``: write a project a new user edits (config, mappings, ``.env.example``).
+
+A billing profile shapes the project: ``--profile stripe`` writes ``billing.profile: stripe``
+and Stripe's flows (``templates/revbridge-stripe.yaml`` replaces those sections of
+``templates/revbridge.yaml``), offers only the delete policies Stripe can honour, and copies the
+mappings shipped for Stripe, so the admin edits the files the profile runs with.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,13 @@ import shutil
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from ruamel.yaml import YAML
 
-from mappings.loader import shipped_mapping_files
+from config.settings import BillingProfile
+from connectors.billing.stripe.deletes import DELETABLE_ENTITIES, instead_of_deleting
+from mappings.loader import load_mapping_set, shipped_mapping_files
 
 CONFIG_FILE = Path("config") / "revbridge.yaml"
 MAPPINGS_DIR = Path("mappings")
@@ -19,6 +27,9 @@ _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _ONLY_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 _PLAIN_VALUE = re.compile(r"[A-Za-z0-9_./:@%+,=-]*")
 _CONNECTIONS = ("salesforce", "billing", "erp")
+PROFILES: tuple[BillingProfile, ...] = get_args(BillingProfile)
+_TOP_LEVEL_KEY = re.compile(r"([a-z_]+):")
+_STRIPE_DELETES = "    # deletes: Stripe's delete policies\n"
 _GITIGNORE = (
     "# revbridge: secrets and local state stay out of version control\n.env\n*.db\n*.db-*\n"
 )
@@ -47,9 +58,62 @@ class ScaffoldResult:
     kept: list[Path] = field(default_factory=list)
 
 
-def config_template() -> str:
-    """The commented ``revbridge.yaml`` a new project starts from."""
-    return resources.files("sync.cli.templates").joinpath("revbridge.yaml").read_text("utf-8")
+def config_template(profile: BillingProfile = "json") -> str:
+    """The commented ``revbridge.yaml`` a new project on ``profile`` starts from."""
+    template = _template("revbridge.yaml")
+    if profile == "json":
+        return template
+    shaped = _with_sections(template, _template(f"revbridge-{profile}.yaml"))
+    return shaped.replace(_STRIPE_DELETES, stripe_delete_policies())
+
+
+def stripe_delete_policies() -> str:
+    """A commented ``deletes:`` of a flow into Stripe: per entity written there, what works."""
+    billing = load_mapping_set(shipped_mapping_files("stripe")).system("billing")
+    offers: list[tuple[str, str]] = []
+    for entity, mapping in billing.entities.items():
+        if mapping.system_of_record:
+            continue  # captured from Stripe, never written to it
+        if entity in DELETABLE_ENTITIES:
+            offers.append((f"{entity}: propagate", ""))
+        else:
+            instead = instead_of_deleting(entity)
+            offers.append((f"{entity}: {instead.policy}", f"  # {instead.what_stripe_does}"))
+    width = max(len(policy) for policy, _ in offers)
+    return (
+        "    # What a deletion in Salesforce does in billing and the ERP, per entity: deactivate\n"
+        "    # (send the record once more as inactive), ignore, or propagate (delete it). Stripe\n"
+        "    # deletes only the entities offered propagate; the others say what it does instead.\n"
+        "    # deletes:\n"
+        + "".join(f"    #   {policy:<{width}}{why}".rstrip() + "\n" for policy, why in offers)
+    )
+
+
+def _template(name: str) -> str:
+    return resources.files("sync.cli.templates").joinpath(name).read_text("utf-8")
+
+
+def _with_sections(template: str, overlay: str) -> str:
+    """``template`` with each top-level section of ``overlay`` in place of its own."""
+    sections = _sections(template)
+    for key, lines in _sections(overlay).items():
+        template = template.replace(sections[key], lines)
+    return template
+
+
+def _sections(text: str) -> dict[str, str]:
+    """Each top-level key's block: its line and the indented lines right after it."""
+    lines = text.splitlines(keepends=True)
+    blocks: dict[str, str] = {}
+    for start, line in enumerate(lines):
+        key = _TOP_LEVEL_KEY.match(line)
+        if key is None:
+            continue
+        end = start + 1
+        while end < len(lines) and lines[end].startswith(" "):
+            end += 1
+        blocks[key.group(1)] = "".join(lines[start:end])
+    return blocks
 
 
 def env_example(template: str) -> str:
@@ -113,17 +177,21 @@ def _quoted(value: str) -> str:
 
 
 def scaffold_project(
-    root: Path, *, force: bool = False, sandbox_document: dict[str, Any] | None = None
+    root: Path,
+    *,
+    force: bool = False,
+    sandbox_document: dict[str, Any] | None = None,
+    profile: BillingProfile = "json",
 ) -> ScaffoldResult:
     """Write config, mappings, ``.env.example`` (and ``.env`` for sandboxes) under ``root``."""
     result = ScaffoldResult(root)
-    template = config_template()
+    template = config_template(profile)
     files: dict[Path, str | Path] = {
         CONFIG_FILE: template,
         Path(".env.example"): env_example(template),
         Path(".gitignore"): _GITIGNORE,
     }
-    for shipped in shipped_mapping_files():
+    for shipped in shipped_mapping_files(profile):
         files[MAPPINGS_DIR / shipped.name] = shipped
     if sandbox_document is not None:
         files[Path(".env")] = dotenv_text(sandbox_environment(sandbox_document, template))

@@ -7,6 +7,7 @@ be opened. It exits with the first failure in table order (see :mod:`sync.tools.
 
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,10 +18,11 @@ from rich.text import Text
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from config.loader import ConfigInvalid, load_settings
+from config.loader import ConfigInvalid
 from config.redaction import install_redaction
-from sync.cli.common import console, err_console
-from sync.cli.scaffold import CONFIG_FILE, scaffold_project
+from config.settings import BillingProfile
+from sync.cli.common import console, err_console, fail, load_checked_settings
+from sync.cli.scaffold import CONFIG_FILE, PROFILES, scaffold_project
 from sync.tools.system_check import (
     EXIT_CONFIG,
     EXIT_STORE,
@@ -64,10 +66,23 @@ def init(
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+    profile: Annotated[
+        str,
+        typer.Option(
+            "--profile",
+            help="Billing API: json (generic JSON API) or stripe (Stripe's mappings, flows and "
+            "delete policies).",
+        ),
+    ] = "json",
 ) -> None:
-    """Write config/revbridge.yaml, the default mappings and .env.example into DIRECTORY."""
+    """Write config/revbridge.yaml, the mappings and .env.example into DIRECTORY."""
+    billing_profile = _billing_profile(profile)
+    if from_sandbox is not None and billing_profile != "json":
+        raise fail("--from-sandbox sets up the generic billing sandbox; leave out --profile")
     sandbox_document = _read_sandbox_document(from_sandbox) if from_sandbox else None
-    result = scaffold_project(directory, force=force, sandbox_document=sandbox_document)
+    result = scaffold_project(
+        directory, force=force, sandbox_document=sandbox_document, profile=billing_profile
+    )
     for path in result.written:
         console.print(Text(f"  wrote {path}"))
     for path in result.kept:
@@ -87,6 +102,15 @@ def init(
             f"  revbridge serve -c {CONFIG_FILE}    # every flow on its schedule\n"
         )
     )
+
+
+def _billing_profile(name: str) -> BillingProfile:
+    """``name`` as a billing profile, or exit 2 with one line naming the choices."""
+    if name in PROFILES:
+        return name
+    close = difflib.get_close_matches(name, PROFILES, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    raise fail(f"unknown --profile {name!r}{hint}; choose {' or '.join(PROFILES)}")
 
 
 def _read_sandbox_document(path: Path) -> dict[str, Any]:
@@ -119,7 +143,7 @@ def check(
 
 def _run_checks(path: Path) -> list[CheckRow]:
     try:
-        settings = load_settings(path)
+        settings = load_checked_settings(path)
     except ConfigInvalid as error:
         return [CheckRow("configuration", CheckStatus.FAILED, str(error), EXIT_CONFIG)]
     redactor = install_redaction(settings)

@@ -6,13 +6,9 @@ that adds or drops an entity anywhere must change it too.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from mappings.canonical import ENTITIES
 from mappings.loader import load_mapping_set, shipped_mapping_files
 from mappings.mapping_set import MappingSet
-
-STRIPE_PROFILE = Path(__file__).resolve().parents[2] / "mappings/profiles/stripe"
 
 # entity -> (captured from, written to) with the default mappings.
 DEFAULT_COVERAGE = {
@@ -96,10 +92,7 @@ STRIPE_COVERAGE = {
 
 
 def _stripe_mapping_set() -> MappingSet:
-    profile = sorted(STRIPE_PROFILE.glob("*.yaml"))
-    names = {path.name for path in profile}
-    files = [path for path in shipped_mapping_files() if path.name not in names]
-    return load_mapping_set([*files, *profile])
+    return load_mapping_set(shipped_mapping_files("stripe"))
 
 
 def test_stripe_profile_captures_receivables_from_billing_and_writes_them_to_the_erp() -> None:

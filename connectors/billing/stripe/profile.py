@@ -12,8 +12,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from connectors.base import Cursor, DeleteResult, Page, RawRecord, WriteResult
-from connectors.billing.deletes import delete_stripe_object
 from connectors.billing.http import BillingHttpClient
+from connectors.billing.stripe.deletes import delete_stripe_object
 from connectors.billing.stripe.objects import EXISTING_ID_KEY, StripeObjects
 from connectors.billing.stripe.orders import write_order
 from connectors.billing.stripe.read import fetch_stripe_objects, read_stripe_list
