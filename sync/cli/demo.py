@@ -20,7 +20,7 @@ from sync.engine.factory import open_engine
 from sync.engine.flows import QUOTE_TO_CASH, RECEIVABLES, Flow
 from sync.engine.stats import RunSummary
 from sync.store import Store
-from sync.store.schema import canonical_records, xref
+from sync.store.records import landed_everywhere
 
 # Orders finance invoices in the ERP after quote-to-cash, and how many of them are paid.
 BILLED_ORDERS, PAID_INVOICES = 5, 2
@@ -49,22 +49,10 @@ class DemoResult:
 
 def _landed_everywhere(connection: sa.Connection, entity: str, limit: int) -> list[str]:
     """Salesforce ids of ``entity`` records present in billing and ERP, in a stable order."""
-    landed = (
-        sa.select(xref.c.canonical_id)
-        .where(xref.c.entity == entity, xref.c.system.in_(["billing", "erp"]))
-        .group_by(xref.c.canonical_id)
-        .having(sa.func.count() == 2)
-    )
-    query = (
-        sa.select(canonical_records.c.source_id, canonical_records.c.payload)
-        .where(canonical_records.c.canonical_id.in_(landed))
-        .order_by(canonical_records.c.source_id)
-        .limit(limit)
-    )
-    rows = connection.execute(query).all()
+    stored = landed_everywhere(connection, entity, ("billing", "erp"), limit)
     if entity == "order":
-        return [row.payload["lines"][0]["source"]["id"] for row in rows]
-    return [row.source_id for row in rows]
+        return [record.payload["lines"][0]["source"]["id"] for record in stored]
+    return [record.source_id for record in stored]
 
 
 def change_source_records(store: Store, salesforce: SalesforceSandbox) -> list[SourceChange]:

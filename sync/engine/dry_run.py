@@ -28,8 +28,9 @@ from sync.engine.flows import Flow
 from sync.engine.recording import RecordedDelete, RecordedWrite, RecordingConnector
 from sync.engine.stats import RunSummary
 from sync.store.database import create_store_engine
-from sync.store.records import XrefEntry, xref_entries
-from sync.store.schema import ErrorStatus, RunStatus, canonical_records, error_queue
+from sync.store.error_queue import ErrorFilter, list_errors
+from sync.store.records import XrefEntry, source_ids_of, xref_entries
+from sync.store.schema import ErrorStatus, RunStatus
 from sync.store.snapshot import scratch_copy, store_exists
 
 FieldDiff = tuple[str, Any, Any]  # field path, current value downstream, planned value
@@ -126,7 +127,7 @@ def plan_run(
             writes = [w for r in recorders.values() for w in r.writes]
             deletes = [d for r in recorders.values() for d in r.deletes]
             ids = {w.external_id for w in writes} | {d.external_id or "" for d in deletes}
-            source_ids = _source_ids(connection, ids)
+            source_ids = source_ids_of(connection, ids - {""})
     entities = _entities_by_object(mapping_set, flow)
     previous = _previous_payloads(settings.database_url, writes)
     plan = DryRunPlan(held=held, status=summary.status, message=summary.message)
@@ -176,29 +177,10 @@ def _entities_by_object(mapping_set: MappingSet, flow: Flow) -> dict[tuple[str, 
 
 def _held(connection: sa.Connection, run_id: int) -> list[tuple[str, str, str, str]]:
     """Records the planned run would leave in the error queue (deferred ones included)."""
-    rows = connection.execute(
-        sa.select(error_queue.c.entity, error_queue.c.target_system, error_queue.c.source_system,
-                  error_queue.c.source_id, error_queue.c.stage, error_queue.c.message)
-        .where(error_queue.c.run_id == run_id,
-               error_queue.c.status.in_([ErrorStatus.OPEN.value, ErrorStatus.RETRYING.value]))
-        .order_by(error_queue.c.id)
-    )  # fmt: skip
-    return [(row.entity, row.target_system or row.source_system, row.source_id,
-             f"{row.stage}: {row.message}") for row in rows]  # fmt: skip
-
-
-def _source_ids(connection: sa.Connection, canonical_ids: Iterable[str]) -> dict[str, str]:
-    wanted = sorted(i for i in canonical_ids if i)
-    found: dict[str, str] = {}
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        rows = connection.execute(
-            sa.select(canonical_records.c.canonical_id, canonical_records.c.source_id).where(
-                canonical_records.c.canonical_id.in_(chunk)
-            )
-        )
-        found.update({row.canonical_id: row.source_id for row in rows})
-    return found
+    active = (ErrorStatus.OPEN, ErrorStatus.RETRYING)
+    entries = list_errors(connection, limit=None, where=ErrorFilter(run_id=run_id))
+    return [(e.entity, e.target_system or e.source_system, e.source_id, f"{e.stage}: {e.message}")
+            for e in reversed(entries) if e.status in active]  # fmt: skip
 
 
 def _previous_payloads(

@@ -161,6 +161,7 @@ class ErrorFilter:
     error_class: str | None = None
     older_than: timedelta | None = None
     newer_than: timedelta | None = None
+    run_id: int | None = None  # entries the run queued or touched last
 
     def where(self, now: datetime) -> list[sa.ColumnElement[bool]]:
         """The SQL conditions of this filter."""
@@ -175,6 +176,8 @@ class ErrorFilter:
         if self.system is not None:
             conditions.append(sa.or_(table.source_system == self.system,
                                      table.target_system == self.system))  # fmt: skip
+        if self.run_id is not None:
+            conditions.append(table.run_id == self.run_id)
         if self.error_class is not None:
             conditions.append(table.error_class == self.error_class)
         if self.older_than is not None:

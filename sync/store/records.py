@@ -99,6 +99,20 @@ def save_records(connection: sa.Connection, records: Sequence[StoredRecord], run
     save_record_rows(connection, rows)
 
 
+def _stored(row: sa.Row[Any]) -> StoredRecord:
+    return StoredRecord(
+        canonical_id=row.canonical_id,
+        entity=row.entity,
+        payload=dict(row.payload),
+        content_hash=row.content_hash,
+        source_system=row.source_system,
+        source_object=row.source_object,
+        source_id=row.source_id,
+        source_modified_at=row.source_modified_at,
+        source_payload=dict(row.source_payload) if row.source_payload else None,
+    )
+
+
 def iter_stored(
     connection: sa.Connection, entity: str, batch_size: int = 500, after: str = ""
 ) -> Iterator[list[StoredRecord]]:
@@ -115,20 +129,7 @@ def iter_stored(
             .order_by(canonical_records.c.canonical_id)
             .limit(batch_size)
         )
-        batch = [
-            StoredRecord(
-                canonical_id=row.canonical_id,
-                entity=row.entity,
-                payload=dict(row.payload),
-                content_hash=row.content_hash,
-                source_system=row.source_system,
-                source_object=row.source_object,
-                source_id=row.source_id,
-                source_modified_at=row.source_modified_at,
-                source_payload=dict(row.source_payload) if row.source_payload else None,
-            )
-            for row in connection.execute(query)
-        ]
+        batch = [_stored(row) for row in connection.execute(query)]
         if not batch:
             return
         yield batch
@@ -211,6 +212,36 @@ def canonical_ids_for(
         one_of(connection, xref.c.external_id, external_ids),
     )
     return {row.external_id: row.canonical_id for row in connection.execute(query)}
+
+
+def source_ids_of(connection: sa.Connection, canonical_ids: Collection[str]) -> dict[str, str]:
+    """Canonical id -> the record's id in its system of record, for the stored ones."""
+    if not canonical_ids:
+        return {}
+    table = canonical_records.c
+    query = sa.select(table.canonical_id, table.source_id).where(
+        one_of(connection, table.canonical_id, canonical_ids)
+    )
+    return {row.canonical_id: row.source_id for row in connection.execute(query)}
+
+
+def landed_everywhere(
+    connection: sa.Connection, entity: str, systems: Collection[str], limit: int
+) -> list[StoredRecord]:
+    """Stored ``entity`` records with an xref in every one of ``systems``, by source id."""
+    landed = (
+        sa.select(xref.c.canonical_id)
+        .where(xref.c.entity == entity, xref.c.system.in_(list(systems)))
+        .group_by(xref.c.canonical_id)
+        .having(sa.func.count() == len(systems))
+    )
+    query = (
+        sa.select(canonical_records)
+        .where(canonical_records.c.canonical_id.in_(landed))
+        .order_by(canonical_records.c.source_id)
+        .limit(limit)
+    )
+    return [_stored(row) for row in connection.execute(query)]
 
 
 def xref_entries(
