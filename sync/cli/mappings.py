@@ -21,7 +21,12 @@ from connectors.erp.records import record_kind
 from connectors.errors import ConnectorError
 from connectors.salesforce.connector import SalesforceConnector
 from mappings.errors import MappingConfigError
-from mappings.loader import check_mapping_files, load_mapping_set, shipped_mapping_files
+from mappings.loader import (
+    check_mapping_files,
+    load_mapping_set,
+    mapping_files_for,
+    shipped_mapping_files,
+)
 from mappings.mapping_set import MappingSet
 from mappings.spec import mapping_json_schema
 from mappings.upgrade import declares_old_format, upgrade_text
@@ -66,7 +71,13 @@ def _mapping_dir(config: Path | None) -> Path:
 
 
 def _mapping_files(files: Sequence[Path] | None, config: Path | None) -> list[Path]:
-    return _expand(files) if files else _expand([_mapping_dir(config)])
+    """The files named, else those the configuration uses (its billing profile's shipped ones
+    when it names no mappings_dir), else the shipped defaults."""
+    if files:
+        return _expand(files)
+    if config is not None:
+        return mapping_files_for(settings_from(config))
+    return shipped_mapping_files()
 
 
 def _load(paths: Sequence[Path], label: str = "") -> MappingSet:
@@ -184,7 +195,7 @@ def run_fixtures(
 ) -> None:
     """Run YAML mapping fixtures; a diff for each mismatch, exit 1 on any failure."""
     mapping_dir = _mapping_dir(config)
-    mappings = _load(_expand([mapping_dir]))
+    mappings = _load(_mapping_files(None, config))
     files = fixture_files(fixtures or [mapping_dir / "tests"])
     if not files:
         raise fail(f"no fixture files in {fixtures or mapping_dir / 'tests'}")
@@ -248,7 +259,7 @@ def preview(
     if not object_name or not record_id:
         raise fail("name the record with --object and --id")
     settings = settings_from(config)
-    mappings = _load(_expand([_mapping_dir(config)]))
+    mappings = _load(mapping_files_for(settings))
     try:
         mapping = source_mapping_for(mappings, system, object_name)
     except PreviewError as error:
@@ -314,7 +325,7 @@ def diff(
     if (against is None) == (not old):
         raise fail("give exactly one of --against REV or --old FILES")
     before = _old_mappings(against, old, config)
-    after = _load(_expand([_mapping_dir(config)]))
+    after = _load(_mapping_files(None, config))
     url = database_url or (settings_from(config).database_url if config else None)
     if url is None:
         raise fail("name the state store with --config or --database-url")

@@ -32,7 +32,7 @@ from config.redaction import Redactor
 from config.settings import RetrySettings, Settings
 from connectors.base import Connector
 from connectors.errors import AuthError, ConnectorError
-from mappings.loader import check_mapping_files, shipped_mapping_files
+from mappings.loader import check_mapping_files, mapping_files_for
 from sync.engine.connections import open_connectors
 from sync.store import Store
 from sync.store.database import StoreError
@@ -75,10 +75,8 @@ def _failed(name: str, detail: str, exit_code: int) -> CheckRow:
 
 
 def mapping_paths(settings: Settings) -> list[Path]:
-    """The mapping files the configuration points at (the shipped ones if it names none)."""
-    if settings.mappings_dir is None:
-        return shipped_mapping_files()
-    return sorted(settings.mappings_dir.glob("*.yaml"))
+    """The mapping files the configuration points at (its profile's shipped ones if none)."""
+    return mapping_files_for(settings)
 
 
 def check_mappings(settings: Settings) -> CheckRow:
