@@ -8,12 +8,18 @@ answers the record with ``INVALID_FIELD`` when no live parent has that external 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 from sandboxes.salesforce.cpq_seed import OBJECTS, ObjectDef
 
-if TYPE_CHECKING:
-    from sandboxes.salesforce.org import SandboxOrg
+
+class ParentRecords(Protocol):
+    """Where lookups find parents: the org. Only this much of it, so this module need not
+    import the org, which imports the writes that use these lookups."""
+
+    def records_of(self, object_name: str) -> Iterable[dict[str, Any]]:
+        """Every record of one object, deleted ones included."""
 
 
 def _error(message: str, fields: list[str]) -> dict[str, Any]:
@@ -23,7 +29,7 @@ def _error(message: str, fields: list[str]) -> dict[str, Any]:
 class ForeignKeys:
     """Resolves one collection call's external-id lookups; parent indexes are built once."""
 
-    def __init__(self, org: SandboxOrg, obj: ObjectDef) -> None:
+    def __init__(self, org: ParentRecords, obj: ObjectDef) -> None:
         self._org, self._obj = org, obj
         self._indexes: dict[tuple[str, str], dict[Any, str]] = {}
 

@@ -1,20 +1,55 @@
 """Writes to the Salesforce sandbox org: field validation, sObject Collections upsert, describe.
 
-``salesforce.py`` serves these over HTTP; this module holds what the org checks and applies.
+``routes.py`` serves these over HTTP; this module holds what the org checks and applies.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from sandboxes.salesforce.cpq_seed import OBJECTS, ObjectDef, new_record
+from sandboxes.salesforce.cpq_seed import OBJECTS, IdFactory, LogicalClock, ObjectDef, new_record
 from sandboxes.salesforce.lookups import ForeignKeys
 
-if TYPE_CHECKING:
-    from sandboxes.salesforce.org import SandboxOrg
-
 _MAX_COLLECTION = 200
+
+
+class WritableOrg(Protocol):
+    """The org a collection upsert writes to (:class:`~sandboxes.salesforce.org.SandboxOrg`).
+
+    Named here rather than imported: the org imports this module for its field checks and
+    offers ``upsert_collection`` itself, so importing it back would close a circle.
+    """
+
+    @property
+    def lock(self) -> AbstractContextManager[Any]:
+        """Held for the whole call, so no other request sees half of it."""
+
+    @property
+    def clock(self) -> LogicalClock:
+        """Stamps the call's records."""
+
+    @property
+    def ids(self) -> IdFactory:
+        """Ids for the records the call creates."""
+
+    @property
+    def records(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Records by object name and id; created records are added here."""
+
+    def record(self, object_name: str, record_id: str) -> dict[str, Any] | None:
+        """One record by id, deleted or not."""
+
+    def records_of(self, object_name: str) -> Iterable[dict[str, Any]]:
+        """Every record of one object, deleted ones included."""
+
+    def freeze_snapshots(self) -> None:
+        """Pack earlier queries' pages before records change."""
+
+    def touch(self, object_name: str, changed: list[dict[str, Any]], stamp: str) -> None:
+        """Stamp changed records and roll their totals up."""
 
 
 class SandboxError(Exception):
@@ -100,7 +135,7 @@ def _number(text: str, kind: str) -> Any:
 
 
 def upsert_collection(
-    org: SandboxOrg, object_name: str, external_id_field: str, body: Any
+    org: WritableOrg, object_name: str, external_id_field: str, body: Any
 ) -> list[dict[str, Any]]:
     """sObject Collections upsert: per-record results, in order; allOrNone honoured."""
     obj = find_object(object_name)
@@ -142,7 +177,7 @@ class _PlannedWrite:
 class _CollectionUpsert:
     """One sObject Collections upsert call: validate every record, then apply the valid ones."""
 
-    def __init__(self, org: SandboxOrg, obj: ObjectDef, key_field: str) -> None:
+    def __init__(self, org: WritableOrg, obj: ObjectDef, key_field: str) -> None:
         self._org, self._obj, self._key_field = org, obj, key_field
         self._foreign_keys = ForeignKeys(org, obj)
         # One pass per call instead of one per record: orgs in benchmarks hold 100k records.

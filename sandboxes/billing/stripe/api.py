@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,10 +17,10 @@ from urllib.parse import unquote
 
 from sandboxes.billing.rules import ApiError
 from sandboxes.billing.stripe.form import parse_params, top_level_names
-from sandboxes.billing.stripe.objects import OBJECT_NAMES, PREFIXES, check_params
+from sandboxes.billing.stripe.objects import OBJECT_NAMES, check_params
+from sandboxes.billing.stripe.store import StripeStore
 from sandboxes.billing.stripe.writes import StripeWrites
 
-_START = 1767607200  # 2026-01-05T10:00:00Z
 _SEARCH = re.compile(r"^metadata\['([^']+)'\]:'((?:[^'\\]|\\.)*)'$")
 # What Stripe deletes outright (spec3.json); prices, invoices (but drafts), subscriptions
 # (cancelled, not deleted), payments and credit notes have no delete.
@@ -43,33 +42,15 @@ class StripeRequest:
 
 
 @dataclass
-class StripeState:
-    """Objects, idempotency results and the request log (guarded by the sandbox's lock)."""
+class StripeState(StripeStore):
+    """The objects, plus the request log and idempotency results (guarded by the sandbox's lock)."""
 
-    rows: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     requests: list[StripeRequest] = field(default_factory=list)
-    writes: Counter[tuple[str, str]] = field(default_factory=Counter)
-    _ids: Counter[str] = field(default_factory=Counter)
-    _clock: int = _START
     _idempotent: dict[str, tuple[str, int, dict[str, Any]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.rows = {name: {} for name in PREFIXES}
+        super().__post_init__()
         self.builder = StripeWrites(self)
-
-    def new_id(self, collection: str) -> str:
-        """A fresh id with Stripe's prefix for the collection."""
-        self._ids[collection] += 1
-        return f"{PREFIXES[collection]}_{self._ids[collection]:014d}"
-
-    def tick(self) -> int:
-        """A strictly later ``created`` second for every new object."""
-        self._clock += 1
-        return self._clock
-
-    def exists(self, collection: str, object_id: str) -> bool:
-        """True when ``object_id`` is stored in ``collection``."""
-        return object_id in self.rows[collection]
 
     def handle(
         self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes

@@ -8,7 +8,7 @@ from sandboxes.billing.rules import ApiError
 from sandboxes.billing.stripe.objects import OBJECT_NAMES, integer, price_from_data, reference
 
 if TYPE_CHECKING:
-    from sandboxes.billing.stripe.api import StripeState
+    from sandboxes.billing.stripe.store import StripeStore
 
 _REFERENCES = {"customer": "customers", "product": "products"}
 
@@ -18,9 +18,9 @@ def _line_amount(price: dict[str, Any], quantity: int) -> int:
 
 
 class StripeWrites:
-    """Create and update objects in a :class:`StripeState`."""
+    """Create and update objects in a :class:`StripeStore`."""
 
-    def __init__(self, state: StripeState) -> None:
+    def __init__(self, state: StripeStore) -> None:
         self._state = state
 
     def create(self, collection: str, form: dict[str, Any]) -> dict[str, Any]:
