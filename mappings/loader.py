@@ -1,7 +1,8 @@
 """Load mapping files in explicit stages, reporting every problem at once as file:line:col.
 
 Which files: a configuration's ``mappings_dir``, else the shipped ones for its billing
-profile (:func:`shipped_mapping_files`).
+profile (:func:`shipped_mapping_files`); its mapping fixtures likewise sit in that folder's
+``tests/``, else in the profile's shipped fixture folder (:func:`shipped_fixture_dir`).
 
 Stages: parse (ruamel.yaml round-trip, so nodes keep their positions; tabs, duplicate keys and
 syntax errors) -> spec (pydantic: unknown keys, types, expressions and formats that don't
@@ -38,9 +39,12 @@ __all__ = [
     "MappingConfigError",
     "Problem",
     "check_mapping_files",
+    "fixture_dir_for",
     "load_mapping_set",
     "mapping_files_for",
+    "shipped_fixture_dir",
     "shipped_mapping_files",
+    "yaml_problem",
 ]
 
 Loc = tuple[str | int, ...]
@@ -68,11 +72,29 @@ def shipped_mapping_files(profile: BillingProfile = "json") -> list[Path]:
     return [files[name] for name in sorted(files)]
 
 
+def shipped_fixture_dir(profile: BillingProfile = "json") -> Path:
+    """The folder of the mapping fixtures shipped for a billing profile.
+
+    A profile that ships mappings of its own (``profiles/<profile>/``) ships the fixtures they
+    pass in ``profiles/<profile>/tests/``; the default mappings' are in ``tests/`` beside them.
+    """
+    own = _PROFILES / profile
+    return own / "tests" if own.is_dir() else _SHIPPED / "tests"
+
+
 def mapping_files_for(settings: Settings) -> list[Path]:
     """The mapping files a configuration uses: its ``mappings_dir``'s, else the shipped ones."""
     if settings.mappings_dir is not None:
         return sorted(settings.mappings_dir.glob("*.yaml"))
     return shipped_mapping_files(settings.billing.profile)
+
+
+def fixture_dir_for(settings: Settings) -> Path:
+    """The fixtures for the mappings a configuration uses: ``<mappings_dir>/tests``, else the
+    ones shipped for its billing profile."""
+    if settings.mappings_dir is not None:
+        return settings.mappings_dir / "tests"
+    return shipped_fixture_dir(settings.billing.profile)
 
 
 def load_mapping_set(paths: Sequence[Path] | None = None) -> MappingSet:
@@ -129,14 +151,19 @@ def _parse(path: Path) -> tuple[Any, list[Problem]]:
     try:
         return YAML(typ="rt").load(text), []
     except MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        # ruamel appends both values to a duplicate key's message: keep just the key.
-        problem = str(error.problem).split(" with value ", 1)[0].removeprefix("found ")
-        return None, [Problem(name, line, column, f"YAML error: {problem}")]
+        return None, [yaml_problem(name, error)]
     except (YAMLError, ValueError, TypeError, RecursionError) as error:
         # ruamel raises plain errors for a few malformed inputs (bad timestamps, deep nesting).
         return None, [Problem(name, 1, 1, f"YAML error: {error}")]
+
+
+def yaml_problem(name: str, error: MarkedYAMLError) -> Problem:
+    """A YAML syntax error of file ``name`` at its line and column (1:1 when ruamel has none)."""
+    mark = error.problem_mark or error.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    # ruamel appends both values to a duplicate key's message: keep just the key.
+    problem = str(error.problem).split(" with value ", 1)[0].removeprefix("found ")
+    return Problem(name, line, column, f"YAML error: {problem}")
 
 
 def _plain_key(key: Any) -> str:

@@ -15,6 +15,8 @@ from typing import Annotated, cast
 
 import sqlalchemy as sa
 import typer
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from connectors.erp.connector import ErpConnector
 from connectors.erp.records import record_kind
@@ -23,9 +25,12 @@ from connectors.salesforce.connector import SalesforceConnector
 from mappings.errors import MappingConfigError
 from mappings.loader import (
     check_mapping_files,
+    fixture_dir_for,
     load_mapping_set,
     mapping_files_for,
+    shipped_fixture_dir,
     shipped_mapping_files,
+    yaml_problem,
 )
 from mappings.mapping_set import MappingSet
 from mappings.spec import mapping_json_schema
@@ -184,27 +189,49 @@ def schema(
     console.print(modeline, highlight=False, markup=False, soft_wrap=True)
 
 
+def _fixture_dir(config: Path | None) -> Path:
+    """The fixtures of the mappings in use: ``<mappings_dir>/tests`` of the config, else the
+    ones shipped for its billing profile (the default profile's without a config)."""
+    if config is None:
+        return shipped_fixture_dir()
+    return fixture_dir_for(settings_from(config))
+
+
+def _broken_fixture(path: Path, error: FixtureFileError) -> str:
+    """Why a fixture file is unusable; a YAML syntax error as file:line:col, like ``check``."""
+    try:
+        list(YAML(typ="safe", pure=True).load_all(path.read_text(encoding="utf-8")))
+    except MarkedYAMLError as yaml_error:
+        return str(yaml_problem(str(path), yaml_error))
+    except (OSError, UnicodeDecodeError, YAMLError):
+        pass
+    return str(error)
+
+
 @mappings_app.command("test")
 def run_fixtures(
     fixtures: Annotated[
         list[Path] | None,
-        typer.Argument(help="Fixture files or folders (default: the mapping folder's tests/)."),
+        typer.Argument(
+            help="Fixture files or folders (default: the config's mappings_dir/tests/, else the "
+            "fixtures shipped for its billing profile)."
+        ),
     ] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run YAML mapping fixtures; a diff for each mismatch, exit 1 on any failure."""
-    mapping_dir = _mapping_dir(config)
     mappings = _load(_mapping_files(None, config))
-    files = fixture_files(fixtures or [mapping_dir / "tests"])
+    folders = fixtures or [_fixture_dir(config)]
+    files = fixture_files(folders)
     if not files:
-        raise fail(f"no fixture files in {fixtures or mapping_dir / 'tests'}")
+        raise fail(f"no fixture files in {', '.join(str(folder) for folder in folders)}")
     results, broken = [], []
     for path in files:
         try:
             cases = list(load_fixtures(path))
         except FixtureFileError as error:
-            broken.append(str(error))
+            broken.append(_broken_fixture(path, error))
             continue
         results += [run_fixture(mappings, label, fixture) for label, fixture in cases]
     failed = sum(not result.passed for result in results)

@@ -1,9 +1,12 @@
 """``revbridge init``: write a project a new user edits (config, mappings, ``.env.example``).
 
+The mappings come with the fixtures they pass (``mappings/tests/``), so ``revbridge mappings
+test`` passes in a new project and guards the admin's first edits.
+
 A billing profile shapes the project: ``--profile stripe`` writes ``billing.profile: stripe``
 and Stripe's flows (``templates/revbridge-stripe.yaml`` replaces those sections of
 ``templates/revbridge.yaml``), offers only the delete policies Stripe can honour, and copies the
-mappings shipped for Stripe, so the admin edits the files the profile runs with.
+mappings and fixtures shipped for Stripe, so the admin edits the files the profile runs with.
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ from ruamel.yaml import YAML
 
 from config.settings import BillingProfile
 from connectors.billing.stripe.deletes import DELETABLE_ENTITIES, instead_of_deleting
-from mappings.loader import load_mapping_set, shipped_mapping_files
+from mappings.loader import load_mapping_set, shipped_fixture_dir, shipped_mapping_files
 
 CONFIG_FILE = Path("config") / "revbridge.yaml"
 MAPPINGS_DIR = Path("mappings")
+FIXTURES_DIR = MAPPINGS_DIR / "tests"
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _ONLY_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 _PLAIN_VALUE = re.compile(r"[A-Za-z0-9_./:@%+,=-]*")
@@ -183,7 +187,8 @@ def scaffold_project(
     sandbox_document: dict[str, Any] | None = None,
     profile: BillingProfile = "json",
 ) -> ScaffoldResult:
-    """Write config, mappings, ``.env.example`` (and ``.env`` for sandboxes) under ``root``."""
+    """Write config, mappings and their fixtures, ``.env.example`` (and ``.env`` for
+    sandboxes) under ``root``."""
     result = ScaffoldResult(root)
     template = config_template(profile)
     files: dict[Path, str | Path] = {
@@ -193,6 +198,8 @@ def scaffold_project(
     }
     for shipped in shipped_mapping_files(profile):
         files[MAPPINGS_DIR / shipped.name] = shipped
+    for fixture in sorted(shipped_fixture_dir(profile).glob("*.yaml")):
+        files[FIXTURES_DIR / fixture.name] = fixture
     if sandbox_document is not None:
         files[Path(".env")] = dotenv_text(sandbox_environment(sandbox_document, template))
     for relative, content in files.items():
