@@ -23,7 +23,7 @@ from sync.engine.change import content_hash
 from sync.engine.propagate import SourceDeletion
 from sync.engine.resolver import StoreRefResolver
 from sync.store import Store
-from sync.store.records import load_payload
+from sync.store.records import load_payload, xref_entries
 
 log = logging.getLogger("revbridge.sync")
 
@@ -87,9 +87,16 @@ def read_deletions(
     deleted: Sequence[RawRecord],
     resolver: StoreRefResolver,
     policy: DeletePolicy,
+    target_systems: Sequence[str],
 ) -> Deletions:
     """Canonical ids of records deleted at the source, their deactivated versions and the
-    deletions to propagate to the targets."""
+    deletions to propagate to the targets.
+
+    A deactivation only updates what a target still has: a record no target holds (revbridge
+    deleted it there under ``propagate``, or it never landed) is not sent again as cancelled,
+    so a re-read of old deletions (a reset cursor, another policy) cannot bring it back. Only
+    the source's own undelete does: the record then comes back live and is created anew.
+    """
     deleted_ids: list[str] = []
     deactivated_records: list[CapturedRecord] = []
     doomed: list[SourceDeletion] = []
@@ -106,7 +113,8 @@ def read_deletions(
         if policy is not DeletePolicy.DEACTIVATE:
             continue
         with store.engine.connect() as connection:
-            stored = load_payload(connection, canonical_id)
+            held = [s for s in target_systems if xref_entries(connection, s, [canonical_id])]
+            stored = load_payload(connection, canonical_id) if held else None
         patched = deactivated(mapping.entity, source_id, stored, raw) if stored else None
         if patched is not None:
             deactivated_records.append(patched)

@@ -310,7 +310,8 @@ class SyncEngine:
             counts.read += len(page.records) + len(page.deleted)
         captured, failures = capture_page(mapping, page.records, resolver)
         policy = self._flow.delete_policy(mapping.entity)
-        deletions = read_deletions(self._store, mapping, page.deleted, resolver, policy)
+        systems = [target.system for target in targets]
+        deletions = read_deletions(self._store, mapping, page.deleted, resolver, policy, systems)
         deleted_ids, deactivated, doomed = deletions
         if not retried:
             counts.deleted += len(deleted_ids)

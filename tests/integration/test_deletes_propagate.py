@@ -19,6 +19,7 @@ from sync.engine.flows import QUOTE_TO_CASH, Flow
 from sync.engine.run import SyncEngine
 from sync.engine.stats import RunSummary
 from sync.store import Store
+from sync.store.cursors import reset_cursor
 from sync.store.schema import error_queue, xref
 
 SIZE = SandboxSize(accounts=6, orders=20, products=4)
@@ -248,3 +249,49 @@ def test_a_deleted_contract_is_removed_from_the_erp_custom_records(
     assert canonical_id not in _erp_ids(sandboxes, "CustomRecord")
     assert "erp" not in _target_xrefs(store, canonical_id)
     assert not [row for row in _open_errors(store, contract_id) if row.target_system == "erp"]
+
+
+def _reset_cursor(store: Store, entity: str) -> None:
+    with store.transaction() as connection:
+        reset_cursor(connection, QUOTE_TO_CASH.name, "salesforce", entity)
+
+
+def test_a_record_deleted_downstream_stays_deleted_until_its_source_is_undeleted(
+    sandboxes: Sandboxes, store: Store
+) -> None:
+    order_id = _live_orders(sandboxes)[0]["Id"]
+    canonical_id = _canonical(store, "order", order_id)
+    sandboxes.salesforce.delete_record("Order", order_id)
+    _run(sandboxes, store)
+    assert canonical_id not in _billing_ids(sandboxes, "orders") | _erp_ids(sandboxes, "SalesOrder")
+
+    # The admin goes back to the default policy (deactivate), and a reset cursor re-reads the
+    # old deletion: what revbridge deleted downstream is not sent again as cancelled.
+    _reset_cursor(store, "order")
+    again = _run(sandboxes, store, QUOTE_TO_CASH)
+
+    assert again.by_entity["order"]["salesforce"].deleted >= 1
+    assert canonical_id not in _billing_ids(sandboxes, "orders") | _erp_ids(sandboxes, "SalesOrder")
+    assert _target_xrefs(store, canonical_id) == set()
+
+    sandboxes.salesforce.undelete_record("Order", order_id)
+    back = _run(sandboxes, store, QUOTE_TO_CASH)
+
+    assert back.by_entity["order"]["billing"].created == 1
+    assert canonical_id in _billing_ids(sandboxes, "orders") & _erp_ids(sandboxes, "SalesOrder")
+    assert _target_xrefs(store, canonical_id) == {"billing", "erp"}
+
+
+def test_a_deactivated_record_is_deactivated_once_more_only_where_it_still_is(
+    sandboxes: Sandboxes, store: Store
+) -> None:
+    order_id = next(o["Id"] for o in _live_orders(sandboxes) if o["Status"] == "Activated")
+    canonical_id = _canonical(store, "order", order_id)
+    sandboxes.salesforce.delete_record("Order", order_id)
+
+    first = _run(sandboxes, store, QUOTE_TO_CASH)
+
+    assert first.by_entity["order"]["billing"].updated == 1  # sent once more as cancelled
+    cancelled = [o for o in sandboxes.billing.resources("orders")
+                 if o["external_id"] == canonical_id]  # fmt: skip
+    assert [o["status"] for o in cancelled] == ["cancelled"]
