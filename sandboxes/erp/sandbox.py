@@ -84,6 +84,8 @@ class _ErpState:
         self.max_in_flight = 0
         self.operations: Counter[str] = Counter()
         self.latency_seconds = 2.0
+        self.operation_latency: dict[str, float] = {}  # operation name ("*": any other) -> s
+        self.concurrency_limit = 0  # more calls in flight are refused; 0: no limit
         self.oversize_bytes = 2_000_000
         self.poisoned: set[str] = set()
         self.stopping = threading.Event()
@@ -119,7 +121,11 @@ class _ErpHandler(SandboxRequestHandler):
             state.calls += 1
             state.in_flight += 1
             state.max_in_flight = max(state.max_in_flight, state.in_flight)
+            over_limit = 0 < state.concurrency_limit < state.in_flight
         try:
+            if over_limit:
+                self._answered_with_fault("concurrency")
+                return
             self._serve(body)
         finally:
             with state.lock:
@@ -162,6 +168,10 @@ class _ErpHandler(SandboxRequestHandler):
         operation = etree.QName(request).localname
         with self.state.lock:
             self.state.operations[operation] += 1
+            latency = self.state.operation_latency
+            delay = latency.get(operation, latency.get("*", 0.0))
+        if delay:
+            self.state.stopping.wait(delay)
         if operation == "upsertList" and self._poisoned(request):
             raise SoapFault(*_SOAP_FAULTS["invalid_record"])
         state = self.state
@@ -297,6 +307,12 @@ class ErpSandbox:
         if oversize_bytes is not None:
             self._state.oversize_bytes = oversize_bytes
 
+    def set_call_latency(self, seconds: Mapping[str, float], concurrency_limit: int = 0) -> None:
+        """Delay each authenticated call by ``seconds[operation]`` (``"*"``: any other), and
+        refuse calls beyond ``concurrency_limit`` in flight as NetSuite does (0: no limit)."""
+        self._state.operation_latency = dict(seconds)
+        self._state.concurrency_limit = concurrency_limit
+
     def poison(self, *external_ids: str) -> None:
         """Refuse any upsertList holding these records with a schema fault (no status list)."""
         self._state.poisoned.update(external_ids)
@@ -311,6 +327,8 @@ class ErpSandbox:
             self._state.operations.clear()
             self._state.poisoned.clear()
             self._state.faults.clear()
+            self._state.operation_latency = {}
+            self._state.concurrency_limit = 0
 
     def connection_values(self, **overrides: Any) -> dict[str, Any]:
         """Where this sandbox is and its credentials, in the names of revbridge's ``erp`` settings.
