@@ -26,11 +26,16 @@ from connectors.erp.custom import (
     unpacked,
 )
 from connectors.errors import ConfigError
+from connectors.wire_values import xml_text_problem
 
 SYSTEM = "erp"  # the system named in errors; connectors.erp.connector uses the same constant
 NULL_FIELD_LIST = "nullFieldList"
 # Identity attributes: a missing one means "not given", never "clear it".
 _NEVER_CLEARED = frozenset({"internalId", "externalId", NULL_FIELD_LIST})
+_LONG_LIMIT = 2**63
+# A double holds 15 to 17 significant decimal digits; more would be rounded by NetSuite.
+_DOUBLE_DIGITS = 17
+_DOUBLE_MAX = Decimal("1.7976931348623157E+308")
 
 
 @dataclass(frozen=True)
@@ -280,16 +285,18 @@ def convert_simple(field_type: Any, raw: Any, path: Sequence[str]) -> Any:
         raise PayloadError(path, "expected a single value")
     if isinstance(field_type, xsd_builtins.Boolean):
         return _to_bool(raw, path)
-    if isinstance(field_type, xsd_builtins.Integer):
-        return int(_to_decimal(raw, path))
-    if isinstance(field_type, xsd_builtins.Decimal | xsd_builtins.Double | xsd_builtins.Float):
-        # Decimal renders exactly (``"1200.00"``), where float could round.
-        return _to_decimal(raw, path)
+    if isinstance(field_type, _NUMBER_TYPES):
+        return _to_number(field_type, raw, path)
     if isinstance(field_type, xsd_builtins.DateTime):
         return _to_datetime(raw, path)
     if isinstance(field_type, xsd_builtins.Date):
         return _to_datetime(raw, path).date()
-    return raw if isinstance(raw, str) else str(raw)
+    text = raw if isinstance(raw, str) else str(raw)
+    # lxml refuses a whole request over one such character; only this record is refused.
+    problem = xml_text_problem(text)
+    if problem is not None:
+        raise PayloadError(path, f"{problem}, which XML 1.0 cannot carry")
+    return text
 
 
 def _to_bool(raw: Any, path: Sequence[str]) -> bool:
@@ -297,7 +304,7 @@ def _to_bool(raw: Any, path: Sequence[str]) -> bool:
         return raw
     if isinstance(raw, str) and raw.lower() in {"true", "false"}:
         return raw.lower() == "true"
-    raise PayloadError(path, f"expected true or false, got {raw!r}")
+    raise PayloadError(path, f"expected true or false, got {_shown(raw)}")
 
 
 def _to_decimal(raw: Any, path: Sequence[str]) -> Decimal:
@@ -306,8 +313,49 @@ def _to_decimal(raw: Any, path: Sequence[str]) -> Decimal:
     except InvalidOperation:
         value = None
     if value is None or not value.is_finite():
-        raise PayloadError(path, f"expected a decimal number, got {raw!r}")
+        raise PayloadError(path, f"expected a finite decimal number, got {_shown(raw)}")
     return value
+
+
+_NUMBER_TYPES = (xsd_builtins.Decimal, xsd_builtins.Double, xsd_builtins.Float)
+
+
+def _to_number(field_type: Any, raw: Any, path: Sequence[str]) -> int | Decimal:
+    if isinstance(field_type, xsd_builtins.Integer):  # zeep's Integer is a Decimal
+        return _to_integer(raw, path)
+    if isinstance(field_type, xsd_builtins.Decimal):
+        # Decimal renders exactly (``"1200.00"``), where float could round.
+        return _to_decimal(raw, path)
+    return _to_double(raw, path)
+
+
+def _to_integer(raw: Any, path: Sequence[str]) -> int:
+    value = _to_decimal(raw, path)
+    if value != value.to_integral_value():
+        raise PayloadError(path, f"expected a whole number, got {raw!r}")
+    if not -_LONG_LIMIT <= value < _LONG_LIMIT:
+        raise PayloadError(path, f"{value} is outside the range of a 64-bit whole number")
+    return int(value)
+
+
+def _to_double(raw: Any, path: Sequence[str]) -> Decimal:
+    """A decimal NetSuite stores as an xsd:double without rounding it."""
+    value = _to_decimal(raw, path)
+    digits = "".join(map(str, value.as_tuple().digits)).strip("0")
+    if len(digits) > _DOUBLE_DIGITS:
+        raise PayloadError(
+            path,
+            f"{_shown(raw)} has {len(digits)} significant digits; NetSuite keeps numbers as "
+            f"doubles ({_DOUBLE_DIGITS} digits) and would round it",
+        )
+    if abs(value) > _DOUBLE_MAX:
+        raise PayloadError(path, f"{_shown(raw)} is beyond the largest double")
+    return value
+
+
+def _shown(raw: Any) -> str:
+    text = repr(raw)
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 def _to_datetime(raw: Any, path: Sequence[str]) -> dt.datetime:
@@ -318,4 +366,4 @@ def _to_datetime(raw: Any, path: Sequence[str]) -> dt.datetime:
     try:
         return dt.datetime.fromisoformat(str(raw))
     except ValueError:
-        raise PayloadError(path, f"expected a date (YYYY-MM-DD), got {raw!r}") from None
+        raise PayloadError(path, f"expected a date (YYYY-MM-DD), got {_shown(raw)}") from None

@@ -90,14 +90,23 @@ class SoapSession:
                 reply = method(**body, _soapheaders=soap_headers)
             return write_answers(reply, self._client)
 
-        return self._call(operation, {}, send)
+        return self._call(operation, {}, send, records_sent=True)
 
-    def _call(self, operation: str, headers: dict[str, Any], send: Callable[[Any, Any], _T]) -> _T:
+    def _call(
+        self,
+        operation: str,
+        headers: dict[str, Any],
+        send: Callable[[Any, Any], _T],
+        *,
+        records_sent: bool = False,
+    ) -> _T:
         def attempt() -> _T:
             method = self._operation(operation)
             soap_headers = self._headers(headers)
             with self._limit:
-                return classified(lambda: send(method, soap_headers), classify_fault)
+                return classified(
+                    lambda: send(method, soap_headers), classify_fault, records_sent=records_sent
+                )
 
         try:
             return self.retrying(attempt)

@@ -11,6 +11,7 @@ import os
 import re
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -25,7 +26,14 @@ from zeep.transports import Transport
 
 from config.settings import ErpSettings
 from connectors.erp.records import SYSTEM
-from connectors.errors import AuthError, ConfigError, ConnectorError, RateLimited, TransientError
+from connectors.errors import (
+    AuthError,
+    ConfigError,
+    ConnectorError,
+    RateLimited,
+    RecordRejected,
+    TransientError,
+)
 
 AUTH_HINT = "check the ERP account and its credentials (token or user passport)"
 _CHUNK_BYTES = 64 * 1024
@@ -33,6 +41,9 @@ _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 # A DOCTYPE can only sit in the prolog: after an XML declaration, comments and whitespace.
 _DOCTYPE_IN_PROLOG = re.compile(rb"\A(?:\s|<\?.*?\?>|<!--.*?-->)*<!DOCTYPE", re.DOTALL | re.I)
 _T = TypeVar("_T")
+# Set once a request's envelope was built and goes out: a ValueError before that came from
+# rendering the values of the request (a record's data), after it from the answer or the WSDL.
+_request_sent: ContextVar[bool] = ContextVar("erp_request_sent", default=False)
 
 
 class CappedTransport(Transport):
@@ -49,6 +60,7 @@ class CappedTransport(Transport):
 
     def post(self, address: str, message: bytes, headers: dict[str, str]) -> requests.Response:
         """POST one envelope; the response's body is read here, under the cap and deadline."""
+        _request_sent.set(True)
         response = self.session.post(
             address, data=message, headers=headers, timeout=self._timeouts, stream=True
         )
@@ -122,7 +134,15 @@ def new_client(settings: ErpSettings, session: requests.Session, cache: Any) -> 
         forbid_entities=True,
         forbid_external=True,
     )
-    return zeep.Client(settings.wsdl_url, transport=transport, settings=zeep_settings)  # type: ignore[no-untyped-call]
+    try:
+        return zeep.Client(settings.wsdl_url, transport=transport, settings=zeep_settings)  # type: ignore[no-untyped-call]
+    except (AttributeError, TypeError, KeyError, IndexError) as error:
+        # zeep's lenient parser hands on a document it could not read as None, or half-built.
+        raise ConfigError(
+            f"the ERP WSDL at {settings.wsdl_url} could not be read ({type(error).__name__}: "
+            f"{error}); check erp.wsdl_url",
+            system=SYSTEM,
+        ) from None
 
 
 def user_wsdl_cache() -> SqliteCache:
@@ -142,8 +162,19 @@ def cache_for(wsdl_url: str) -> WsdlCache | None:
     return user_wsdl_cache()
 
 
-def classified(call: Callable[[], _T], classify_fault: Callable[[Any], ConnectorError]) -> _T:
-    """Run ``call``, re-raising anything it throws as one of the connector error classes."""
+def classified(
+    call: Callable[[], _T],
+    classify_fault: Callable[[Any], ConnectorError],
+    *,
+    records_sent: bool = False,
+) -> _T:
+    """Run ``call``, re-raising anything it throws as one of the connector error classes.
+
+    With ``records_sent`` (a list write), a value zeep or lxml can't render before the request
+    goes out is the records' fault: RecordRejected, so the writer isolates the record. Any
+    other unusable WSDL or answer is a ConfigError.
+    """
+    started = _request_sent.set(False)
     try:
         return call()
     except ConnectorError:
@@ -166,8 +197,25 @@ def classified(call: Callable[[], _T], classify_fault: Callable[[Any], Connector
             system=SYSTEM,
         ) from None
     except (zeep.exceptions.Error, etree.XMLSyntaxError, OSError, ValueError) as error:
+        if records_sent and _unrenderable(error):
+            raise RecordRejected(
+                f"a record can't be written as SuiteTalk XML: {type(error).__name__}: {error}",
+                system=SYSTEM,
+                code="INVALID_XML",
+            ) from None
         raise ConfigError(
             f"NetSuite WSDL or response unusable ({type(error).__name__}: {error}); "
             "check erp.wsdl_url and erp.endpoint_url",
             system=SYSTEM,
         ) from None
+    finally:
+        _request_sent.reset(started)
+
+
+def _unrenderable(error: Exception) -> bool:
+    """True for a failure to render the request's values, before anything was sent."""
+    if _request_sent.get():
+        return False
+    return isinstance(error, zeep.exceptions.ValidationError) or (
+        isinstance(error, ValueError) and not isinstance(error, etree.XMLSyntaxError)
+    )
