@@ -113,10 +113,48 @@ def to_money(amount: Any, currency: Any) -> Decimal:
         places = minor_units(code)
     except ValueError:
         raise ValueError(f"{currency!r} is not an ISO 4217 currency code") from None
-    quantized = number.quantize(Decimal(1).scaleb(-places))
+    try:
+        quantized = number.quantize(Decimal(1).scaleb(-places))
+    except InvalidOperation:  # more digits than decimal arithmetic's 28 once quantized
+        digits = len(number.as_tuple().digits)
+        raise ValueError(f"an amount of {digits} digits is too large to be money") from None
     if quantized != number:
         raise ValueError(f"{amount!r} has more decimal places than {code} allows ({places})")
     return quantized
+
+
+# Characters XML 1.0 can't hold, not even escaped: C0 controls but tab, newline and carriage
+# return, lone surrogates, U+FFFE and U+FFFF. Every system revbridge writes chokes on them (lxml
+# refuses a NetSuite request, PostgreSQL a JSON value with U+0000, UTF-8 a lone surrogate), so
+# mapping rules reject or strip them (connectors.wire_values.XML_ILLEGAL is the same class).
+ILLEGAL_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_SHOWN = 3  # characters named in a message; the rest are counted
+
+
+def _character_name(char: str) -> str:
+    code = ord(char)
+    if 0xD800 <= code <= 0xDFFF:
+        kind = "lone surrogate"
+    elif code in (0xFFFE, 0xFFFF):
+        kind = "noncharacter"
+    else:
+        kind = "control character"
+    return f"{kind} U+{code:04X}"
+
+
+def illegal_text_problem(text: str) -> str | None:
+    """``contains control character U+001B at position 8`` (1-based), or None when clean."""
+    if ILLEGAL_TEXT.search(text) is None:
+        return None
+    found = [(match.start(), match.group()) for match in ILLEGAL_TEXT.finditer(text)]
+    shown = [f"{_character_name(char)} at position {at + 1}" for at, char in found[:_SHOWN]]
+    more = f" and {len(found) - _SHOWN} more" if len(found) > _SHOWN else ""
+    return "contains " + ", ".join(shown) + more
+
+
+def strip_illegal_text(text: str) -> str:
+    """``text`` without the characters XML 1.0 can't hold."""
+    return ILLEGAL_TEXT.sub("", text)
 
 
 def _parse_number(style: NumberStyle, convert: Converter) -> Converter:

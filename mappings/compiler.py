@@ -44,12 +44,14 @@ def compile_system(spec: MappingFile) -> SystemMapping:
     ref_keys: dict[str, RefKeys] = {}
     entities: dict[str, EntityMapping] = {}
     for name, entity_spec in spec.entities.items():
+        policy = spec.text.illegal_characters
         if entity_spec.system_of_record:
-            side = Side(True, spec.system)
+            side = Side(True, spec.system, entity=name, illegal_characters=policy)
             build = _compile_inbound(name, entity_spec, side, builders)
             ref_keys[name] = _compile_ref_keys(name, entity_spec, side, ref_keys)
         else:
-            side = outbound_side(spec.system, canonical_fields(model_for(name)))
+            fields = canonical_fields(model_for(name))
+            side = outbound_side(spec.system, fields, name, policy)
             build = _compile_outbound(name, entity_spec, side, builders)
         builders[name] = build
         entities[name] = EntityMapping(
@@ -80,7 +82,7 @@ def fingerprint(spec: MappingFile, name: str) -> str:
             each = rule.each if isinstance(rule, PathRule) else None
             if isinstance(each, str) and each in spec.entities and each not in names:
                 names.append(each)
-    normal = {
+    normal: dict[str, Any] = {
         "version": spec.version,
         "system": spec.system,
         "entities": {
@@ -90,6 +92,11 @@ def fingerprint(spec: MappingFile, name: str) -> str:
             for child in names
         },
     }
+    # File-wide rules change what every entity makes; left out at their defaults, so files
+    # without them keep the fingerprints they had.
+    text_rules = spec.text.model_dump(mode="json", exclude_defaults=True)
+    if text_rules:
+        normal["text"] = text_rules
     text = json.dumps(normal, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -324,7 +331,9 @@ def _outbound_children(
     if not isinstance(each, str):
         item_model = fields[path].item_model
         item_fields = canonical_fields(item_model) if item_model is not None else {}
-        item_side = outbound_side(side.system, item_fields)
+        item_side = outbound_side(
+            side.system, item_fields, f"{side.entity}.{path}", side.illegal_characters
+        )
         inline = _payload_builder(each, item_fields, item_side, builders)
     child_entity = each if isinstance(each, str) else ""
 

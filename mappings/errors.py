@@ -5,6 +5,7 @@
     MappingConfigError        a mapping file is wrong: fail before any record moves
     MappingError              one record's value can't be mapped: error queue, stage "map"
     +-- UnresolvedReference   a referenced record isn't synced yet: defer and retry
+    +-- IllegalCharacters     text XML 1.0 can't hold, under `illegal_characters: reject`
 """
 
 from __future__ import annotations
@@ -51,3 +52,15 @@ class UnresolvedReference(MappingError):
         self.entity = entity
         self.system = system
         self.key = key
+
+
+class IllegalCharacters(MappingError):
+    """Text holds characters XML 1.0 can't (``account.name contains control character U+001B
+    at position 8``); the rule, or its file, says ``illegal_characters: reject``."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(field, problem)
+        self.args = (
+            f"{field} {problem}; fix the source record, or set illegal_characters: strip on "
+            "the rule (text: {illegal_characters: strip} for its whole mapping file)",
+        )

@@ -27,6 +27,7 @@ from mappings.coercion import DATE_TYPES, NUMBER_TYPES, FieldType, date_format_p
 from mappings.expressions import compile_expression, compile_template
 
 Scalar = str | bool | int | float | None
+IllegalCharacterPolicy = Literal["reject", "strip"]
 Record = Mapping[str, Any]
 Source = Callable[[Record], Any]
 TAG_PREFIX = "rule:"
@@ -94,6 +95,12 @@ class RuleBase(Spec):
     currency: str | None = Field(None, description="path of the currency of a money value")
     required: bool = Field(False, description="a null result fails the record")
     ref: str | None = Field(None, description="canonical entity whose id the value is")
+    illegal_characters: IllegalCharacterPolicy | None = Field(
+        None,
+        description="text with characters XML 1.0 can't hold (control characters, lone "
+        "surrogates, U+FFFE/U+FFFF): reject the record (default) or strip them, with a warning; "
+        "unset: the file's text.illegal_characters",
+    )
 
     @field_validator("when")
     @classmethod
@@ -174,6 +181,8 @@ class PathRule(RuleBase):
             raise ValueError("parent_key only goes with each")
         shaping = {"field_type", "lookup", "default", "ref", "fmt", "currency"}
         extra = shaping & given
+        if self.each is not None and "illegal_characters" in given:
+            raise ValueError("illegal_characters doesn't go with each; set it on the child rules")
         for key, other in (("each", self.each), ("split", self.split)):
             if other is not None and extra:
                 names = sorted(type(self).model_fields[name].alias or name for name in extra)

@@ -12,7 +12,15 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from mappings.rule_kinds import KINDS, FieldRule, NumberFormat, RuleBase, Spec, SplitText
+from mappings.rule_kinds import (
+    KINDS,
+    FieldRule,
+    IllegalCharacterPolicy,
+    NumberFormat,
+    RuleBase,
+    Spec,
+    SplitText,
+)
 
 VERSION = 2
 
@@ -37,11 +45,24 @@ class EntitySpec(Spec):
     fields: dict[str, FieldRule] = Field(description="field -> rule")
 
 
+class TextRules(Spec):
+    """How every rule of the file treats text, unless the rule says otherwise."""
+
+    illegal_characters: IllegalCharacterPolicy = Field(
+        "reject",
+        description="text with characters XML 1.0 can't hold (control characters, lone "
+        "surrogates, U+FFFE/U+FFFF): reject the record, or strip them with a warning",
+    )
+
+
 class MappingFile(Spec):
     """A whole mapping file: one system's entities."""
 
     version: Literal[2] = Field(description="format version")
     system: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="system name, e.g. salesforce")
+    text: TextRules = Field(
+        default_factory=TextRules, description="defaults for text values of every rule"
+    )
     entities: dict[str, EntitySpec] = Field(description="canonical entity -> mapping")
 
 
@@ -52,6 +73,7 @@ _MODELS: tuple[type[Spec], ...] = (
     MappingFile,
     NumberFormat,
     SplitText,
+    TextRules,
 )
 ALL_KEYS: frozenset[str] = frozenset(
     info.alias or name for model in _MODELS for name, info in model.model_fields.items()

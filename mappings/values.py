@@ -7,28 +7,41 @@ case (a plain field converted when present) is a single call past the getter.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 from mappings.checks import DEFAULT_TYPE
 from mappings.coercion import (
+    ILLEGAL_TEXT,
     Converter,
     FieldType,
     NumberStyle,
+    illegal_text_problem,
     inbound_converter,
     outbound_converter,
+    strip_illegal_text,
     to_date,
     to_datetime,
     to_decimal,
     to_integer,
     to_money,
 )
-from mappings.errors import MappingError, UnresolvedReference
+from mappings.errors import IllegalCharacters, MappingError, UnresolvedReference
 from mappings.expressions import compile_expression
 from mappings.fields import CanonicalField, FieldKind
 from mappings.mapping_set import RefResolver
-from mappings.rule_kinds import ConstRule, ExprRule, NumberFormat, PathRule, RuleBase, SplitText
+from mappings.rule_kinds import (
+    ConstRule,
+    ExprRule,
+    IllegalCharacterPolicy,
+    NumberFormat,
+    PathRule,
+    RuleBase,
+    SplitText,
+)
 from mappings.rule_kinds import getter as make_getter
 
 Record = Mapping[str, Any]
@@ -38,18 +51,32 @@ ValueOf = Callable[[Record, RefResolver], Any]
 SKIP: Any = object()
 _MISSING = object()
 _ERRORS = (ValueError, TypeError, ArithmeticError)
+# Values of these types are numbers, booleans or dates, never text to check for characters.
+_NOT_TEXT_TYPES = frozenset(
+    {FieldType.INTEGER, FieldType.DECIMAL, FieldType.MONEY, FieldType.BOOLEAN, FieldType.DATE,
+     FieldType.DATETIME}
+)  # fmt: skip
+_NOT_TEXT_KINDS = frozenset(
+    {FieldKind.DECIMAL, FieldKind.INTEGER, FieldKind.BOOLEAN, FieldKind.DATE, FieldKind.DATETIME}
+)
+# While a record is mapped, what `illegal_characters: strip` removed (see noting_stripped_text).
+_stripped_notes: ContextVar[list[str] | None] = ContextVar("stripped_notes", default=None)
 
 
 @dataclass(frozen=True)
 class Side:
     """Which way a rule maps: into canonical (inbound) or onto a system (outbound).
 
-    ``readers`` type the canonical fields that expressions read on the way out.
+    ``readers`` type the canonical fields that expressions read on the way out; ``entity``
+    names the fields in messages (``account.name``); ``illegal_characters`` is the file's
+    policy for rules that set none.
     """
 
     inbound: bool
     system: str
     readers: Mapping[str, Converter] = field(default_factory=dict)
+    entity: str = ""
+    illegal_characters: IllegalCharacterPolicy = "reject"
 
 
 _READERS: dict[FieldKind, Converter] = {
@@ -60,10 +87,26 @@ _READERS: dict[FieldKind, Converter] = {
 }
 
 
-def outbound_side(system: str, fields: Mapping[str, CanonicalField]) -> Side:
+def outbound_side(
+    system: str,
+    fields: Mapping[str, CanonicalField],
+    entity: str = "",
+    illegal_characters: IllegalCharacterPolicy = "reject",
+) -> Side:
     """The outbound side for records of a model with these canonical fields."""
     readers = {path: _READERS[f.kind] for path, f in fields.items() if f.kind in _READERS}
-    return Side(False, system, readers)
+    return Side(False, system, readers, entity, illegal_characters)
+
+
+@contextmanager
+def noting_stripped_text() -> Iterator[list[str]]:
+    """Collect, while mapping one record, a note for each field whose text was stripped."""
+    notes: list[str] = []
+    token = _stripped_notes.set(notes)
+    try:
+        yield notes
+    finally:
+        _stripped_notes.reset(token)
 
 
 def lookup_key(value: Any) -> Any:
@@ -123,7 +166,48 @@ def compile_value(key: str, rule: RuleBase, field: CanonicalField | None, side: 
         value_of = _valued(key, rule, pick, side)
     if money:
         value_of = _money(key, rule, value_of, convert, side)
+    if _may_be_text(rule, field):
+        label = f"{side.entity}.{key}" if side.entity else key
+        policy = rule.illegal_characters or side.illegal_characters
+        value_of = _text_guarded(label, policy == "strip", value_of)
     return _conditional(key, rule.when, value_of, side)
+
+
+def _may_be_text(rule: RuleBase, field: CanonicalField | None) -> bool:
+    """False when the rule's value is surely a number, boolean or date."""
+    if rule.field_type is not None:
+        return rule.field_type not in _NOT_TEXT_TYPES or isinstance(rule.fmt, str)
+    return field is None or field.kind not in _NOT_TEXT_KINDS
+
+
+def _text_guarded(label: str, strip: bool, value_of: ValueOf) -> ValueOf:
+    """Reject (or strip) characters XML 1.0 can't hold in the text a value function returns."""
+
+    def guarded(record: Record, refs: RefResolver) -> Any:
+        value = value_of(record, refs)
+        if type(value) is str and ILLEGAL_TEXT.search(value) is None:
+            return value  # the common case, one search
+        return _checked_text(label, value, strip)
+
+    return guarded
+
+
+def _checked_text(label: str, value: Any, strip: bool) -> Any:
+    if isinstance(value, str):
+        problem = illegal_text_problem(value)
+        if problem is None:
+            return value
+        if not strip:
+            raise IllegalCharacters(label, problem)
+        notes = _stripped_notes.get()
+        if notes is not None:
+            notes.append(f"{label}: stripped {problem.removeprefix('contains ')}")
+        return strip_illegal_text(value)
+    if isinstance(value, Mapping):
+        return {key: _checked_text(f"{label}.{key}", inner, strip) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_checked_text(f"{label}[{at}]", inner, strip) for at, inner in enumerate(value)]
+    return value
 
 
 def compile_ref_lookup(
