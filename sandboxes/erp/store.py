@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sandboxes.erp.payments import Key, Refusal, recomputed, settle, unapply
 from sandboxes.packed import PackedRecords
 
 # SuiteTalk record type -> the ``type`` NetSuite puts on the RecordRef it answers with.
@@ -139,6 +140,12 @@ class ErpStore:
             problem = self._problem(record_type, merged)
             if problem is not None:
                 return UpsertOutcome(record_type, external_id, code=problem[0], message=problem[1])
+            settled = self._settled(record_type, existing, merged)
+            if isinstance(settled, Refusal):
+                return UpsertOutcome(
+                    record_type, external_id, code=settled.code, message=settled.message
+                )
+            merged, invoices = settled
             now = timestamp(self._clock)
             internal_id = existing["internalId"] if existing else self._assign_internal_id(key)
             created = existing["createdDate"] if existing else now
@@ -150,6 +157,7 @@ class ErpStore:
                 **_aliased_stamps(record_type, created, now),
             }
             self.upsert_count[record_type] += 1
+            self._save_invoices(invoices, now)
             type_id = (merged.get("recType") or {}).get("internalId")
             return UpsertOutcome(record_type, external_id, internal_id=internal_id, type_id=type_id)
 
@@ -158,6 +166,8 @@ class ErpStore:
         with self._lock:
             record = self.records.pop((record_type, external_id))
             self._by_internal_id.pop((record_type, record["internalId"]), None)
+            if record_type == "CustomerPayment":  # its invoices are owed again
+                self._save_invoices(unapply(record, self._invoice), timestamp(self._clock))
             moment = dt.datetime.fromtimestamp(self._clock(), dt.UTC)
             self.deletions.append(Deletion(record_type, record["internalId"], external_id, moment))
 
@@ -183,6 +193,36 @@ class ErpStore:
     def now(self) -> str:
         """The sandbox clock's now, as NetSuite writes dateTimes."""
         return timestamp(self._clock)
+
+    def _settled(
+        self, record_type: str, existing: dict[str, Any] | None, merged: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[Key, dict[str, Any]]] | Refusal:
+        """The record as saved and the invoices it pays (a payment), or why it is refused."""
+        if record_type == "Invoice":
+            return recomputed(merged, existing), {}
+        if record_type != "CustomerPayment":
+            return merged, {}
+        settlement = settle(existing, merged, self._invoice, self._customer)
+        if isinstance(settlement, Refusal):
+            return settlement
+        return settlement.payment, settlement.invoices
+
+    def _save_invoices(self, invoices: Mapping[Key, dict[str, Any]], now: str) -> None:
+        """Save invoices a payment changed; lastModifiedDate moves, so reads see them."""
+        for key, invoice in invoices.items():
+            self.records[key] = {**invoice, "lastModifiedDate": now}
+
+    def _invoice(self, internal_id: str) -> tuple[Key, dict[str, Any]] | None:
+        key = self._by_internal_id.get(("Invoice", internal_id))
+        record = None if key is None else self.records.get(key)
+        return None if key is None or record is None else (key, record)
+
+    def _customer(self, ref: Any) -> Key | None:
+        if not isinstance(ref, Mapping):
+            return None
+        if ref.get("externalId") and ("Customer", ref["externalId"]) in self.records:
+            return ("Customer", ref["externalId"])
+        return self._by_internal_id.get(("Customer", ref.get("internalId", "")))
 
     def _assign_internal_id(self, key: tuple[str, str]) -> str:
         internal_id = str(self._next_internal_id)
