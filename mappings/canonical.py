@@ -12,7 +12,16 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from mappings.currencies import ISO_4217_CODES
 
@@ -35,6 +44,7 @@ CurrencyCode = Annotated[
     AfterValidator(_check_currency),
 ]
 Money = Annotated[Decimal, AfterValidator(_check_finite)]
+PositiveMoney = Annotated[Decimal, Field(gt=0), AfterValidator(_check_finite)]
 NonNegativeMoney = Annotated[Decimal, Field(ge=0), AfterValidator(_check_finite)]
 Quantity = Annotated[Decimal, Field(gt=0), AfterValidator(_check_finite)]
 CanonicalId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -276,6 +286,7 @@ class Invoice(CanonicalRecord):
     subtotal: Money
     tax: Money = Decimal(0)
     total: Money
+    # What the customer still owes once payments and credits are applied (the balance).
     amount_due: NonNegativeMoney
     lines: list[InvoiceLine] = Field(default_factory=list)
 
@@ -295,8 +306,22 @@ class PaymentStatus(StrEnum):
     REFUNDED = "refunded"
 
 
+class PaymentApplication(CanonicalRecord):
+    """The part of a payment applied to one invoice (a NetSuite applyList line)."""
+
+    entity: ClassVar[str] = "payment_application"
+    payment_id: CanonicalId
+    invoice_id: CanonicalId
+    amount: PositiveMoney
+
+
 class Payment(CanonicalRecord):
-    """Money received against an account, usually applied to an invoice."""
+    """Money received against an account, applied to the invoices it pays.
+
+    ``applications`` says how much went to each invoice; ``invoice_id`` is the one invoice a
+    payment pays, given by the source (a Stripe charge) or, when the payment applies to exactly
+    one invoice, that invoice.
+    """
 
     entity: ClassVar[str] = "payment"
     account_id: CanonicalId
@@ -306,6 +331,22 @@ class Payment(CanonicalRecord):
     received_on: date
     method: PaymentMethod = PaymentMethod.OTHER
     status: PaymentStatus
+    applications: list[PaymentApplication] = Field(default_factory=list)
+
+    @field_validator("applications", mode="before")
+    @classmethod
+    def _applied_lines_only(cls, lines: object) -> object:
+        """A line naming no invoice applies nothing (NetSuite lists the customer's other open
+        invoices with ``apply`` false; the mapping leaves their invoice out)."""
+        if not isinstance(lines, list):
+            return lines
+        return [line for line in lines if not isinstance(line, dict) or line.get("invoice_id")]
+
+    @model_validator(mode="after")
+    def _one_invoice_paid(self) -> Payment:
+        if self.invoice_id is None and len(self.applications) == 1:
+            self.invoice_id = self.applications[0].invoice_id
+        return self
 
 
 class CreditMemoStatus(StrEnum):
@@ -345,6 +386,7 @@ ENTITIES: dict[str, type[CanonicalRecord]] = {
         Invoice,
         InvoiceLine,
         Payment,
+        PaymentApplication,
         CreditMemo,
     )
 }

@@ -92,6 +92,8 @@ def test_every_entity_of_the_design_has_a_model() -> None:
         "account", "contact", "product", "price_book_entry", "quote", "quote_line", "order",
         "order_line", "contract", "subscription", "invoice", "invoice_line", "payment",
         "credit_memo",
+        # What a payment pays of each invoice (NetSuite's applyList), read with the payment.
+        "payment_application",
     }  # fmt: skip
     with pytest.raises(KeyError, match="unknown canonical entity"):
         model_for("opportunity")
