@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -22,8 +23,8 @@ from sync.engine.stats import RunSummary
 from sync.store import Store
 from sync.store.records import landed_everywhere
 
-# Orders finance invoices in the ERP after quote-to-cash, and how many of them are paid.
-BILLED_ORDERS, PAID_INVOICES = 5, 2
+# Orders finance invoices in the ERP after quote-to-cash: how many are paid in full, in part.
+BILLED_ORDERS, PAID_INVOICES, PART_PAID_INVOICES = 5, 2, 1
 
 
 @dataclass(frozen=True)
@@ -35,9 +36,22 @@ class SourceChange:
     description: str
 
 
+@dataclass(frozen=True)
+class InvoiceBalance:
+    """A billed invoice as Salesforce Billing shows it after the receivables run."""
+
+    number: str
+    currency: str
+    total: Decimal
+    paid: Decimal
+    # Revbridge_Balance__c, what the ERP says is still owed; None when it is not in Salesforce.
+    balance: Decimal | None
+
+
 @dataclass
 class DemoResult:
-    """The runs' summaries, the edits made between the first two, and what finance billed."""
+    """The runs' summaries, the edits made between the first two, what finance billed, and
+    the billed invoices' balances in Salesforce at the end."""
 
     database_url: str
     first: RunSummary
@@ -45,6 +59,25 @@ class DemoResult:
     changes: list[SourceChange] = field(default_factory=list)
     billed: list[BilledOrder] = field(default_factory=list)
     receivables: RunSummary | None = None
+    balances: list[InvoiceBalance] = field(default_factory=list)
+
+    def balance_lines(self) -> list[str]:
+        """One line per billed invoice: what was paid in the ERP, the balance in Salesforce."""
+        lines = []
+        for invoice in self.balances:
+            paid = (
+                "unpaid"
+                if not invoice.paid
+                else "paid in full"
+                if invoice.paid == invoice.total
+                else f"paid {invoice.paid:,.2f}"
+            )
+            balance = "not in Salesforce" if invoice.balance is None else f"{invoice.balance:,.2f}"
+            lines.append(
+                f"  {invoice.number}  total {invoice.total:>10,.2f} {invoice.currency}  "
+                f"{paid:<16} balance {balance}"
+            )
+        return lines
 
 
 def _landed_everywhere(connection: sa.Connection, entity: str, limit: int) -> list[str]:
@@ -94,9 +127,32 @@ def _engine(
 def _bill_in_erp(store: Store, settings: Settings) -> list[BilledOrder]:
     erp = ErpConnector(settings.erp, settings.retry, wsdl_cache=None)
     try:
-        return bill_orders(store, erp, BILLED_ORDERS, PAID_INVOICES)
+        return bill_orders(store, erp, BILLED_ORDERS, PAID_INVOICES, PART_PAID_INVOICES)
     finally:
         erp.close()
+
+
+def salesforce_balances(
+    salesforce: SalesforceSandbox, billed: Sequence[BilledOrder]
+) -> list[InvoiceBalance]:
+    """What Salesforce Billing shows for each billed invoice, by its ERP number."""
+    landed = {r["Revbridge_Number__c"]: r for r in salesforce.records("blng__Invoice__c")}
+    balances = []
+    for order in billed:
+        number = str(order.invoice["tranId"])
+        row = landed.get(number)
+        balance = row.get("Revbridge_Balance__c") if row else None
+        total = Decimal(str(order.invoice["total"]))
+        balances.append(
+            InvoiceBalance(
+                number,
+                str(row["CurrencyIsoCode"]) if row else "",
+                total,
+                total - order.amount_due,
+                None if balance is None else Decimal(str(balance)),
+            )
+        )
+    return balances
 
 
 def run_demo(
@@ -105,7 +161,8 @@ def run_demo(
     on_page: Callable[[str, RunSummary], None] | None = None,
 ) -> DemoResult:
     """Seed the sandboxes, sync, edit a few Salesforce records, sync again; then finance bills
-    a few orders in the ERP and the receivables flow carries them to Salesforce Billing."""
+    a few orders in the ERP and records payments (some in full, one in part), and the
+    receivables flow carries invoices, balances and payments to Salesforce Billing."""
     for leftover in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
         leftover.unlink(missing_ok=True)
     database_url = f"sqlite:///{database}"
@@ -121,5 +178,6 @@ def run_demo(
         result = DemoResult(database_url, first, quote_to_cash(), changes)
         result.billed = _bill_in_erp(store, settings)
         result.receivables = _engine(store, mapping_set, settings, RECEIVABLES, on_page)()
+        result.balances = salesforce_balances(sandboxes.salesforce, result.billed)
     store.close()
     return result

@@ -55,9 +55,12 @@ def demo(
         paid = sum(1 for billed in result.billed if billed.payment)
         console.print(
             f"\nThen finance invoiced {len(result.billed)} orders in the ERP and recorded "
-            f"{paid} payments."
+            f"{paid} payments, each applied to its invoice."
         )
         console.print(run_table(result.receivables, "run 3: receivables, ERP to Salesforce"))
+        console.print("\nThe invoices in Salesforce Billing (balance: what the ERP says is owed):")
+        for line in result.balance_lines():
+            console.print(line, highlight=False)
     console.print(
         f"\nState kept in {database}. Inspect the error queue with:\n"
         f"  revbridge errors list --database-url {result.database_url}"

@@ -33,12 +33,13 @@ def test_demo_second_run_writes_only_the_changed_records(tmp_path: Path) -> None
         assert second[target].created == 0
     assert result.second.written == 12
     assert (tmp_path / "demo.db").exists()
-    # Then finance bills five orders in the ERP, two paid; they land in Salesforce Billing.
+    # Then finance bills five orders in the ERP, two paid in full and one in part; they land in
+    # Salesforce Billing.
     assert result.receivables is not None
     receivables = result.receivables.by_entity
-    assert (len(result.billed), sum(1 for b in result.billed if b.payment)) == (5, 2)
+    assert (len(result.billed), sum(1 for b in result.billed if b.payment)) == (5, 3)
     assert receivables["invoice"]["salesforce"].created == 5
-    assert receivables["payment"]["salesforce"].created == 2
+    assert receivables["payment"]["salesforce"].created == 3
     assert result.receivables.rejected == 0
 
 
