@@ -50,18 +50,25 @@ def finish_run(
     connection.execute(statement)
 
 
+def find_run(connection: sa.Connection, run_id: int) -> RunRow | None:
+    """The run with id ``run_id``, or None."""
+    row = connection.execute(sa.select(runs).where(runs.c.id == run_id)).first()
+    return _run_row(row) if row is not None else None
+
+
+def _run_row(row: sa.Row[Any]) -> RunRow:
+    return RunRow(
+        id=row.id,
+        flow=row.flow,
+        status=RunStatus(row.status),
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        stats=dict(row.stats),
+        message=row.message,
+    )
+
+
 def recent_runs(connection: sa.Connection, limit: int = 20) -> list[RunRow]:
     """The newest runs first."""
     query = sa.select(runs).order_by(runs.c.id.desc()).limit(limit)
-    return [
-        RunRow(
-            id=row.id,
-            flow=row.flow,
-            status=RunStatus(row.status),
-            started_at=row.started_at,
-            finished_at=row.finished_at,
-            stats=dict(row.stats),
-            message=row.message,
-        )
-        for row in connection.execute(query)
-    ]
+    return [_run_row(row) for row in connection.execute(query)]
