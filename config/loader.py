@@ -20,13 +20,16 @@ from pathlib import Path
 from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml import YAML
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from config.overrides import environment_overrides, merge, overridden_prefix, variable_name
+from config.overrides import merge, overridden_prefix, parse_overrides, variable_name
+from config.safe_yaml import load_yaml, oversized
 from config.settings import Settings
 
+DEFAULT_DATABASE_URL = "sqlite:///revbridge.db"
+_SQLITE = "sqlite:///"
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 Loc = tuple[str | int, ...]
 
@@ -61,28 +64,60 @@ def load_settings(
     """Read ``path``, resolve ``${VAR}`` and ``REVBRIDGE_*`` from ``environ``, and validate.
 
     ``checks`` run on the same configuration; their problems are reported with the model's.
+    Every problem is reported at once: an unset ``${VAR}``, an unreadable ``REVBRIDGE_*``
+    variable and an unknown key come in one ConfigInvalid.
     """
     environ = os.environ if environ is None else environ
     tree = _parse(path)
-    document, problems = _resolve_references(tree, environ, str(path))
-    if problems:
-        raise ConfigInvalid(problems)
+    document, unset = _resolve_references(tree, environ, str(path))
     _anchor_relative_paths(document, path.parent)
-    overrides = environment_overrides(environ)
+    overrides, unreadable = parse_overrides(environ)
+    problems = [problem for _, problem in unset] + [
+        ConfigProblem(f"environment variable {name}", message) for name, message in unreadable
+    ]
     source = _Source(str(path), tree, overrides)
     merged = merge(document, overrides)
+    # A setting whose ${VAR} is unset is reported once, as unset, not again as invalid (nor
+    # is its section, whose checks see an empty value).
+    unset_at = {loc for loc, _ in unset}
     checked = [
         ConfigProblem(source.where(loc, loc, at_key=True), _message("value_error", message, loc))
         for check in checks
         for loc, message in check(merged)
     ]
     try:
-        settings = Settings(**merged)
+        settings: Settings = _FileSettings(**merged)
     except ValidationError as error:
-        raise ConfigInvalid(_problems(error, source) + checked) from None
-    if checked:
-        raise ConfigInvalid(checked)
+        invalid = [
+            problem
+            for loc, problem in _problems(error, source)
+            if not any(at[: len(loc)] == loc for at in unset_at)
+        ]
+        raise ConfigInvalid(problems + invalid + checked) from None
+    if problems or checked:
+        raise ConfigInvalid(problems + checked)
     return settings
+
+
+class _FileSettings(Settings):
+    """Settings from the merged document alone.
+
+    The ``REVBRIDGE_*`` variables were read once, from the ``environ`` given, and laid over the
+    file; pydantic-settings would read ``os.environ`` again, and fail on a malformed variable
+    with a traceback instead of a problem naming it.
+    """
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only the values passed in."""
+        return (init_settings,)
 
 
 @dataclass(frozen=True)
@@ -104,6 +139,9 @@ class _Source:
 
 def _parse(path: Path) -> CommentedMap:
     name = str(path)
+    too_large = oversized(path)
+    if too_large:
+        raise ConfigInvalid([ConfigProblem(name, too_large)])
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -116,7 +154,7 @@ def _parse(path: Path) -> CommentedMap:
             where = f"{name}:{number}:{indent.index(chr(9)) + 1}"
             raise ConfigInvalid([ConfigProblem(where, "tab in indentation; indent with spaces")])
     try:
-        tree = YAML(typ="rt").load(text)
+        tree = load_yaml(text)
     except MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
@@ -133,22 +171,23 @@ def _parse(path: Path) -> CommentedMap:
 
 def _resolve_references(
     tree: CommentedMap, environ: Mapping[str, str], name: str
-) -> tuple[dict[str, Any], list[ConfigProblem]]:
-    """Plain data with ``${VAR}`` replaced; a problem for each variable that is not set."""
-    problems: list[ConfigProblem] = []
+) -> tuple[dict[str, Any], list[tuple[Loc, ConfigProblem]]]:
+    """Plain data with ``${VAR}`` replaced; a problem (and its setting) per unset variable."""
+    unset: list[tuple[Loc, ConfigProblem]] = []
 
-    def resolve(node: Any, at: tuple[int, int]) -> Any:
+    def resolve(node: Any, at: tuple[int, int], loc: Loc) -> Any:
         if isinstance(node, CommentedMap):
-            return {str(key): resolve(node[key], node.lc.value(key)) for key in node}
+            return {
+                str(key): resolve(node[key], node.lc.value(key), (*loc, str(key))) for key in node
+            }
         if isinstance(node, CommentedSeq):
-            return [resolve(item, node.lc.item(i)) for i, item in enumerate(node)]
+            return [resolve(item, node.lc.item(i), (*loc, i)) for i, item in enumerate(node)]
         if isinstance(node, str):
-            missing = [m for m in _REFERENCE.findall(node) if m not in environ]
-            problems.extend(
-                ConfigProblem(
-                    f"{name}:{at[0] + 1}:{at[1] + 1}", f"environment variable {m} is not set"
-                )
-                for m in missing
+            where = f"{name}:{at[0] + 1}:{at[1] + 1}"
+            unset.extend(
+                (loc, ConfigProblem(where, f"environment variable {m} is not set"))
+                for m in _REFERENCE.findall(node)
+                if m not in environ
             )
             return _REFERENCE.sub(lambda match: environ.get(match.group(1), ""), str(node))
         if isinstance(node, date):
@@ -158,26 +197,59 @@ def _resolve_references(
                 return kind(node)
         return node
 
-    document: dict[str, Any] = resolve(tree, (0, 0))
-    return document, problems
+    document: dict[str, Any] = resolve(tree, (0, 0), ())
+    return document, unset
+
+
+# Settings naming a file: relative to the configuration file, like mappings_dir.
+_FILE_SETTINGS: tuple[Loc, ...] = (
+    ("mappings_dir",),
+    ("salesforce", "private_key_file"),
+    ("salesforce", "ca_bundle"),
+    ("billing", "profile_file"),
+    ("billing", "ca_bundle"),
+)
 
 
 def _anchor_relative_paths(document: dict[str, Any], base: Path) -> None:
-    """A relative ``mappings_dir`` in the file means relative to the file, not the cwd."""
-    mappings_dir = document.get("mappings_dir")
-    if isinstance(mappings_dir, str) and mappings_dir and not Path(mappings_dir).is_absolute():
-        document["mappings_dir"] = str(base / mappings_dir)
+    """Relative paths in the file mean relative to the file, not to the working directory.
+
+    That holds for the files settings name and for a SQLite database (the default
+    ``revbridge.db`` included), so `revbridge status` from another folder finds the same store.
+    Paths are normalised: ``config/../mappings`` is ``mappings``.
+    """
+    for loc in _FILE_SETTINGS:
+        *parents, key = loc
+        section: Any = document
+        for step in parents:
+            section = section.get(step) if isinstance(section, dict) else None
+        value = section.get(key) if isinstance(section, dict) else None
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            section[key] = os.path.normpath(base / value)
+    document["database_url"] = _anchored_database_url(document.get("database_url"), base)
 
 
-def _problems(error: ValidationError, source: _Source) -> list[ConfigProblem]:
-    problems: list[ConfigProblem] = []
+def _anchored_database_url(url: Any, base: Path) -> Any:
+    """A SQLite URL with a relative file made relative to ``base``; other values unchanged."""
+    url = DEFAULT_DATABASE_URL if url is None else url
+    if not isinstance(url, str) or not url.startswith(_SQLITE):
+        return url
+    file, _, query = url.removeprefix(_SQLITE).partition("?")
+    if not file or file == ":memory:" or file.startswith(("/", "file:")):
+        return url
+    anchored = os.path.normpath(base / file)
+    return f"{_SQLITE}{anchored}" + (f"?{query}" if query else "")
+
+
+def _problems(error: ValidationError, source: _Source) -> list[tuple[Loc, ConfigProblem]]:
+    problems: list[tuple[Loc, ConfigProblem]] = []
     for detail in error.errors(include_url=False, include_input=False):
         loc: Loc = tuple(detail["loc"])
         kind = detail["type"]
         message = _message(kind, str(detail["msg"]), loc)
         node = loc[:-1] if kind == "missing" else loc
         at_key = kind in {"extra_forbidden", "missing"}
-        problems.append(ConfigProblem(source.where(loc, node, at_key), message))
+        problems.append((loc, ConfigProblem(source.where(loc, node, at_key), message)))
     return problems
 
 

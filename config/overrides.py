@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic_settings import EnvSettingsSource
+from pydantic_settings import EnvSettingsSource, SettingsError
 from pydantic_settings.sources.utils import parse_env_vars
 
 from config.settings import Settings
@@ -32,8 +32,34 @@ class _GivenEnvironment(EnvSettingsSource):
 
 
 def environment_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    """The nested settings that ``REVBRIDGE_*`` variables in ``environ`` set."""
+    """The nested settings that ``REVBRIDGE_*`` variables in ``environ`` set.
+
+    Raises SettingsError when a variable for a list or mapping does not hold valid JSON.
+    """
     return _GivenEnvironment(environ)()
+
+
+def parse_overrides(environ: Mapping[str, str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The overrides the well-formed ``REVBRIDGE_*`` variables set, and ``(variable, problem)``
+    for each one whose value can't be read (JSON expected), so all are reported at once."""
+    try:
+        return environment_overrides(environ), []
+    except SettingsError:
+        pass
+    ours = {name: value for name, value in environ.items() if name.upper().startswith(ENV_PREFIX)}
+    broken: list[tuple[str, str]] = []
+    for name in sorted(ours):
+        try:
+            environment_overrides({name: ours[name]})
+        except SettingsError:
+            broken.append((name, _json_hint(name)))
+    readable = {name: value for name, value in ours.items() if name not in dict(broken)}
+    return environment_overrides(readable), broken
+
+
+def _json_hint(name: str) -> str:
+    example = ENV_PREFIX + 'FLOWS=\'[{"name": "nightly"}]\''
+    return f"not valid JSON: lists and mappings take JSON (e.g. {example}); fix or unset {name}"
 
 
 def variable_name(loc: tuple[str | int, ...]) -> str:

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from config.safe_yaml import load_yaml, oversized
 from config.settings import BillingProfile, Settings
 from mappings.checks import Finding
 from mappings.compiler import compile_system
@@ -137,6 +137,9 @@ def _analyse(paths: Sequence[Path]) -> tuple[list[Problem], list[_Loaded]]:
 
 def _parse(path: Path) -> tuple[Any, list[Problem]]:
     name = str(path)
+    too_large = oversized(path)
+    if too_large:
+        return None, [Problem(name, 1, 1, too_large)]
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -149,7 +152,7 @@ def _parse(path: Path) -> tuple[Any, list[Problem]]:
     if tabs:
         return None, tabs
     try:
-        return YAML(typ="rt").load(text), []
+        return load_yaml(text), []
     except MarkedYAMLError as error:
         return None, [yaml_problem(name, error)]
     except (YAMLError, ValueError, TypeError, RecursionError) as error:
