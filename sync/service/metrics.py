@@ -8,6 +8,7 @@ each flow) is read from the store at scrape time, so every replica reports the s
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from dataclasses import asdict
 
@@ -83,7 +84,8 @@ class ServeMetrics:
         )
         self.api_remaining = Gauge(
             "revbridge_salesforce_api_calls_remaining",
-            "Salesforce daily API calls left, from the last Sforce-Limit-Info header seen.",
+            "Salesforce daily API calls left, from the last Sforce-Limit-Info header seen "
+            "(NaN until a run has seen one).",
             registry=self.registry,
         )
         self.api_limit = Gauge(
@@ -91,6 +93,10 @@ class ServeMetrics:
             "Salesforce daily API allocation, from the last Sforce-Limit-Info header seen.",
             registry=self.registry,
         )
+        # Unknown until a run has read Salesforce's Sforce-Limit-Info header: NaN, never 0,
+        # so an alert on "remaining below X" does not fire before the first run.
+        self.api_remaining.set(math.nan)
+        self.api_limit.set(math.nan)
         if store is not None:
             self.registry.register(StoreCollector(store))
 
