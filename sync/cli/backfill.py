@@ -1,8 +1,13 @@
-"""``revbridge backfill``: stream a window of history through a flow, resumably."""
+"""``revbridge backfill``: stream a window of history through a flow, resumably.
+
+Exit codes: 0 done; 1 the backfill failed, or ``--resume`` names no run (the failed run's
+summary ends with the ``--resume`` command to continue it); 2 the configuration, the mappings,
+the window or the store are invalid; 130 stopped by Ctrl-C or SIGTERM (resume as printed).
+"""
 
 from __future__ import annotations
 
-import json
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
@@ -30,7 +35,9 @@ from sync.cli.common import (
     open_store,
     settings_from,
 )
-from sync.cli.report import run_table, show_plan
+from sync.cli.interrupt import EXIT_INTERRUPTED, stop_on_signals
+from sync.cli.report import show_plan
+from sync.cli.run import open_connectors_or_fail, reuse, show_summary
 from sync.engine.backfill import BackfillWindow, BackfillWindowInvalid, parse_moment
 from sync.engine.dry_run import plan_run
 from sync.engine.factory import open_engine
@@ -65,7 +72,7 @@ def _window_and_flow(
     flows = flows_from_settings(settings)
     try:
         if resume is not None:
-            with open_store(settings.database_url).engine.connect() as connection:
+            with open_store(settings.database_url, read_only=True).engine.connect() as connection:
                 run = next(
                     (r for r in recent_runs(connection, limit=100_000) if r.id == resume), None
                 )
@@ -97,17 +104,23 @@ def _progress_callback(progress: Progress, source: str) -> PageCallback:
 
 
 def _run(
-    settings: Settings, mapping_set: MappingSet, flow: Flow, window: BackfillWindow
+    settings: Settings, mapping_set: MappingSet, flow: Flow, window: BackfillWindow, quiet: bool
 ) -> RunSummary:
-    store = open_store(settings.database_url)
     columns = (TextColumn("{task.description:>16}"), BarColumn(), MofNCompleteColumn(),
                TransferSpeedlessRate(), TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
-    with Progress(*columns, console=console, transient=False) as progress:
+    # Progress on a terminal only: a pipe or a --json reader gets the summary alone.
+    hidden = quiet or not console.is_terminal
+    with Progress(*columns, console=console, transient=False, disable=hidden) as progress:
         on_page = _progress_callback(progress, flow.source)
-        with open_engine(
-            settings, store, mapping_set, flow, on_page=on_page, window=window
-        ) as engine:
-            return engine.run()
+        with ExitStack() as stack:
+            connectors = open_connectors_or_fail(stack, settings)
+            store = open_store(settings.database_url)
+            engine = stack.enter_context(
+                open_engine(settings, store, mapping_set, flow, on_page=on_page, window=window,
+                            connect=reuse(connectors))
+            )  # fmt: skip
+            with stop_on_signals(engine.request_stop):
+                return engine.run()
 
 
 def backfill(
@@ -138,13 +151,12 @@ def backfill(
         if plan.status is RunStatus.FAILED:
             raise typer.Exit(1)
         return
-    summary = _run(settings, mapping_set, flow, window)
-    if as_json:
-        print(json.dumps({"run_id": summary.run_id, "status": summary.status.value,
-                          "flow": summary.flow, **summary.to_json()}))  # fmt: skip
-    else:
-        console.print(run_table(summary, f"backfill run {summary.run_id} ({summary.flow})"))
-        if summary.status is RunStatus.FAILED:
-            console.print(f"resume with: revbridge backfill -c {config} --resume {summary.run_id}")
+    summary = _run(settings, mapping_set, flow, window, quiet=as_json)
+    show_summary(summary, f"backfill run {summary.run_id} ({summary.flow})", as_json)
+    if summary.status in (RunStatus.FAILED, RunStatus.STOPPED) and not as_json:
+        hint = f"resume with: revbridge backfill -c {config} --resume {summary.run_id}"
+        console.print(Text(hint))
     if summary.status is RunStatus.FAILED:
         raise typer.Exit(1)
+    if summary.status is RunStatus.STOPPED:
+        raise typer.Exit(EXIT_INTERRUPTED)

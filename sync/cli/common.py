@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.text import Text
 
 from config.loader import ConfigInvalid, load_settings
@@ -17,11 +16,12 @@ from connectors.billing.connector import CONFIG_CHECKS as BILLING_CHECKS
 from mappings.errors import MappingConfigError
 from mappings.loader import load_mapping_set, mapping_files_for
 from mappings.mapping_set import MappingSet
+from sync.cli.output import output_console
 from sync.store import Store
 from sync.store.database import StoreError
 
-console = Console()
-err_console = Console(stderr=True)
+console = output_console()
+err_console = output_console(stderr=True)
 
 DEFAULT_DATABASE_URL = "sqlite:///revbridge.db"
 DEFAULT_CONFIG = Path("revbridge.yaml")
@@ -63,7 +63,12 @@ def settings_from(config: Path) -> Settings:
     try:
         settings = load_checked_settings(config)
     except ConfigInvalid as error:
-        raise fail(str(error)) from None
+        count = len(error.problems)
+        summary = "1 problem" if count == 1 else f"{count} problems"
+        next_step = (
+            f"the configuration has {summary}: fix it, then run `revbridge check -c {config}`"
+        )
+        raise fail(f"{error}\n{next_step}") from None
     # From here on every log line and error message is scrubbed of the configured secrets.
     install_redaction(settings)
     return settings
@@ -74,7 +79,10 @@ def mappings_for(settings: Settings) -> MappingSet:
     try:
         return load_mapping_set(mapping_files_for(settings))
     except MappingConfigError as error:
-        raise fail(str(error)) from None
+        next_step = (
+            "the mappings are invalid: fix the lines above, then run `revbridge mappings check`"
+        )
+        raise fail(f"{error}\n{next_step}") from None
 
 
 def database_url(url: str | None, config: Path | None) -> str:
@@ -86,9 +94,12 @@ def database_url(url: str | None, config: Path | None) -> str:
     return os.environ.get("REVBRIDGE_DATABASE_URL", DEFAULT_DATABASE_URL)
 
 
-def open_store(url: str) -> Store:
-    """Open (and migrate) the store, or exit 2 saying why."""
+def open_store(url: str, *, read_only: bool = False) -> Store:
+    """Open (and migrate) the store, or exit 2 saying why.
+
+    ``read_only`` commands create nothing: no store there yet is an error, not an empty one.
+    """
     try:
-        return Store(url)
+        return Store(url, must_exist=read_only)
     except StoreError as error:
         raise fail(str(error)) from None

@@ -24,6 +24,7 @@ from sync.cli.common import (
     open_store,
     settings_from,
 )
+from sync.cli.output import FormatOption, ListFormat, list_format, plain, print_rows
 from sync.engine.conflict_resolution import Side, resolve_conflicts
 from sync.engine.connections import open_connectors
 from sync.store.conflict_log import ConflictFilter, ConflictRow, ConflictStatus, list_conflicts
@@ -52,11 +53,11 @@ def _table(rows: list[ConflictRow]) -> Table:
     for column in ("base", "source", "target value"):
         table.add_column(column, overflow="fold", ratio=1)
     for row in rows:
-        table.add_row(
-            str(row.id), row.status, row.entity, row.canonical_id, row.target_system, row.field,
+        table.add_row(*plain(
+            row.id, row.status, row.entity, row.canonical_id, row.target_system, row.field,
             row.resolution or row.decision,
             _value(row.base_value), _value(row.source_value), _value(row.target_value),
-        )  # fmt: skip
+        ))  # fmt: skip
     return table
 
 
@@ -71,7 +72,9 @@ def _detail(row: ConflictRow) -> Panel:
         f"source              {_value(row.source_value)}",
         f"target (now)        {_value(row.target_value)}",
     ]
-    return Panel(Text("\n".join(lines)), title=f"conflict {row.id}", title_align="left")
+    return Panel(
+        Text("\n".join(lines)), title=f"conflict {row.id}", title_align="left", expand=False
+    )
 
 
 @conflicts_app.command("list")
@@ -84,16 +87,17 @@ def conflicts_list(
     run_id: RunOption = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many rows.")] = 50,
     as_json: JsonOption = False,
+    output_format: FormatOption = None,
 ) -> None:
     """List logged conflicts, newest first."""
     chosen = ConflictFilter(status=status, entity=entity, system=system, run_id=run_id)
-    with open_store(database_url(database, config)).engine.connect() as connection:
+    with open_store(database_url(database, config), read_only=True).engine.connect() as connection:
         rows = list_conflicts(connection, chosen, limit=limit)
-    if as_json:
-        for row in rows:
-            print(json.dumps(asdict(row), default=str))
+    shown = list_format(output_format, as_json)
+    if shown is ListFormat.TABLE:
+        console.print(_table(rows))
         return
-    console.print(_table(rows))
+    print_rows([asdict(row) for row in rows], tuple(ConflictRow.__dataclass_fields__), shown)
 
 
 @conflicts_app.command("show")
@@ -104,7 +108,7 @@ def conflicts_show(
     as_json: JsonOption = False,
 ) -> None:
     """Show one conflict: base, source and target values, decision and run."""
-    with open_store(database_url(database, config)).engine.connect() as connection:
+    with open_store(database_url(database, config), read_only=True).engine.connect() as connection:
         rows = list_conflicts(connection, ConflictFilter(ids=(conflict_id,)), limit=1)
     if not rows:
         raise fail(f"no conflict {conflict_id}", code=1)

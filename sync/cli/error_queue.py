@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import sys
@@ -10,7 +9,7 @@ from collections import defaultdict
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import IO, Annotated, Any
 
 import typer
 
@@ -26,11 +25,21 @@ from sync.cli.common import (
     open_store,
     settings_from,
 )
+from sync.cli.output import (
+    FormatOption,
+    ListFormat,
+    list_format,
+    print_rows,
+    write_csv,
+    write_json_lines,
+)
 from sync.cli.report import error_detail, error_table, run_table
 from sync.engine.factory import open_engine
 from sync.engine.flows import flows_from_settings
 from sync.store.error_queue import ErrorFilter, ErrorRow, list_errors, set_status
 from sync.store.schema import ErrorStatus, RunStatus
+
+_COLUMNS = tuple(ErrorRow.__dataclass_fields__)
 
 errors_app = typer.Typer(help="Review and act on the sync error queue.", no_args_is_help=True)
 
@@ -82,8 +91,14 @@ def _filter(
 def _selected(url: str, chosen: ErrorFilter, every: bool) -> list[ErrorRow]:
     if not chosen.ids and not every:
         raise fail("name entry ids, or pass --all (with filters) to act on every match")
-    with open_store(url).engine.connect() as connection:
-        return list_errors(connection, where=chosen, limit=None)
+    with open_store(url, read_only=True).engine.connect() as connection:
+        rows = list_errors(connection, where=chosen, limit=None)
+    found = {row.id for row in rows}
+    unknown = [str(entry_id) for entry_id in chosen.ids if entry_id not in found]
+    if unknown and not chosen.entity and not chosen.system and not chosen.error_class:
+        # The same answer as `errors show 99`: an id that names nothing is a mistake.
+        raise fail(f"no error-queue entry {', '.join(unknown)}", code=1)
+    return rows
 
 
 @errors_app.command("list")
@@ -98,16 +113,17 @@ def errors_list(
     newer_than: NewerOption = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many entries.")] = 50,
     as_json: JsonOption = False,
+    output_format: FormatOption = None,
 ) -> None:
     """List entries, newest first."""
     chosen = _filter(None, status, entity, system, error_class, older_than, newer_than)
-    with open_store(database_url(database, config)).engine.connect() as connection:
+    with open_store(database_url(database, config), read_only=True).engine.connect() as connection:
         rows = list_errors(connection, where=chosen, limit=limit)
-    if as_json:
-        for row in rows:
-            print(json.dumps(asdict(row), default=str))
+    shown = list_format(output_format, as_json)
+    if shown is ListFormat.TABLE:
+        console.print(error_table(rows))
         return
-    console.print(error_table(rows))
+    print_rows([asdict(row) for row in rows], _COLUMNS, shown)
 
 
 @errors_app.command("show")
@@ -118,7 +134,7 @@ def errors_show(
     as_json: JsonOption = False,
 ) -> None:
     """Show one entry in full, with its payload."""
-    with open_store(database_url(database, config)).engine.connect() as connection:
+    with open_store(database_url(database, config), read_only=True).engine.connect() as connection:
         rows = list_errors(connection, where=ErrorFilter(ids=(entry_id,)), limit=1)
     if not rows:
         raise fail(f"no error-queue entry {entry_id}", code=1)
@@ -176,7 +192,7 @@ def errors_retry(
     )
     rows = _selected(settings.database_url, chosen, every)
     if not rows:
-        console.print("nothing to retry")
+        console.print("nothing to retry: no open entry matches")
         return
     by_entity: dict[str, list[str]] = defaultdict(list)
     for row in rows:
@@ -204,11 +220,14 @@ def errors_export(
     output_format: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
     output: Annotated[Path | None, typer.Option(help="File to write (default stdout).")] = None,
 ) -> None:
-    """Export matching entries with their payloads (JSON lines or CSV)."""
+    """Export matching entries with their payloads (JSON lines or CSV).
+
+    In CSV, a cell that starts like a spreadsheet formula (= + - @) gets a leading quote.
+    """
     if output_format not in {"jsonl", "csv"}:
         raise fail("--format is jsonl or csv")
     chosen = _filter(None, status, entity, system, error_class, older_than, newer_than)
-    with open_store(database_url(database, config)).engine.connect() as connection:
+    with open_store(database_url(database, config), read_only=True).engine.connect() as connection:
         rows = [asdict(row) for row in list_errors(connection, where=chosen, limit=None)]
     stream = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
     try:
@@ -218,12 +237,8 @@ def errors_export(
             stream.close()
 
 
-def _write_rows(rows: list[dict[str, Any]], output_format: str, stream: Any) -> None:
+def _write_rows(rows: list[dict[str, Any]], output_format: str, stream: IO[str]) -> None:
     if output_format == "jsonl":
-        for row in rows:
-            stream.write(json.dumps(row, default=str) + "\n")
-        return
-    writer = csv.DictWriter(stream, fieldnames=list(ErrorRow.__dataclass_fields__))
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: json.dumps(v) if isinstance(v, dict) else v for k, v in row.items()})
+        write_json_lines(rows, stream)
+    else:
+        write_csv(rows, _COLUMNS, stream)

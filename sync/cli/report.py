@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sync.cli.common import console
+from sync.cli.output import plain
 from sync.engine.dry_run import PLAN_NOTE, DryRunPlan, PlannedWrite
 from sync.engine.stats import CANONICAL, RunSummary, SystemCounts
 from sync.store.error_queue import ErrorRow
@@ -33,13 +34,15 @@ def _system_order(per_system: Mapping[str, SystemCounts]) -> list[str]:
 
 
 def run_table(summary: RunSummary, title: str) -> Table:
-    """Per entity and system: read, created, updated, unchanged, deferred, rejected, conflicts."""
-    # Compact so the nine columns fit an 80-column terminal.
+    """Per entity and system: read, created, updated, deleted, unchanged, deferred, rejected and
+    conflicts."""
+    # Compact so the ten columns fit an 80-column terminal.
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=0,
                   show_edge=False, pad_edge=False, caption_justify="left")  # fmt: skip
     table.add_column("entity")
     table.add_column("system")
-    counters = ("read", "created", "updated", "unchanged", "deferred", "rejected", "conflicts")
+    counters = ("read", "created", "updated", "deleted", "unchanged", "deferred", "rejected",
+                "conflicts")  # fmt: skip
     for column in counters:
         table.add_column(column, justify="right")
     for entity, per_system in summary.by_entity.items():
@@ -47,7 +50,7 @@ def run_table(summary: RunSummary, title: str) -> Table:
             counts = per_system[name]
             cells = [str(getattr(counts, counter)) for counter in counters]
             cells[0] = cells[0] if counts.read else "-"
-            table.add_row(entity if index == 0 else "", _ROW_LABELS.get(name, name), *cells,
+            table.add_row(*plain(entity if index == 0 else "", _ROW_LABELS.get(name, name), *cells),
                           end_section=index == len(per_system) - 1)  # fmt: skip
     calls = ", ".join(f"{system} {count}" for system, count in sorted(summary.api_calls.items()))
     table.caption = (
@@ -68,13 +71,15 @@ def error_table(errors: Sequence[ErrorRow]) -> Table:
     table.add_column("message", overflow="fold", ratio=1)
     for error in errors:
         table.add_row(
-            str(error.id),
-            error.status.value,
-            error.entity,
-            error.source_id,
-            error.target_system or "-",
-            error.stage,
-            error.message,
+            *plain(
+                error.id,
+                error.status.value,
+                error.entity,
+                error.source_id,
+                error.target_system or "-",
+                error.stage,
+                error.message,
+            )
         )
     return table
 
@@ -108,17 +113,21 @@ def error_detail(error: ErrorRow) -> Panel:
     """One entry in full: where, why, how often, and the payload that failed."""
     route = f" -> {error.target_system}" if error.target_system else ""
     code = f" {error.code}" if error.code else ""
-    header = "\n".join(
-        [
-            f"[bold]{error.entity}[/bold] {error.source_id} from {error.source_system}{route}",
-            f"stage {error.stage} · {error.error_class}{code}",
-            f"status {error.status.value} · attempts {error.attempts} · run {error.run_id}",
-            f"first {error.created_at:%Y-%m-%d %H:%M} · last {error.updated_at:%Y-%m-%d %H:%M} UTC",
-        ]
+    header = Text.assemble(
+        (error.entity, "bold"),
+        f" {error.source_id} from {error.source_system}{route}\n",
+        "\n".join(
+            [
+                f"stage {error.stage} · {error.error_class}{code}",
+                f"status {error.status.value} · attempts {error.attempts} · run {error.run_id}",
+                f"first {error.created_at:%Y-%m-%d %H:%M} · "
+                f"last {error.updated_at:%Y-%m-%d %H:%M} UTC",
+            ]
+        ),
     )
     payload = JSON(json.dumps(error.payload, default=str)) if error.payload else Text("(none)")
-    body = Group(Text.from_markup(header), Text("\n" + error.message + "\n"), payload)
-    return Panel(body, title=f"error {error.id}", title_align="left")
+    body = Group(header, Text("\n" + error.message + "\n"), payload)
+    return Panel(body, title=f"error {error.id}", title_align="left", expand=False)
 
 
 def dry_run_tables(plan: DryRunPlan, samples: int) -> Group:
@@ -130,10 +139,10 @@ def dry_run_tables(plan: DryRunPlan, samples: int) -> Group:
     for entity, system in keys:
         writes = [w for w in plan.writes if (w.entity, w.system) == (entity, system)]
         held = sum(1 for h in plan.held if (h[0], h[1]) == (entity, system))
-        summary.add_row(entity, system, str(plan.read.get(entity, 0)),
+        summary.add_row(*plain(entity, system, str(plan.read.get(entity, 0)),
                         str(sum(w.action == "create" for w in writes)),
                         str(sum(w.action == "update" for w in writes)),
-                        str(plan.unchanged.get((entity, system), 0)), str(held))  # fmt: skip
+                        str(plan.unchanged.get((entity, system), 0)), str(held)))  # fmt: skip
     parts: list[Table | Text] = [summary]
     for entity, system in keys:
         updates = [
@@ -153,6 +162,10 @@ def show_plan(plan: DryRunPlan, samples: int, as_json: bool) -> None:
     if as_json:
         print(json.dumps(plan.to_json(), default=str))
         return
+    if not plan.writes and not plan.deletes and not plan.held and not plan.message:
+        read = sum(plan.read.values())
+        console.print(Text(f"dry run: nothing to do ({read} records read, all in step)"))
+        return
     console.print(dry_run_tables(plan, samples))
     console.print(Text(f"Children are {PLAN_NOTE}."))
     if plan.message:
@@ -165,7 +178,7 @@ def _deletes_table(plan: DryRunPlan, samples: int) -> Table:
     for column in ("entity", "system", "source id", "target id"):
         table.add_column(column, overflow="fold")
     for delete in plan.deletes[: samples * 4]:
-        table.add_row(delete.entity, delete.system, delete.source_id, delete.target_id)
+        table.add_row(*plain(delete.entity, delete.system, delete.source_id, delete.target_id))
     return table
 
 
@@ -175,5 +188,6 @@ def _diff_table(title: str, writes: Sequence[PlannedWrite]) -> Table:
         table.add_column(column, overflow="fold")
     for write in writes:
         for index, (path, before, after) in enumerate(write.diffs):
-            table.add_row(write.source_id if index == 0 else "", path, repr(before), repr(after))
+            source_id = write.source_id if index == 0 else ""
+            table.add_row(*plain(source_id, path, repr(before), repr(after)))
     return table

@@ -166,8 +166,9 @@ def _finish(rows: list[CheckRow], as_json: bool) -> None:
     if failure is None:
         return
     first_line = failure.detail.splitlines()[0] if failure.detail else ""
-    err_console.print(Text(f"error: {failure.name}: {first_line}", style="red"))
-    err_console.print(Text(f"next: {_NEXT_STEP.get(failure.exit_code, '')}"))
+    # One line, the problem then what to do, so the last line of any failure says both.
+    message = f"error: {failure.name}: {first_line}; next: {_NEXT_STEP.get(failure.exit_code, '')}"
+    err_console.print(Text(message, style="red"))
     raise typer.Exit(failure.exit_code)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,10 +13,14 @@ from connectors.base import RawRecord
 from mappings.canonical import CanonicalRecord, model_for
 from mappings.errors import MappingError, UnresolvedReference
 from mappings.mapping_set import EntityMapping, RefResolver
+from mappings.values import noting_stripped_text
 from sync.engine.change import json_and_hash
 from sync.engine.gc_pause import gc_paused
 from sync.engine.resolver import page_refs
+from sync.engine.storable import error_message, storable_raw, stored_source
 from sync.store.schema import ErrorStage, JsonText, plain_json_text
+
+log = logging.getLogger("revbridge.sync")
 
 
 @dataclass(frozen=True)
@@ -32,8 +37,11 @@ class CapturedRecord:
     record: CanonicalRecord
     given_json: dict[str, Any] | None = field(repr=False, compare=False)
     content_hash: str
-    raw: RawRecord | None = None
+    # The source's record as the store keeps it (its JSON text once captured).
+    raw: RawRecord | JsonText | None = None
     given_text: JsonText | None = field(default=None, repr=False, compare=False)
+    # One note per field whose text `illegal_characters: strip` cleaned (``account.name: ...``).
+    stripped: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def canonical_json(self) -> dict[str, Any]:
@@ -63,38 +71,68 @@ class CaptureFailure:
     canonical_id: str | None = None
 
 
+def _shown(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) or value is None else str(value)
+    return text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
+
+
 def describe_validation_error(error: ValidationError) -> str:
     """One line naming each invalid field and why: ``lines.0.quantity: must be > 0``."""
     problems = []
     for detail in error.errors(include_url=False):
         location = ".".join(str(part) for part in detail["loc"]) or "(record)"
-        given = detail.get("input")
-        shown = repr(given) if isinstance(given, str) or given is None else str(given)
-        problems.append(f"{location}: {detail['msg']} (got {shown})")
+        problems.append(f"{location}: {detail['msg']} (got {_shown(detail.get('input'))})")
     return "; ".join(problems)
 
 
 def capture_record(
     mapping: EntityMapping, raw: RawRecord, refs: RefResolver
 ) -> CapturedRecord | CaptureFailure:
-    """Map and validate one raw record."""
-    source_id = str(raw.get(mapping.key_field, ""))
+    """Map and validate one raw record; a record's bad data never raises, it fails alone."""
+    source_id = error_message(str(raw.get(mapping.key_field, "")))
     try:
-        fields = mapping.to_canonical(raw, refs)
+        with noting_stripped_text() as stripped:
+            fields = mapping.to_canonical(raw, refs)
     except UnresolvedReference as error:
-        return CaptureFailure(source_id, ErrorStage.RESOLVE, type(error).__name__, str(error), raw)
+        return _failed(source_id, ErrorStage.RESOLVE, error, str(error), raw)
     except MappingError as error:
-        return CaptureFailure(source_id, ErrorStage.MAP, type(error).__name__, str(error), raw)
+        return _failed(source_id, ErrorStage.MAP, error, str(error), raw)
     canonical_id = fields.get("id")
     try:
         record = model_for(mapping.entity).model_validate(fields)
     except ValidationError as error:
         message = f"invalid {mapping.entity}: {describe_validation_error(error)}"
-        return CaptureFailure(
-            source_id, ErrorStage.VALIDATE, "ValidationError", message, raw, canonical_id
-        )
+        return _failed(source_id, ErrorStage.VALIDATE, error, message, raw, canonical_id)
     text, digest = json_and_hash(record)
-    return CapturedRecord(source_id, record, None, digest, raw, JsonText(text))
+    for note in stripped:
+        log.warning("%s %s from %s: %s", mapping.entity, source_id, mapping.system, note)
+    return CapturedRecord(
+        source_id,
+        record,
+        None,
+        digest,
+        stored_source(raw),
+        JsonText(text),
+        stripped=tuple(stripped),
+    )
+
+
+def _failed(
+    source_id: str,
+    stage: ErrorStage,
+    error: Exception,
+    message: str,
+    raw: RawRecord,
+    canonical_id: str | None = None,
+) -> CaptureFailure:
+    return CaptureFailure(
+        source_id,
+        stage,
+        type(error).__name__,
+        error_message(message),
+        storable_raw(raw),
+        canonical_id,
+    )
 
 
 def capture_page(

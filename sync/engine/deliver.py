@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,13 +11,17 @@ from connectors.base import Connector, WriteOutcome, WriteResult
 from connectors.errors import ConnectorError
 from mappings.errors import MappingError, UnresolvedReference
 from mappings.mapping_set import EntityMapping, RefResolver
+from mappings.values import noting_stripped_text
 from sync.engine.capture import CapturedRecord
 from sync.engine.change import payload_hash
 from sync.engine.conflict_guard import ConflictGuard
 from sync.engine.pending import PendingWrite
 from sync.engine.specs import write_spec
+from sync.engine.storable import error_message, storable
 from sync.store.records import XrefEntry
 from sync.store.schema import ErrorStage
+
+log = logging.getLogger("revbridge.sync")
 
 
 @dataclass(frozen=True)
@@ -43,12 +48,30 @@ class Delivery:
     unchanged: int = 0
     conflicts: int = 0  # conflicting fields found (one conflict-log row each)
     held: int = 0  # records held back by a `manual` conflict policy
+    stripped: int = 0  # records that landed with text `illegal_characters: strip` cleaned
 
     def forget_committed(self) -> None:
         """Drop the results committed so far; results of writes still to come gather afresh."""
         self.xrefs.clear()
         self.failures.clear()
         self.created = self.updated = self.unchanged = self.conflicts = self.held = 0
+        self.stripped = 0
+
+    def fail(
+        self,
+        captured: CapturedRecord,
+        stage: ErrorStage,
+        error_class: str,
+        message: str,
+        payload: dict[str, Any] | None,
+        code: str = "",
+    ) -> None:
+        """Queue a record that did not land, its message and payload made storable."""
+        stored = None if payload is None else storable(payload)
+        failure = DeliveryFailure(
+            captured, stage, error_class, error_message(message), stored, storable(code)
+        )
+        self.failures.append(failure)
 
 
 def plan_delivery(
@@ -62,19 +85,18 @@ def plan_delivery(
     pending: list[PendingWrite] = []
     for record in captured:
         try:
-            payload = target.from_canonical(record.canonical_json, refs)
+            with noting_stripped_text() as stripped:
+                payload = target.from_canonical(record.canonical_json, refs)
         except MappingError as error:
             stage = ErrorStage.RESOLVE if isinstance(error, UnresolvedReference) else ErrorStage.MAP
-            delivery.failures.append(
-                DeliveryFailure(record, stage, type(error).__name__, str(error), None)
-            )
+            delivery.fail(record, stage, type(error).__name__, str(error), None)
             continue
         digest = payload_hash(payload)
         prior = written.get(record.record.id)
         if prior is not None and prior.last_written_hash == digest:
             delivery.unchanged += 1
             continue
-        pending.append(PendingWrite(record, payload, digest, prior))
+        pending.append(PendingWrite(record, payload, digest, prior, stripped=tuple(stripped)))
     return pending
 
 
@@ -82,17 +104,17 @@ def apply_result(
     target: EntityMapping, item: PendingWrite, result: WriteResult, delivery: Delivery
 ) -> None:
     if not result.ok:
-        delivery.failures.append(
-            DeliveryFailure(
-                item.captured,
-                ErrorStage.WRITE,
-                "RecordRejected",
-                result.error_message or "rejected without a message",
-                item.payload,
-                code=result.error_code,
-            )
-        )
+        message = result.error_message or "rejected without a message"
+        delivery.fail(
+            item.captured, ErrorStage.WRITE, "RecordRejected", message, item.payload,
+            code=result.error_code,
+        )  # fmt: skip
         return
+    if item.stripped:
+        delivery.stripped += 1
+        for note in item.stripped:
+            log.warning("%s %s to %s: %s", target.entity, item.captured.source_id,
+                        target.system, note)  # fmt: skip
     created = result.outcome is WriteOutcome.CREATED or (
         result.outcome is WriteOutcome.UPSERTED and item.prior is None
     )

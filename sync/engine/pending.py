@@ -5,7 +5,7 @@ Its own module because both delivery and the conflict guard (which delivery call
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sync.engine.capture import CapturedRecord
@@ -22,3 +22,5 @@ class PendingWrite:
     prior: XrefEntry | None
     # The source's own payload (JSON form) when a conflict decision kept target values.
     source_payload: dict[str, Any] | None = None
+    # One note per payload field whose text `illegal_characters: strip` cleaned.
+    stripped: tuple[str, ...] = field(default=(), compare=False)

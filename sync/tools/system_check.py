@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -96,7 +97,13 @@ def check_connections(settings: Settings, redactor: Redactor) -> Iterator[CheckR
     yield check_wsdl(settings.erp.wsdl_url, settings.erp.timeout_seconds)
     # One attempt each: check reports what it sees now, instead of backing off for a minute.
     once = settings.model_copy(update={"retry": RetrySettings(attempts=1)})
-    with open_connectors(once) as connectors:
+    with ExitStack() as stack:
+        try:
+            connectors = stack.enter_context(open_connectors(once))
+        except ConnectorError as error:  # e.g. a ca_bundle that is not there: a row, not a crash
+            detail = redactor.mask(f"misconfigured: {error.message}")
+            yield _failed(error.system or "connections", detail, EXIT_UNREACHABLE)
+            return
         for system, connector in connectors.items():
             yield _probe(system, connector, _DESCRIBE.get(system, _plain), settings, redactor)
 

@@ -41,7 +41,7 @@ def test_run_refuses_while_a_live_replica_holds_the_flow(
     refused = runner.invoke(app, ["run", "-c", str(config)])
 
     assert refused.exit_code == 1
-    assert "running elsewhere" in refused.output
+    assert "held by a revbridge process on replica-elsewhere pid 4242" in refused.output
     assert sandboxes.billing.resources("customers") == []
     holder.release()
     assert runner.invoke(app, ["run", "-c", str(config)]).exit_code == 0

@@ -97,6 +97,7 @@ def test_status_of_an_empty_store_lists_the_configured_flows_as_never_run(
 ) -> None:
     with Sandboxes(SMALL) as sandboxes:
         config = write_serve_config(tmp_path / "revbridge.yaml", sandboxes, database_url)
+    Store(database_url).close()  # created by `db upgrade`; nothing ran yet (`status` creates none)
     outcome = runner.invoke(app, ["status", "--config", str(config), "--json"])
     assert outcome.exit_code == 0, outcome.output
     (state,) = json.loads(outcome.output)
