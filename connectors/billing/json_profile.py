@@ -30,6 +30,7 @@ from connectors.billing.profile_file import (
     load_profile,
 )
 from connectors.errors import ConfigError
+from connectors.wire_values import json_payload_problem
 
 SYSTEM = "billing"
 
@@ -51,8 +52,17 @@ def _json_default(value: Any) -> str:
 
 
 def payload_json(payload: Mapping[str, Any]) -> str:
-    """A payload as compact JSON with sorted keys, so equal content encodes (and hashes) equal."""
-    return json.dumps(payload, default=_json_default, sort_keys=True, separators=(",", ":"))
+    """A payload as compact JSON with sorted keys, so equal content encodes (and hashes) equal.
+
+    ValueError names the field JSON can't carry (NaN, infinity, a lone surrogate): json.dumps
+    would write ``NaN`` (invalid JSON) or a surrogate escape no API can decode.
+    """
+    problem = json_payload_problem(payload)
+    if problem is not None:
+        raise ValueError(" ".join(problem))
+    return json.dumps(
+        payload, default=_json_default, sort_keys=True, separators=(",", ":"), allow_nan=False
+    )
 
 
 def json_object(response: requests.Response) -> dict[str, Any]:

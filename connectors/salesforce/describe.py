@@ -32,6 +32,8 @@ class FieldInfo:
     external_id: bool
     reference_to: tuple[str, ...]
     relationship_name: str | None
+    precision: int = 0  # digits of a number field, decimals included
+    scale: int = 0  # decimals of a number field
 
     @classmethod
     def from_describe(cls, raw: Mapping[str, Any]) -> FieldInfo:
@@ -44,7 +46,13 @@ class FieldInfo:
             external_id=bool(raw.get("externalId") or raw.get("idLookup")),
             reference_to=tuple(raw.get("referenceTo") or ()),
             relationship_name=raw.get("relationshipName"),
+            precision=_count(raw.get("precision")),
+            scale=_count(raw.get("scale")),
         )
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 from simple_salesforce.api import Salesforce
+from simple_salesforce.exceptions import SalesforceError
 
 from config.settings import SalesforceSettings
 from connectors.base import WriteResult, WriteSpec
@@ -29,8 +30,9 @@ from connectors.salesforce.children import (
 from connectors.salesforce.composite import CollectionUpsert, CompositeUpsert, composite_supported
 from connectors.salesforce.csv_rows import payloads_csv
 from connectors.salesforce.describe import DescribeCache, WritePlan, plan_write
-from connectors.salesforce.error_codes import to_write_result
+from connectors.salesforce.error_codes import rejected_answers, subrequest_error, to_write_result
 from connectors.salesforce.ingest import ingest_write_results
+from connectors.salesforce.screening import screen
 from connectors.salesforce.soql import build_existing_soql, checked_name
 
 COLLECTION_LIMIT = 200
@@ -56,10 +58,20 @@ class SalesforceWriter:
     def upsert(self, spec: WriteSpec, payloads: Sequence[Mapping[str, Any]]) -> list[WriteResult]:
         """Upsert on the external id; one result per payload, same order.
 
-        Child lists are upserted after their parents; a rejected child rejects its parent.
+        A payload with a value Salesforce can't take is rejected before any call; child lists
+        are upserted after their parents; a rejected child rejects its parent.
         """
         if not payloads:
             return []
+        info = self._describe.info(spec.object_name)
+        screened = screen(info, payloads, spec.external_id_field)
+        sendable = [payload for payload, found in zip(payloads, screened, strict=True) if not found]
+        answers = iter(self._upsert_sendable(spec, sendable) if sendable else [])
+        return [found or next(answers) for found in screened]
+
+    def _upsert_sendable(
+        self, spec: WriteSpec, payloads: Sequence[Mapping[str, Any]]
+    ) -> list[WriteResult]:
         parents, children = split_children(self._describe.info(spec.object_name), payloads)
         for batch in children:  # a mapping mistake in the lines stops the batch before any write
             parent_lookup(self._describe.info(batch.child_object), batch)
@@ -166,5 +178,11 @@ def _collection_upsert(
 
 
 def _upsert(upsert: CollectionUpsert, timeout: float, client: Salesforce) -> list[Any]:
-    reply = client.restful(upsert.path, method="PATCH", json=upsert.body, timeout=timeout)
+    try:
+        reply = client.restful(upsert.path, method="PATCH", json=upsert.body, timeout=timeout)
+    except SalesforceError as error:
+        # As for a Composite subrequest: a refusal caused by the records rejects them alone.
+        if subrequest_error(error.status, error.content, upsert.path) is None:
+            return rejected_answers(error.content, upsert.size)
+        raise
     return upsert.answers_of(reply)
