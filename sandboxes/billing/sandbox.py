@@ -3,7 +3,8 @@
 - the generic JSON API at ``/v1`` (:mod:`sandboxes.billing.generic`): upserts by
   external id, keyset-paged lists; what the shipped generic profile describes;
 - a Stripe-compatible API at ``/stripe/v1`` (:mod:`sandboxes.billing.stripe.api`): form
-  bodies, Stripe's error object, idempotency replay, cursor lists, metadata search;
+  bodies, Stripe's error object, idempotency replay, cursor lists, metadata search (which can
+  be switched off or made to lag: :meth:`BillingSandbox.set_stripe_search`);
 - ``POST /oauth/token``: OAuth 2.0 client credentials, besides API keys as bearer or basic.
 
 Faults (:mod:`sandboxes.billing.faults`) apply to all of them: scripted, every n-th or
@@ -131,7 +132,7 @@ class BillingSandbox:
 
     @property
     def stripe_writes(self) -> Counter[tuple[str, str]]:
-        """Counts of Stripe ``(collection, "created" | "updated" | "deleted")``."""
+        """Counts of Stripe ``(collection, "created" | "updated" | "deleted" | "canceled")``."""
         with self._state.lock:
             return Counter(self._state.stripe.writes)
 
@@ -140,6 +141,14 @@ class BillingSandbox:
         with self._state.lock:
             rows = self._state.stripe.rows[collection].values()
             return [dict(row) for row in sorted(rows, key=lambda r: (r["created"], r["id"]))]
+
+    def set_stripe_search(self, *, enabled: bool = True, lag_seconds: float = 0.0) -> None:
+        """Switch Stripe's Search API off (``/v1/*/search`` answers 404, as Stripe-compatible
+        servers without it do), or make it lag: new objects show in search results only
+        ``lag_seconds`` after they were created, as Stripe documents for its search."""
+        with self._state.lock:
+            self._state.stripe.search_enabled = enabled
+            self._state.stripe.search_lag_seconds = lag_seconds
 
     def bill_pending_items(self, customer_id: str) -> dict[str, Any]:
         """Invoice the customer's pending invoice items, as Stripe's billing run would."""

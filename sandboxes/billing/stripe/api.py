@@ -1,19 +1,24 @@
 """The billing sandbox's Stripe-compatible API, mounted under ``/stripe`` beside the generic one.
 
 Form-encoded bodies, Stripe's error object, ``Idempotency-Key`` replay with the same answer (and
-``Idempotent-Replayed: true``), newest-first cursor lists with ``starting_after``, ``expand[]``
-of ``data.customer``, and ``/search`` on ``metadata['key']:'value'``. Every request is logged
-(method, path, parameter names) so tests can hold it against Stripe's real OpenAPI spec.
+``Idempotent-Replayed: true``; the same key with other parameters is a 400
+``idempotency_error``), newest-first cursor lists with ``starting_after``, ``expand[]`` of
+``data.customer``, and ``/search`` on ``metadata['key']:'value'``. Search can be switched off
+(``/v1/*/search`` answers 404, as on Stripe-compatible servers without the Search API) or made
+to lag, as Stripe's does: an object shows in search results only ``search_lag_seconds`` after
+it was created. Every request is logged (method, path, parameters, ``Stripe-Version``) so tests
+can hold it against Stripe's real OpenAPI spec.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 from sandboxes.billing.rules import ApiError
 from sandboxes.billing.stripe.form import parse_params, top_level_names
@@ -39,6 +44,12 @@ class StripeRequest:
     query_names: tuple[str, ...]
     form_names: tuple[str, ...]
     idempotency_key: str | None
+    stripe_version: str | None = None
+    form: tuple[tuple[str, str], ...] = ()
+
+    def sent(self, name: str) -> str | None:
+        """The value of form parameter ``name`` (the first, if sent twice)."""
+        return next((value for key, value in self.form if key == name), None)
 
 
 @dataclass
@@ -46,7 +57,11 @@ class StripeState(StripeStore):
     """The objects, plus the request log and idempotency results (guarded by the sandbox's lock)."""
 
     requests: list[StripeRequest] = field(default_factory=list)
+    search_enabled: bool = True
+    search_lag_seconds: float = 0.0
+    clock: Callable[[], float] = time.monotonic
     _idempotent: dict[str, tuple[str, int, dict[str, Any]]] = field(default_factory=dict)
+    _created_at: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -60,7 +75,13 @@ class StripeState(StripeStore):
         key = headers.get("Idempotency-Key")
         self.requests.append(
             StripeRequest(
-                method, path, tuple(top_level_names(query)), tuple(top_level_names(form)), key
+                method,
+                path,
+                tuple(top_level_names(query)),
+                tuple(top_level_names(form)),
+                key,
+                headers.get("Stripe-Version"),
+                tuple(parse_qsl(form, keep_blank_values=True)),
             )
         )
         if method == "POST" and key is not None:
@@ -82,23 +103,29 @@ class StripeState(StripeStore):
         self._idempotent[key] = (fingerprint, status, answer)
         return status, answer, {}
 
+    def _unrecognized(self, method: str, path: str) -> ApiError:
+        return ApiError(404, "resource_missing", "", f"Unrecognized request URL ({method}: {path})")
+
     def _dispatch(  # noqa: PLR0911 - one return per route reads as a route table
         self, method: str, path: str, query: dict[str, Any], form: dict[str, Any]
     ) -> tuple[int, dict[str, Any]]:
         parts = [unquote(part) for part in path.strip("/").split("/")]
         if len(parts) < 2 or parts[0] != "v1" or parts[1] not in OBJECT_NAMES:
-            raise ApiError(
-                404, "resource_missing", "", f"Unrecognized request URL ({method} {path})"
-            )
+            raise self._unrecognized(method, path)
         collection, rest = parts[1], parts[2:]
         if method == "GET" and not rest:
             return 200, self.list(collection, query)
-        if method == "GET" and rest == ["search"] and collection in _SEARCHABLE:
+        if method == "GET" and rest == ["search"]:
+            if not self.search_enabled or collection not in _SEARCHABLE:
+                raise self._unrecognized(method, path)
             return 200, self.search(collection, query)
         if method == "GET" and len(rest) == 2 and rest[1] == "lines" and collection == "invoices":
             return 200, self._invoice_lines(rest[0], query)
         if method == "GET" and len(rest) == 1:
             return 200, self._expanded(self._get(collection, rest[0]), query.get("expand"), "")
+        if method == "DELETE" and len(rest) == 1 and collection == "subscriptions":
+            self._get(collection, rest[0])
+            return 200, self.builder.cancel_subscription(rest[0])
         if method == "DELETE" and len(rest) == 1 and collection in _DELETABLE:
             self._get(collection, rest[0])
             self._refuse_product_with_prices(collection, rest[0])
@@ -110,8 +137,10 @@ class StripeState(StripeStore):
             if rest:
                 self._get(collection, rest[0])
                 return 200, self.builder.update(collection, rest[0], form)
-            return 200, self.builder.create(collection, form)
-        raise ApiError(404, "resource_missing", "", f"Unrecognized request URL ({method} {path})")
+            created = self.builder.create(collection, form)
+            self._created_at[created["id"]] = self.clock()
+            return 200, created
+        raise self._unrecognized(method, path)
 
     def _refuse_product_with_prices(self, collection: str, object_id: str) -> None:
         if collection == "products" and any(
@@ -137,6 +166,14 @@ class StripeState(StripeStore):
         rows = self._ordered(collection)
         if "customer" in query:
             rows = [row for row in rows if row.get("customer") == query["customer"]]
+        if collection == "subscriptions" and query.get("status") != "all":
+            # Like Stripe: canceled subscriptions are listed only when asked for.
+            wanted = query.get("status")
+            rows = [
+                r
+                for r in rows
+                if r.get("status") == wanted or (not wanted and r.get("status") != "canceled")
+            ]
         after = query.get("starting_after")
         if after is not None:
             ids = [row["id"] for row in rows]
@@ -155,10 +192,13 @@ class StripeState(StripeStore):
         if match is None:
             raise ApiError(400, "parameter_invalid", "query", "Unsupported search query.")
         name, value = match.group(1), re.sub(r"\\(.)", r"\1", match.group(2))
+        # Eventually consistent, like Stripe's: new objects show only after the lag.
+        visible_before = self.clock() - self.search_lag_seconds
         rows = [
             dict(row)
             for row in self._ordered(collection)
             if (row.get("metadata") or {}).get(name) == value
+            and self._created_at.get(row["id"], 0.0) <= visible_before
         ]
         limit = _limit(query)
         url = f"/v1/{collection}/search"

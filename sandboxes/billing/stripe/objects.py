@@ -55,7 +55,18 @@ CREATE_PARAMS: Mapping[str, frozenset[str]] = {
         }
     ),
     "subscriptions": frozenset(
-        {"collection_method", "customer", "days_until_due", "items", "metadata"}
+        {
+            "backdate_start_date",
+            "billing_cycle_anchor",
+            "cancel_at",
+            "collection_method",
+            "customer",
+            "days_until_due",
+            "items",
+            "metadata",
+            "payment_behavior",
+            "proration_behavior",
+        }
     ),
     "invoiceitems": frozenset(
         {"amount", "currency", "customer", "description", "metadata", "price_data", "quantity"}
@@ -65,7 +76,17 @@ UPDATE_PARAMS: Mapping[str, frozenset[str]] = {
     "customers": CREATE_PARAMS["customers"],
     "products": CREATE_PARAMS["products"],
     "prices": frozenset({"active", "metadata", "nickname"}),
-    "subscriptions": frozenset({"collection_method", "days_until_due", "items", "metadata"}),
+    "subscriptions": frozenset(
+        {
+            "cancel_at",
+            "collection_method",
+            "days_until_due",
+            "items",
+            "metadata",
+            "payment_behavior",
+            "proration_behavior",
+        }
+    ),
     "invoiceitems": frozenset({"amount", "description", "metadata", "price_data", "quantity"}),
 }
 _REQUIRED = {
@@ -75,8 +96,16 @@ _REQUIRED = {
 }
 
 
+# Stripe's limits (spec3.json maxLength; metadata: 50 keys, keys of 40 and values of 500 chars).
+_MAX_CHARS = {"customers": {"name": 256, "email": 512, "phone": 20}}
+_STRING_CHARS = 5000
+_METADATA_KEYS = 50
+_METADATA_KEY_CHARS = 40
+_METADATA_VALUE_CHARS = 500
+
+
 def check_params(collection: str, params: Mapping[str, Any], *, update: bool) -> None:
-    """Refuse unknown parameters and missing required ones, like Stripe (first problem)."""
+    """Refuse unknown parameters, missing required ones and too long text, like Stripe."""
     allowed = (UPDATE_PARAMS if update else CREATE_PARAMS)[collection]
     for name in params:
         if name not in allowed and name != "expand":
@@ -85,6 +114,35 @@ def check_params(collection: str, params: Mapping[str, Any], *, update: bool) ->
         for name in _REQUIRED.get(collection, ()):
             if params.get(name) in (None, ""):
                 raise ApiError(400, "parameter_missing", name, f"Missing required param: {name}.")
+    limits = _MAX_CHARS.get(collection, {})
+    for name, value in params.items():
+        most = limits.get(name, _STRING_CHARS)
+        if isinstance(value, str) and len(value) > most:
+            message = f"Invalid string: {value[:20]}...; must be at most {most} characters"
+            raise ApiError(400, "string_length_exceeds_maximum", name, message)
+    check_metadata(params.get("metadata"), "metadata")
+
+
+def check_metadata(metadata: Any, param: str) -> None:
+    """Stripe's metadata limits: 50 keys, keys up to 40 characters, values up to 500."""
+    if not isinstance(metadata, dict):
+        return
+    if len(metadata) > _METADATA_KEYS:
+        message = f"Metadata can have up to {_METADATA_KEYS} keys, but you passed {len(metadata)}."
+        raise ApiError(400, "parameter_invalid", param, message)
+    for key, value in metadata.items():
+        if len(key) > _METADATA_KEY_CHARS:
+            message = (
+                f"Metadata keys can have up to {_METADATA_KEY_CHARS} characters, but you passed "
+                f"in a key that is {len(key)} characters."
+            )
+            raise ApiError(400, "parameter_invalid", f"{param}[{key}]", message)
+        if isinstance(value, str) and len(value) > _METADATA_VALUE_CHARS:
+            message = (
+                f"Metadata values can have up to {_METADATA_VALUE_CHARS} characters, but you "
+                f"passed in a value that is {len(value)} characters."
+            )
+            raise ApiError(400, "parameter_invalid", f"{param}[{key}]", message)
 
 
 def integer(params: Mapping[str, Any], name: str, param: str) -> int | None:

@@ -11,6 +11,45 @@ if TYPE_CHECKING:
     from sandboxes.billing.stripe.store import StripeStore
 
 _REFERENCES = {"customer": "customers", "product": "products"}
+# Subscription parameters that steer a request but are not fields of the object.
+_NOT_STORED = frozenset({"payment_behavior", "proration_behavior", "backdate_start_date"})
+_ENUMS = {
+    "collection_method": ("charge_automatically", "send_invoice"),
+    "payment_behavior": (
+        "allow_incomplete",
+        "default_incomplete",
+        "error_if_incomplete",
+        "pending_if_incomplete",
+    ),
+    "proration_behavior": ("always_invoice", "create_prorations", "none"),
+}
+_TIMESTAMPS = ("cancel_at", "billing_cycle_anchor", "backdate_start_date")
+
+
+def subscription_terms(form: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
+    """How the subscription collects, and its dates, checked as Stripe checks them."""
+    for name, allowed in _ENUMS.items():
+        if name in form and form[name] not in allowed:
+            message = f"Invalid {name}: must be one of {', '.join(allowed)}"
+            raise ApiError(400, "parameter_invalid", name, message)
+    terms: dict[str, Any] = {
+        name: integer(form, name, name) for name in _TIMESTAMPS[:2] if name in form
+    }
+    for name in _TIMESTAMPS[2:]:
+        integer(form, name, name)
+    method = form.get("collection_method") or (current or {}).get("collection_method")
+    terms["collection_method"] = method or "charge_automatically"  # Stripe's default
+    days = integer(form, "days_until_due", "days_until_due")
+    if days is None and current is not None:
+        days = current.get("days_until_due")
+    if terms["collection_method"] == "send_invoice" and days is None:
+        message = "Missing required param: days_until_due (for collection_method send_invoice)."
+        raise ApiError(400, "parameter_missing", "days_until_due", message)
+    if terms["collection_method"] == "charge_automatically" and "days_until_due" in form:
+        message = "days_until_due can only be set when collection_method is send_invoice."
+        raise ApiError(400, "parameter_invalid", "days_until_due", message)
+    terms["days_until_due"] = days if terms["collection_method"] == "send_invoice" else None
+    return terms
 
 
 def _line_amount(price: dict[str, Any], quantity: int) -> int:
@@ -63,9 +102,15 @@ class StripeWrites:
             plain["active"] = form.get("active", "true") != "false"
         if collection == "invoiceitems":
             plain.update(self._invoice_item_amounts(form, current))
+        if collection == "subscriptions":
+            plain = {k: v for k, v in plain.items() if k not in _NOT_STORED}
+            plain.update(subscription_terms(form, current))
         if collection == "subscriptions" and "items" in form:
             plain["items"] = self._items(object_id, form["items"], current)
-            plain["status"] = "active"
+            if current is None:
+                incomplete = form.get("payment_behavior") == "default_incomplete"
+                charged = plain["collection_method"] == "charge_automatically"
+                plain["status"] = "incomplete" if incomplete and charged else "active"
         if "active" in plain and isinstance(plain["active"], str):
             plain["active"] = plain["active"] == "true"
         return plain
@@ -127,6 +172,14 @@ class StripeWrites:
             kept[built["id"]] = built
         url = f"/v1/subscription_items?subscription={subscription_id}"
         return {"object": "list", "data": list(kept.values()), "has_more": False, "url": url}
+
+    def cancel_subscription(self, subscription_id: str) -> dict[str, Any]:
+        """``DELETE /v1/subscriptions/{id}``: cancelled now, without a final invoice."""
+        row = self._state.rows["subscriptions"][subscription_id]
+        if row.get("status") != "canceled":
+            row.update(status="canceled", canceled_at=self._state.tick())
+            self._state.writes[("subscriptions", "canceled")] += 1
+        return dict(row)
 
     def bill_pending_items(self, customer_id: str) -> dict[str, Any]:
         """An open invoice with one line per pending invoice item of the customer."""
