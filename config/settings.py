@@ -18,6 +18,8 @@ from config.delete_policies import DeletePolicyName
 
 # The billing wire formats; each may ship its own mappings and configuration checks.
 BillingProfile = Literal["json", "stripe"]
+# How the Stripe profile finds an object it created before when revbridge holds no id for it.
+BillingLookup = Literal["auto", "search", "list", "none"]
 
 
 class _Section(BaseModel):
@@ -123,6 +125,14 @@ class BillingSettings(_Section):
         description="Write calls in flight at once (records, or batches where the API has a "
         "batch endpoint). Stripe allows about 100 operations/s live and 25/s per endpoint; "
         "429 answers wait as Retry-After asks.",
+    )
+    lookup: BillingLookup = Field(
+        default="auto",
+        description="Stripe profile: how an object revbridge has no stored id for is found by "
+        "its metadata[revbridge_id] before anything is created. search: Stripe's Search API "
+        "(eventually consistent); list: one pass over the collection per run; none: never look "
+        "(stored ids and idempotency keys only); auto: search, or list where the server "
+        "answers /v1/customers/search with 404.",
     )
 
     @model_validator(mode="after")

@@ -32,6 +32,7 @@ from connectors.billing.http import ApiRequest, BillingHttpClient, api_error
 from connectors.billing.json_profile import JsonProfile, idempotency_key
 from connectors.billing.profile_file import load_profile
 from connectors.billing.stripe.deletes import refuse_deletes_stripe_cannot_do
+from connectors.billing.stripe.lookup import LookupChoice
 from connectors.billing.stripe.profile import EXISTING_ID_KEY, StripeProfile
 from connectors.billing.writes import BillingWriter, RecordWriter
 from connectors.errors import ConfigError
@@ -82,7 +83,7 @@ class BillingProfile(RecordWriter, Protocol):
 def profile_for(settings: BillingSettings) -> BillingProfile:
     """The profile ``settings`` ask for (a profile file is validated here, once)."""
     if settings.profile == "stripe":
-        return StripeProfile()
+        return StripeProfile(settings.lookup)
     return JsonProfile(load_profile(settings.profile_file) if settings.profile_file else None)
 
 
@@ -108,6 +109,7 @@ class BillingConnector:
         self._client = BillingHttpClient(settings, retry, sleep=wait, clock=clock)
         self._writer = BillingWriter(self._profile, self._client, settings.max_concurrency)
         self._page_size = settings.page_size
+        self._lookup: LookupChoice | None = None
 
     @property
     def last_wait_seconds(self) -> float | None:
@@ -119,9 +121,20 @@ class BillingConnector:
         """HTTP requests sent so far, retries included."""
         return self._client.requests_sent
 
+    @property
+    def lookup_choice(self) -> LookupChoice | None:
+        """How the Stripe profile finds objects without a stored id, once :meth:`check` ran."""
+        return self._lookup
+
     def check(self) -> None:
-        """One authenticated, cheap call: the first page of customers."""
+        """One authenticated, cheap call: the first page of customers.
+
+        The Stripe profile then settles ``billing.lookup`` (probing ``/v1/customers/search``
+        for ``auto``), so a server without Stripe's Search API shows before the first run.
+        """
         next(iter(self._profile.read(self._client, "customers", None, 1)), None)
+        if isinstance(self._profile, StripeProfile):
+            self._lookup = self._profile.choose_lookup(self._client)
 
     def write(self, spec: WriteSpec, payloads: Sequence[Mapping[str, Any]]) -> list[WriteResult]:
         """Create or update each payload by external id; one bad record never stops the batch.

@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from config.redaction import Redactor
 from config.settings import RetrySettings, Settings
 from connectors.base import Connector
+from connectors.billing.stripe.lookup import LookupChoice
 from connectors.errors import AuthError, ConnectorError
 from mappings.loader import check_mapping_files, mapping_files_for
 from sync.engine.connections import open_connectors
@@ -105,7 +106,17 @@ def check_connections(settings: Settings, redactor: Redactor) -> Iterator[CheckR
             yield _failed(error.system or "connections", detail, EXIT_UNREACHABLE)
             return
         for system, connector in connectors.items():
-            yield _probe(system, connector, _DESCRIBE.get(system, _plain), settings, redactor)
+            row = _probe(system, connector, _DESCRIBE.get(system, _plain), settings, redactor)
+            yield row
+            lookup = getattr(connector, "lookup_choice", None)
+            if row.status is CheckStatus.OK and isinstance(lookup, LookupChoice):
+                yield _lookup_row(lookup, redactor)
+
+
+def _lookup_row(lookup: LookupChoice, redactor: Redactor) -> CheckRow:
+    """How the Stripe profile finds objects it has no id for (``billing.lookup``)."""
+    status = CheckStatus.WARNING if lookup.fell_back else CheckStatus.OK
+    return CheckRow("billing lookup", status, redactor.mask(lookup.detail))
 
 
 def _probe(

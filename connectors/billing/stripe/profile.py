@@ -2,8 +2,10 @@
 
 Writes go through :mod:`connectors.billing.stripe.objects` (single objects) and
 :mod:`connectors.billing.stripe.orders` (an order as a subscription plus invoice items); reads
-through :mod:`connectors.billing.stripe.read`. See ``billing_stripe_objects`` for how records are
-found without an upsert by external id, and how idempotency keys are derived.
+through :mod:`connectors.billing.stripe.read`. See :mod:`connectors.billing.stripe.objects` for
+how records are found without an upsert by external id, and how idempotency keys are derived,
+and :mod:`connectors.billing.stripe.lookup` for ``billing.lookup``. One profile serves one
+connector, that is one run: the objects it found or created are remembered for that run.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from config.settings import BillingLookup
 from connectors.base import Cursor, DeleteResult, Page, RawRecord, WriteResult
 from connectors.billing.http import BillingHttpClient
 from connectors.billing.stripe.deletes import delete_stripe_object
+from connectors.billing.stripe.lookup import LookupChoice, StripeLookup
 from connectors.billing.stripe.objects import EXISTING_ID_KEY, StripeObjects
 from connectors.billing.stripe.orders import write_order
 from connectors.billing.stripe.read import fetch_stripe_objects, read_stripe_list
@@ -23,6 +27,13 @@ __all__ = ["EXISTING_ID_KEY", "StripeProfile"]
 
 class StripeProfile:
     """Stripe's wire format for the billing connector (writes and incremental reads)."""
+
+    def __init__(self, lookup: BillingLookup = "auto") -> None:
+        self._lookup = StripeLookup(lookup)
+
+    def choose_lookup(self, client: BillingHttpClient) -> LookupChoice:
+        """How this run finds objects it has no id for (probes the server for ``auto``)."""
+        return self._lookup.choose(client)
 
     def write_record(
         self,
@@ -35,7 +46,7 @@ class StripeProfile:
         """Write one canonical record's payload; orders become a subscription + invoice items."""
         existing = payload.get(EXISTING_ID_KEY)
         params = {k: v for k, v in payload.items() if k != EXISTING_ID_KEY}
-        objects = StripeObjects(client)
+        objects = StripeObjects(client, self._lookup)
         if collection == "orders":
             return write_order(objects, external_id, params, write_token, existing)
         return objects.upsert(collection, external_id, params, write_token, existing)
