@@ -134,6 +134,14 @@ class BillingSettings(_Section):
         "(stored ids and idempotency keys only); auto: search, or list where the server "
         "answers /v1/customers/search with 404.",
     )
+    days_until_due: int = Field(
+        default=30,
+        ge=0,
+        le=3650,
+        description="Stripe profile: days a customer has to pay the invoices of a subscription "
+        "sent as invoices (collection_method send_invoice), unless the mapping sets "
+        "days_until_due.",
+    )
 
     @model_validator(mode="after")
     def _credentials_for_auth(self) -> BillingSettings:

@@ -31,9 +31,11 @@ from connectors.billing.auth import Clock
 from connectors.billing.http import ApiRequest, BillingHttpClient, api_error
 from connectors.billing.json_profile import JsonProfile, idempotency_key
 from connectors.billing.profile_file import load_profile
+from connectors.billing.stripe.client import StripeHttpClient
 from connectors.billing.stripe.deletes import refuse_deletes_stripe_cannot_do
 from connectors.billing.stripe.lookup import LookupChoice
 from connectors.billing.stripe.profile import EXISTING_ID_KEY, StripeProfile
+from connectors.billing.stripe.terms import OrderTerms
 from connectors.billing.writes import BillingWriter, RecordWriter
 from connectors.errors import ConfigError
 from connectors.retry import Sleep
@@ -83,7 +85,7 @@ class BillingProfile(RecordWriter, Protocol):
 def profile_for(settings: BillingSettings) -> BillingProfile:
     """The profile ``settings`` ask for (a profile file is validated here, once)."""
     if settings.profile == "stripe":
-        return StripeProfile(settings.lookup)
+        return StripeProfile(settings.lookup, OrderTerms(days_until_due=settings.days_until_due))
     return JsonProfile(load_profile(settings.profile_file) if settings.profile_file else None)
 
 
@@ -106,7 +108,9 @@ class BillingConnector:
         clock: Clock | None = None,
     ) -> None:
         self._profile = profile or profile_for(settings)
-        self._client = BillingHttpClient(settings, retry, sleep=wait, clock=clock)
+        stripe = isinstance(self._profile, StripeProfile)
+        client_class = StripeHttpClient if stripe else BillingHttpClient
+        self._client = client_class(settings, retry, sleep=wait, clock=clock)
         self._writer = BillingWriter(self._profile, self._client, settings.max_concurrency)
         self._page_size = settings.page_size
         self._lookup: LookupChoice | None = None

@@ -99,6 +99,33 @@ def test_objects_created_in_the_run_are_found_again_without_a_second_listing(
     assert _searches(sandbox) == 0
 
 
+def test_list_finds_subscriptions_stripe_lists_only_when_asked_for_canceled_ones(
+    make_connector: MakeConnector, sandbox: BillingSandbox
+) -> None:
+    connector = make_connector(lookup="list")
+    [customer] = connector.write(CUSTOMERS, _customers(1))
+    [product] = connector.write(PRODUCTS, [{"external_id": "prod-1", "name": "Platform"}])
+    assert customer.target_id is not None
+    assert product.target_id is not None
+    order = _order(customer.target_id, product.target_id)
+    [created] = connector.write(WriteSpec("orders", "external_id"), [order])
+    [cancelled] = make_connector(lookup="list").write(
+        WriteSpec("orders", "external_id"), [{**order, "status": "cancelled"}]
+    )
+
+    assert cancelled.target_id == created.target_id
+    [subscription] = sandbox.stripe_objects("subscriptions")
+    assert subscription["status"] == "canceled"
+    listed = [r for r in sandbox.stripe_requests if r.path == "/v1/subscriptions"]
+    assert all(r.method == "POST" or "status" in r.query_names for r in listed)
+
+
+def _order(customer: str, product: str, external_id: str = "ord-1") -> dict[str, Any]:
+    line = {"external_id": f"{external_id}-1", "product": product, "quantity": 2}
+    line |= {"unit_amount": 1200, "recurring": {"interval": "year"}}
+    return {"external_id": external_id, "customer": customer, "currency": "USD", "lines": [line]}
+
+
 def test_search_mode_names_the_missing_search_endpoint_and_the_setting_to_use(
     make_connector: MakeConnector, sandbox: BillingSandbox
 ) -> None:

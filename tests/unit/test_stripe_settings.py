@@ -1,4 +1,4 @@
-"""The Stripe profile's billing.lookup setting, and its typos."""
+"""The Stripe profile's settings: billing.lookup and billing.days_until_due, and their typos."""
 
 from __future__ import annotations
 
@@ -28,10 +28,10 @@ def _problems(path: Path, environ: dict[str, str]) -> list[str]:
     return [str(problem) for problem in caught.value.problems]
 
 
-def test_lookup_defaults_to_auto(tmp_path: Path) -> None:
+def test_lookup_defaults_to_auto_and_payment_terms_to_thirty_days(tmp_path: Path) -> None:
     settings = load_settings(_write(tmp_path, STRIPE), SECRETS)
 
-    assert settings.billing.lookup == "auto"
+    assert (settings.billing.lookup, settings.billing.days_until_due) == ("auto", 30)
 
 
 @pytest.mark.parametrize("mode", ["auto", "search", "list", "none"])
@@ -49,6 +49,8 @@ def test_each_lookup_mode_loads(tmp_path: Path, mode: str) -> None:
     [
         ("  lookup: serach\n", ":8:11: billing.lookup: Input should be 'auto', 'search', 'list'"),
         ("  lookup: 3\n", ":8:11: billing.lookup: Input should be 'auto'"),
+        ("  days_until_due: -1\n", ":8:19: billing.days_until_due: Input should be greater"),
+        ("  days_until_due: 30 days\n", ":8:19: billing.days_until_due: Input should be a valid"),
         ("  lokup: list\n", ":8:3: unknown key 'billing.lokup' (did you mean 'lookup'?)"),
     ],
 )

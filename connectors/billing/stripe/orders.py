@@ -2,29 +2,60 @@
 
 The payload the ``orders`` collection takes (built by the billing mapping)::
 
-    customer   Stripe customer id (a ref through the xref)            required
-    currency   ISO 4217 code                                            required
-    lines      [{external_id, product, quantity, unit_amount,           required
-                 recurring: {interval, interval_count}?, description?}]
-    metadata   extra metadata; anything else goes to the subscription as is
+    customer     Stripe customer id (a ref through the xref)             required
+    currency     ISO 4217 code                                             required
+    lines        [{external_id, product, quantity, unit_amount,            required
+                   recurring: {interval, interval_count}?, description?}]
+    status       activated (the default), draft or cancelled
+    start_date   the order's effective date; end_date its last day (inclusive)
+    collection_method, days_until_due, payment_behavior: see terms.py
+    metadata     extra metadata; anything else goes to the subscription as is
+
+What each status does in Stripe:
+
+- ``activated``: the recurring lines become one subscription (collecting by invoice unless the
+  mapping says otherwise, cancelled at the end of the order's last day), the others pending
+  invoice items. An order whose last day has passed gets no new subscription (nothing is left to
+  bill); its one-time lines are still written.
+- ``draft``: nothing is written. The order is not booked yet, and a subscription starts billing.
+- ``cancelled``: its subscription, if revbridge wrote one, is cancelled (``DELETE``, without a
+  final invoice or proration) and its pending invoice items are deleted; nothing is created.
 
 Each line is tagged ``metadata[revbridge_id]`` with its own canonical id and each invoice item
 also with ``revbridge_order``, so a re-sync updates the same objects and deletes the invoice
-items of lines that were removed. Quantities are whole numbers in Stripe.
+items of lines that were removed. Quantities are whole numbers in Stripe. Every object of an
+order is checked before the first is sent, so a record Stripe would refuse is never half written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from decimal import Decimal
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
 from connectors.base import WriteOutcome, WriteResult
 from connectors.billing.stripe.objects import REVBRIDGE_ID, StripeObjects, rejected
+from connectors.billing.stripe.terms import (
+    ORDER_KEYS,
+    OrderTerms,
+    TermsError,
+    collection_terms,
+    has_ended,
+    order_date,
+    service_dates,
+)
 
 ORDER_TAG = "revbridge_order"
+# The order statuses the payload may carry (any case), as revbridge acts on them.
+_STATUSES = {
+    "activated": "activated",
+    "draft": "draft",
+    "cancelled": "cancelled",
+    "canceled": "cancelled",
+}
+_SKIPPED = ("currency", "lines", *ORDER_KEYS)
 
 
 class _LineError(ValueError):
@@ -35,8 +66,12 @@ class _LineError(ValueError):
 
 def _quantity(line: Mapping[str, Any], param: str) -> int:
     raw = line.get("quantity", 1)
-    quantity = Decimal(str(raw))
-    if quantity != quantity.to_integral_value() or quantity < 1:
+    try:
+        quantity = Decimal(str(raw))
+    except InvalidOperation:
+        quantity = Decimal("NaN")
+    whole = quantity.is_finite() and quantity == quantity.to_integral_value()
+    if not whole or not 1 <= quantity <= 1_000_000_000:
         raise _LineError(f"{param}[quantity]", f"quantity {raw} must be a whole number >= 1")
     return int(quantity)
 
@@ -89,39 +124,139 @@ def _with_existing_items(
     return updated + removed
 
 
-def _write_invoice_items(
+@dataclass(frozen=True)
+class _Plan:
+    """An order checked and turned into Stripe parameters, before anything is sent."""
+
+    status: str
+    subscription: dict[str, Any] | None  # prepared parameters; None: no subscription to write
+    invoice_items: list[tuple[int, str, dict[str, Any]]]  # (line index, line id, prepared)
+
+
+def _plan(
+    objects: StripeObjects, order_id: str, params: Mapping[str, Any], terms: OrderTerms
+) -> _Plan | WriteResult:
+    """The order's prepared objects, or the rejection of the first part Stripe can't take."""
+    raw_status = str(params.get("status") or "activated").lower()
+    status = _STATUSES.get(raw_status)
+    if status is None:
+        message = f"order status {raw_status[:40]!r}: use activated, draft or cancelled"
+        return rejected(order_id, "parameter_invalid", message, "status")
+    currency = str(params["currency"])
+    lines = list(enumerate(params["lines"]))
+    recurring = [(i, line) for i, line in lines if line.get("recurring")]
+    one_time = [(i, line) for i, line in lines if not line.get("recurring")]
+    now = terms.now()
+    end = order_date(params, "end_date")
+    subscription = None
+    if recurring and status == "activated" and not has_ended(end, now):
+        extra = {k: v for k, v in params.items() if k not in _SKIPPED}
+        body = {
+            **extra,
+            **collection_terms(params, terms.days_until_due),
+            **service_dates(order_date(params, "start_date"), end, now),
+            "items": _subscription_items(order_id, recurring, currency),
+        }
+        prepared = objects.prepare("subscriptions", order_id, body)
+        if isinstance(prepared, WriteResult):
+            return prepared
+        subscription = prepared
+    items = _invoice_items(objects, order_id, params, one_time if status == "activated" else [])
+    if isinstance(items, WriteResult):
+        return items
+    return _Plan(status, subscription, items)
+
+
+def _invoice_items(
     objects: StripeObjects,
     order_id: str,
     params: Mapping[str, Any],
     lines: Sequence[tuple[int, Mapping[str, Any]]],
-    write_token: str,
-) -> tuple[WriteResult | None, bool]:
-    """Upsert one invoice item per one-time line: the first rejection, or None; any created."""
-    customer, currency = params["customer"], params["currency"]
-    existing = objects.customer_invoice_items(customer) if isinstance(customer, str) else {}
-    wanted: set[str] = set()
-    created = False
+) -> list[tuple[int, str, dict[str, Any]]] | WriteResult:
+    """One prepared invoice item per one-time line, or the first line's rejection."""
+    currency = str(params["currency"])
+    items: list[tuple[int, str, dict[str, Any]]] = []
     for index, line in lines:
         line_id = _line_id(order_id, line, index)
-        wanted.add(line_id)
         item = {
-            "customer": customer,
+            "customer": params["customer"],
             "currency": currency,
             "price_data": _price_data(line, currency, recurring=False),
             "quantity": _quantity(line, f"lines[{index}]"),
             "description": line.get("description"),
             "metadata": {ORDER_TAG: order_id},
         }
-        result = objects.upsert("invoiceitems", line_id, item, write_token, existing.get(line_id))
+        ready = objects.prepare("invoiceitems", line_id, item)
+        if isinstance(ready, WriteResult):
+            fields = tuple(f"lines[{index}].{name}" for name in ready.error_fields)
+            return replace(ready, external_id=order_id, error_fields=fields)
+        items.append((index, line_id, ready))
+    return items
+
+
+def _write_invoice_items(
+    objects: StripeObjects,
+    order_id: str,
+    customer: Any,
+    items: Sequence[tuple[int, str, dict[str, Any]]],
+    write_token: str,
+) -> tuple[WriteResult | None, bool]:
+    """Upsert one invoice item per one-time line: the first rejection, or None; any created."""
+    existing = objects.customer_invoice_items(customer) if isinstance(customer, str) else {}
+    created = False
+    for index, line_id, item in items:
+        result = objects.send("invoiceitems", line_id, item, write_token, existing.get(line_id))
         if not result.ok:
             fields = tuple(f"lines[{index}].{name}" for name in result.error_fields)
             return replace(result, external_id=order_id, error_fields=fields), created
         created = created or result.outcome is WriteOutcome.CREATED
+    wanted = {line_id for _, line_id, _ in items}
     for item in objects.list_all("/v1/invoiceitems", {"customer": str(customer)}):
         tags = item.get("metadata") or {}
         if tags.get(ORDER_TAG) == order_id and tags.get(REVBRIDGE_ID) not in wanted:
             objects.delete(f"/v1/invoiceitems/{quote(str(item['id']), safe='')}")
     return None, created
+
+
+def _cancel(
+    objects: StripeObjects, order_id: str, customer: Any, existing_id: str | None
+) -> WriteResult:
+    """Cancel the order's subscription (no final invoice, no proration); drop pending items."""
+    subscription_id = existing_id or objects.find("subscriptions", order_id)
+    if subscription_id is not None:
+        path = f"/v1/subscriptions/{quote(subscription_id, safe='')}"
+        if objects.get(path).get("status") not in ("canceled", "incomplete_expired"):
+            objects.delete(path)
+    failed, _ = _write_invoice_items(objects, order_id, customer, [], "")
+    return failed or WriteResult(order_id, WriteOutcome.UPDATED, target_id=subscription_id)
+
+
+def _write_booked(
+    objects: StripeObjects,
+    order_id: str,
+    customer: Any,
+    plan: _Plan,
+    write_token: str,
+    existing_id: str | None,
+) -> WriteResult:
+    """The subscription (if the order has one to write), then the invoice items."""
+    outcome = WriteResult(order_id, WriteOutcome.UPDATED, target_id=existing_id)
+    if plan.subscription is not None:
+        body = plan.subscription
+        subscription_id = existing_id or objects.find("subscriptions", order_id)
+        if subscription_id is not None:
+            body = {**body, "items": _with_existing_items(objects, subscription_id, body["items"])}
+        outcome = objects.send("subscriptions", order_id, body, write_token, subscription_id)
+        if not outcome.ok:
+            return outcome
+    failed, created = _write_invoice_items(
+        objects, order_id, customer, plan.invoice_items, write_token
+    )
+    if failed is not None:
+        return failed
+    if plan.subscription is None and created:
+        return replace(outcome, outcome=WriteOutcome.CREATED)
+    return outcome
 
 
 def write_order(
@@ -130,31 +265,20 @@ def write_order(
     params: Mapping[str, Any],
     write_token: str,
     existing_id: str | None,
+    terms: OrderTerms | None = None,
 ) -> WriteResult:
     """Write one order; rejected as a whole if any part is, so the retry redoes the rest."""
     for name in ("customer", "currency", "lines"):
         if not params.get(name):
             return rejected(order_id, "parameter_missing", f"the order needs {name}", name)
-    lines = list(enumerate(params["lines"]))
-    recurring = [(i, line) for i, line in lines if line.get("recurring")]
-    one_time = [(i, line) for i, line in lines if not line.get("recurring")]
-    extra = {k: v for k, v in params.items() if k not in ("currency", "lines")}
     try:
-        outcome = WriteResult(order_id, WriteOutcome.UPDATED)
-        if recurring:
-            items = _subscription_items(order_id, recurring, str(params["currency"]))
-            subscription_id = existing_id or objects.find("subscriptions", order_id)
-            if subscription_id is not None:
-                items = _with_existing_items(objects, subscription_id, items)
-            body = {**extra, "items": items}
-            outcome = objects.upsert("subscriptions", order_id, body, write_token, subscription_id)
-            if not outcome.ok:
-                return outcome
-        failed, created = _write_invoice_items(objects, order_id, params, one_time, write_token)
-    except _LineError as error:
+        plan = _plan(objects, order_id, params, terms or OrderTerms())
+    except (_LineError, TermsError) as error:
         return rejected(order_id, "parameter_invalid", str(error), error.param)
-    if failed is not None:
-        return failed
-    if not recurring and created:
-        return replace(outcome, outcome=WriteOutcome.CREATED)
-    return outcome
+    if isinstance(plan, WriteResult):
+        return plan
+    if plan.status == "draft":
+        return WriteResult(order_id, WriteOutcome.UPDATED, target_id=existing_id)
+    if plan.status == "cancelled":
+        return _cancel(objects, order_id, params["customer"], existing_id)
+    return _write_booked(objects, order_id, params["customer"], plan, write_token, existing_id)

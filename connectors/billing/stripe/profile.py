@@ -6,6 +6,11 @@ through :mod:`connectors.billing.stripe.read`. See :mod:`connectors.billing.stri
 how records are found without an upsert by external id, and how idempotency keys are derived,
 and :mod:`connectors.billing.stripe.lookup` for ``billing.lookup``. One profile serves one
 connector, that is one run: the objects it found or created are remembered for that run.
+
+Every request names the API version the profile and the shipped Stripe mappings are written
+against (:data:`STRIPE_API_VERSION`, the version of the OpenAPI spec the tests hold requests
+to): a Stripe account's default version, which its owner may upgrade, cannot change the shapes
+the mappings read (invoice lines with ``price``, charges with ``invoice``).
 """
 
 from __future__ import annotations
@@ -21,15 +26,20 @@ from connectors.billing.stripe.lookup import LookupChoice, StripeLookup
 from connectors.billing.stripe.objects import EXISTING_ID_KEY, StripeObjects
 from connectors.billing.stripe.orders import write_order
 from connectors.billing.stripe.read import fetch_stripe_objects, read_stripe_list
+from connectors.billing.stripe.terms import OrderTerms
 
-__all__ = ["EXISTING_ID_KEY", "StripeProfile"]
+__all__ = ["EXISTING_ID_KEY", "STRIPE_API_VERSION", "StripeProfile"]
+
+# Stripe's API version of reference/stripe-openapi/spec3.json; sent as ``Stripe-Version``.
+STRIPE_API_VERSION = "2020-08-27"
 
 
 class StripeProfile:
     """Stripe's wire format for the billing connector (writes and incremental reads)."""
 
-    def __init__(self, lookup: BillingLookup = "auto") -> None:
+    def __init__(self, lookup: BillingLookup = "auto", terms: OrderTerms | None = None) -> None:
         self._lookup = StripeLookup(lookup)
+        self._terms = terms or OrderTerms()
 
     def choose_lookup(self, client: BillingHttpClient) -> LookupChoice:
         """How this run finds objects it has no id for (probes the server for ``auto``)."""
@@ -48,7 +58,7 @@ class StripeProfile:
         params = {k: v for k, v in payload.items() if k != EXISTING_ID_KEY}
         objects = StripeObjects(client, self._lookup)
         if collection == "orders":
-            return write_order(objects, external_id, params, write_token, existing)
+            return write_order(objects, external_id, params, write_token, existing, self._terms)
         return objects.upsert(collection, external_id, params, write_token, existing)
 
     def delete_record(
