@@ -30,6 +30,7 @@ from sync.cli.conflicts import conflicts_app
 from sync.cli.error_queue import errors_app
 from sync.cli.mappings import mappings_app
 from sync.cli.output import cap_logged_values
+from sync.cli.resend import resend
 from sync.cli.run import run
 from sync.service.logs import LogFormat, configure_logging
 
@@ -46,6 +47,7 @@ app.add_typer(mappings_app, name="mappings")
 app.add_typer(conflicts_app, name="conflicts")
 app.command()(backfill)
 app.command()(run)
+app.command()(resend)
 cli_setup.register(app)
 cli_serve.register(app)
 cli_history.register(app)
