@@ -1,8 +1,7 @@
 """``revbridge mappings ...``: tools for the admins who own the YAML mappings.
 
 Exit codes: 0 ok; 1 findings (check problems, failing fixtures, ``diff --exit-code`` changes);
-2 usage or configuration errors (bad options, invalid config or mappings, unreachable systems,
-no state store).
+2 usage or configuration errors (bad options, invalid config or mappings, no store, offline).
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, cast
 
-import sqlalchemy as sa
 import typer
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -260,10 +258,7 @@ def run_fixtures(
 
 def _existing_store(url: str) -> Store:
     """The store at ``url`` opened without creating or migrating anything."""
-    parsed = sa.make_url(url)
-    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
-        raise StoreError(f"no state store at {url}: run a sync first, or pass --database-url")
-    store = Store(url, migrate=False)
+    store = Store(url, migrate=False, must_exist=True)
     current = store.current_revision()
     if current != store.head_revision():
         store.close()

@@ -112,11 +112,12 @@ class Store:
         self.url = url
         file = sqlite_file(url)
         if must_exist and file is not None and not file.is_file():
-            raise StoreMissing(f"no store at {file} yet: run `revbridge run` first")
+            raise StoreMissing(f"no state store at {file} yet: run `revbridge run` first")
         self.engine = create_store_engine(url)
         if must_exist and self.current_revision() is None:
             self.close()
-            raise StoreMissing(f"no store at {self.display_url} yet: run `revbridge run` first")
+            where = self.display_url
+            raise StoreMissing(f"no state store at {where} yet: run `revbridge run` first")
         if migrate:
             self.upgrade()
 

@@ -27,7 +27,7 @@ SMALL = SandboxSize(accounts=3, orders=6, products=2)
 UNREACHABLE_PG = "postgresql://revbridge@127.0.0.1:1/revbridge"
 NO_SUCH_DATABASE = "postgres://postgres@127.0.0.1:5432/revbridge_no_such_database"
 CANNOT_OPEN = ("cannot open the state store", "check database_url")
-NO_STORE = ("no store at", "run `revbridge run` first")
+NO_STORE = ("no state store at", "run `revbridge run` first")
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi", strict=True)
 )
