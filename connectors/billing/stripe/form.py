@@ -75,6 +75,8 @@ def to_minor_units(payload: Any, currency: str | None = None, param: str = "") -
 
 
 def _amount_params(key: str, amount: Decimal, scale: int, param: str) -> dict[str, Any]:
+    if not amount.is_finite():
+        raise MoneyError(param, f"{amount} is not an amount")
     minor = amount.scaleb(scale)
     if minor == minor.to_integral_value():
         return {key: int(minor)}

@@ -14,7 +14,8 @@ content, so a create retried after a lost answer, even by a later run that found
 lagging search, ``lookup: none``, a lost store), is replayed rather than repeated while Stripe
 keeps the key (24 hours); changed content gets a new key, as Stripe refuses a key reused with
 other parameters. Updates add a token per connector call: they are safe to repeat, and a later
-write must not replay an earlier update of the same content (A -> B -> A).
+write must not replay an earlier update of the same content (A -> B -> A). A record whose own
+data Stripe would refuse (:mod:`connectors.billing.stripe.limits`) is rejected unsent.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from connectors.base import WriteOutcome, WriteResult
 from connectors.billing.http import ApiRequest, BillingHttpClient
 from connectors.billing.json_profile import json_object, rejection
 from connectors.billing.stripe.form import MoneyError, form_body, to_minor_units
+from connectors.billing.stripe.limits import first_problem
 from connectors.billing.stripe.lookup import REVBRIDGE_ID, StripeLookup, list_objects, search_query
 from connectors.errors import ConfigError
 
@@ -125,6 +127,9 @@ class StripeObjects:
             wire: dict[str, Any] = to_minor_units({**params, "metadata": metadata})
         except MoneyError as error:
             return rejected(external_id, "amount_invalid", str(error), error.param)
+        problem = first_problem(collection, wire)
+        if problem is not None:
+            return rejected(external_id, problem.code, problem.message, problem.param)
         return wire
 
     def send(
