@@ -9,6 +9,7 @@ terminal, and compared with a golden file. ``REVBRIDGE_UPDATE_GOLDEN=1`` rewrite
 from __future__ import annotations
 
 import io
+import logging
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,14 @@ from rich.console import Console, RenderableType
 
 from sync.cli.conflicts import _table as conflict_table
 from sync.cli.history import _runs_table, _status_table
-from sync.cli.output import PIPE_WIDTH, OutputConsole, csv_cell, plain
+from sync.cli.output import (
+    LOGGED_VALUE_CHARS,
+    PIPE_WIDTH,
+    CapLoggedValues,
+    OutputConsole,
+    csv_cell,
+    plain,
+)
 from sync.cli.report import error_table
 from sync.store.conflict_log import ConflictRow
 from sync.store.error_queue import ErrorRow
@@ -186,3 +194,14 @@ def test_plain_cells_keep_brackets() -> None:
     (cell,) = plain("[bold]x[/bold]")
 
     assert cell.plain == "[bold]x[/bold]"
+
+
+def test_verbose_logs_cut_each_long_value() -> None:
+    record = logging.LogRecord("revbridge", logging.INFO, __file__, 1, "%s %s: %s", None, None)
+    record.args = ("order", 42, "x" * 5000)
+
+    assert CapLoggedValues().filter(record)
+
+    entity, number, value = record.args
+    assert (entity, number) == ("order", 42)
+    assert value == "x" * LOGGED_VALUE_CHARS + "… (5,000 chars)"
