@@ -11,7 +11,6 @@ from __future__ import annotations
 import shutil
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -30,6 +29,7 @@ from sync.engine.run import SyncEngine
 from sync.engine.stats import RunSummary
 from sync.store import Store
 from sync.tools.system_check import CheckStatus, check_connections
+from tests.integration.stripe_orders import current_orders
 
 SIZE = SandboxSize(accounts=4, orders=12, products=3, invalid_records=False, page_size=200)
 STRIPE_PROFILE = Path(__file__).resolve().parents[2] / "mappings/profiles/stripe"
@@ -42,22 +42,6 @@ def mappings_dir(tmp_path: Path) -> Path:
     for path in [*shipped_mapping_files(), *sorted(STRIPE_PROFILE.glob("*.yaml"))]:
         shutil.copy(path, folder / path.name)  # the profile's files replace the defaults
     return folder
-
-
-def current_orders(sandboxes: Sandboxes) -> None:
-    """Orders that started a month ago and run a year; every other line charged once."""
-    salesforce = sandboxes.salesforce
-    start, end = date.today() - timedelta(days=30), date.today() + timedelta(days=334)
-    for order in salesforce.records("Order"):
-        dates = {"EffectiveDate": start.isoformat(), "EndDate": end.isoformat()}
-        salesforce.update_record("Order", order["Id"], dates)
-    for index, line in enumerate(salesforce.records("OrderItem")):
-        recurring = index % 2 == 0
-        changes = {
-            "ServiceDate": start.isoformat(),
-            "EndDate": end.isoformat() if recurring else None,
-        }
-        salesforce.update_record("OrderItem", line["Id"], changes)
 
 
 class StripeFlow:
