@@ -12,16 +12,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    Task,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.text import Text
 
 from config.settings import Settings
@@ -36,30 +26,20 @@ from sync.cli.common import (
     settings_from,
 )
 from sync.cli.interrupt import EXIT_INTERRUPTED, stop_on_signals
+from sync.cli.progress import RecordRate, entity_progress
 from sync.cli.report import show_plan
 from sync.cli.run import open_connectors_or_fail, reuse, show_summary
 from sync.engine.backfill import BackfillWindow, BackfillWindowInvalid, parse_moment
 from sync.engine.dry_run import plan_run
 from sync.engine.factory import open_engine
 from sync.engine.flows import Flow, flows_from_settings
-from sync.engine.open_pages import PageCallback
 from sync.engine.stats import RunSummary
 from sync.store.database import StoreError
 from sync.store.runs import recent_runs
 from sync.store.schema import RunStatus
 
-
-class TransferSpeedlessRate(TextColumn):
-    """Records per second of a task (rich's speed column is for bytes)."""
-
-    def __init__(self) -> None:
-        super().__init__("")
-
-    def render(self, task: Task) -> Text:
-        """The task's current rate, or a dash before the first page."""
-        return Text(
-            f"{task.speed:,.0f} records/s" if task.speed else "-", style="progress.data.speed"
-        )
+# The records/s column, under the name sync/cli/resend.py imports it by.
+TransferSpeedlessRate = RecordRate
 
 
 def _window_and_flow(
@@ -91,36 +71,21 @@ def _window_and_flow(
     return flows[chosen], window
 
 
-def _progress_callback(progress: Progress, source: str) -> PageCallback:
-    tasks: dict[str, TaskID] = {}
-
-    def on_page(entity: str, summary: RunSummary) -> None:
-        if entity not in tasks:
-            tasks[entity] = progress.add_task(entity, total=summary.expected.get(entity))
-        read = summary.counts(entity, source).read
-        progress.update(tasks[entity], completed=read, total=summary.expected.get(entity) or read)
-
-    return on_page
-
-
 def _run(
     settings: Settings, mapping_set: MappingSet, flow: Flow, window: BackfillWindow, quiet: bool
 ) -> RunSummary:
-    columns = (TextColumn("{task.description:>16}"), BarColumn(), MofNCompleteColumn(),
-               TransferSpeedlessRate(), TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
-    # Progress on a terminal only: a pipe or a --json reader gets the summary alone.
-    hidden = quiet or not console.is_terminal
-    with Progress(*columns, console=console, transient=False, disable=hidden) as progress:
-        on_page = _progress_callback(progress, flow.source)
-        with ExitStack() as stack:
-            connectors = open_connectors_or_fail(stack, settings)
-            store = open_store(settings.database_url)
-            engine = stack.enter_context(
-                open_engine(settings, store, mapping_set, flow, on_page=on_page, window=window,
-                            connect=reuse(connectors))
-            )  # fmt: skip
-            with stop_on_signals(engine.request_stop):
-                return engine.run()
+    with (
+        entity_progress(console, flow.source, quiet=quiet) as on_page,
+        ExitStack() as stack,
+    ):
+        connectors = open_connectors_or_fail(stack, settings)
+        store = open_store(settings.database_url)
+        engine = stack.enter_context(
+            open_engine(settings, store, mapping_set, flow, on_page=on_page, window=window,
+                        connect=reuse(connectors))
+        )  # fmt: skip
+        with stop_on_signals(engine.request_stop):
+            return engine.run()
 
 
 def backfill(

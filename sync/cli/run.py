@@ -31,11 +31,13 @@ from sync.cli.common import (
     settings_from,
 )
 from sync.cli.interrupt import EXIT_INTERRUPTED, stop_on_signals
+from sync.cli.progress import entity_progress
 from sync.cli.report import run_table, show_plan
 from sync.engine.connections import open_connectors
 from sync.engine.dry_run import plan_run
 from sync.engine.factory import OpenConnectors, open_engine
 from sync.engine.flows import Flow, flows_from_settings
+from sync.engine.open_pages import PageCallback
 from sync.engine.stats import RunSummary
 from sync.service.flow_lease import FlowLease, replica_id
 from sync.store import Store
@@ -70,7 +72,8 @@ def run(
         return
     with ExitStack() as stack:
         connectors = open_connectors_or_fail(stack, settings)
-        summary = _run_under_lease(settings, mapping_set, flow, connectors)
+        on_page = stack.enter_context(entity_progress(console, flow.source, quiet=as_json))
+        summary = _run_under_lease(settings, mapping_set, flow, connectors, on_page)
     show_summary(summary, f"run {summary.run_id} of {summary.flow}", as_json)
     if summary.status is RunStatus.FAILED:
         raise typer.Exit(1)
@@ -93,7 +96,11 @@ def reuse(connectors: Mapping[str, Connector]) -> OpenConnectors:
 
 
 def _run_under_lease(
-    settings: Settings, mapping_set: MappingSet, flow: Flow, connectors: Mapping[str, Connector]
+    settings: Settings,
+    mapping_set: MappingSet,
+    flow: Flow,
+    connectors: Mapping[str, Connector],
+    on_page: PageCallback,
 ) -> RunSummary:
     store = open_store(settings.database_url)
     # The same lease `serve` replicas take: a manual run never overlaps a scheduled one.
@@ -105,7 +112,9 @@ def _run_under_lease(
     lease.start_heartbeat()
     try:
         with (
-            open_engine(settings, store, mapping_set, flow, connect=reuse(connectors)) as engine,
+            open_engine(
+                settings, store, mapping_set, flow, on_page=on_page, connect=reuse(connectors)
+            ) as engine,
             stop_on_signals(engine.request_stop),
         ):
             return engine.run()
