@@ -99,6 +99,50 @@ def load_settings(
     return settings
 
 
+@dataclass(frozen=True)
+class Override:
+    """A setting a ``REVBRIDGE_*`` variable sets, and where the file set it too, if it did."""
+
+    setting: str
+    variable: str
+    shadowed: str | None  # ``file:line:col`` of the file's value the variable wins over
+
+
+def overrides_in_effect(path: Path, environ: Mapping[str, str] | None = None) -> list[Override]:
+    """Each setting an environment variable overrides, so `check` can say where values came
+    from (an edit to the file has no effect on a setting a variable sets)."""
+    environ = os.environ if environ is None else environ
+    overrides, _ = parse_overrides(environ)
+    try:
+        tree = _parse(path)
+    except ConfigInvalid:
+        tree = CommentedMap()
+    found: list[Override] = []
+
+    def walk(node: Any, loc: Loc) -> None:
+        if isinstance(node, Mapping) and (node or not loc):
+            for key, value in node.items():
+                walk(value, (*loc, key))
+            return
+        shadowed = None
+        if _in_tree(tree, loc):
+            line, column = _position(tree, loc, at_key=False)
+            shadowed = f"{path}:{line}:{column}"
+        found.append(Override(".".join(map(str, loc)), variable_name(loc), shadowed))
+
+    walk(overrides, ())
+    return found
+
+
+def _in_tree(tree: CommentedMap, loc: Loc) -> bool:
+    node: Any = tree
+    for step in loc:
+        if not isinstance(node, CommentedMap) or step not in node:
+            return False
+        node = node[step]
+    return True
+
+
 class _FileSettings(Settings):
     """Settings from the merged document alone.
 

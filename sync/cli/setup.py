@@ -18,7 +18,7 @@ from rich.text import Text
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from config.loader import ConfigInvalid
+from config.loader import ConfigInvalid, overrides_in_effect
 from config.redaction import install_redaction
 from config.settings import BillingProfile
 from sync.cli.common import console, err_console, fail, load_checked_settings
@@ -149,12 +149,28 @@ def _run_checks(path: Path) -> list[CheckRow]:
     redactor = install_redaction(settings)
     flows = ", ".join(flow.name for flow in settings.flows)
     rows = [CheckRow("configuration", CheckStatus.OK, f"{path} valid; flows: {flows}")]
+    rows += _override_rows(path)
     rows.append(check_mappings(settings))
     if rows[-1].status is CheckStatus.FAILED:
         return rows
     rows.extend(check_connections(settings, redactor))
     rows.append(check_store(settings.database_url))
     return rows
+
+
+def _override_rows(path: Path) -> list[CheckRow]:
+    """Settings a REVBRIDGE_* variable sets: an edit to the file's value has no effect."""
+    overrides = overrides_in_effect(path)
+    if not overrides:
+        return []
+    lines = [
+        f"{o.setting} from {o.variable}"
+        + (f" (the file's value at {o.shadowed} is not used)" if o.shadowed else "")
+        for o in overrides
+    ]
+    shadowing = any(o.shadowed for o in overrides)
+    status = CheckStatus.WARNING if shadowing else CheckStatus.OK
+    return [CheckRow("environment overrides", status, "\n".join(lines))]
 
 
 def _finish(rows: list[CheckRow], as_json: bool) -> None:
