@@ -4,7 +4,9 @@
   external id, keyset-paged lists; what the shipped generic profile describes;
 - a Stripe-compatible API at ``/stripe/v1`` (:mod:`sandboxes.billing.stripe.api`): form
   bodies, Stripe's error object, idempotency replay, cursor lists, metadata search (which can
-  be switched off or made to lag: :meth:`BillingSandbox.set_stripe_search`);
+  be switched off or made to lag: :meth:`BillingSandbox.set_stripe_search`), events for every
+  change of an invoice, payment or credit note (``GET /v1/events``), and signed webhooks
+  (:meth:`BillingSandbox.send_webhook`);
 - ``POST /oauth/token``: OAuth 2.0 client credentials, besides API keys as bearer or basic.
 
 Faults (:mod:`sandboxes.billing.faults`) apply to all of them: scripted, every n-th or
@@ -25,6 +27,7 @@ from sandboxes.billing.faults import Fault
 from sandboxes.billing.generic import BillingState, Reply
 from sandboxes.billing.rules import ApiError
 from sandboxes.billing.stripe.api import StripeRequest
+from sandboxes.billing.stripe.events import WebhookAnswer, send_webhook
 from sandboxes.server import LoopbackServer, SandboxRequestHandler
 
 __all__ = ["ApiError", "BillingSandbox", "BillingState", "Reply"]
@@ -153,17 +156,58 @@ class BillingSandbox:
     def bill_pending_items(self, customer_id: str) -> dict[str, Any]:
         """Invoice the customer's pending invoice items, as Stripe's billing run would."""
         with self._state.lock:
-            return dict(self._state.stripe.builder.bill_pending_items(customer_id))
+            return dict(self._state.stripe.receivables.bill_pending_items(customer_id))
 
     def pay_invoice(self, invoice_id: str) -> dict[str, Any]:
-        """Pay an invoice in full with a card charge."""
+        """Pay an open invoice in full with a card charge; returns the charge."""
         with self._state.lock:
-            return dict(self._state.stripe.builder.pay_invoice(invoice_id))
+            return dict(self._state.stripe.receivables.pay_invoice(invoice_id))
+
+    def void_invoice(self, invoice_id: str) -> dict[str, Any]:
+        """Void an open or uncollectible invoice."""
+        with self._state.lock:
+            return dict(self._state.stripe.receivables.void_invoice(invoice_id))
+
+    def mark_uncollectible(self, invoice_id: str) -> dict[str, Any]:
+        """Mark an open invoice uncollectible."""
+        with self._state.lock:
+            return dict(self._state.stripe.receivables.mark_uncollectible(invoice_id))
+
+    def refund_charge(self, charge_id: str, amount: int | None = None) -> dict[str, Any]:
+        """Refund ``amount`` minor units of a charge (all of what is left if None)."""
+        with self._state.lock:
+            return dict(self._state.stripe.receivables.refund_charge(charge_id, amount))
 
     def credit_invoice(self, invoice_id: str, amount: int, reason: str = "") -> dict[str, Any]:
         """Issue a credit note of ``amount`` minor units against an invoice."""
         with self._state.lock:
-            return dict(self._state.stripe.builder.credit_invoice(invoice_id, amount, reason))
+            return dict(self._state.stripe.receivables.credit_invoice(invoice_id, amount, reason))
+
+    def stripe_events(self) -> list[dict[str, Any]]:
+        """Copies of every Stripe event, oldest first."""
+        return self.stripe_objects("events")
+
+    def resend_stripe_event(self, event_id: str) -> dict[str, Any]:
+        """Emit an old event again under a new id, with its old snapshot (late, out of order)."""
+        with self._state.lock:
+            return dict(self._state.stripe.receivables.resend_event(event_id))
+
+    def purge_stripe_events(self) -> None:
+        """Forget every event, as Stripe does with events over 30 days old."""
+        with self._state.lock:
+            self._state.stripe.rows["events"].clear()
+
+    def send_webhook(
+        self,
+        url: str,
+        event: Mapping[str, Any],
+        secret: str | Sequence[str],
+        *,
+        timestamp: int | None = None,
+    ) -> WebhookAnswer:
+        """POST ``event`` to ``url`` as a Stripe webhook, signed with ``secret`` (a list: one
+        ``v1`` signature per secret) at ``timestamp`` (now if None)."""
+        return send_webhook(url, event, secret, timestamp=timestamp)
 
     @property
     def calls(self) -> int:

@@ -3,7 +3,8 @@
 Form-encoded bodies, Stripe's error object, ``Idempotency-Key`` replay with the same answer (and
 ``Idempotent-Replayed: true``; the same key with other parameters is a 400
 ``idempotency_error``), newest-first cursor lists with ``starting_after``, ``expand[]`` of
-``data.customer``, and ``/search`` on ``metadata['key']:'value'``. Search can be switched off
+``data.customer``, ``/search`` on ``metadata['key']:'value'``, and ``/v1/events``
+(:mod:`sandboxes.billing.stripe.events`). Search can be switched off
 (``/v1/*/search`` answers 404, as on Stripe-compatible servers without the Search API) or made
 to lag, as Stripe's does: an object shows in search results only ``search_lag_seconds`` after
 it was created. Every request is logged (method, path, parameters, ``Stripe-Version``) so tests
@@ -21,8 +22,10 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from sandboxes.billing.rules import ApiError
+from sandboxes.billing.stripe.events import filter_listed
 from sandboxes.billing.stripe.form import parse_params, top_level_names
 from sandboxes.billing.stripe.objects import OBJECT_NAMES, check_params
+from sandboxes.billing.stripe.receivables import StripeReceivables
 from sandboxes.billing.stripe.store import StripeStore
 from sandboxes.billing.stripe.writes import StripeWrites
 
@@ -32,7 +35,7 @@ _SEARCH = re.compile(r"^metadata\['([^']+)'\]:'((?:[^'\\]|\\.)*)'$")
 _DELETABLE = frozenset({"customers", "products", "invoiceitems"})
 _SEARCHABLE = frozenset({"customers", "products", "prices", "subscriptions", "invoices"})
 _EMBEDDED_LINES = 10
-_READ_ONLY = frozenset({"invoices", "charges", "credit_notes"})
+_READ_ONLY = frozenset({"invoices", "charges", "credit_notes", "payment_intents", "events"})
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class StripeState(StripeStore):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.builder = StripeWrites(self)
+        self.receivables = StripeReceivables(self)
 
     def handle(
         self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
@@ -161,9 +165,10 @@ class StripeState(StripeStore):
         return sorted(rows, key=lambda row: (row["created"], row["id"]), reverse=True)
 
     def list(self, collection: str, query: Mapping[str, Any]) -> dict[str, Any]:
-        """A newest-first list page, filtered by ``customer`` and paged by ``starting_after``."""
+        """A newest-first list page, filtered by ``customer``, ``created``, an invoice's
+        ``status`` or an event's ``type``/``types[]``, and paged by ``starting_after``."""
         limit = _limit(query)
-        rows = self._ordered(collection)
+        rows = filter_listed(collection, self._ordered(collection), query)
         if "customer" in query:
             rows = [row for row in rows if row.get("customer") == query["customer"]]
         if collection == "subscriptions" and query.get("status") != "all":

@@ -2,7 +2,8 @@
 
 A compact, revbridge-owned subset of Stripe's API (the real OpenAPI spec is only for tests):
 customers, products, prices, subscriptions (with items), invoice items, and read-only invoices,
-charges and credit notes that tests create through the sandbox's Python helpers.
+charges, payment intents, credit notes and events that tests create through the sandbox's
+Python helpers.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ PREFIXES = {
     "invoices": "in",
     "charges": "ch",
     "credit_notes": "cn",
+    "payment_intents": "pi",
+    "events": "evt",
+    "refunds": "re",
     "subscription_items": "si",
     "invoice_lines": "il",
 }
@@ -35,6 +39,8 @@ OBJECT_NAMES = {
     "invoices": "invoice",
     "charges": "charge",
     "credit_notes": "credit_note",
+    "payment_intents": "payment_intent",
+    "events": "event",
 }
 # Parameters accepted on create and on update (POST /v1/{collection}/{id}).
 CREATE_PARAMS: Mapping[str, frozenset[str]] = {
