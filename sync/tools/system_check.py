@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -34,10 +34,13 @@ from config.settings import RetrySettings, Settings
 from connectors.base import Connector
 from connectors.billing.stripe.lookup import LookupChoice
 from connectors.errors import AuthError, ConnectorError
-from mappings.loader import check_mapping_files, mapping_files_for
+from mappings.errors import MappingConfigError
+from mappings.loader import check_mapping_files, load_mapping_set, mapping_files_for
 from sync.engine.connections import open_connectors
 from sync.store import Store
 from sync.store.database import StoreError
+from sync.tools.live_check import check_live
+from sync.tools.positions import MappingPositions
 
 EXIT_CONFIG = 2
 EXIT_AUTH = 3
@@ -105,12 +108,40 @@ def check_connections(settings: Settings, redactor: Redactor) -> Iterator[CheckR
             detail = redactor.mask(f"misconfigured: {error.message}")
             yield _failed(error.system or "connections", detail, EXIT_UNREACHABLE)
             return
+        reached = set()
         for system, connector in connectors.items():
             row = _probe(system, connector, _DESCRIBE.get(system, _plain), settings, redactor)
             yield row
+            if row.status is CheckStatus.OK:
+                reached.add(system)
             lookup = getattr(connector, "lookup_choice", None)
             if row.status is CheckStatus.OK and isinstance(lookup, LookupChoice):
                 yield _lookup_row(lookup, redactor)
+        if "salesforce" in reached:  # a field typo fails here, not on the first run
+            yield check_mapped_fields(settings, connectors, reached, redactor)
+
+
+def check_mapped_fields(
+    settings: Settings, connectors: Mapping[str, Connector], reached: set[str], redactor: Redactor
+) -> CheckRow:
+    """Mapped field names and types against Salesforce's describe (and the ERP's WSDL)."""
+    name = "mapped fields"
+    paths = mapping_paths(settings)
+    describe = getattr(connectors.get("salesforce"), "describe", None)
+    record_type = getattr(connectors.get("erp"), "record_type", None) if "erp" in reached else None
+    try:
+        report = check_live(
+            load_mapping_set(paths),
+            MappingPositions(paths),
+            describe if callable(describe) else None,
+            record_type if callable(record_type) else None,
+        )
+    except (ConnectorError, MappingConfigError) as error:
+        return _failed(name, redactor.mask(f"field check stopped: {error}"), EXIT_UNREACHABLE)
+    if report.problems:
+        return _failed(name, "\n".join(str(problem) for problem in report.problems), EXIT_CONFIG)
+    checked = sorted({"salesforce", *(["erp"] if callable(record_type) else [])})
+    return _ok(name, f"every mapped field exists in {' and '.join(checked)}")
 
 
 def _lookup_row(lookup: LookupChoice, redactor: Redactor) -> CheckRow:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from mappings.loader import shipped_mapping_files
 from sync.cli.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
 from sync.store import Store
 from sync.store.leases import try_acquire
@@ -109,6 +110,17 @@ def _mapping_bomb(project: Project) -> None:
     project.write(mappings_dir="mappings")
 
 
+def _field_typo(project: Project) -> None:
+    mappings = project.folder / "mappings"
+    mappings.mkdir()
+    for shipped in shipped_mapping_files():
+        text = shipped.read_text(encoding="utf-8")
+        if shipped.name == "salesforce.yaml":
+            text = text.replace("{path: BillingCity}", "{path: BillingCty}", 1)
+        (mappings / shipped.name).write_text(text, encoding="utf-8")
+    project.write(mappings_dir="mappings")
+
+
 def _lease_held(project: Project) -> None:
     project.write()
     project.create_store()
@@ -187,6 +199,8 @@ MISTAKES = [
     Mistake("alias bomb in a mapping file: run", ("run", C, CFG), 2,
             ("mappings are invalid", "mappings check"), _mapping_bomb,
             stderr_holds=("aliases expand this document",)),
+    Mistake("a field name typo in a Salesforce mapping: check", ("check", C, CFG), 2,
+            ("mapped fields", "has no field 'BillingCty'", "next: fix"), _field_typo),
     Mistake("missing config file", ("run", C, "{folder}/nope.yaml"), 2,
             ("1 problem", "revbridge check"), stderr_holds=("cannot read the configuration",)),
     Mistake("unknown flow", ("run", "--flow", "nope", C, CFG), 2, ("no flow 'nope'", "configured:"),
