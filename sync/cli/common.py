@@ -64,10 +64,8 @@ def settings_from(config: Path) -> Settings:
         settings = load_checked_settings(config)
     except ConfigInvalid as error:
         count = len(error.problems)
-        summary = "1 problem" if count == 1 else f"{count} problems"
-        next_step = (
-            f"the configuration has {summary}: fix it, then run `revbridge check -c {config}`"
-        )
+        summary = "1 problem: fix it" if count == 1 else f"{count} problems: fix them"
+        next_step = f"{config} has {summary}, then run `revbridge check -c {config}`"
         raise fail(f"{error}\n{next_step}") from None
     # From here on every log line and error message is scrubbed of the configured secrets.
     install_redaction(settings)
@@ -79,9 +77,7 @@ def mappings_for(settings: Settings) -> MappingSet:
     try:
         return load_mapping_set(mapping_files_for(settings))
     except MappingConfigError as error:
-        next_step = (
-            "the mappings are invalid: fix the lines above, then run `revbridge mappings check`"
-        )
+        next_step = "the mappings are invalid: fix the lines above, then `revbridge mappings check`"
         raise fail(f"{error}\n{next_step}") from None
 
 
