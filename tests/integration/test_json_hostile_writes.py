@@ -73,7 +73,7 @@ def test_billing_refuses_nan_infinity_and_lone_surrogates_per_record(
 ) -> None:
     single = {} if batch else {"profile_file": _profile_without_batch(tmp_path)}
     connector = make_billing(**single)
-    customers = [
+    customers: list[dict[str, Any]] = [
         {"external_id": f"c{n}", "name": f"Customer {n}", "currency": "USD"} for n in range(5)
     ]
     customers[1]["name"] = "A\ud800"
@@ -107,7 +107,7 @@ def test_salesforce_refuses_unsendable_and_out_of_range_values_per_record(
     salesforce: SalesforceSandbox,
 ) -> None:
     connector = _salesforce(salesforce)
-    products = [
+    products: list[dict[str, Any]] = [
         {"Revbridge_Id__c": f"p{n}", "Name": f"Product {n}", "SBQQ__SubscriptionTerm__c": "12"}
         for n in range(6)
     ]

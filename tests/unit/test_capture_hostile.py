@@ -103,7 +103,7 @@ def test_stripped_text_lands_and_each_field_is_noted_and_logged(
         "U+001B at position 8",
         "account.phone: stripped control character U+000B at position 3",
     )
-    assert outcome.raw is not None
+    assert isinstance(outcome.raw, dict)  # cleaned, so not the store's text of the original
     assert outcome.raw["Name"] == "Bad\ufffdNul\x1bEsc"
     assert [r.getMessage() for r in caplog.records] == [
         f"account 0015g00000ACCT0001 from salesforce: {note}" for note in outcome.stripped
