@@ -273,3 +273,24 @@ def test_a_mistake_gets_one_line_its_exit_code_and_writes_nothing(
 
 def test_the_table_covers_at_least_thirty_mistakes() -> None:
     assert len(MISTAKES) >= 30
+
+
+@pytest.mark.parametrize("command", [("status",), ("runs",), ("errors", "list")])
+def test_a_read_only_command_on_an_empty_database_creates_nothing(
+    database_url: str, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    done = subprocess.run(
+        revbridge(*command, "--database-url", database_url), env=cli_env(), cwd=tmp_path,
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "no state store at" in done.stderr.splitlines()[-1]
+    if database_url.startswith("sqlite"):
+        assert not list(tmp_path.iterdir())
+    else:
+        engine = sa.create_engine(database_url)
+        with engine.connect() as connection:
+            assert sa.inspect(connection).get_table_names() == []
+        engine.dispose()
