@@ -88,3 +88,39 @@ def test_a_signal_stops_after_the_page_in_hand_and_the_run_is_recorded_stopped(
     assert stats["systems"]["billing"]["created"] > 0  # what it wrote is on record
     if command[0] == "backfill":
         assert "resume with: revbridge backfill" in stdout
+
+
+def test_a_run_whose_process_died_is_marked_abandoned_by_the_next_run(
+    sandboxes: Sandboxes, tmp_path: Path
+) -> None:
+    config = tmp_path / "revbridge.yaml"
+    database = tmp_path / "revbridge.db"
+    write_sandbox_config(config, sandboxes.settings_document(f"sqlite:///{database}"))
+    sandboxes.billing.set_latency(0.3)
+    killed = subprocess.Popen(
+        revbridge("run", "-c", str(config)), env=cli_env(), stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _wait_for_a_committed_page(database, killed)
+        killed.kill()  # SIGKILL: no handler runs, the run row stays "running"
+        killed.wait(timeout=60)
+    finally:
+        killed.kill()
+        sandboxes.billing.set_latency(0)
+
+    after = subprocess.run(
+        revbridge("run", "-c", str(config)), env=cli_env(), capture_output=True, text=True,
+        timeout=300, check=False,
+    )  # fmt: skip
+
+    assert after.returncode == 0, after.stdout + after.stderr
+    engine = sa.create_engine(f"sqlite:///{database}")
+    with engine.connect() as connection:
+        first, second = connection.execute(
+            sa.select(runs.c.status, runs.c.message).order_by(runs.c.id)
+        ).all()
+    engine.dispose()
+    assert first.status == "failed"
+    assert first.message.startswith("abandoned:")
+    assert second.status in ("succeeded", "partial")
