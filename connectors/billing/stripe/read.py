@@ -3,11 +3,12 @@
 Stripe lists newest first and pages with ``starting_after``. revbridge walks back from the
 newest object until it passes the cursor, then hands the new objects over oldest first, so the
 cursor only ever moves forward. The cursor is ``(created, id)``: Stripe objects have no
-last-modified stamp, so this reads objects *created* since the last run (status changes of older
-invoices need Stripe's events API, not read here). Expandable references (``customer`` as an id
-or, expanded, as an object) come out as the id with the object under ``<name>_object``; amounts
-come out as exact ``Decimal`` in major units and Unix-second timestamps (``created``,
-``due_date``, ...) as aware UTC datetimes.
+last-modified stamp, so this reads objects *created* since the last run; invoices, payments and
+credit notes are read by :mod:`connectors.billing.stripe.changes`, which adds the objects
+Stripe's events say changed since (an invoice paid after it was first read). Expandable
+references (``customer`` as an id or, expanded, as an object) come out as the id with the
+object under ``<name>_object``; amounts come out as exact ``Decimal`` in major units and
+Unix-second timestamps (``created``, ``due_date``, ...) as aware UTC datetimes.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ _TIMESTAMPS = frozenset({"created", "due_date", "period_start", "period_end", "e
 _EXPANDABLE = ("customer", "invoice", "charge", "subscription", "payment_intent", "product")
 
 
-def _key(record: Mapping[str, Any]) -> tuple[int, str]:
+def object_key(record: Mapping[str, Any]) -> tuple[int, str]:
+    """``(created, id)``: the order Stripe objects are handed over in."""
     return int(record["created"]), str(record["id"])
 
 
@@ -56,7 +58,7 @@ def _cursor_key(cursor: Cursor) -> tuple[int, str]:
 
 
 def _cursor(record: Mapping[str, Any]) -> Cursor:
-    created, record_id = _key(record)
+    created, record_id = object_key(record)
     return Cursor(datetime.fromtimestamp(created, UTC).isoformat(), record_id)
 
 
@@ -85,10 +87,10 @@ def with_datetimes(record: Any) -> Any:
     return record
 
 
-def _newer_than(
+def list_newer(
     client: BillingHttpClient, path: str, expand: tuple[str, ...], floor: tuple[int, str] | None
 ) -> tuple[list[RawRecord], int]:
-    """Objects newer than ``floor``, walking newest first; and the calls it took."""
+    """Objects newer than ``floor`` (every one if None), newest first; and the calls it took."""
     params = [("limit", str(_MAX_LIMIT)), *(("expand[]", name) for name in expand)]
     found: list[RawRecord] = []
     calls = 0
@@ -96,7 +98,7 @@ def _newer_than(
         answer = json_object(client.send(ApiRequest("GET", path, params=params)))
         calls += 1
         data = list(answer.get("data") or [])
-        found += [record for record in data if floor is None or _key(record) > floor]
+        found += [record for record in data if floor is None or object_key(record) > floor]
         # Ties on `created` may straddle the cursor: stop only once strictly older.
         passed = floor is not None and data and int(data[-1]["created"]) < floor[0]
         if passed or not answer.get("has_more") or not data:
@@ -123,47 +125,50 @@ def _complete_lines(client: BillingHttpClient, invoice: RawRecord) -> tuple[RawR
     return {**invoice, "lines": {**lines, "data": data, "has_more": False}}, calls
 
 
-def _readable(collection: str) -> tuple[str, tuple[str, ...]]:
+def readable(collection: str) -> tuple[str, tuple[str, ...]]:
+    """The list path of ``collection`` and what its list expands."""
     if collection not in _LISTS:
         known = ", ".join(sorted(_LISTS))
         raise ConfigError(f"Stripe profile can't read {collection!r}; use {known}", system=SYSTEM)
     return _LISTS[collection]
 
 
-def _as_record(client: BillingHttpClient, stripe_object: RawRecord) -> tuple[RawRecord, int]:
+def as_record(client: BillingHttpClient, stripe_object: RawRecord) -> tuple[RawRecord, int]:
     """One Stripe object as revbridge reads it: every line, ids flattened, money and dates."""
     complete, calls = _complete_lines(client, stripe_object)
     return with_datetimes(from_minor_units(flatten_expandable(complete))), calls
+
+
+def fetch_current(client: BillingHttpClient, collection: str, object_id: str) -> RawRecord | None:
+    """The object with this Stripe id as it is now, as Stripe sends it; None if it is gone."""
+    path, expand = readable(collection)
+    # A list expands `data.customer`; a single object expands `customer`.
+    params = [("expand[]", name.removeprefix("data.")) for name in expand]
+    request = ApiRequest("GET", f"{path}/{quote(object_id, safe='')}", params=params)
+    response = client.send(request, missing_ok=True)
+    return None if response.status_code == 404 else json_object(response)
 
 
 def fetch_stripe_objects(
     client: BillingHttpClient, collection: str, object_ids: Sequence[str]
 ) -> list[RawRecord]:
     """The objects with these Stripe ids as they are now (one GET each); missing left out."""
-    path, expand = _readable(collection)
-    # A list expands `data.customer`; a single object expands `customer`.
-    params = [("expand[]", name.removeprefix("data.")) for name in expand]
-    found = []
-    for object_id in object_ids:
-        request = ApiRequest("GET", f"{path}/{quote(object_id, safe='')}", params=params)
-        response = client.send(request, missing_ok=True)
-        if response.status_code != 404:
-            found.append(_as_record(client, json_object(response))[0])
-    return found
+    found = (fetch_current(client, collection, object_id) for object_id in object_ids)
+    return [as_record(client, raw)[0] for raw in found if raw is not None]
 
 
 def read_stripe_list(
     client: BillingHttpClient, collection: str, since: Cursor | None, page_size: int
 ) -> Iterator[Page]:
     """Pages of objects created strictly after ``since``, oldest first."""
-    path, expand = _readable(collection)
+    path, expand = readable(collection)
     floor = _cursor_key(since) if since is not None else None
-    records, calls = _newer_than(client, path, expand, floor)
-    records.sort(key=_key)
+    records, calls = list_newer(client, path, expand, floor)
+    records.sort(key=object_key)
     for start in range(0, len(records), page_size):
         page: list[RawRecord] = []
         for record in records[start : start + page_size]:
-            converted, extra = _as_record(client, record)
+            converted, extra = as_record(client, record)
             calls += extra
             page.append(converted)
         yield Page(records=page, cursor=_cursor(records[start + len(page) - 1]), api_calls=calls)
