@@ -131,7 +131,7 @@ def conflicts_resolve(
         raise fail("--take is source or target")
     side: Side = "source" if take == "source" else "target"
     settings = settings_from(config)
-    store = open_store(settings.database_url)
+    store = open_store(settings.database_url, read_only=True)  # nothing to resolve without one
     with open_connectors(settings) as connectors:
         outcome = resolve_conflicts(store, mappings_for(settings), connectors, ids, side)
     for conflict_id in outcome.not_open:

@@ -160,7 +160,8 @@ MISTAKES = [
         for args in (("status",), ("runs",), ("runs", "show", "1"), ("errors", "list"),
                      ("errors", "show", "1"), ("errors", "export", "--format", "csv"),
                      ("conflicts", "list"), ("conflicts", "show", "1"),
-                     ("errors", "resolve", "1"))
+                     ("errors", "resolve", "1"), ("errors", "retry", "1"),
+                     ("conflicts", "resolve", "1", "--take", "source"))
     ),
     # An id that names nothing: the same answer from show, retry and resolve.
     *(
