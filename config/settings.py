@@ -142,6 +142,20 @@ class BillingSettings(_Section):
         "sent as invoices (collection_method send_invoice), unless the mapping sets "
         "days_until_due.",
     )
+    webhook_secrets: list[SecretStr] = Field(
+        default_factory=list,
+        description="Stripe profile: the signing secrets (whsec_...) of the webhook endpoint "
+        "Stripe posts events to, at `revbridge serve`'s POST /webhooks/stripe (on "
+        "serve.metrics_port); two while a secret is rolled. An event signed with any of them "
+        "starts the flows that read billing at once. Empty: no webhook endpoint.",
+    )
+    webhook_tolerance_seconds: int = Field(
+        default=300,
+        ge=1,
+        le=3600,
+        description="Stripe profile: how far a webhook's signed timestamp may be from this "
+        "host's clock; older (or replayed) deliveries are refused.",
+    )
 
     @model_validator(mode="after")
     def _credentials_for_auth(self) -> BillingSettings:

@@ -1,4 +1,6 @@
-"""The HTTP endpoint of `revbridge serve`: /metrics, /healthz (alive) and /readyz (store ok).
+"""The HTTP endpoint of `revbridge serve`: /metrics, /healthz (alive) and /readyz (store ok),
+and ``POST /webhooks/stripe`` when Stripe webhook secrets are configured
+(:mod:`sync.service.webhooks`).
 
 Liveness only says the process answers; readiness says the store is reachable and its schema is
 at this version's head, so an orchestrator holds traffic and restarts apart.
@@ -18,6 +20,7 @@ import sqlalchemy as sa
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from sync.service.metrics import ServeMetrics
+from sync.service.webhooks import STRIPE_WEBHOOK_PATH, StripeWebhookEndpoint
 from sync.store import Store
 from sync.store.database import StoreError
 
@@ -63,6 +66,19 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send_json(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint: {path}"})
 
+    def do_POST(self) -> None:
+        """Receive a Stripe webhook; any other POST is unknown (its body is never read)."""
+        path = self.path.split("?", 1)[0]
+        endpoint = self.server.webhooks
+        if path != STRIPE_WEBHOOK_PATH or endpoint is None:
+            self.close_connection = True
+            self._send_json(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint: {path}"})
+            return
+        reply = endpoint.receive(self.headers, self.rfile)
+        # A refused body may still be on the wire: answer, then close rather than read it.
+        self.close_connection = self.close_connection or reply.close
+        self._send_json(reply.status, dict(reply.body))
+
     def _send_json(self, status: HTTPStatus, document: dict[str, Any]) -> None:
         self._send(status, json.dumps(document).encode(), "application/json")
 
@@ -70,6 +86,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
 
@@ -82,10 +100,19 @@ class StatusServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, host: str, port: int, store: Store, metrics: ServeMetrics) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        store: Store,
+        metrics: ServeMetrics,
+        *,
+        webhooks: StripeWebhookEndpoint | None = None,
+    ) -> None:
         super().__init__((host, port), _Handler)
         self.store = store
         self.metrics = metrics
+        self.webhooks = webhooks
         self._thread = threading.Thread(target=self.serve_forever, name="status-http", daemon=True)
 
     @property
@@ -97,7 +124,8 @@ class StatusServer(ThreadingHTTPServer):
         """Start answering requests."""
         self._thread.start()
         log.info(
-            "serving /metrics, /healthz and /readyz on port %d",
+            "serving /metrics, /healthz and /readyz%s on port %d",
+            f" and POST {STRIPE_WEBHOOK_PATH}" if self.webhooks else "",
             self.port,
             extra={"port": self.port},
         )

@@ -1,5 +1,9 @@
 """`revbridge serve`: wire the store, scheduler, runner, metrics endpoint and alerts, then wait.
 
+With the Stripe profile and ``billing.webhook_secrets`` set, the metrics port also takes Stripe's
+webhooks (:mod:`sync.service.webhooks`): each verified event runs the flows whose source is
+billing at once, besides their schedule.
+
 SIGTERM (or Ctrl-C) sets one event; the main thread then asks each running engine to stop
 after its current page, waits for the runs to commit and release their leases, and returns.
 """
@@ -24,6 +28,7 @@ from sync.service.flow_runner import FlowRunner, ServeContext
 from sync.service.health import StatusServer
 from sync.service.metrics import ServeMetrics
 from sync.service.scheduler import FlowScheduler
+from sync.service.webhooks import RunTrigger, StripeSignatureVerifier, StripeWebhookEndpoint
 from sync.store import Store
 
 log = logging.getLogger("revbridge.serve")
@@ -43,12 +48,46 @@ class ServeError(Exception):
 
 
 def _status_server(
-    settings: Settings, options: ServeOptions, store: Store, metrics: ServeMetrics
+    settings: Settings,
+    options: ServeOptions,
+    store: Store,
+    metrics: ServeMetrics,
+    trigger: RunTrigger | None = None,
 ) -> StatusServer | None:
     if options.metrics_port is None:
         return None
-    server = StatusServer(settings.serve.metrics_host, options.metrics_port, store, metrics)
+    server = StatusServer(
+        settings.serve.metrics_host,
+        options.metrics_port,
+        store,
+        metrics,
+        webhooks=_stripe_webhooks(settings, trigger),
+    )
     return server.start()
+
+
+def _webhook_trigger(settings: Settings, options: ServeOptions) -> RunTrigger | None:
+    """The runs Stripe's webhooks start, where the configuration asks for webhooks."""
+    billing = settings.billing
+    if billing.profile != "stripe" or not billing.webhook_secrets:
+        return None
+    if options.metrics_port is None:
+        log.warning("billing.webhook_secrets is set but serve has no HTTP port: no webhooks")
+        return None
+    flows = [flow.name for flow in settings.flows if flow.source == "billing"]
+    if not flows:
+        log.warning("Stripe webhooks are accepted, but no flow reads billing: they start nothing")
+    return RunTrigger(flows)
+
+
+def _stripe_webhooks(
+    settings: Settings, trigger: RunTrigger | None
+) -> StripeWebhookEndpoint | None:
+    if trigger is None:
+        return None
+    billing = settings.billing
+    verifier = StripeSignatureVerifier(billing.webhook_secrets, billing.webhook_tolerance_seconds)
+    return StripeWebhookEndpoint(verifier, trigger)
 
 
 def _serve_context(
@@ -95,8 +134,9 @@ def serve(
     """Run every flow on its schedule until ``stop`` is set, then wind down cleanly."""
     store = Store(settings.database_url)
     metrics = ServeMetrics(store)
+    trigger = _webhook_trigger(settings, options)
     try:
-        server = _status_server(settings, options, store, metrics)
+        server = _status_server(settings, options, store, metrics, trigger)
     except OSError as error:
         store.close()
         host, port = settings.serve.metrics_host, options.metrics_port
@@ -106,6 +146,8 @@ def serve(
     runner = FlowRunner(context)
     scheduler = FlowScheduler(runner, settings.flows)
     try:
+        if trigger is not None:
+            trigger.start(runner.run)
         scheduler.start(run_now=options.run_now)
         log.info(
             "serve started as replica %s with %d flow(s)",
@@ -122,6 +164,9 @@ def serve(
     finally:
         if server is not None:
             server.stop()
+        if trigger is not None:
+            runner.request_stop()  # a run a webhook started stops after its page
+            trigger.stop()
         alerts.close()
         store.close()
     log.info("serve stopped; leases released", extra={"replica": context.owner})
