@@ -41,6 +41,7 @@ STRIPE_WEBHOOK_PATH = "/webhooks/stripe"
 # Stripe's events are a few kB; a megabyte is far beyond any of them.
 MAX_BODY_BYTES = 1 << 20
 _REMEMBERED = 10_000
+_MAX_RETRY_SECONDS = 15.0
 _REFUSED = {"error": "webhook refused: signature verification failed"}
 
 Clock = Callable[[], float]
@@ -192,8 +193,9 @@ AttemptRun = Callable[[str], Attempt]
 class RunTrigger:
     """Runs flows on request from one worker thread; requests during a run make one more run.
 
-    A flow whose lease is held (its scheduled run is going on) is tried again every
-    ``retry_seconds``: that run may have read Stripe's events before this one arrived.
+    A flow whose lease is held (its scheduled run is going on) is tried again after
+    ``retry_seconds``, doubling up to :data:`_MAX_RETRY_SECONDS` while it stays held: that run
+    may have read Stripe's events before this one arrived.
     """
 
     def __init__(self, flows: Sequence[str], *, retry_seconds: float = 1.0) -> None:
@@ -226,6 +228,7 @@ class RunTrigger:
             self._thread.join()
 
     def _work(self, run: AttemptRun) -> None:
+        delay = self._retry
         while True:
             with self._wake:
                 while not self._pending and not self._stopping:
@@ -234,10 +237,13 @@ class RunTrigger:
                     return
                 due, self._pending = self._pending, set()
             busy = {name for name in sorted(due) if _busy(run, name)}
-            if busy:
-                with self._wake:
-                    self._pending |= busy
-                    self._wake.wait(self._retry)
+            if not busy:
+                delay = self._retry
+                continue
+            with self._wake:
+                self._pending |= busy
+                self._wake.wait(delay)
+            delay = min(delay * 2, _MAX_RETRY_SECONDS)
 
 
 def _busy(run: AttemptRun, name: str) -> bool:
