@@ -6,7 +6,8 @@ engine never reads (each baseRef's type and name, each statusDetail's afterSubmi
 write needs only whether each record landed, its internalId, and the status details' codes
 and messages; they are read here from the document zeep's own parser returns (the same DTD
 and entity guards). Anything but a 200 reply with a SOAP body is a fault or a transport error,
-raised as zeep raises them, so ``erp_transport.classified`` classifies them as before.
+raised as zeep raises them, so ``connectors.erp.transport.classified`` classifies them as
+before.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """Writing to NetSuite: ``upsertList`` batches by externalId and their per-record results.
 
 NetSuite's upsert does not say whether it created or updated a record, so a landed record is
-``UPSERTED`` (the engine tells created from updated by its own write history). A batch that
-NetSuite refuses as a whole because one record breaks its schema is split in halves until the
-offending records are alone, so only they are rejected.
+``UPSERTED`` (the engine tells created from updated by its own write history). A record whose
+values can't be written (text XML 1.0 can't hold, a number a double would round) is rejected
+by the builder and never joins a call. A batch that NetSuite refuses as a whole because one
+record breaks its schema, or that zeep can't render, is split in halves until the offending
+records are alone, so only they are rejected.
 """
 
 from __future__ import annotations
