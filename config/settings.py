@@ -171,6 +171,14 @@ class BillingSettings(_Section):
             raise ValueError(f"auth {self.auth} needs api_key")
         return self
 
+    @model_validator(mode="after")
+    def _webhooks_for_stripe(self) -> BillingSettings:
+        # Only Stripe's signed events are understood; secrets set for another API would
+        # otherwise be ignored without a word.
+        if self.webhook_secrets and self.profile != "stripe":
+            raise ValueError("webhook_secrets is for profile stripe (Stripe's signed webhooks)")
+        return self
+
 
 ERP_OPERATIONS = {
     "upsert": "upsertList",

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from config.loader import load_settings
+import pytest
+
+from config.loader import ConfigInvalid, load_settings
 from config.redaction import Redactor, secret_values
 from config.settings import Settings
 
@@ -52,3 +54,11 @@ def test_webhook_secrets_are_masked_in_logs(tmp_path: Path) -> None:
     record = logging.LogRecord("t", logging.INFO, __file__, 1, "got %s", (SECRET,), None)
 
     assert SECRET not in redactor.mask(record.getMessage())
+
+
+def test_webhook_secrets_on_another_billing_api_are_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "revbridge.yaml"
+    path.write_text(CONFIG.replace("profile: stripe", "profile: json"), encoding="utf-8")
+
+    with pytest.raises(ConfigInvalid, match="webhook_secrets is for profile stripe"):
+        load_settings(path, {"STRIPE_WEBHOOK_SECRET": SECRET, "STRIPE_WEBHOOK_SECRET_NEXT": NEXT})
