@@ -183,6 +183,11 @@ class BillingSandbox:
         with self._state.lock:
             return dict(self._state.stripe.receivables.credit_invoice(invoice_id, amount, reason))
 
+    def void_credit_note(self, note_id: str) -> dict[str, Any]:
+        """Void an issued credit note."""
+        with self._state.lock:
+            return dict(self._state.stripe.receivables.void_credit_note(note_id))
+
     def stripe_events(self) -> list[dict[str, Any]]:
         """Copies of every Stripe event, oldest first."""
         return self.stripe_objects("events")

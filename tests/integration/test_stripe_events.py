@@ -163,6 +163,20 @@ def test_a_partial_refund_lowers_the_payment_in_salesforce_and_the_invoice_stays
     assert _in_salesforce(synced, "blng__Payment__c", payment_id)["blng__Status__c"] == "Canceled"
 
 
+def test_a_credit_note_voided_after_it_was_synced_is_cancelled_in_salesforce(
+    synced: BilledHarness,
+) -> None:
+    note = synced.billing.credit_invoice(synced.invoices[1]["id"], 1250, "duplicate")
+    _run(synced)
+    memo_id = _canonical_id(synced, "credit_memo", note["id"])
+    assert _in_salesforce(synced, "blng__CreditNote__c", memo_id)["blng__Status__c"] == "Posted"
+
+    synced.billing.void_credit_note(note["id"])
+    _run(synced)
+
+    assert _in_salesforce(synced, "blng__CreditNote__c", memo_id)["blng__Status__c"] == "Cancelled"
+
+
 def _change_three_invoices(harness: BilledHarness) -> None:
     paid, voided, written_off = harness.invoices[:3]
     harness.billing.pay_invoice(paid["id"])

@@ -200,6 +200,15 @@ class StripeReceivables:
         emit_event(state, "credit_note.created", note)
         return note
 
+    def void_credit_note(self, note_id: str) -> dict[str, Any]:
+        """``POST /v1/credit_notes/{id}/void``: the credit no longer applies."""
+        note = self._state.rows["credit_notes"][note_id]
+        if note["status"] != "issued":
+            raise ValueError(f"credit note {note_id} is {note['status']}, not issued")
+        note["status"] = "void"
+        emit_event(self._state, "credit_note.voided", note, {"status": "issued"})
+        return note
+
     def resend_event(self, event_id: str) -> dict[str, Any]:
         """Send an old event again, as a new event with its old snapshot (late, out of order)."""
         old = self._state.rows["events"][event_id]
