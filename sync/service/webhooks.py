@@ -105,7 +105,7 @@ def _parse_header(header: str | None) -> tuple[str, list[str]]:
     pairs = [part.strip().partition("=") for part in header.split(",")]
     stamps = [value for key, _, value in pairs if key == "t"]
     signatures = [value for key, _, value in pairs if key == "v1" and value]
-    if len(stamps) != 1 or not stamps[0].isdigit() or not signatures:
+    if len(stamps) != 1 or not _is_number(stamps[0]) or not signatures:
         raise WebhookRefused("Stripe-Signature needs one t= and at least one v1=")
     return stamps[0], signatures
 
@@ -184,7 +184,12 @@ def _content_length(headers: Headers) -> int | None:
     if headers.get("Transfer-Encoding"):
         return None
     raw = headers.get("Content-Length")
-    return int(raw) if raw is not None and raw.strip().isdigit() else None
+    return int(raw) if raw is not None and _is_number(raw.strip()) else None
+
+
+def _is_number(text: str) -> bool:
+    """Plain ASCII digits of a sane length (``int()`` takes "²" and 5,000 digits badly)."""
+    return 0 < len(text) <= 18 and text.isascii() and text.isdigit()
 
 
 AttemptRun = Callable[[str], Attempt]

@@ -184,3 +184,13 @@ def test_other_posts_are_unknown_and_the_webhook_path_too_without_secrets(
     finally:
         plain.stop()
         store.close()
+
+
+@pytest.mark.parametrize("length", ["²", "9" * 5000, "-1", ""])
+def test_a_content_length_that_is_no_plain_number_is_refused(
+    server: StatusServer, trigger: RecordingTrigger, length: str
+) -> None:
+    answer = _raw_post(server, [f"Content-Length: {length}"], b"{}")
+
+    assert b" 411 " in answer.split(b"\r\n", 1)[0], answer[:80]
+    assert trigger.requests == 0

@@ -154,3 +154,9 @@ def test_a_flow_running_already_is_run_again_once_it_is_free() -> None:
     assert runner.ran.wait(5)
     trigger.stop()
     assert runner.runs == ["receivables"]
+
+
+@pytest.mark.parametrize("stamp", ["²", "١٢٣", "9" * 5000, "-5", "+5", " 5"])
+def test_a_timestamp_that_is_no_plain_number_is_refused_not_crashed_on(stamp: str) -> None:
+    with pytest.raises(WebhookRefused):
+        _verifier().verify(f"t={stamp},v1=abc", _body())
