@@ -30,6 +30,7 @@ from tests.integration.test_stripe_inbound import (
     _make_every_other_line_one_time,
     mappings_dir,
 )
+from tests.integration.test_stripe_money import _spec, conformance_problems, money_moves
 from tests.integration.test_stripe_salesforce_billing import BilledHarness
 
 __all__ = ["mappings_dir"]  # the fixture, shared with test_stripe_inbound
@@ -310,3 +311,20 @@ def test_a_cursor_from_before_events_were_read_rereads_with_a_warning(
 
     assert any("never read" in r.getMessage() for r in caplog.records)
     assert _status_and_balance(synced, synced.invoices[1]["id"]) == ("Cancelled", 0.0)
+
+
+def test_every_request_of_the_event_reads_is_in_stripes_spec_and_moves_no_money(
+    synced: BilledHarness, reference_dir: Path
+) -> None:
+    before = len(synced.billing.stripe_requests)
+    _change_three_invoices(synced)
+    _run(synced)  # events since the cursor
+    _age_event_positions(synced, 31)
+    _run(synced)  # a full re-read
+
+    spec = _spec(reference_dir)
+    sent = synced.billing.stripe_requests[before:]
+    assert {r.method for r in sent} == {"GET"}
+    assert "/v1/events" in {r.path for r in sent}
+    assert [p for r in sent for p in conformance_problems(spec, r)] == []
+    assert [m for r in sent for m in money_moves(r)] == []
