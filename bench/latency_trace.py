@@ -8,6 +8,12 @@ calls started while none was (each one a round trip the run waited for on its ow
 the client's CPU time between calls), and the peak number in flight.
 
     .venv/bin/python bench/latency_trace.py --records 2000
+    .venv/bin/python bench/latency_trace.py --records 10000 --realistic
+
+``--realistic`` puts issue 14's profile on the sandboxes instead (``sync_bench_ceiling.py``:
+Salesforce 150 ms, billing 100 ms, NetSuite 1.5 s per upsertList, 4 ERP calls at once). Either
+way the report adds, per system, how long 0, 1, 2, ... of its calls were in flight, and the ERP's
+bursts: runs of calls with no gap, each with its calls, length and the idle time before it.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sync_bench import LATENCY_SECONDS, _set_latency, run_in_child, sandbox_size
+from sync_bench_ceiling import set_realistic
 from sync_bench_runs import engine_run
 
 from connectors.salesforce.connector import SalesforceConnector
@@ -79,7 +86,7 @@ def _install_trace(calls: list[Call], systems: dict[int, str]) -> None:
     SandboxRequestHandler.handle_one_request = handle_one_request  # type: ignore[method-assign]
 
 
-def _serve_traced(size: SandboxSize, latency: float, pipe: Connection) -> None:
+def _serve_traced(size: SandboxSize, latency: float | None, pipe: Connection) -> None:
     calls: list[Call] = []
     with Sandboxes(size) as sandboxes:
         ports = {
@@ -91,7 +98,10 @@ def _serve_traced(size: SandboxSize, latency: float, pipe: Connection) -> None:
             )
         }
         _install_trace(calls, {port: name for port, name in ports.items() if port})
-        _set_latency(sandboxes, latency)
+        if latency is None:
+            set_realistic(sandboxes)
+        else:
+            _set_latency(sandboxes, latency)
         pipe.send(sandboxes.settings_document("sqlite://"))
         cpu = time.process_time()
         pipe.recv()
@@ -121,6 +131,41 @@ def report(calls: list[Call], seconds: float) -> None:
     for (system, name), spans in sorted(by_shape.items(), key=lambda item: -sum(item[1])):
         print(f"| {system:10} | {name[:60]:60} | {len(spans):5} | {alone[(system, name)]:5} "
               f"| {1000 * sum(spans) / len(spans):7.0f} | {sum(spans):7.1f} |")  # fmt: skip
+    for system in sorted({call[0] for call in calls}):
+        levels = in_flight_levels([call for call in calls if call[0] == system])
+        shown = ", ".join(f"{level}: {seconds:.1f} s" for level, seconds in sorted(levels.items()))
+        print(f"\n{system}: seconds with N of its calls in flight, from its first call: {shown}")
+    erp_bursts([call for call in calls if call[0] == "erp"], calls[0][2] if calls else 0.0)
+
+
+def in_flight_levels(calls: list[Call]) -> dict[int, float]:
+    """Seconds spent with each number of ``calls`` in flight, from the first one's start."""
+    events = sorted([(start, 1) for _, _, start, _ in calls] + [(end, -1) for *_, end in calls])
+    levels: defaultdict[int, float] = defaultdict(float)
+    level, last = 0, events[0][0] if events else 0.0
+    for moment, step in events:
+        levels[level] += moment - last
+        level, last = level + step, moment
+    return dict(levels)
+
+
+def erp_bursts(calls: list[Call], origin: float) -> None:
+    """Runs of ERP calls with one or more in flight: when, how many calls, how long, idle before."""
+    bursts: list[list[float]] = []  # [start, end, calls]
+    for _, _, start, end in sorted(calls, key=lambda call: call[2]):
+        if bursts and start <= bursts[-1][1]:
+            bursts[-1][1] = max(bursts[-1][1], end)
+            bursts[-1][2] += 1
+        else:
+            bursts.append([start, end, 1])
+    print(f"\nERP bursts ({len(bursts)}): start s (from the first call of the run), calls, "
+          "length s, idle s before")  # fmt: skip
+    last_end = origin
+    for start, end, count in bursts:
+        print(
+            f"  {start - origin:7.2f}  {int(count):3}  {end - start:6.2f}  {start - last_end:6.2f}"
+        )
+        last_end = end
 
 
 _PHASES = (
@@ -131,7 +176,7 @@ _PHASES = (
     ("sync.engine.deliver_targets", "review_delivery"),
     ("sync.engine.deliver_targets", "call_all"),
     ("sync.engine.run", "propagate_to_targets"),
-    ("sync.engine.run", "commit_page"),
+    ("sync.engine.open_pages", "commit_page"),
     ("sync.engine.run", "due_for_retry"),
     ("sync.engine.run", "load_cursor"),
 )
@@ -227,12 +272,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=2000, help="source records to seed")
     parser.add_argument("--latency", type=float, default=LATENCY_SECONDS, help="seconds a call")
+    parser.add_argument("--realistic", action="store_true", help="issue 14's profile instead")
     parser.add_argument("--profile", help="write yappi CPU stats of the engine to this file")
     args = parser.parse_args()
     pipe, child = multiprocessing.Pipe()
     context = multiprocessing.get_context("spawn")
     host = context.Process(
-        target=_serve_traced, args=(sandbox_size(args.records), args.latency, child)
+        target=_serve_traced,
+        args=(sandbox_size(args.records), None if args.realistic else args.latency, child),
     )
     host.start()
     document = pipe.recv()

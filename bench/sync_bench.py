@@ -22,6 +22,12 @@ and RSS figures are the sync's own.
         --latency-engine-records 10000     # the engine's 50 ms rate at scale
     .venv/bin/python bench/sync_bench.py --sizes "" --latency-records 1000 \
         --latency-engine-records 10000     # only the 50 ms comparison (~2 min)
+    .venv/bin/python bench/sync_bench.py --sizes "" --latency-records 0 \
+        --realistic-records 10000          # issue 14's platform ceiling (~2 min)
+
+``--realistic-records`` runs the engine under issue 14's realistic profile (Salesforce 150 ms a
+call, billing 100 ms, NetSuite 1.5 s per upsertList with 4 calls at once; see
+``sync_bench_ceiling.py``) and prints the ceiling those latencies set and the engine's share.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sync_bench_ceiling import HEADER as CEILING_HEADER
+from sync_bench_ceiling import PROFILE, TITLE, ceiling, set_realistic, share_rows
 from sync_bench_runs import Document, bill_in_erp, capture_vs_floor, engine_run, naive_script
 
 from sync.cli.sandboxes import Sandboxes, SandboxSize
@@ -65,6 +73,8 @@ def _serve_sandboxes(size: SandboxSize, pipe: Connection) -> None:
         while (command := pipe.recv())[0] != "stop":
             if command[0] == "latency":
                 _set_latency(sandboxes, command[1])
+            elif command[0] == "realistic":
+                set_realistic(sandboxes)
             pipe.send(_counters(sandboxes))
 
 
@@ -87,6 +97,9 @@ def _counters(sandboxes: Sandboxes) -> dict[str, int]:
         "billing_saved": sum(n for (_, kind), n in billing_writes.items() if kind != "unchanged"),
         "erp": sandboxes.erp.calls,
         "erp_saved": sum(sandboxes.erp.upsert_count.values()),
+        "erp_upserts": sandboxes.erp.operations["upsertList"],
+        "erp_answered": sum(sandboxes.erp.operations.values()),
+        "erp_max_in_flight": sandboxes.erp.max_concurrent_calls,  # since the sandbox started
     }
 
 
@@ -116,6 +129,11 @@ class SandboxHost:
     def set_latency(self, seconds: float) -> None:
         """Delay every Salesforce data call, billing request and ERP SOAP call."""
         self._pipe.send(("latency", seconds))
+        self._pipe.recv()
+
+    def set_realistic(self) -> None:
+        """Issue 14's platform latencies, and the ERP's concurrency limit enforced."""
+        self._pipe.send(("realistic",))
         self._pipe.recv()
 
     def stop(self) -> None:
@@ -266,15 +284,30 @@ def bench_latency(records: int, folder: str, engine_records: int | None = None) 
     ]
 
 
+def bench_realistic(records: int, folder: str) -> list[list[str]]:
+    """The engine under the realistic profile, against the ceiling its calls set."""
+    host = SandboxHost(records)
+    try:
+        host.set_realistic()
+        before = host.counters()
+        engine = run_in_child(engine_run, host.document, f"sqlite:///{Path(folder) / 'real.db'}")
+        after = host.counters()
+    finally:
+        host.stop()
+    calls = _delta(before, after) | {"erp_max_in_flight": after["erp_max_in_flight"]}
+    bound, rows = ceiling(calls)
+    return [*rows, *share_rows(engine, bound, calls)]
+
+
 HEADER = ("scenario", "records", "seconds", "records/s", "CPU s/1k", "SF calls/1k",
           "SF writes/1k", "billing calls/1k", "ERP calls/1k", "peak RSS MB")  # fmt: skip
 
 
-def print_table(title: str, rows: list[list[str]]) -> None:
+def print_table(title: str, rows: list[list[str]], header: tuple[str, ...] = HEADER) -> None:
     """A Markdown table, ready to paste into the README."""
-    widths = [max(len(str(row[i])) for row in [list(HEADER), *rows]) for i in range(len(HEADER))]
+    widths = [max(len(str(row[i])) for row in [list(header), *rows]) for i in range(len(header))]
     print(f"\n{title}\n")
-    for row in [list(HEADER), ["-" * w for w in widths], *rows]:
+    for row in [list(header), ["-" * w for w in widths], *rows]:
         cells = [cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in
                  enumerate(zip(row, widths, strict=True))]  # fmt: skip
         print("| " + " | ".join(cells) + " |")
@@ -287,9 +320,14 @@ def main() -> None:
         "--sizes", default="10000,100000", help='source records, comma-separated ("": none)'
     )
     parser.add_argument("--naive-records", type=int, default=3000, help="cap for (b) on loopback")
-    parser.add_argument("--latency-records", type=int, default=300, help="seed for the 50 ms runs")
+    parser.add_argument(
+        "--latency-records", type=int, default=300, help="seed for the 50 ms runs (0: none)"
+    )
     parser.add_argument(
         "--latency-engine-records", type=int, help="the engine's seed for 50 ms (default: same)"
+    )
+    parser.add_argument(
+        "--realistic-records", type=int, default=0, help="seed for the realistic profile (0: none)"
     )
     parser.add_argument("--repeat", type=int, default=2, help="best of N for floor vs capture")
     parser.add_argument(
@@ -305,12 +343,16 @@ def main() -> None:
             print_table(
                 f"~{size:,} source records, SQLite, loopback", bench_size(size, args, folder)
             )
-        engine_records = args.latency_engine_records or args.latency_records
-        latency_rows = bench_latency(args.latency_records, folder, engine_records)
-    sizes = f"~{args.latency_records:,}"
-    if engine_records != args.latency_records:
-        sizes += f" (naive) and ~{engine_records:,} (engine)"
-    print_table(f"{sizes} source records, 50 ms per call", latency_rows)
+        if args.latency_records:
+            engine_records = args.latency_engine_records or args.latency_records
+            latency_rows = bench_latency(args.latency_records, folder, engine_records)
+            sizes = f"~{args.latency_records:,}"
+            if engine_records != args.latency_records:
+                sizes += f" (naive) and ~{engine_records:,} (engine)"
+            print_table(f"{sizes} source records, 50 ms per call", latency_rows)
+        if args.realistic_records:
+            title = f"~{args.realistic_records:,} source records, {PROFILE}; {TITLE}"
+            print_table(title, bench_realistic(args.realistic_records, folder), CEILING_HEADER)
 
 
 if __name__ == "__main__":
