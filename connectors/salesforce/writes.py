@@ -19,7 +19,7 @@ from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 
 from config.settings import SalesforceSettings
-from connectors.base import WriteResult, WriteSpec
+from connectors.base import WriteOutcome, WriteResult, WriteSpec
 from connectors.salesforce.bulk import BulkJobs, CallRunner
 from connectors.salesforce.children import (
     ChildBatch,
@@ -29,7 +29,7 @@ from connectors.salesforce.children import (
 )
 from connectors.salesforce.composite import CollectionUpsert, CompositeUpsert, composite_supported
 from connectors.salesforce.csv_rows import payloads_csv
-from connectors.salesforce.describe import DescribeCache, WritePlan, plan_write
+from connectors.salesforce.describe import DescribeCache, ObjectInfo, WritePlan, plan_write
 from connectors.salesforce.error_codes import rejected_answers, subrequest_error, to_write_result
 from connectors.salesforce.ingest import ingest_write_results
 from connectors.salesforce.screening import screen
@@ -64,10 +64,32 @@ class SalesforceWriter:
         if not payloads:
             return []
         info = self._describe.info(spec.object_name)
-        screened = screen(info, payloads, spec.external_id_field)
+        screened = self._screen_children(info, spec, payloads)
         sendable = [payload for payload, found in zip(payloads, screened, strict=True) if not found]
         answers = iter(self._upsert_sendable(spec, sendable) if sendable else [])
         return [found or next(answers) for found in screened]
+
+    def _screen_children(
+        self, info: ObjectInfo, spec: WriteSpec, payloads: Sequence[Mapping[str, Any]]
+    ) -> list[WriteResult | None]:
+        """Screen each payload and its child lists: a child Salesforce can't take rejects its
+        parent before anything is written, so a parent never lands with a line missing."""
+        found = screen(info, payloads, spec.external_id_field)
+        for batch in split_children(info, payloads)[1]:
+            child_info = self._describe.info(batch.child_object)
+            answers = screen(child_info, batch.payloads, spec.external_id_field)
+            for position, answer in zip(batch.parents, answers, strict=True):
+                if answer is None or found[position] is not None:
+                    continue  # the first problem names the reason
+                found[position] = WriteResult(
+                    str(payloads[position].get(spec.external_id_field, "")),
+                    WriteOutcome.REJECTED,
+                    error_code=answer.error_code,
+                    error_message=f"{batch.relationship} {answer.external_id}: "
+                    f"{answer.error_message}",
+                    error_fields=answer.error_fields,
+                )
+        return found
 
     def _upsert_sendable(
         self, spec: WriteSpec, payloads: Sequence[Mapping[str, Any]]

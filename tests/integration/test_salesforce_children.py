@@ -8,6 +8,7 @@ Salesforce does.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -207,3 +208,21 @@ def test_lookups_by_external_id_stay_on_sobject_collections_above_the_bulk_thres
     invoice_id = _by_key(sandbox, "blng__Invoice__c")["inv-g1"]["Id"]
     landed = _by_key(sandbox, "blng__Payment__c")
     assert {landed[f"pay-g{n}"]["blng__Invoice__c"] for n in range(3)} == {invoice_id}
+
+
+def test_a_line_salesforce_cannot_hold_rejects_its_invoice_before_anything_is_written(
+    sandbox: SalesforceSandbox, connector: SalesforceConnector, ids: dict[str, str]
+) -> None:
+    huge = {**_line("inv-h1-2", ids["product"]), "blng__UnitPrice__c": Decimal("1e400")}
+    bad = _invoice("inv-h1", ids["account"], [_line("inv-h1-1", ids["product"]), huge])
+    good = _invoice("inv-h2", ids["account"], [_line("inv-h2-1", ids["product"])])
+
+    rejected, landed = connector.write(INVOICES, [bad, good])
+
+    assert landed.outcome is WriteOutcome.CREATED
+    assert rejected.outcome is WriteOutcome.REJECTED
+    assert rejected.error_message.startswith(f"{LINES} inv-h1-2: blng__UnitPrice__c")
+    # Found before the invoice was sent: neither it nor its good line is in Salesforce.
+    assert "inv-h1" not in _by_key(sandbox, "blng__Invoice__c")
+    assert "inv-h1-1" not in _by_key(sandbox, "blng__InvoiceLine__c")
+    assert "inv-h2-1" in _by_key(sandbox, "blng__InvoiceLine__c")
