@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 
 from mappings.loader import load_mapping_set
 from mappings.mapping_set import MappingSet
@@ -23,6 +24,13 @@ POSTGRES_URL = os.environ.get(
     "REVBRIDGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference"
+
+
+# CI replays the same examples on every run, so a red CI is a reproducible one; locally each
+# run draws new ones and keeps hunting. A failure prints its blob either way.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+    settings.load_profile("ci")
 
 
 def _in_ci() -> bool:
