@@ -26,15 +26,15 @@ POSTGRES_URL = os.environ.get(
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference"
 
 
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
 # CI replays the same examples on every run, so a red CI is a reproducible one; locally each
 # run draws new ones and keeps hunting. A failure prints its blob either way.
 settings.register_profile("ci", derandomize=True, print_blob=True)
-if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+if _in_ci():
     settings.load_profile("ci")
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 @pytest.fixture(scope="session")
