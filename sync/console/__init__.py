@@ -1,0 +1,1 @@
+"""The support console: pages and a JSON API over the store, behind a login (FastAPI)."""
