@@ -19,8 +19,10 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "mappings": ("connectors", "sync", "sandboxes"),
     "sync.store": ("sync.engine", "sync.service", "sync.tools", "sync.cli", "sandboxes"),
     "sync.engine": ("sync.service", "sync.tools", "sync.cli", "sandboxes"),
-    "sync.service": ("sync.tools", "sync.cli", "sandboxes"),
+    "sync.service": ("sync.tools", "sync.cli", "sync.console", "sandboxes"),
     "sync.tools": ("sync.service", "sync.cli", "sandboxes"),
+    # The console serves the store to people; the CLI mounts it into `serve`, not the reverse.
+    "sync.console": ("sync.service", "sync.tools", "sync.cli", "sandboxes"),
 }
 # Connectors know nothing of canonical records; ISO 4217 minor units are reference data the
 # Stripe profile shares with the canonical model's validation.
