@@ -198,6 +198,13 @@ error_queue = sa.Table(
     sa.Column("status", sa.String(20), nullable=False, index=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
+    # "Decisions stick": what failed (a hash of the payload) under which mapping version, so a
+    # closed entry is matched when the same unchanged record fails again; who closed it (None
+    # when the record landed by itself); and the closed entry a new one follows on from.
+    sa.Column("payload_fingerprint", sa.String(64), nullable=True),
+    sa.Column("mapping_version", sa.String(64), nullable=True),
+    sa.Column("closed_by", sa.String(200), nullable=True),
+    sa.Column("previous_id", sa.Integer(), nullable=True),
     sa.Index(
         "ix_error_queue_record", "entity", "source_system", "source_id", "target_system", "status"
     ),
@@ -251,4 +258,32 @@ job_leases = sa.Table(
     sa.Column("heartbeat_at", UtcDateTime(), nullable=True),
     sa.Column("expires_at", UtcDateTime(), nullable=True),
     sa.Column("released_at", UtcDateTime(), nullable=True),
+)
+
+# Every action a person took (console user, API token or the CLI's operating-system user): who,
+# when, what and the note, written in the same transaction as the action itself.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("at", UtcDateTime(), nullable=False, index=True),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("actor_kind", sa.String(20), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("note", sa.Text(), nullable=True),
+)
+
+# The records one audited action touched, one row each, indexed so a record's journey finds them.
+audit_records = sa.Table(
+    "audit_records",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("audit_id", sa.Integer(), sa.ForeignKey("audit_log.id"), nullable=False, index=True),
+    sa.Column("error_id", sa.Integer(), nullable=True, index=True),
+    sa.Column("conflict_id", sa.Integer(), nullable=True),
+    sa.Column("run_id", sa.Integer(), nullable=True),
+    sa.Column("entity", sa.String(40), nullable=True),
+    sa.Column("canonical_id", sa.String(64), nullable=True, index=True),
+    sa.Column("source_system", sa.String(40), nullable=True),
+    sa.Column("source_id", sa.String(255), nullable=True, index=True),
 )
