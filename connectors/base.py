@@ -186,13 +186,31 @@ class Connector(Protocol):
         """Release sessions and sockets."""
 
 
+@dataclass(frozen=True)
+class CallLimits:
+    """How a packing target takes calls: records per call, and calls it allows in flight."""
+
+    batch_size: int
+    in_flight: int
+
+
 @runtime_checkable
 class PackingConnector(Protocol):
     """A target whose batch calls take records of several objects at once (NetSuite).
 
-    Such a target is written in full calls across pages and entities: the engine hands it
-    what the last call left over together with the next page's records.
+    Such a target is written in full calls across pages and entities: the engine packs the
+    records of several pages into calls, keeps ``call_limits.in_flight`` of them going, and
+    sends a call once the calls holding the records it refers to (``references``) answered.
     """
+
+    @property
+    def call_limits(self) -> CallLimits:
+        """Records per call and calls in flight the target allows."""
+        ...
+
+    def references(self, payload: Mapping[str, Any]) -> set[str]:
+        """The external ids of the records ``payload`` refers to (its own left out)."""
+        ...
 
     def write_packed(
         self, writes: Sequence[PackedWrite], *, hold_partial: bool

@@ -20,6 +20,7 @@ from zeep.cache import Base as WsdlCache
 
 from config.settings import ErpSettings, RetrySettings
 from connectors.base import (
+    CallLimits,
     Cursor,
     DeleteResult,
     PackedWrite,
@@ -37,6 +38,7 @@ from connectors.erp.custom import (
 )
 from connectors.erp.deletes import delete_records
 from connectors.erp.faults import FAULT_ERRORS, classify_fault
+from connectors.erp.packing import referenced_external_ids
 from connectors.erp.reads import DeletedRecord, deleted_records, fetch_records, read_changes
 from connectors.erp.records import (
     RECORD_NAMESPACES,
@@ -108,6 +110,16 @@ class ErpConnector:
         """Upsert payloads in batches of ``batch_size``; one result per payload, same order."""
         results = self.write_packed([PackedWrite(spec, payload) for payload in payloads])
         return [result for result in results if result is not None]
+
+    @property
+    def call_limits(self) -> CallLimits:
+        """``erp.batch_size`` records per ``upsertList``, ``erp.concurrency`` calls at once."""
+        settings = self._soap.settings
+        return CallLimits(batch_size=settings.batch_size, in_flight=settings.concurrency)
+
+    def references(self, payload: Mapping[str, Any]) -> set[str]:
+        """The externalIds the payload's RecordRefs point at: they must land before it."""
+        return referenced_external_ids(payload)
 
     def write_packed(
         self, writes: Sequence[PackedWrite], *, hold_partial: bool = False
