@@ -126,6 +126,12 @@ class BillingConnector:
         return self._client.requests_sent
 
     @property
+    def api_calls(self) -> int:
+        """API calls so far for the run summary: every request, retries, list and search pages
+        and OAuth token requests included."""
+        return self._client.api_calls
+
+    @property
     def lookup_choice(self) -> LookupChoice | None:
         """How the Stripe profile finds objects without a stored id, once :meth:`check` ran."""
         return self._lookup

@@ -43,6 +43,28 @@ class ApiRequest:
     url: str | None = None
 
 
+class CountingAdapter(HTTPAdapter):
+    """An adapter that counts the requests it sends: each is one API call, whatever came back
+    (an answer, an error, a timeout or a lost reply). A request that never left (its auth
+    failed first) is not counted."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._lock = threading.Lock()
+        self.sent = 0
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        """Count the request, then send it."""
+        with self._lock:
+            self.sent += 1
+        return super().send(request, *args, **kwargs)
+
+
+def _mount(session: requests.Session, adapter: HTTPAdapter) -> None:
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+
+
 def api_error(response: requests.Response) -> dict[str, Any]:
     """The ``error`` object of a Stripe-shaped error body, or ``{}`` when there is none."""
     try:
@@ -69,10 +91,11 @@ class BillingHttpClient:
         self._idempotency_header = settings.idempotency_header
         self._session = requests.Session()
         # Up to max_concurrency writes share the session; each needs a pooled connection.
-        adapter = HTTPAdapter(pool_maxsize=max(10, settings.max_concurrency))
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+        self._api_adapter = CountingAdapter(pool_maxsize=max(10, settings.max_concurrency))
+        _mount(self._session, self._api_adapter)
         self._token_session = requests.Session()
+        self._token_adapter = CountingAdapter()
+        _mount(self._token_session, self._token_adapter)
         self._auth = build_auth(settings, self._token_session, clock=clock)
         self._session.auth = self._auth
         self._session.headers["Accept"] = "application/json"
@@ -81,13 +104,16 @@ class BillingHttpClient:
         self._sleep = sleep or time.sleep
         self._retrying = retry_policy(retry, sleep=self._record_and_sleep)
         self.last_wait_seconds: float | None = None
-        self._sent = 0
-        self._sent_lock = threading.Lock()
 
     @property
     def requests_sent(self) -> int:
-        """HTTP requests sent so far, retries included (from every writer thread)."""
-        return self._sent
+        """HTTP requests sent to the API so far, retries included (from every writer thread)."""
+        return self._api_adapter.sent
+
+    @property
+    def api_calls(self) -> int:
+        """Requests sent so far: API requests with their retries, plus OAuth token requests."""
+        return self._api_adapter.sent + self._token_adapter.sent
 
     @property
     def base_url(self) -> str:
@@ -118,8 +144,6 @@ class BillingHttpClient:
             headers[self._idempotency_header] = request.idempotency_key
         url = request.url or self._base_url + request.path
         where = f"{request.method} {url.split('?', 1)[0]}"
-        with self._sent_lock:
-            self._sent += 1
         try:
             response = self._session.request(
                 request.method,

@@ -83,6 +83,12 @@ class ErpConnector:
         self._builder = RecordBuilder(self._soap.type)
         self._writer = RecordWriter(self._soap, self._builder)
 
+    @property
+    def api_calls(self) -> int:
+        """SOAP calls so far for the run summary, retries included (NetSuite counts them
+        against the account's concurrency and governance limits)."""
+        return self._soap.calls_sent
+
     def check(self) -> None:
         """Load the WSDL and make one authenticated ``getServerTime`` call."""
         result = self._soap.call("server_time")["getServerTimeResult"]

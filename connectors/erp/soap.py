@@ -22,7 +22,7 @@ from connectors.erp.auth import new_token_passport, user_passport
 from connectors.erp.faults import classify_fault
 from connectors.erp.records import MESSAGES_NAMESPACE, SYSTEM
 from connectors.erp.replies import WriteAnswer, write_answers
-from connectors.erp.transport import cache_for, classified, new_client
+from connectors.erp.transport import CappedTransport, cache_for, classified, new_client
 from connectors.errors import ConfigError, RecordRejected
 from connectors.retry import retry_policy
 
@@ -67,6 +67,12 @@ class SoapSession:
         self._types: dict[tuple[str, str], Any] = {}
         self._limit = account_limit(settings.account, settings.concurrency)
         self.version = ""
+
+    @property
+    def calls_sent(self) -> int:
+        """SOAP calls sent so far, retries included (0 before the WSDL is loaded)."""
+        transport = getattr(self._client, "transport", None)
+        return transport.posts_sent if isinstance(transport, CappedTransport) else 0
 
     def call(self, operation: str, headers: dict[str, Any] | None = None, **body: Any) -> Any:
         """Call logical ``operation`` with retries; the body of the answer, headers stripped."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -57,10 +58,20 @@ class CappedTransport(Transport):
         self._timeouts = timeouts
         self._max_bytes = settings.max_response_bytes
         self._deadline_seconds = settings.timeout_seconds
+        self._posts = 0
+        self._posts_lock = threading.Lock()
+
+    @property
+    def posts_sent(self) -> int:
+        """SOAP calls sent so far (each retry is one), from every writer thread; the WSDL's
+        own fetches are not API calls and are not counted."""
+        return self._posts
 
     def post(self, address: str, message: bytes, headers: dict[str, str]) -> requests.Response:
         """POST one envelope; the response's body is read here, under the cap and deadline."""
         _request_sent.set(True)
+        with self._posts_lock:
+            self._posts += 1
         response = self.session.post(
             address, data=message, headers=headers, timeout=self._timeouts, stream=True
         )
