@@ -33,7 +33,8 @@ from sync.cli.output import (
     write_csv,
     write_json_lines,
 )
-from sync.cli.report import error_detail, error_table, run_table
+from sync.cli.report import error_detail, error_table
+from sync.cli.run_footer import run_report
 from sync.engine.factory import open_engine
 from sync.engine.flows import flows_from_settings
 from sync.store.error_queue import ErrorFilter, ErrorRow, list_errors, set_status
@@ -202,7 +203,7 @@ def errors_retry(
     store = open_store(settings.database_url)
     with open_engine(settings, store, mappings_for(settings), flow) as engine:
         summary = engine.retry(by_entity)
-    console.print(run_table(summary, f"retry of {len(rows)} entries (run {summary.run_id})"))
+    console.print(run_report(summary, f"retry of {len(rows)} entries (run {summary.run_id})"))
     if summary.status is RunStatus.FAILED:
         raise typer.Exit(1)
 

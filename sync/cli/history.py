@@ -27,7 +27,8 @@ from sync.cli.common import (
     settings_from,
 )
 from sync.cli.output import FormatOption, ListFormat, list_format, plain, print_rows
-from sync.cli.report import error_table, run_table
+from sync.cli.report import error_table
+from sync.cli.run_footer import run_report
 from sync.engine.stats import CANONICAL, RunSummary, SystemCounts
 from sync.store.error_queue import ErrorFilter, list_errors
 from sync.store.flow_status import FlowState, flow_states, known_flows, run_history, run_json
@@ -99,7 +100,7 @@ def runs_show(
         print(json.dumps(run_json(run), default=str))
         return
     started = f"{run.started_at:%Y-%m-%d %H:%M:%S} UTC"
-    console.print(run_table(_summary(run), f"run {run.id} of {run.flow}, started {started}"))
+    console.print(run_report(_summary(run), f"run {run.id} of {run.flow}, started {started}"))
     if errors:
         console.print(error_table(errors))
 

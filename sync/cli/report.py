@@ -38,7 +38,7 @@ def run_table(summary: RunSummary, title: str) -> Table:
     conflicts."""
     # Compact so the ten columns fit an 80-column terminal.
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=0,
-                  show_edge=False, pad_edge=False, caption_justify="left")  # fmt: skip
+                  show_edge=False, pad_edge=False)  # fmt: skip
     table.add_column("entity")
     table.add_column("system")
     counters = ("read", "created", "updated", "deleted", "unchanged", "deferred", "rejected",
@@ -52,14 +52,8 @@ def run_table(summary: RunSummary, title: str) -> Table:
             cells[0] = cells[0] if counts.read else "-"
             table.add_row(*plain(entity if index == 0 else "", _ROW_LABELS.get(name, name), *cells),
                           end_section=index == len(per_system) - 1)  # fmt: skip
-    calls = ", ".join(f"{system} {count}" for system, count in sorted(summary.api_calls.items()))
-    table.caption = (
-        f"run {summary.run_id} · {summary.status.value} · {summary.pages} pages · "
-        f"{summary.duration_seconds:.1f} s · API calls: {calls or 'n/a'} · "
-        f"error queue: {summary.error_queue_active} open"
-    )
-    if summary.message:
-        table.caption += f"\n{summary.message}"
+    # The footer (run id, status, API calls, message) is sync.cli.run_footer's: a caption
+    # would wrap at the table's width, mid-phrase.
     return table
 
 

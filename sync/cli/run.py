@@ -32,7 +32,8 @@ from sync.cli.common import (
 )
 from sync.cli.interrupt import EXIT_INTERRUPTED, stop_on_signals
 from sync.cli.progress import entity_progress
-from sync.cli.report import run_table, show_plan
+from sync.cli.report import show_plan
+from sync.cli.run_footer import run_report
 from sync.engine.connections import open_connectors
 from sync.engine.dry_run import plan_run
 from sync.engine.factory import OpenConnectors, open_engine
@@ -141,7 +142,7 @@ def show_summary(summary: RunSummary, title: str, as_json: bool) -> None:
                           "flow": summary.flow, "message": summary.message,
                           **summary.to_json()}))  # fmt: skip
     else:
-        console.print(run_table(summary, title))
+        console.print(run_report(summary, title))
 
 
 def plan_dry_run(

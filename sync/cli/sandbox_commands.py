@@ -15,7 +15,8 @@ import typer
 
 from mappings.errors import MappingConfigError
 from sync.cli.common import DEFAULT_DATABASE_URL, console, fail
-from sync.cli.report import run_table, sandbox_table
+from sync.cli.report import sandbox_table
+from sync.cli.run_footer import run_report
 from sync.store.schema import RunStatus
 
 DEMO_DATABASE = Path("revbridge-demo.db")
@@ -46,18 +47,18 @@ def demo(
         result = run_demo(database, SandboxSize(accounts=accounts, orders=orders))
     except MappingConfigError as error:
         raise fail(str(error)) from None
-    console.print(run_table(result.first, "run 1: initial sync"))
+    console.print(run_report(result.first, "run 1: initial sync"))
     console.print("\nBetween the runs, a sales-ops user edited in Salesforce:")
     for change in result.changes:
         console.print(f"  {change.object_name} {change.record_id}: {change.description}")
-    console.print(run_table(result.second, "run 2: only what changed"))
+    console.print(run_report(result.second, "run 2: only what changed"))
     if result.receivables is not None:
         paid = sum(1 for billed in result.billed if billed.payment)
         console.print(
             f"\nThen finance invoiced {len(result.billed)} orders in the ERP and recorded "
             f"{paid} payments, each applied to its invoice."
         )
-        console.print(run_table(result.receivables, "run 3: receivables, ERP to Salesforce"))
+        console.print(run_report(result.receivables, "run 3: receivables, ERP to Salesforce"))
         console.print("\nThe invoices in Salesforce Billing (balance: what the ERP says is owed):")
         for line in result.balance_lines():
             console.print(line, highlight=False)
