@@ -84,6 +84,7 @@ def _capture_error(flow: str, mapping: EntityMapping, failure: CaptureFailure) -
         message=failure.message,
         payload=json_ready(dict(failure.raw)),
         canonical_id=failure.canonical_id,
+        mapping_version=mapping.fingerprint,
     )
 
 
@@ -103,6 +104,7 @@ def _delivery_error(
         canonical_id=failure.captured.record.id,
         target_system=system,
         code=failure.code,
+        mapping_version=mapping.fingerprint,
     )
 
 

@@ -2,6 +2,11 @@
 
 A record that fails again while its entry is still open updates that entry (attempts + 1)
 instead of adding a second one; a record that later lands resolves its open entries.
+
+Decisions stick: an entry a person resolved or ignored stays closed when the same record fails
+again unchanged (same payload fingerprint, same mapping version), as a backfill over the same
+records does. A changed record or mapping opens a new entry whose ``previous_id`` names the
+closed one.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from sync.store.error_fingerprints import payload_fingerprint
 from sync.store.id_lists import one_of
-from sync.store.schema import ErrorStage, ErrorStatus, error_queue, utc_now
+from sync.store.schema import ErrorStage, ErrorStatus, error_attempts, error_queue, utc_now
 
 _ACTIVE = (ErrorStatus.OPEN.value, ErrorStatus.RETRYING.value)
+_CLOSED = (ErrorStatus.RESOLVED.value, ErrorStatus.IGNORED.value)
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,8 @@ class QueuedError:
     canonical_id: str | None = None
     target_system: str = ""
     code: str = ""
+    # The fingerprint of the mapping that produced the failure: a new one reopens a decision.
+    mapping_version: str = ""
 
 
 @dataclass(frozen=True)
@@ -56,23 +65,28 @@ class ErrorRow:
     status: ErrorStatus
     created_at: datetime
     updated_at: datetime
+    canonical_id: str | None = None
+    flow: str = ""
+    source_object: str = ""
+    closed_by: str | None = None
+    previous_id: int | None = None
 
 
-def _same_record(
-    entity: str, source_system: str, source_id: str, target_system: str
-) -> sa.ColumnElement[bool]:
+def _same_record(error: QueuedError, statuses: tuple[str, ...]) -> sa.ColumnElement[bool]:
     return sa.and_(
-        error_queue.c.entity == entity,
-        error_queue.c.source_system == source_system,
-        error_queue.c.source_id == source_id,
-        error_queue.c.target_system == target_system,
-        error_queue.c.status.in_(_ACTIVE),
+        error_queue.c.entity == error.entity,
+        error_queue.c.source_system == error.source_system,
+        error_queue.c.source_id == error.source_id,
+        error_queue.c.target_system == error.target_system,
+        error_queue.c.status.in_(statuses),
     )
 
 
 def queue_error(connection: sa.Connection, error: QueuedError, run_id: int) -> None:
-    """Add the failure to the queue, or bump the open entry for the same record and target."""
+    """Add the failure to the queue, bump the open entry of the same record and target, or
+    leave a person's decision closed when the record and its mapping are unchanged."""
     now = utc_now()
+    fingerprint = payload_fingerprint(error.stage.value, error.payload)
     details = {
         "run_id": run_id,
         "canonical_id": error.canonical_id,
@@ -81,17 +95,23 @@ def queue_error(connection: sa.Connection, error: QueuedError, run_id: int) -> N
         "code": error.code,
         "message": error.message,
         "payload": error.payload,
+        "payload_fingerprint": fingerprint,
+        "mapping_version": error.mapping_version,
         "updated_at": now,
     }
-    match = _same_record(error.entity, error.source_system, error.source_id, error.target_system)
-    bumped = connection.execute(
-        sa.update(error_queue)
-        .where(match)
-        .values(attempts=error_queue.c.attempts + 1, status=ErrorStatus.OPEN.value, **details)
-    )
-    if bumped.rowcount:
+    active = _latest(connection, _same_record(error, _ACTIVE))
+    if active is not None:
+        connection.execute(
+            sa.update(error_queue)
+            .where(error_queue.c.id == active.id)
+            .values(attempts=error_queue.c.attempts + 1, status=ErrorStatus.OPEN.value, **details)
+        )
+        _add_attempt(connection, active.id, error, run_id)
         return
-    connection.execute(
+    closed = _latest(connection, _same_record(error, _CLOSED))
+    if closed is not None and _decision_holds(closed, fingerprint, error.mapping_version):
+        return
+    inserted = connection.execute(
         sa.insert(error_queue).values(
             flow=error.flow,
             entity=error.entity,
@@ -102,7 +122,55 @@ def queue_error(connection: sa.Connection, error: QueuedError, run_id: int) -> N
             attempts=1,
             status=ErrorStatus.OPEN.value,
             created_at=now,
+            previous_id=closed.id if closed is not None else None,
             **details,
+        )
+    ).inserted_primary_key
+    assert inserted is not None
+    _add_attempt(connection, int(inserted[0]), error, run_id)
+
+
+@dataclass(frozen=True)
+class _Earlier:
+    """The newest entry of a record and target, as far as the next failure needs it."""
+
+    id: int
+    closed_by: str | None
+    payload_fingerprint: str | None
+    mapping_version: str | None
+
+
+def _latest(connection: sa.Connection, match: sa.ColumnElement[bool]) -> _Earlier | None:
+    columns = (
+        error_queue.c.id,
+        error_queue.c.closed_by,
+        error_queue.c.payload_fingerprint,
+        error_queue.c.mapping_version,
+    )
+    query = sa.select(*columns).where(match).order_by(error_queue.c.id.desc()).limit(1)
+    row = connection.execute(query).first()
+    return _Earlier(*row) if row is not None else None
+
+
+def _decision_holds(closed: _Earlier, fingerprint: str, mapping_version: str) -> bool:
+    # Only a person's decision sticks; an entry closed because the record landed says nothing
+    # about a new failure.
+    return (
+        closed.closed_by is not None
+        and closed.payload_fingerprint == fingerprint
+        and (closed.mapping_version or "") == mapping_version
+    )
+
+
+def _add_attempt(connection: sa.Connection, error_id: int, error: QueuedError, run_id: int) -> None:
+    connection.execute(
+        sa.insert(error_attempts).values(
+            error_id=error_id,
+            run_id=run_id,
+            at=utc_now(),
+            error_class=error.error_class,
+            code=error.code,
+            message=error.message,
         )
     )
 
@@ -204,6 +272,11 @@ def _row(row: sa.Row[Any]) -> ErrorRow:
         status=ErrorStatus(row.status),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        canonical_id=row.canonical_id,
+        flow=row.flow,
+        source_object=row.source_object,
+        closed_by=row.closed_by,
+        previous_id=row.previous_id,
     )
 
 
@@ -224,14 +297,24 @@ def list_errors(
     return [_row(row) for row in connection.execute(query)]
 
 
-def set_status(connection: sa.Connection, ids: Sequence[int], status: ErrorStatus) -> int:
-    """Resolve or ignore entries by hand (or reopen them); returns how many changed."""
+def set_status(
+    connection: sa.Connection,
+    ids: Sequence[int],
+    status: ErrorStatus,
+    closed_by: str | None = None,
+) -> int:
+    """Resolve or ignore entries by hand (or reopen them); returns how many changed.
+
+    ``closed_by`` names the person who closed them: their decision then sticks (see the module
+    docstring). Reopening clears it.
+    """
     if not ids:
         return 0
+    closing = status.value in _CLOSED
     result = connection.execute(
         sa.update(error_queue)
         .where(error_queue.c.id.in_(list(ids)))
-        .values(status=status.value, updated_at=utc_now())
+        .values(status=status.value, updated_at=utc_now(), closed_by=closed_by if closing else None)
     )
     return int(result.rowcount)
 

@@ -260,6 +260,20 @@ job_leases = sa.Table(
     sa.Column("released_at", UtcDateTime(), nullable=True),
 )
 
+# One row per failed attempt of an error-queue entry: when, in which run, and why, so a person
+# sees how a record kept failing (the entry itself holds only the latest reason).
+error_attempts = sa.Table(
+    "error_attempts",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("error_id", sa.Integer(), nullable=False, index=True),
+    sa.Column("run_id", sa.Integer(), nullable=True),
+    sa.Column("at", UtcDateTime(), nullable=False),
+    sa.Column("error_class", sa.String(60), nullable=False),
+    sa.Column("code", sa.String(80), nullable=False, server_default=""),
+    sa.Column("message", sa.Text(), nullable=False),
+)
+
 # Every action a person took (console user, API token or the CLI's operating-system user): who,
 # when, what and the note, written in the same transaction as the action itself.
 audit_log = sa.Table(

@@ -45,7 +45,7 @@ _INDEXES = (
 
 
 def upgrade() -> None:
-    """Create audit_log and audit_records, add the error queue's columns and the indexes."""
+    """Create the audit and attempt tables, add the error queue's columns and the indexes."""
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -70,6 +70,17 @@ def upgrade() -> None:
     )
     for column in ("audit_id", "error_id", "canonical_id", "source_id"):
         op.create_index(f"ix_audit_records_{column}", "audit_records", [column])
+    op.create_table(
+        "error_attempts",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("error_id", sa.Integer(), nullable=False),
+        sa.Column("run_id", sa.Integer(), nullable=True),
+        sa.Column("at", UtcDateTime(), nullable=False),
+        sa.Column("error_class", sa.String(60), nullable=False),
+        sa.Column("code", sa.String(80), nullable=False, server_default=""),
+        sa.Column("message", sa.Text(), nullable=False),
+    )
+    op.create_index("ix_error_attempts_error_id", "error_attempts", ["error_id"])
     with op.batch_alter_table("error_queue") as batch:
         batch.add_column(sa.Column("payload_fingerprint", sa.String(64), nullable=True))
         batch.add_column(sa.Column("mapping_version", sa.String(64), nullable=True))
@@ -86,5 +97,6 @@ def downgrade() -> None:
     with op.batch_alter_table("error_queue") as batch:
         for column in reversed(_ERROR_COLUMNS):
             batch.drop_column(column)
+    op.drop_table("error_attempts")
     op.drop_table("audit_records")
     op.drop_table("audit_log")
