@@ -255,7 +255,8 @@ class ErrorFilter:
         return conditions
 
 
-def _row(row: sa.Row[Any]) -> ErrorRow:
+def error_row(row: sa.Row[Any]) -> ErrorRow:
+    """An error-queue row as :class:`ErrorRow`."""
     return ErrorRow(
         id=row.id,
         run_id=row.run_id,
@@ -294,7 +295,7 @@ def list_errors(
     query = sa.select(error_queue).where(*chosen.where(utc_now())).order_by(error_queue.c.id.desc())
     if limit is not None:
         query = query.limit(limit)
-    return [_row(row) for row in connection.execute(query)]
+    return [error_row(row) for row in connection.execute(query)]
 
 
 def set_status(
@@ -351,7 +352,7 @@ def due_for_retry(
         ),
     )
     now = utc_now()
-    rows = [_row(row) for row in connection.execute(query)]
+    rows = [error_row(row) for row in connection.execute(query)]
     return [
         row
         for row in rows
