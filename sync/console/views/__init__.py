@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-routers: list[APIRouter] = []
+from sync.console.views import pages_conflicts, pages_runs
+
+routers: list[APIRouter] = [pages_conflicts.router, pages_runs.router]
