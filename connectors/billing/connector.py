@@ -33,6 +33,7 @@ from connectors.billing.json_profile import JsonProfile, idempotency_key
 from connectors.billing.profile_file import load_profile
 from connectors.billing.stripe.client import StripeHttpClient
 from connectors.billing.stripe.deletes import refuse_deletes_stripe_cannot_do
+from connectors.billing.stripe.events import probe_events
 from connectors.billing.stripe.lookup import LookupChoice
 from connectors.billing.stripe.profile import EXISTING_ID_KEY, StripeProfile
 from connectors.billing.stripe.terms import OrderTerms
@@ -145,6 +146,15 @@ class BillingConnector:
         next(iter(self._profile.read(self._client, "customers", None, 1)), None)
         if isinstance(self._profile, StripeProfile):
             self._lookup = self._profile.choose_lookup(self._client)
+
+    def check_events(self) -> bool:
+        """For the Stripe profile, one ``GET /v1/events`` (its billing reads follow events); True
+        when read, False for a profile without events. Raises AuthError naming the permission
+        a restricted key lacks."""
+        if not isinstance(self._profile, StripeProfile):
+            return False
+        probe_events(self._client)
+        return True
 
     def write(self, spec: WriteSpec, payloads: Sequence[Mapping[str, Any]]) -> list[WriteResult]:
         """Create or update each payload by external id; one bad record never stops the batch.

@@ -176,8 +176,12 @@ class BillingHttpClient:
             # The token may have been revoked early: fetch a new one and try again once.
             self._auth.invalidate()
             raise TransientError(f"{message} (token refused; fetching a new one)", system=SYSTEM)
-        if status in (401, 403):
+        if status == 401:
             hint = "the credentials were refused; check billing.api_key or billing.auth"
+            raise AuthError(f"{message} ({hint})", system=SYSTEM)
+        if status == 403:
+            # Authenticated, but not allowed: a restricted key lacking this resource's permission.
+            hint = "the key may not do this; give it the permission or use another key"
             raise AuthError(f"{message} ({hint})", system=SYSTEM)
         if status == 404:
             hint = "no such collection; check the mapping's target object and billing.base_url"

@@ -153,6 +153,12 @@ class BillingSandbox:
             self._state.stripe.search_enabled = enabled
             self._state.stripe.search_lag_seconds = lag_seconds
 
+    def set_stripe_events(self, *, enabled: bool = True) -> None:
+        """Refuse ``/v1/events`` with 403 (``enabled=False``), as Stripe refuses a restricted
+        key without the Events read permission; everything else still answers."""
+        with self._state.lock:
+            self._state.stripe.events_enabled = enabled
+
     def bill_pending_items(self, customer_id: str) -> dict[str, Any]:
         """Invoice the customer's pending invoice items, as Stripe's billing run would."""
         with self._state.lock:

@@ -183,7 +183,8 @@ def _finish(rows: list[CheckRow], as_json: bool) -> None:
         return
     first_line = failure.detail.splitlines()[0] if failure.detail else ""
     # One line, the problem then what to do, so the last line of any failure says both.
-    message = f"error: {failure.name}: {first_line}; next: {_NEXT_STEP.get(failure.exit_code, '')}"
+    next_step = failure.next_step or _NEXT_STEP.get(failure.exit_code, "")
+    message = f"error: {failure.name}: {first_line}; next: {next_step}"
     err_console.print(Text(message, style="red"))
     raise typer.Exit(failure.exit_code)
 

@@ -65,6 +65,8 @@ class CheckRow:
     status: CheckStatus
     detail: str
     exit_code: int = 0
+    # What to do next when the detail's own advice is all there is (else the exit code's).
+    next_step: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for ``--json``."""
@@ -117,6 +119,7 @@ def check_connections(settings: Settings, redactor: Redactor) -> Iterator[CheckR
             lookup = getattr(connector, "lookup_choice", None)
             if row.status is CheckStatus.OK and isinstance(lookup, LookupChoice):
                 yield _lookup_row(lookup, redactor)
+                yield from _events_row(connector, settings, redactor)
         if "salesforce" in reached:  # a field typo fails here, not on the first run
             yield check_mapped_fields(settings, connectors, reached, redactor)
 
@@ -148,6 +151,29 @@ def _lookup_row(lookup: LookupChoice, redactor: Redactor) -> CheckRow:
     """How the Stripe profile finds objects it has no id for (``billing.lookup``)."""
     status = CheckStatus.WARNING if lookup.fell_back else CheckStatus.OK
     return CheckRow("billing lookup", status, redactor.mask(lookup.detail))
+
+
+def _events_row(connector: Connector, settings: Settings, redactor: Redactor) -> Iterator[CheckRow]:
+    """Whether the Stripe key may read ``GET /v1/events``, which billing reads follow: a
+    failure where a flow reads from billing, else a warning (nothing needs events yet)."""
+    check_events = getattr(connector, "check_events", None)
+    if not callable(check_events):
+        return
+    name = "billing events"
+    try:
+        if not check_events():
+            return
+    except ConnectorError as error:
+        detail = redactor.mask(error.message)
+        if not any(flow.source == "billing" for flow in settings.flows):
+            yield CheckRow(name, CheckStatus.WARNING, f"{detail} (no flow reads billing yet)")
+        elif isinstance(error, AuthError):
+            again = "change the key's permissions, then run `revbridge check` again"
+            yield CheckRow(name, CheckStatus.FAILED, detail, EXIT_AUTH, next_step=again)
+        else:
+            yield _failed(name, detail, EXIT_UNREACHABLE)
+        return
+    yield _ok(name, "GET /v1/events readable (invoice, payment and refund changes)")
 
 
 def _probe(

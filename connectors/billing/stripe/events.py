@@ -15,6 +15,14 @@ from typing import Any
 from connectors.billing.http import ApiRequest, BillingHttpClient
 from connectors.billing.json_profile import json_object
 from connectors.billing.stripe.position import EventMark
+from connectors.errors import AuthError
+
+SYSTEM = "billing"
+EVENTS_HINT = (
+    "the billing reads (the receivables flow) follow events to learn of invoices paid, voided "
+    "or refunded; give the key Events: Read (Stripe Dashboard > Developers > API keys > edit "
+    "the restricted key), or use a key that has it"
+)
 
 _MAX_LIMIT = 100
 _Names = Callable[[str, Mapping[str, Any]], Iterable[str]]
@@ -83,6 +91,16 @@ def newest_event(client: BillingHttpClient, collection: str) -> tuple[EventMark 
     answer = json_object(client.send(ApiRequest("GET", "/v1/events", params=params)))
     data = list(answer.get("data") or [])
     return (_mark(data[0]) if data else None), 1
+
+
+def probe_events(client: BillingHttpClient) -> None:
+    """One ``GET /v1/events?limit=1``; raises AuthError saying what to do when the key may not
+    read events (a restricted key without the Events read permission answers 403)."""
+    try:
+        client.send(ApiRequest("GET", "/v1/events", params=[("limit", "1")]))
+    except AuthError:
+        message = f"GET /v1/events refused: the API key may not read events; {EVENTS_HINT}"
+        raise AuthError(message, system=SYSTEM) from None
 
 
 def read_events(client: BillingHttpClient, collection: str, after: EventMark | None) -> EventsRead:

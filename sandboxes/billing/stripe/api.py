@@ -7,8 +7,9 @@ Form-encoded bodies, Stripe's error object, ``Idempotency-Key`` replay with the 
 (:mod:`sandboxes.billing.stripe.events`). Search can be switched off
 (``/v1/*/search`` answers 404, as on Stripe-compatible servers without the Search API) or made
 to lag, as Stripe's does: an object shows in search results only ``search_lag_seconds`` after
-it was created. Every request is logged (method, path, parameters, ``Stripe-Version``) so tests
-can hold it against Stripe's real OpenAPI spec.
+it was created. Events can be refused with 403, as Stripe refuses a restricted key without
+the Events read permission. Every request is logged (method, path, parameters,
+``Stripe-Version``) so tests can hold it against Stripe's real OpenAPI spec.
 """
 
 from __future__ import annotations
@@ -38,6 +39,16 @@ _EMBEDDED_LINES = 10
 _READ_ONLY = frozenset({"invoices", "charges", "credit_notes", "payment_intents", "events"})
 
 
+def _no_events_permission() -> ApiError:
+    # Stripe's answer to a restricted key without the Events read permission.
+    message = (
+        "The provided key 'rk_test_*********sbox' does not have the required permissions for "
+        "this endpoint on account 'acct_sandbox'. Having the 'rak_event_read' permission would "
+        "allow this request to continue."
+    )
+    return ApiError(403, "", "", message)
+
+
 @dataclass(frozen=True)
 class StripeRequest:
     """One logged request: method, path (below ``/stripe``) and parameter names."""
@@ -62,6 +73,7 @@ class StripeState(StripeStore):
     requests: list[StripeRequest] = field(default_factory=list)
     search_enabled: bool = True
     search_lag_seconds: float = 0.0
+    events_enabled: bool = True
     clock: Callable[[], float] = time.monotonic
     _idempotent: dict[str, tuple[str, int, dict[str, Any]]] = field(default_factory=dict)
     _created_at: dict[str, float] = field(default_factory=dict)
@@ -117,6 +129,8 @@ class StripeState(StripeStore):
         if len(parts) < 2 or parts[0] != "v1" or parts[1] not in OBJECT_NAMES:
             raise self._unrecognized(method, path)
         collection, rest = parts[1], parts[2:]
+        if collection == "events" and not self.events_enabled:
+            raise _no_events_permission()
         if method == "GET" and not rest:
             return 200, self.list(collection, query)
         if method == "GET" and rest == ["search"]:
