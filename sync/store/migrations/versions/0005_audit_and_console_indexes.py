@@ -36,6 +36,7 @@ _INDEXES = (
     ("ix_error_queue_canonical_id", "error_queue", ["canonical_id"]),
     ("ix_error_queue_run_id", "error_queue", ["run_id"]),
     ("ix_xref_external_id", "xref", ["external_id"]),
+    ("ix_xref_canonical_id", "xref", ["canonical_id"]),
     ("ix_canonical_records_source_id", "canonical_records", ["source_id"]),
     ("ix_conflict_log_status_id", "conflict_log", ["status", "id"]),
     ("ix_conflict_log_run_id", "conflict_log", ["run_id"]),
