@@ -312,6 +312,17 @@ _BILLING = (
         _picklist("blng__PaymentType__c", "Credit Card", "ACH", "Wire", "Check", "Cash"),
         _formula("blng__Balance__c", "currency", precision=18, scale=2),
         _text("blng__Notes__c", 32768, type="textarea"), _CURRENCY, _REVBRIDGE_ID,
+    ), (ChildRelationship("blng__PaymentAllocationInvoices__r",
+                          "blng__PaymentAllocationInvoice__c", "blng__Payment__c"),)),
+    # The part of a payment applied to one invoice; the package rolls live allocations up into
+    # the invoice's and the payment's balances.
+    ObjectDef("blng__PaymentAllocationInvoice__c", "a2f", (
+        *_SYSTEM_FIELDS, _readonly("Name", "string", **_AUTO_NAME),
+        _ref("blng__Payment__c", "blng__Payment__c", "blng__Payment__r", nillable=False,
+             updateable=False),
+        _ref("blng__Invoice__c", "blng__Invoice__c", "blng__Invoice__r", nillable=False),
+        _money("blng__Amount__c", nillable=False),
+        _picklist("blng__Type__c", "Allocation", "Unallocation"), _CURRENCY, _REVBRIDGE_ID,
     )),
     ObjectDef("blng__CreditNote__c", "a2e", (
         *_SYSTEM_FIELDS, _readonly("Name", "string", **_AUTO_NAME),

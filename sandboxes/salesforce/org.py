@@ -9,7 +9,7 @@ import random
 import threading
 from typing import Any
 
-from sandboxes.salesforce.blng_rollups import roll_up_invoices
+from sandboxes.salesforce.blng_rollups import roll_up_allocations, roll_up_invoices
 from sandboxes.salesforce.cpq_records import seed_cpq_records
 from sandboxes.salesforce.cpq_seed import (
     IdFactory,
@@ -239,6 +239,16 @@ class SandboxOrg:
             record["LastModifiedDate"] = record["SystemModstamp"] = stamp
         if object_name == "blng__InvoiceLine__c":
             roll_up_invoices(self.records, {r["blng__Invoice__c"] for r in changed})
+        elif object_name == "blng__Invoice__c":
+            roll_up_invoices(self.records, {r["Id"] for r in changed})
+        elif object_name == "blng__Payment__c":
+            roll_up_allocations(self.records, (), {r["Id"] for r in changed})
+        elif object_name == "blng__PaymentAllocationInvoice__c":
+            roll_up_allocations(
+                self.records,
+                {r["blng__Invoice__c"] for r in changed},
+                {r["blng__Payment__c"] for r in changed},
+            )
         if object_name not in ("Order", "OrderItem"):
             return
         order_ids = {r["OrderId"] if object_name == "OrderItem" else r["Id"] for r in changed}

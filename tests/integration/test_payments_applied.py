@@ -4,7 +4,9 @@ Quote-to-cash first puts accounts and orders in the ERP; finance then invoices t
 there and pays them through the real ERP connector, each payment applied to its invoice (its
 ``applyList``), so the ERP sandbox lowers the invoice's ``amountRemaining`` as NetSuite does.
 A ``receivables`` run carries the balances (``Revbridge_Balance__c``) and the payments, linked
-to the invoices they pay (``blng__Invoice__c``), to Salesforce.
+to the invoices they pay (``blng__Invoice__c``) and allocated to them as Billing does
+(``blng__PaymentAllocationInvoice__c``, which the org rolls up into ``blng__Balance__c``), to
+Salesforce.
 """
 
 from __future__ import annotations
@@ -158,6 +160,101 @@ def test_a_paid_and_a_part_paid_invoice_reach_salesforce_at_their_balances(
     assert amounts == {Decimal(paid.invoice["total"]), part_of(part_paid.invoice)}
 
 
+def _native_balance(ledger: Ledger, billed: BilledOrder) -> Decimal:
+    """The invoice's balance as Salesforce Billing rolls it up from its allocations."""
+    row = ledger.salesforce("blng__Invoice__c")[billed.invoice["tranId"]]
+    return Decimal(str(row["blng__Balance__c"]))
+
+
+def _allocations(ledger: Ledger) -> list[tuple[str, str, Decimal]]:
+    """(payment id, invoice id, amount) of every live allocation in Salesforce."""
+    rows = ledger.sandboxes.salesforce.records("blng__PaymentAllocationInvoice__c")
+    return sorted(
+        (r["blng__Payment__c"], r["blng__Invoice__c"], Decimal(str(r["blng__Amount__c"])))
+        for r in rows
+        if not r["IsDeleted"]
+    )
+
+
+def test_payments_are_allocated_to_their_invoices_and_billing_balances_follow(
+    ledger: Ledger,
+) -> None:
+    paid, part_paid, unpaid = ledger.bill(paid=1, part_paid=1)
+
+    assert ledger.run().rejected == 0
+
+    invoices = ledger.salesforce("blng__Invoice__c")
+    payments = ledger.salesforce("blng__Payment__c")
+    assert _allocations(ledger) == sorted(
+        (payments[_stored_payment_id(ledger, b)]["Id"], invoices[b.invoice["tranId"]]["Id"], paid)
+        for b, paid in (
+            (paid, Decimal(paid.invoice["total"])),
+            (part_paid, part_of(part_paid.invoice)),
+        )
+    )
+    # Billing's own balance agrees with the ERP's, so reports built on it are right too.
+    assert [_native_balance(ledger, b) for b in (paid, part_paid, unpaid)] == [
+        ledger.balance(b) for b in (paid, part_paid, unpaid)
+    ]
+    assert _native_balance(ledger, paid) == 0
+    assert {Decimal(str(p["blng__Balance__c"])) for p in payments.values()} == {Decimal(0)}
+
+    # A second run, and the payments sent again, leave one allocation per invoice paid.
+    again = [b.payment for b in (paid, part_paid) if b.payment]
+    assert all(result.ok for result in ledger.write_erp("CustomerPayment", again))
+    ledger.run()
+    assert len(_allocations(ledger)) == 2
+
+
+def test_one_payment_of_two_invoices_reaches_salesforce_allocated_to_both(
+    ledger: Ledger,
+) -> None:
+    (first,) = ledger.bill(paid=0, part_paid=0)[:1]
+    second = {**_second_invoice(ledger, first), "currency": first.invoice["currency"]}
+    (written,) = ledger.write_erp("Invoice", [second])
+    on_second = Decimal("7.50")
+    payment = erp_payment(first.invoice, first.invoice_id)
+    payment["externalId"] = "PAY-BOTH"
+    payment["payment"] = str(Decimal(first.invoice["total"]) + on_second)
+    payment["applyList"]["apply"].append(
+        {"apply": True, "doc": written.target_id, "amount": str(on_second)}
+    )
+    assert ledger.write_erp("CustomerPayment", [payment])[0].ok
+
+    summary = ledger.run()
+
+    assert summary.rejected == 0, summary.message
+    invoices = ledger.salesforce("blng__Invoice__c")
+    (landed,) = ledger.salesforce("blng__Payment__c").values()
+    # Paying several invoices, it names none itself: its allocations say which.
+    assert landed["blng__Invoice__c"] is None
+    assert _allocations(ledger) == sorted(
+        [
+            (
+                landed["Id"],
+                invoices[first.invoice["tranId"]]["Id"],
+                Decimal(first.invoice["total"]),
+            ),
+            (landed["Id"], invoices[second["tranId"]]["Id"], on_second),
+        ]
+    )
+    assert _native_balance(ledger, first) == 0
+    second_row = invoices[second["tranId"]]
+    assert Decimal(str(second_row["blng__Balance__c"])) == Decimal(second["total"]) - on_second
+    assert Decimal(str(second_row["Revbridge_Balance__c"])) == Decimal(second["total"]) - on_second
+
+
+def _stored_payment_id(ledger: Ledger, billed: BilledOrder) -> str:
+    assert billed.payment is not None
+    (canonical_id,) = [
+        canonical_id
+        for canonical_id, payment in ledger.stored("payment").items()
+        if payment["source"]["id"]
+        == _erp_id(ledger, "CustomerPayment", billed.payment["externalId"])
+    ]
+    return canonical_id
+
+
 def test_a_payment_recorded_after_the_first_sync_lowers_the_balance_on_the_next_run(
     ledger: Ledger,
 ) -> None:
@@ -254,14 +351,18 @@ def test_a_payment_of_an_invoice_not_synced_yet_waits_for_it_and_then_lands(
 
 def _odd_invoice(ledger: Ledger, billed: BilledOrder) -> dict[str, Any]:
     """A new invoice of ``billed``'s order, in a currency the ERP mapping does not map."""
+    return {**_second_invoice(ledger, billed), "currency": {"internalId": "99"}}
+
+
+def _second_invoice(ledger: Ledger, billed: BilledOrder) -> dict[str, Any]:
+    """A second invoice of ``billed``'s order (so of the same customer)."""
     with ledger.store.engine.connect() as connection:
         order = next(
             r.payload for b in iter_stored(connection, "order") for r in b
             if r.canonical_id == billed.order_id
         )  # fmt: skip
         refs = xref_entries(connection, "erp", [order["id"], order["account_id"]])
-    invoice = erp_invoice(order, {k: v.external_id for k, v in refs.items()}, 99)
-    return {**invoice, "currency": {"internalId": "99"}}
+    return erp_invoice(order, {k: v.external_id for k, v in refs.items()}, 99)
 
 
 def test_the_demo_ends_with_a_paid_and_a_part_paid_invoice_at_their_balances_in_salesforce(

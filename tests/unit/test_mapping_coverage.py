@@ -30,15 +30,16 @@ DEFAULT_COVERAGE = {
 }
 # Every canonical entity is mapped now; an entity added to the model starts here.
 UNMAPPED: set[str] = set()
-# Parent -> the lines that travel inside its payload. A payment's applications travel as the
-# invoice it pays (its invoice_id, when it pays one), not as records of their own.
+# Parent -> the lines that travel inside its payload (to Salesforce, a payment's applications
+# travel as Billing's allocations, written with it).
 LINES = {
     "order": "order_line",
     "quote": "quote_line",
     "invoice": "invoice_line",
     "payment": "payment_application",
 }
-# Entities no mapping writes as records of their own: they travel inside their parent's.
+# Entities the Stripe profile writes as no record of their own: a Stripe payment pays the one
+# invoice it names.
 CARRIED = {"payment_application"}
 
 
@@ -119,6 +120,8 @@ SALESFORCE_BILLING_OBJECTS = {
     "invoice": "blng__Invoice__c",
     "invoice_line": "blng__InvoiceLine__c",
     "payment": "blng__Payment__c",
+    # A payment's applications, written with it as Billing's allocations.
+    "payment_application": "blng__PaymentAllocationInvoice__c",
     "credit_memo": "blng__CreditNote__c",
 }
 
@@ -126,7 +129,7 @@ SALESFORCE_BILLING_OBJECTS = {
 def test_salesforce_mapping_covers_every_canonical_entity() -> None:
     salesforce = load_mapping_set().system("salesforce").entities
 
-    assert set(salesforce) | CARRIED == set(ENTITIES)
+    assert set(salesforce) == set(ENTITIES)
     written = {name: m.object_name for name, m in salesforce.items() if not m.system_of_record}
     assert written == SALESFORCE_BILLING_OBJECTS
     assert {salesforce[name].external_id_field for name in written} == {"Revbridge_Id__c"}
