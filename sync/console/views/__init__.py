@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from sync.console.views import pages_conflicts, pages_runs
+from sync.console.views import pages_conflicts, pages_errors, pages_runs
 
-routers: list[APIRouter] = [pages_conflicts.router, pages_runs.router]
+routers: list[APIRouter] = [pages_conflicts.router, pages_errors.router, pages_runs.router]
