@@ -53,10 +53,11 @@ def finish_run(
 def find_run(connection: sa.Connection, run_id: int) -> RunRow | None:
     """The run with id ``run_id``, or None."""
     row = connection.execute(sa.select(runs).where(runs.c.id == run_id)).first()
-    return _run_row(row) if row is not None else None
+    return run_row(row) if row is not None else None
 
 
-def _run_row(row: sa.Row[Any]) -> RunRow:
+def run_row(row: sa.Row[Any]) -> RunRow:
+    """A runs row as :class:`RunRow`."""
     return RunRow(
         id=row.id,
         flow=row.flow,
@@ -71,4 +72,4 @@ def _run_row(row: sa.Row[Any]) -> RunRow:
 def recent_runs(connection: sa.Connection, limit: int = 20) -> list[RunRow]:
     """The newest runs first."""
     query = sa.select(runs).order_by(runs.c.id.desc()).limit(limit)
-    return [_run_row(row) for row in connection.execute(query)]
+    return [run_row(row) for row in connection.execute(query)]
