@@ -1,7 +1,9 @@
 """``revbridge mappings ...``: tools for the admins who own the YAML mappings.
 
-Exit codes: 0 ok; 1 findings (check problems, failing fixtures, ``diff --exit-code`` changes);
-2 usage or configuration errors (bad options, invalid config or mappings, no store, offline).
+Exit codes: 0 ok; 1 findings about mappings that load (failing fixtures, ``diff --exit-code``
+changes); 2 invalid mappings (every ``mappings check`` problem, a field name the system lacks
+included: the exit ``run`` and ``check`` give for the same mistake) and usage or configuration
+errors (bad options, invalid config, broken fixture files, no store, offline).
 """
 
 from __future__ import annotations
@@ -10,16 +12,13 @@ import json
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated
 
 import typer
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from connectors.erp.connector import ErpConnector
-from connectors.erp.records import record_kind
 from connectors.errors import ConnectorError
-from connectors.salesforce.connector import SalesforceConnector
 from mappings.errors import MappingConfigError
 from mappings.loader import (
     check_mapping_files,
@@ -34,6 +33,7 @@ from mappings.mapping_set import MappingSet
 from mappings.spec import mapping_json_schema
 from mappings.upgrade import declares_old_format, upgrade_text
 from sync.cli.common import ConfigOption, DatabaseOption, JsonOption, console, fail, settings_from
+from sync.cli.mapping_check import check_json, check_live_fields, print_check
 from sync.cli.mapping_report import fixture_lines, impact_samples, impact_table, preview_panels
 from sync.engine.connections import open_connectors
 from sync.engine.resolver import StoreRefResolver
@@ -41,9 +41,8 @@ from sync.store import Store
 from sync.store.database import StoreError
 from sync.tools.fixtures import FixtureFileError, fixture_files, load_fixtures, run_fixture
 from sync.tools.impact import analyse_impact
-from sync.tools.live_check import LiveReport, RecordType, check_live
+from sync.tools.live_check import LiveReport
 from sync.tools.payload_values import jsonable
-from sync.tools.positions import MappingPositions
 from sync.tools.preview import PreviewError, preview_record, source_mapping_for
 from sync.tools.revisions import RevisionError, export_mapping_files
 
@@ -113,61 +112,16 @@ def check(
     if live and problems:
         report.notes.append("live checks skipped: fix the problems above first")
     elif live and config is not None:
-        live_report = _check_live(paths, config)
+        live_report = check_live_fields(paths, _load(paths), config)
         report.problems += live_report.problems
         report.notes += live_report.notes
     if as_json:
-        print(json.dumps(_check_json(paths, report)))
+        print(json.dumps(check_json(paths, report)))
     else:
-        _print_check(paths, report)
+        print_check(paths, report)
     if report.problems:
-        raise typer.Exit(1)
-
-
-def _check_live(paths: Sequence[Path], config: Path) -> LiveReport:
-    settings = settings_from(config)
-    mappings = _load(paths)
-    try:
-        with open_connectors(settings) as connectors:
-            salesforce, erp = connectors["salesforce"], connectors["erp"]
-            return check_live(
-                mappings,
-                MappingPositions(paths),
-                salesforce.describe if isinstance(salesforce, SalesforceConnector) else None,
-                _erp_record_types(erp) if isinstance(erp, ErpConnector) else None,
-            )
-    except ConnectorError as error:
-        raise fail(f"live check stopped: {error}") from None
-
-
-def _erp_record_types(connector: ErpConnector) -> RecordType:
-    """The connector's SuiteTalk record types by object name (zeep types from its WSDL)."""
-    public = getattr(connector, "record_type", None)
-    if callable(public):
-        return cast(RecordType, public)
-    soap = connector._soap  # until ErpConnector offers record_type(object_name) itself
-    return lambda name: soap.type(record_kind(name).namespace, name)
-
-
-def _check_json(paths: Sequence[Path], report: LiveReport) -> dict[str, object]:
-    return {
-        "files": [str(path) for path in paths],
-        "problems": [
-            {"file": p.file, "line": p.line, "column": p.column, "message": p.message}
-            for p in report.problems
-        ],
-        "notes": report.notes,
-    }
-
-
-def _print_check(paths: Sequence[Path], report: LiveReport) -> None:
-    for problem in report.problems:
-        console.print(str(problem), highlight=False, markup=False, soft_wrap=True)
-    for note in report.notes:
-        console.print(f"note: {note}", style="yellow", highlight=False, markup=False)
-    count = len(report.problems)
-    summary = f"{count} problem{'s' * (count != 1)} in {len(paths)} mapping files"
-    console.print(summary if count else f"{len(paths)} mapping files, no problems", style="bold")
+        # Invalid mappings stop `run` and `check` with 2; the linter of the same files agrees.
+        raise typer.Exit(2)
 
 
 @mappings_app.command()
@@ -385,7 +339,7 @@ def upgrade(
         for problem in problems:
             console.print(str(problem), highlight=False, markup=False, soft_wrap=True)
         console.print("nothing rewritten: fix these problems first", style="bold")
-        raise typer.Exit(1)
+        raise typer.Exit(2)
     for path in paths:
         upgraded = upgrade_text(path.read_text(encoding="utf-8"))
         if upgraded is None:

@@ -110,15 +110,24 @@ def _mapping_bomb(project: Project) -> None:
     project.write(mappings_dir="mappings")
 
 
-def _field_typo(project: Project) -> None:
-    mappings = project.folder / "mappings"
-    mappings.mkdir()
-    for shipped in shipped_mapping_files():
-        text = shipped.read_text(encoding="utf-8")
-        if shipped.name == "salesforce.yaml":
-            text = text.replace("{path: BillingCity}", "{path: BillingCty}", 1)
-        (mappings / shipped.name).write_text(text, encoding="utf-8")
-    project.write(mappings_dir="mappings")
+def _salesforce_mapping_edit(old: str, new: str) -> Callable[[Project], None]:
+    """The shipped mappings in the project's own folder, with one edit to salesforce.yaml."""
+
+    def setup(project: Project) -> None:
+        mappings = project.folder / "mappings"
+        mappings.mkdir()
+        for shipped in shipped_mapping_files():
+            text = shipped.read_text(encoding="utf-8")
+            if shipped.name == "salesforce.yaml":
+                text = text.replace(old, new, 1)
+            (mappings / shipped.name).write_text(text, encoding="utf-8")
+        project.write(mappings_dir="mappings")
+
+    return setup
+
+
+_field_typo = _salesforce_mapping_edit("{path: BillingCity}", "{path: BillingCty}")
+_mapping_key_typo = _salesforce_mapping_edit("{path: BillingCity}", "{pth: BillingCity}")
 
 
 def _lease_held(project: Project) -> None:
@@ -202,6 +211,13 @@ MISTAKES = [
             stderr_holds=("aliases expand this document",)),
     Mistake("a field name typo in a Salesforce mapping: check", ("check", C, CFG), 2,
             ("mapped fields", "has no field 'BillingCty'", "next: fix"), _field_typo),
+    # The same typo, the same exit from the mappings' own check (the README's table says 2).
+    Mistake("a field name typo in a Salesforce mapping: mappings check --live",
+            ("mappings", "check", "--live", C, CFG), 2,
+            ("1 problem in", "fix each at its file:line:col", "revbridge mappings check"),
+            _field_typo),
+    Mistake("an unknown key in a mapping: mappings check", ("mappings", "check", C, CFG), 2,
+            ("1 problem in", "fix each at its file:line:col"), _mapping_key_typo),
     Mistake("missing config file", ("run", C, "{folder}/nope.yaml"), 2,
             ("1 problem", "revbridge check"), stderr_holds=("cannot read the configuration",)),
     Mistake("unknown flow", ("run", "--flow", "nope", C, CFG), 2, ("no flow 'nope'", "configured:"),

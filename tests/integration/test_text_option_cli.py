@@ -52,7 +52,7 @@ def test_mappings_check_names_each_typo_at_file_line_column(tmp_path: Path) -> N
         app, ["mappings", "check", *map(str, sorted(mistyped.parent.glob("*.yaml")))]
     )
 
-    assert outcome.exit_code == 1, outcome.output  # `mappings check`: 1 means findings
+    assert outcome.exit_code == 2, outcome.output  # invalid mappings: 2, as `run` and `check`
     assert _positions(outcome.output, mistyped) == [
         f"{mistyped}:{text_line}:8:",
         f"{mistyped}:{name_line}:46:",

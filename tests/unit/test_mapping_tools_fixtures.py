@@ -84,7 +84,7 @@ def test_check_prints_every_problem_as_file_line_col(tmp_path: Path) -> None:
     other = tmp_path / "dup.yaml"
     other.write_text("system: y\nsystem: z\n")
     outcome = runner.invoke(app, ["mappings", "check", str(broken), str(other)])
-    assert outcome.exit_code == 1
+    assert outcome.exit_code == 2
     assert f"{broken}:4:1: tab in indentation" in outcome.output
     assert f"{other}:2:" in outcome.output
     assert "2 problems in 2 mapping files" in outcome.output

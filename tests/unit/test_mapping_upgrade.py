@@ -194,7 +194,7 @@ def test_mappings_upgrade_refuses_to_rewrite_files_with_problems(tmp_path: Path)
 
     outcome = CliRunner().invoke(app, ["mappings", "upgrade", str(tmp_path / "m")])
 
-    assert outcome.exit_code == 1
+    assert outcome.exit_code == 2  # invalid mappings, as `mappings check`
     assert "unknown key 'colour'" in outcome.output
     assert [path.read_text(encoding="utf-8") for path in paths] == [BILLING_V1, broken]
 
