@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from sync.cli import console as cli_console
 from sync.cli import history as cli_history
 from sync.cli import sandbox_commands
 from sync.cli import serve as cli_serve
@@ -32,6 +33,7 @@ from sync.cli.mappings import mappings_app
 from sync.cli.output import cap_logged_values
 from sync.cli.resend import resend
 from sync.cli.run import run
+from sync.cli.users import users_app
 from sync.service.logs import LogFormat, configure_logging
 
 app = typer.Typer(
@@ -45,11 +47,13 @@ app.add_typer(errors_app, name="errors")
 app.add_typer(db_app, name="db")
 app.add_typer(mappings_app, name="mappings")
 app.add_typer(conflicts_app, name="conflicts")
+app.add_typer(users_app, name="users")
 app.command()(backfill)
 app.command()(run)
 app.command()(resend)
 cli_setup.register(app)
 cli_serve.register(app)
+cli_console.register(app)
 cli_history.register(app)
 sandbox_commands.register(app)
 

@@ -1,4 +1,4 @@
-"""``revbridge serve``: every flow on its schedule until SIGTERM.
+"""``revbridge serve``: every flow on its schedule until SIGTERM, and the console on its port.
 
 ``serve`` exit codes: 0 stopped on SIGTERM/Ctrl-C after the runs in hand committed; 2 the
 configuration, a flow's schedule or the mappings are invalid, or the store can't be opened.
@@ -21,6 +21,7 @@ from sync.cli.common import (
     open_store,
     settings_from,
 )
+from sync.cli.console import console_app_for, quiet_server_loggers
 from sync.cli.output import cap_logged_values
 from sync.service.logs import LogFormat, configure_logging
 from sync.service.scheduler import InvalidSchedule, cron_trigger
@@ -51,7 +52,8 @@ def serve_command(
             "--metrics-port",
             min=0,
             max=65535,
-            help="Serve /metrics, /healthz and /readyz on this port (default: serve.metrics_port).",
+            help="Serve /metrics, /healthz, /readyz and the console on this port "
+            "(default: serve.metrics_port).",
         ),
     ] = None,
     run_now: Annotated[
@@ -69,12 +71,14 @@ def serve_command(
     cap_logged_values()
     for chatty in ("apscheduler", "alembic"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    quiet_server_loggers()
     mapping_set = mappings_for(settings)
     open_store(settings.database_url).close()  # exit 2 now if the store can't be opened
     options = ServeOptions(
         config_path=config,
         run_now=run_now,
         metrics_port=metrics_port if metrics_port is not None else settings.serve.metrics_port,
+        mounted=console_app_for,
     )
     try:
         serve(settings, mapping_set, options, stop_on_signals())

@@ -6,13 +6,20 @@ which names exist.
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _HASHER = PasswordHasher()
-_DUMMY_HASH = _HASHER.hash("not a password anyone has")
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; a megabyte "password" is an attack
+
+
+@cache
+def _dummy_hash() -> str:
+    # Made on first use, not at import: hashing costs a fifth of a second on purpose.
+    return _HASHER.hash("not a password anyone has")
 
 
 def hash_password(password: str) -> str:
@@ -25,9 +32,10 @@ def password_matches(password_hash: str | None, password: str) -> bool:
     if len(password) > MAX_PASSWORD_LENGTH:
         return False
     try:
-        return _HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        matches = _HASHER.verify(password_hash or _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return False
+    return matches and password_hash is not None
 
 
 def password_problem(password: str) -> str | None:

@@ -11,7 +11,7 @@ import ipaddress
 
 from fastapi import Request
 
-from config.settings import ConsoleSettings
+from config.console_settings import ConsoleSettings
 
 
 def _peer(request: Request) -> str:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from fastapi import Request, Response
 
-from config.settings import ConsoleSettings
+from config.console_settings import ConsoleSettings
 from sync.console.auth import SESSION_COOKIE
 from sync.console.proxies import is_https
 

@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -150,4 +151,25 @@ def configure_logging(
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
+    if log_format is LogFormat.JSON:
+        _route_stray_output()
     return handler
+
+
+def _route_stray_output() -> None:
+    """Send warnings and uncaught exceptions through logging, not bare to stderr.
+
+    Otherwise a thread's crash or a library's warning would print a plain-text traceback into
+    a ``--log-format json`` stream, which a log shipper can't parse.
+    """
+    logging.captureWarnings(True)
+    crashes = logging.getLogger("revbridge.crash")
+
+    def log_thread_crash(crash: threading.ExceptHookArgs) -> None:
+        if crash.exc_type is SystemExit or crash.exc_value is None:
+            return
+        thread = crash.thread.name if crash.thread is not None else "?"
+        exc_info = (crash.exc_type, crash.exc_value, crash.exc_traceback)
+        crashes.error("thread %s stopped on an uncaught exception", thread, exc_info=exc_info)
+
+    threading.excepthook = log_thread_crash

@@ -1,6 +1,7 @@
 """`revbridge serve`: wire the store, scheduler, runner, metrics endpoint and alerts, then wait.
 
-With the Stripe profile and ``billing.webhook_secrets`` set, the metrics port also takes Stripe's
+The metrics port serves the console too when the CLI mounts it (``ServeOptions.mounted``).
+With the Stripe profile and ``billing.webhook_secrets`` set, it also takes Stripe's
 webhooks (:mod:`sync.service.webhooks`): each verified event runs the flows whose source is
 billing at once, besides their schedule.
 
@@ -13,9 +14,12 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+
+from starlette.types import ASGIApp
 
 from config.redaction import secret_values
 from config.settings import Settings
@@ -33,6 +37,10 @@ from sync.store import Store
 
 log = logging.getLogger("revbridge.serve")
 
+# Builds an app to serve beside the endpoints (the console) over serve's own store; the CLI
+# hands it in, so the service never imports the console.
+MountedApp = Callable[[Store, Settings], ASGIApp]
+
 
 @dataclass(frozen=True)
 class ServeOptions:
@@ -41,6 +49,7 @@ class ServeOptions:
     config_path: Path | None = None
     run_now: bool = False
     metrics_port: int | None = None  # None: no HTTP endpoint; 0: any free port
+    mounted: MountedApp | None = None  # answers every path the endpoints don't
 
 
 class ServeError(Exception):
@@ -56,12 +65,14 @@ def _status_server(
 ) -> StatusServer | None:
     if options.metrics_port is None:
         return None
+    mounted = options.mounted(store, settings) if options.mounted is not None else None
     server = StatusServer(
         settings.serve.metrics_host,
         options.metrics_port,
         store,
         metrics,
         webhooks=_stripe_webhooks(settings, trigger),
+        mounted=mounted,
     )
     return server.start()
 

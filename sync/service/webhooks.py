@@ -121,7 +121,7 @@ def _event(body: bytes) -> dict[str, Any]:
 
 
 class Headers(Protocol):
-    """Request headers, looked up case-insensitively (``http.client.HTTPMessage``)."""
+    """Request headers, looked up case-insensitively (Starlette's ``Headers``)."""
 
     def get(self, name: str, /) -> str | None:
         """The header's value, or None."""
@@ -155,9 +155,14 @@ class StripeWebhookEndpoint:
         self._trigger = trigger
         self._max_body = max_body_bytes
 
+    @property
+    def max_body_bytes(self) -> int:
+        """The largest body this endpoint reads."""
+        return self._max_body
+
     def receive(self, headers: Headers, body: Body) -> WebhookReply:
         """Answer one ``POST /webhooks/stripe``."""
-        length = _content_length(headers)
+        length = content_length(headers)
         if length is None:
             log.warning("Stripe webhook refused: no usable Content-Length")
             return WebhookReply(HTTPStatus.LENGTH_REQUIRED, {"error": "length required"}, True)
@@ -180,7 +185,8 @@ class StripeWebhookEndpoint:
         return WebhookReply(HTTPStatus.OK, {"received": True})
 
 
-def _content_length(headers: Headers) -> int | None:
+def content_length(headers: Headers) -> int | None:
+    """The stated body length; None when there is none, or it is chunked or no plain number."""
     if headers.get("Transfer-Encoding"):
         return None
     raw = headers.get("Content-Length")

@@ -1,0 +1,102 @@
+"""``revbridge console``: the support console alone, on one port; no flow runs here.
+
+``console`` exit codes: 0 stopped by SIGTERM or Ctrl-C; 2 the configuration is invalid, the
+store can't be opened, or the address can't be listened on.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from starlette.types import ASGIApp
+
+from config.settings import Settings
+from sync.cli.common import DEFAULT_CONFIG, err_console, fail, open_store, settings_from
+from sync.cli.output import cap_logged_values
+from sync.service.http_server import HttpServer
+from sync.service.logs import LogFormat, configure_logging
+from sync.service.serve import stop_on_signals
+from sync.store import Store
+from sync.store.users import list_users
+
+log = logging.getLogger("revbridge.console")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's command to ``app``."""
+    app.command("console")(console_command)
+
+
+def console_app_for(store: Store, settings: Settings) -> ASGIApp:
+    """The console over ``store``, as `serve` and `console` mount it."""
+    # FastAPI loads only for the commands that serve the console, not for every command.
+    from sync.console.app import create_console_app  # noqa: PLC0415
+    from sync.console.context import ConsoleContext  # noqa: PLC0415
+
+    return create_console_app(ConsoleContext(store=store, settings=settings))
+
+
+def quiet_server_loggers() -> None:
+    """Keep uvicorn's start-up chatter out; its warnings (refused requests) stay."""
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _warn_about_exposure(host: str, settings: Settings) -> None:
+    if not _loopback(host) and not settings.console.trusted_proxies:
+        log.warning(
+            "the console listens on %s over plain http: put it behind an https reverse proxy "
+            "and list that proxy in console.trusted_proxies, so cookies are sent securely",
+            host,
+        )
+
+
+def console_command(
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="revbridge YAML configuration file.")
+    ] = DEFAULT_CONFIG,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8080,
+    log_format: Annotated[
+        LogFormat, typer.Option("--log-format", help="human lines, or one JSON object a line.")
+    ] = LogFormat.HUMAN,
+) -> None:
+    """Serve the support console (error queue, journeys, conflicts, runs) until SIGTERM."""
+    settings = settings_from(config)
+    configure_logging(log_format)
+    cap_logged_values()
+    quiet_server_loggers()
+    store = open_store(settings.database_url)
+    try:
+        server = HttpServer(console_app_for(store, settings), host, port)
+    except OSError as error:
+        store.close()
+        raise fail(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    _warn_about_exposure(host, settings)
+    if not list_users(store):
+        hint = f"revbridge users add NAME --role admin -c {config}"
+        err_console.print(f"no console users yet: add one with `{hint}`", markup=False)
+    stop: threading.Event = stop_on_signals()
+    server.start()
+    shown = f"[{host}]" if ":" in host else host
+    log.info("console at http://%s:%d/", shown, server.port, extra={"port": server.port})
+    err_console.print(f"console at http://{shown}:{server.port}/ (Ctrl-C stops it)", markup=False)
+    try:
+        while not stop.wait(1.0):  # timed: signal handlers run between waits
+            pass
+    finally:
+        server.stop()
+        store.close()
