@@ -332,6 +332,20 @@ class ServeSettings(_Section):
         default="127.0.0.1", description="0.0.0.0 in a container, for Prometheus and probes."
     )
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    http_max_connections: int = Field(
+        default=2048,
+        ge=16,
+        le=65_536,
+        description="Connections the HTTP port (and `revbridge console`) holds at once; "
+        "past it, new requests get 503 at once.",
+    )
+    http_header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="A client that hasn't sent a whole request head within this long is "
+        "disconnected (slow or half-open connections).",
+    )
 
     @model_validator(mode="after")
     def _heartbeat_within_lease(self) -> ServeSettings:

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp
 from config.settings import Settings
 from sync.cli.common import DEFAULT_CONFIG, err_console, fail, open_store, settings_from
 from sync.cli.output import cap_logged_values
-from sync.service.http_server import HttpServer
+from sync.service.http_server import HttpLimits, HttpServer
 from sync.service.logs import LogFormat, configure_logging
 from sync.service.serve import stop_on_signals
 from sync.store import Store
@@ -81,7 +81,8 @@ def console_command(
     quiet_server_loggers()
     store = open_store(settings.database_url)
     try:
-        server = HttpServer(console_app_for(store, settings), host, port)
+        limits = HttpLimits.from_settings(settings.serve)
+        server = HttpServer(console_app_for(store, settings), host, port, limits=limits)
     except OSError as error:
         store.close()
         raise fail(f"cannot listen on {host}:{port}: {error.strerror or error}") from None

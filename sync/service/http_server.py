@@ -9,6 +9,7 @@ asyncio loop holds every connection, and:
   and says nothing, or half a header, would otherwise stay forever);
 - at most ``max_connections`` connections and requests at once (uvicorn's
   ``limit_concurrency``; beyond it, a 503 at once instead of a queue);
+- blocking handlers share ``worker_threads`` threads, however many clients wait;
 - idle keep-alive connections close after ``keep_alive_timeout``; a request head is at most
   ``max_header_bytes``; the listen backlog is ``backlog``.
 
@@ -25,9 +26,12 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+import anyio.to_thread
 import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from config.settings import ServeSettings
 
 log = logging.getLogger("revbridge.http")
 
@@ -42,6 +46,17 @@ class HttpLimits:
     max_header_bytes: int = 16 * 1024
     backlog: int = 1024
     shutdown_timeout: int = 5
+    # Threads for blocking handlers (the store's pages, /metrics, /readyz); the store's
+    # connection pool would make more wait anyway.
+    worker_threads: int = 16
+
+    @classmethod
+    def from_settings(cls, settings: ServeSettings) -> HttpLimits:
+        """The limits ``serve:`` configures; the rest as above."""
+        return cls(
+            header_timeout=settings.http_header_timeout_seconds,
+            max_connections=settings.http_max_connections,
+        )
 
 
 class _HeaderTimedH11(H11Protocol):
@@ -97,6 +112,21 @@ def _protocol(limits: HttpLimits) -> type[H11Protocol]:
     return type("HeaderTimedH11", (_HeaderTimedH11,), {"header_timeout": limits.header_timeout})
 
 
+class _WorkerThreadCap:
+    """Caps the thread pool Starlette runs blocking handlers in (anyio's default is 40)."""
+
+    def __init__(self, app: Any, threads: int) -> None:
+        self.app = app
+        self._threads = threads
+        self._capped = False
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if not self._capped:  # the limiter belongs to the running loop: set it from inside
+            anyio.to_thread.current_default_thread_limiter().total_tokens = self._threads
+            self._capped = True
+        await self.app(scope, receive, send)
+
+
 def _listening_socket(host: str, port: int, backlog: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.create_server((host, port), family=family, backlog=backlog)
@@ -115,7 +145,7 @@ class HttpServer:
         self.limits = limits or HttpLimits()
         self._socket = _listening_socket(host, port, self.limits.backlog)
         config = uvicorn.Config(
-            app,
+            _WorkerThreadCap(app, self.limits.worker_threads),
             http=_protocol(self.limits),
             loop="asyncio",
             lifespan="off",

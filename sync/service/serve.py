@@ -30,6 +30,7 @@ from sync.service.alerts import AlertSender
 from sync.service.flow_lease import replica_id
 from sync.service.flow_runner import FlowRunner, ServeContext
 from sync.service.health import StatusServer
+from sync.service.http_server import HttpLimits
 from sync.service.metrics import ServeMetrics
 from sync.service.scheduler import FlowScheduler
 from sync.service.webhooks import RunTrigger, StripeSignatureVerifier, StripeWebhookEndpoint
@@ -73,6 +74,7 @@ def _status_server(
         metrics,
         webhooks=_stripe_webhooks(settings, trigger),
         mounted=mounted,
+        limits=HttpLimits.from_settings(settings.serve),
     )
     return server.start()
 

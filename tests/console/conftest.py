@@ -32,29 +32,32 @@ PASSWORD = "correct horse battery staple"
 SECRET_VALUES = ("sf-password-Zq81", "sk_test_console_secret_77", "erp-token-secret-XK2")
 
 
+def console_settings_document(database_url: str, **console: Any) -> dict[str, Any]:
+    """A configuration (as YAML would hold it) whose systems are configured, not reachable."""
+    return {
+        "database_url": database_url,
+        "salesforce": {
+            "login_url": "https://login.invalid",
+            "username": "integration@example.com",
+            "password": SECRET_VALUES[0],
+            "security_token": "sf-token-Zq81",
+        },
+        "billing": {"base_url": "https://billing.invalid", "api_key": SECRET_VALUES[1]},
+        "erp": {
+            "wsdl_url": "https://erp.invalid/wsdl",
+            "account": "1234567",
+            "consumer_key": "ck",
+            "consumer_secret": "erp-consumer-secret-XK2",
+            "token_id": "tid",
+            "token_secret": SECRET_VALUES[2],
+        },
+        "console": console,
+    }
+
+
 def console_settings(database_url: str, **console: Any) -> Settings:
-    """Settings for a console over ``database_url``; the systems are configured, not reachable."""
-    return Settings.model_validate(
-        {
-            "database_url": database_url,
-            "salesforce": {
-                "login_url": "https://login.invalid",
-                "username": "integration@example.com",
-                "password": SECRET_VALUES[0],
-                "security_token": "sf-token-Zq81",
-            },
-            "billing": {"base_url": "https://billing.invalid", "api_key": SECRET_VALUES[1]},
-            "erp": {
-                "wsdl_url": "https://erp.invalid/wsdl",
-                "account": "1234567",
-                "consumer_key": "ck",
-                "consumer_secret": "erp-consumer-secret-XK2",
-                "token_id": "tid",
-                "token_secret": SECRET_VALUES[2],
-            },
-            "console": console,
-        }
-    )
+    """Settings for a console over ``database_url``."""
+    return Settings.model_validate(console_settings_document(database_url, **console))
 
 
 @pytest.fixture
