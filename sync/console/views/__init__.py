@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from sync.console.views import pages_conflicts, pages_errors, pages_journey, pages_runs
+from sync.console.views import (
+    api_errors,
+    api_records,
+    api_runs,
+    pages_conflicts,
+    pages_errors,
+    pages_journey,
+    pages_overview,
+    pages_runs,
+)
 
 routers: list[APIRouter] = [
+    api_errors.router,
+    api_records.router,
+    api_runs.router,
     pages_conflicts.router,
     pages_errors.router,
     pages_journey.router,
+    pages_overview.router,
     pages_runs.router,
 ]

@@ -98,9 +98,12 @@ def _resolve(context: ConsoleContext, wanted: ResolveRequest) -> ResolveOutcome:
         with open_connectors(context.settings) as connectors:
             for side, ids in by_side.items():
                 if ids:
-                    resolution = resolve_conflicts(
-                        context.store, mapping_set, connectors, ids, side
-                    )
+                    # The first call writes the record (every field has its side by now);
+                    # a later one finds nothing open. Keep what each said.
+                    part = resolve_conflicts(context.store, mapping_set, connectors, ids, side)
+                    resolution.written += part.written
+                    resolution.waiting.update(part.waiting)
+                    resolution.rejected.update(part.rejected)
     except ConnectorError as error:
         # The class says what kind of trouble; the message could carry a system's URL.
         line = f"The target could not be written ({type(error).__name__}); the choices are kept."

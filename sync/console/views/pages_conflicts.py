@@ -8,7 +8,6 @@ the record is written to its target once every held field has one (the engine's
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
@@ -20,31 +19,18 @@ from sync.console.context import Context
 from sync.console.rendering import render
 from sync.console.views.pages_conflict_actions import ResolveRequest, resolve_held_record
 from sync.console.views.pages_values import value_text
-from sync.store.conflict_log import (
-    ConflictFilter,
-    ConflictRow,
-    ConflictStatus,
-    list_conflicts,
-    open_for_record,
-)
+from sync.store.conflict_fields import HeldRecord, held_record, held_records
 
 router = APIRouter()
 
-# Open rows read for the list; a record has a few fields, so this covers hundreds of records.
-LIST_LIMIT = 2000
+LIST_LIMIT = 200  # held records listed; the oldest wait at the end
 
 
 @dataclass(frozen=True)
-class HeldRecord:
-    """A record held in one target, with the fields waiting for a choice."""
+class HeldLine:
+    """A held record in the list, with the link to its page."""
 
-    canonical_id: str
-    entity: str
-    target_system: str
-    source_system: str | None
-    source_id: str | None
-    fields: list[str]
-    since: datetime
+    record: HeldRecord
     url: str
 
 
@@ -65,39 +51,20 @@ def conflict_url(target_system: str, canonical_id: str) -> str:
     return f"/conflicts/{quote(target_system, safe='')}/{quote(canonical_id, safe='')}"
 
 
-def held_records(rows: list[ConflictRow]) -> list[HeldRecord]:
-    """Open rows grouped by record and target, oldest hold first."""
-    grouped: dict[tuple[str, str], list[ConflictRow]] = {}
-    for row in rows:
-        grouped.setdefault((row.target_system, row.canonical_id), []).append(row)
-    held = [
-        HeldRecord(
-            canonical_id=canonical_id,
-            entity=fields[0].entity,
-            target_system=system,
-            source_system=fields[0].source_system,
-            source_id=fields[0].source_id,
-            fields=sorted(row.field for row in fields),
-            since=min(row.created_at for row in fields),
-            url=conflict_url(system, canonical_id),
-        )
-        for (system, canonical_id), fields in grouped.items()
-    ]
-    return sorted(held, key=lambda record: (record.since, record.canonical_id))
-
-
-def field_choices(rows: list[ConflictRow]) -> list[FieldChoice]:
-    """The held fields of one record, by field name."""
+def field_choices(record: HeldRecord | None) -> list[FieldChoice]:
+    """The held fields of one record, their values as text."""
+    if record is None:
+        return []
     return [
         FieldChoice(
-            id=row.id,
-            field=row.field,
-            source_text=value_text(row.source_value),
-            target_text=value_text(row.target_value),
-            base_text=value_text(row.base_value),
-            resolution=row.resolution,
+            id=field.conflict_id,
+            field=field.field,
+            source_text=value_text(field.source_value),
+            target_text=value_text(field.target_value),
+            base_text=value_text(field.last_sent_value),
+            resolution=field.chosen,
         )
-        for row in sorted(rows, key=lambda row: row.field)
+        for field in record.fields
     ]
 
 
@@ -109,28 +76,29 @@ def conflicts_page(
     entity: str | None = Query(default=None, max_length=40),
 ) -> HTMLResponse:
     """Every record held for a person."""
-    chosen = ConflictFilter(status=ConflictStatus.OPEN, entity=entity or None)
     with context.store.engine.connect() as connection:
-        rows = list_conflicts(connection, chosen, limit=LIST_LIMIT)
-    return render(request, "pages/conflicts.html", {"held_records": held_records(rows)})
+        held = held_records(connection, entity=entity or None, limit=LIST_LIMIT)
+    lines = [
+        HeldLine(record, conflict_url(record.target_system, record.canonical_id)) for record in held
+    ]
+    return render(request, "pages/conflicts.html", {"held_records": lines})
 
 
-def _held(context: Context, target: str, canonical_id: str) -> list[ConflictRow]:
+def _held(context: Context, target: str, canonical_id: str) -> HeldRecord | None:
     with context.store.engine.connect() as connection:
-        return open_for_record(connection, target, canonical_id)
+        return held_record(connection, target, canonical_id)
 
 
 def _detail(
-    rows: list[ConflictRow], user_may_act: bool, target: str, canonical_id: str
+    record: HeldRecord | None, user_may_act: bool, target: str, canonical_id: str
 ) -> dict[str, object]:
-    first = rows[0] if rows else None
     return {
         "canonical_id": canonical_id,
         "target_system": target,
-        "entity": first.entity if first else "record",
-        "source_system": first.source_system if first else None,
-        "source_id": first.source_id if first else None,
-        "fields": field_choices(rows),
+        "entity": record.entity if record else "record",
+        "source_system": record.source_system if record else None,
+        "source_id": record.source_id if record else None,
+        "fields": field_choices(record),
         "can_act": user_may_act,
         "action_url": conflict_url(target, canonical_id),
     }
@@ -141,8 +109,8 @@ def conflict_page(
     request: Request, user: ViewerUser, context: Context, target: str, canonical_id: str
 ) -> HTMLResponse:
     """One held record: source, target and last-sent values side by side, per field."""
-    rows = _held(context, target, canonical_id)
-    page = _detail(rows, user.may("support"), target, canonical_id)
+    record = _held(context, target, canonical_id)
+    page = _detail(record, user.may("support"), target, canonical_id)
     return render(request, "pages/conflict_detail.html", page)
 
 
@@ -165,9 +133,9 @@ async def resolve_conflict(
     """Resolve one held record with the sides chosen in the form."""
     form = await request.form()
     note = str(form.get("note") or "").strip()
-    rows = _held(context, target, canonical_id)
-    page = _detail(rows, True, target, canonical_id)
-    ids = [row.id for row in rows]
+    record = _held(context, target, canonical_id)
+    page = _detail(record, True, target, canonical_id)
+    ids = [field.conflict_id for field in record.fields] if record else []
     choices = _choices(form, str(form.get("take") or ""), ids)
     if not ids or isinstance(choices, str):
         problem = choices if isinstance(choices, str) else "nothing is held for this record"

@@ -1,10 +1,9 @@
-"""The runs pages: the newest runs, and one run's counts, API calls, duration and errors."""
+"""The runs pages: runs newest first (paged by id), and one run's counts, calls and errors."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
@@ -12,9 +11,9 @@ from fastapi.responses import HTMLResponse
 from sync.console.auth import ViewerUser
 from sync.console.context import Context
 from sync.console.rendering import render
-from sync.store.error_queue import ErrorFilter, list_errors
-from sync.store.flow_status import run_history
-from sync.store.runs import RunRow, find_run
+from sync.store.error_queue_pages import BadCursor
+from sync.store.run_detail import list_runs, run_detail, run_volume
+from sync.store.runs import RunRow
 
 router = APIRouter()
 
@@ -24,17 +23,15 @@ COUNT_NAMES = ("read", "created", "updated", "unchanged", "deferred", "rejected"
 
 @dataclass(frozen=True)
 class RunLine:
-    """A run as the pages show it: its row plus totals read from its stored counts."""
+    """A run as the list shows it."""
 
     id: int
     flow: str
     status: str
     started_at: datetime
-    finished_at: datetime | None
     duration_seconds: float | None
     written: int
     rejected: int
-    message: str | None
 
 
 @dataclass(frozen=True)
@@ -46,47 +43,20 @@ class EntityCounts:
     counts: dict[str, int]
 
 
-def _number(value: Any) -> int:
-    # Stored counts are the engine's own ints; anything else (an old or hand-edited row) is 0.
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _entity_counts(stats: dict[str, Any]) -> list[EntityCounts]:
-    entities = stats.get("entities")
-    if not isinstance(entities, dict):
-        return []
-    lines = []
-    for entity, systems in sorted(entities.items()):
-        if not isinstance(systems, dict):
-            continue
-        for system, counts in sorted(systems.items()):
-            if isinstance(counts, dict):
-                numbers = {name: _number(counts.get(name)) for name in COUNT_NAMES}
-                lines.append(EntityCounts(str(entity), str(system), numbers))
-    return lines
-
-
 def run_line(run: RunRow) -> RunLine:
-    """The run's totals: written is created + updated outside the canonical store."""
-    lines = _entity_counts(run.stats)
-    written = sum(
-        line.counts["created"] + line.counts["updated"]
-        for line in lines
-        if line.system != "canonical"
-    )
+    """The run's row with its totals."""
+    volume = run_volume(run)
     duration = None
     if run.finished_at is not None:
         duration = (run.finished_at - run.started_at).total_seconds()
     return RunLine(
-        id=run.id,
-        flow=run.flow,
-        status=run.status.value,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        duration_seconds=duration,
-        written=written,
-        rejected=sum(line.counts["rejected"] for line in lines),
-        message=run.message,
+        run.id,
+        run.flow,
+        run.status.value,
+        run.started_at,
+        duration,
+        volume.written,
+        volume.rejected,
     )
 
 
@@ -95,35 +65,52 @@ def runs_page(
     request: Request,
     user: ViewerUser,
     context: Context,
-    flow: str | None = Query(default=None, max_length=80),
+    flow: str = Query(default="", max_length=80),
+    before: int | None = Query(default=None, ge=1),
 ) -> HTMLResponse:
-    """The newest runs first."""
+    """Runs, newest first, a page at a time."""
     with context.store.engine.connect() as connection:
-        runs = run_history(connection, flow=flow or None, limit=PAGE_SIZE)
-    return render(request, "pages/runs.html", {"runs": [run_line(run) for run in runs]})
+        page = list_runs(connection, flow=flow or None, before_id=before, size=PAGE_SIZE)
+    next_url = None
+    if page.next_before_id is not None:
+        next_url = f"/runs?before={page.next_before_id}"
+    lines = [run_line(run) for run in page.runs]
+    return render(request, "pages/runs.html", {"runs": lines, "next_url": next_url})
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
-def run_page(request: Request, user: ViewerUser, context: Context, run_id: int) -> HTMLResponse:
+def run_page(
+    request: Request,
+    user: ViewerUser,
+    context: Context,
+    run_id: int,
+    errors_after: str = Query(default="", max_length=500),
+) -> HTMLResponse:
     """One run: per-entity counts, API calls per system, duration and the errors it queued."""
     with context.store.engine.connect() as connection:
-        run = find_run(connection, run_id)
-        errors = list_errors(connection, where=ErrorFilter(run_id=run_id), limit=200)
-    if run is None:
+        try:
+            detail = run_detail(connection, run_id, errors_after or None)
+        except BadCursor:
+            detail = run_detail(connection, run_id)
+    if detail is None:
         page = {"title": "Not found", "message": f"There is no run {run_id}."}
         return render(request, "error.html", page, 404)
-    calls = run.stats.get("api_calls")
-    api_calls = (
-        sorted((str(k), _number(v)) for k, v in calls.items()) if isinstance(calls, dict) else []
-    )
-    return render(
-        request,
-        "pages/run_detail.html",
-        {
-            "run": run_line(run),
-            "entity_counts": _entity_counts(run.stats),
-            "count_names": COUNT_NAMES,
-            "api_calls": api_calls,
-            "errors": errors,
-        },
-    )
+    counts = [
+        EntityCounts(entity, system, numbers)
+        for entity, systems in sorted(detail.counts.items())
+        for system, numbers in sorted(systems.items())
+    ]
+    next_errors = None
+    if detail.errors.next_cursor:
+        next_errors = f"/runs/{run_id}?errors_after={detail.errors.next_cursor}"
+    values = {
+        "run": run_line(detail.run),
+        "message": detail.run.message,
+        "finished_at": detail.run.finished_at,
+        "entity_counts": counts,
+        "count_names": COUNT_NAMES,
+        "api_calls": sorted(detail.api_calls.items()),
+        "errors": detail.errors.rows,
+        "next_errors_url": next_errors,
+    }
+    return render(request, "pages/run_detail.html", values)
