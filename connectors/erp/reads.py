@@ -50,12 +50,12 @@ def read_changes(
     until = _server_time(soap) - dt.timedelta(seconds=1)
     searched = search_record(soap.type, kind, since, until)
     preferences = {"searchPreferences": {"bodyFieldsOnly": False, "pageSize": page_size}}
-    result = _search_result(soap.call("search", preferences, searchRecord=searched))
+    page = _search_page(soap.call("search", preferences, searchRecord=searched))
     newest = since
     held: list[RawRecord] | None = None
     while True:
         records = sorted(
-            (r for r in _records(result) if since is None or _position(r) > _key(since)),
+            (r for r in page.records if since is None or _position(r) > _key(since)),
             key=_position,
         )
         if records:
@@ -64,16 +64,38 @@ def read_changes(
         if held is not None:
             yield Page(held, None)
         held = records
-        page_index, total_pages = result["pageIndex"] or 1, result["totalPages"] or 0
-        if page_index >= total_pages:
+        if page.page_index >= page.total_pages:
             break
-        result = _search_result(
-            soap.call(
-                "search_more", preferences, searchId=result["searchId"], pageIndex=page_index + 1
-            )
+        search_id, next_index = page.search_id, page.page_index + 1
+        del page  # its records are in ``held``; only one page's data is alive while fetching
+        page = _search_page(
+            soap.call("search_more", preferences, searchId=search_id, pageIndex=next_index)
         )
     if held or newest != since:
         yield Page(held or [], newest)
+
+
+@dataclass(frozen=True)
+class _SearchPage:
+    """One search page as plain data: its records and where the search goes on."""
+
+    records: list[RawRecord]
+    search_id: str | None
+    page_index: int
+    total_pages: int
+
+
+def _search_page(response: Any) -> _SearchPage:
+    """The page as plain records. zeep's reply (a whole page of wide records as objects) is
+    dropped as soon as this returns, and each zeep record as soon as it is converted, so a
+    1,000-record page never sits in memory as objects and as plain data at once."""
+    result = _search_result(response)
+    return _SearchPage(
+        records=_records(result),
+        search_id=result["searchId"],
+        page_index=result["pageIndex"] or 1,
+        total_pages=result["totalPages"] or 0,
+    )
 
 
 def fetch_records(
@@ -202,8 +224,12 @@ def _raise_unless_success(status: Any, operation: str) -> None:
 
 def _records(result: Any) -> list[RawRecord]:
     listing = result["recordList"]
-    records = (listing["record"] or []) if listing is not None else []
-    return [plain_record(record) for record in records]
+    found = (listing["record"] or []) if listing is not None else []
+    found.reverse()
+    plain: list[RawRecord] = []
+    while found:
+        plain.append(plain_record(found.pop()))  # the zeep record goes once converted
+    return plain
 
 
 def _position(record: RawRecord) -> tuple[dt.datetime, int]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from zeep.xsd.valueobjects import CompoundValue
 
 from config.settings import RetrySettings
 from connectors.base import Cursor, Page, ReadSpec, WriteSpec
@@ -87,6 +89,30 @@ def test_a_first_read_pages_through_every_record_oldest_first(
     touched = next(r for page in pages for r in page.records if r["internalId"] == ids[0])
     assert pages[-1].cursor == Cursor(touched["lastModifiedDate"], ids[0])
     assert touched["companyName"] == "X"
+
+
+def _zeep_customers_alive() -> int:
+    gc.collect()
+    return sum(
+        1
+        for o in gc.get_objects()
+        if isinstance(o, CompoundValue) and type(o).__name__ == "Customer"
+    )
+
+
+def test_a_page_in_hand_holds_no_zeep_objects_of_any_search_page(
+    sandbox: ErpSandbox, connector: ErpConnector
+) -> None:
+    # A 1,000-record page of wide records as zeep objects is large: each search page is turned
+    # into plain records and dropped before the engine sees it, not kept beside it.
+    _customers(connector, 12)
+    alive: list[int] = []
+
+    for page in connector.read(CUSTOMERS, None):
+        assert page.records
+        alive.append(_zeep_customers_alive())
+
+    assert alive == [0, 0, 0]
 
 
 def test_records_come_back_sorted_within_a_page_even_when_netsuite_lists_them_by_id(
