@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,15 +18,54 @@ from mappings.mapping_set import MappingSet
 from sandboxes.erp.sandbox import ErpSandbox
 from sandboxes.salesforce.sandbox import SalesforceSandbox
 from sync.cli.demo_receivables import BilledOrder, bill_orders, ticking_clock
-from sync.cli.sandboxes import Sandboxes, SandboxSize
+from sync.cli.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
+from sync.console.passwords import hash_password
 from sync.engine.factory import open_engine
 from sync.engine.flows import QUOTE_TO_CASH, RECEIVABLES, Flow
 from sync.engine.stats import RunSummary
 from sync.store import Store
 from sync.store.records import landed_everywhere
+from sync.store.users import add_user
 
 # Orders finance invoices in the ERP after quote-to-cash: how many are paid in full, in part.
 BILLED_ORDERS, PAID_INVOICES, PART_PAID_INVOICES = 5, 2, 1
+# The console user the demo creates, with the support role: it may retry, resolve and ignore.
+DEMO_USER = "demo"
+CONSOLE_PORT = 8080
+
+
+@dataclass(frozen=True)
+class DemoConsole:
+    """How to open the support console on the demo's store; the password exists only here."""
+
+    config: Path
+    user: str
+    password: str
+
+    def lines(self) -> list[str]:
+        """What the demo prints last (the password once; only its hash is stored)."""
+        return [
+            "Open the support console on the demo's store:",
+            f"  revbridge console -c {self.config} --port {CONSOLE_PORT}",
+            f"  then browse http://127.0.0.1:{CONSOLE_PORT}/ and sign in as {self.user}",
+            f"  password (shown once): {self.password}",
+            f"  (a new one: revbridge users reset-password {self.user} -c {self.config}"
+            " --generate-password)",
+        ]
+
+
+def open_demo_console(store: Store, sandboxes: Sandboxes, database: Path) -> DemoConsole:
+    """Write a configuration for the demo's store and add its console user, with a new password.
+
+    The configuration names the sandboxes (throwaway credentials, readable by its owner only);
+    they stop with the demo, so the console shows the store, and a retry says the systems are
+    unreachable rather than writing anywhere.
+    """
+    config = database.with_suffix(".yaml")
+    write_sandbox_config(config, sandboxes.settings_document(store.url))
+    password = secrets.token_urlsafe(18)
+    add_user(store, DEMO_USER, "support", hash_password(password), datetime.now(UTC))
+    return DemoConsole(config, DEMO_USER, password)
 
 
 @dataclass(frozen=True)
@@ -60,6 +101,7 @@ class DemoResult:
     billed: list[BilledOrder] = field(default_factory=list)
     receivables: RunSummary | None = None
     balances: list[InvoiceBalance] = field(default_factory=list)
+    console: DemoConsole | None = None
 
     def balance_lines(self) -> list[str]:
         """One line per billed invoice: what was paid in the ERP, the balance in Salesforce."""
@@ -179,5 +221,6 @@ def run_demo(
         result.billed = _bill_in_erp(store, settings)
         result.receivables = _engine(store, mapping_set, settings, RECEIVABLES, on_page)()
         result.balances = salesforce_balances(sandboxes.salesforce, result.billed)
+        result.console = open_demo_console(store, sandboxes, database)
     store.close()
     return result

@@ -66,6 +66,8 @@ def demo(
         f"\nState kept in {database}. Inspect the error queue with:\n"
         f"  revbridge errors list --database-url {result.database_url}"
     )
+    if result.console is not None:
+        console.print("\n" + "\n".join(result.console.lines()), markup=False, highlight=False)
     runs = (result.first, result.second, result.receivables)
     if any(run is not None and run.status is RunStatus.FAILED for run in runs):
         raise typer.Exit(1)
