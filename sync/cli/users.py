@@ -34,6 +34,7 @@ from sync.store.users import (
     disable_user,
     list_users,
     set_password_hash,
+    valid_user_name,
 )
 
 users_app = typer.Typer(help="Console users, their roles and API tokens.", no_args_is_help=True)
@@ -89,6 +90,8 @@ def add(
 ) -> None:
     """Add a console user with a role."""
     chosen = _role(role)
+    if not valid_user_name(name):
+        raise fail(f"user name {name!r} is not valid: use letters, digits and . _ @ -")
     password, show = _password(password_stdin, generate_password)
     store = _store(config, database)
     try:

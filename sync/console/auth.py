@@ -30,7 +30,7 @@ from sync.console.context import ConsoleContext, Context
 from sync.console.proxies import proxy_user
 from sync.store.api_tokens import find_token_user
 from sync.store.user_sessions import FoundSession, find_session, open_session
-from sync.store.users import ConsoleUserRow, Role, find_user
+from sync.store.users import ConsoleUserRow, Role, find_user, valid_user_name
 
 log = logging.getLogger("revbridge.console")
 
@@ -96,7 +96,7 @@ def _by_proxy(request: Request, context: ConsoleContext, name: str) -> Identity:
     if session is not None and session[1].user is not None and session[1].user.name == name:
         session_id, found = session
         return Identity(_user(found.user), "proxy", session_id, found.csrf_token)
-    user = _user(find_user(context.store, name))
+    user = _user(find_user(context.store, name)) if valid_user_name(name) else None
     if user is None:
         log.warning("the proxy named console user %r, who is unknown or disabled", name[:80])
         return Identity(None, "nobody")

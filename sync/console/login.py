@@ -33,7 +33,7 @@ from sync.store.login_throttle import (
     user_key,
 )
 from sync.store.user_sessions import end_session, open_session, rotate_session
-from sync.store.users import find_user
+from sync.store.users import find_user, valid_user_name
 
 log = logging.getLogger("revbridge.console")
 router = APIRouter()
@@ -48,6 +48,11 @@ def safe_next(candidate: str | None) -> str:
     if candidate and len(candidate) <= 2000 and _LOCAL_PATH.fullmatch(candidate):
         return candidate
     return "/"
+
+
+def _shown(username: str) -> str:
+    # What was typed as a name may be a password typed in the wrong field: log only names.
+    return repr(username) if valid_user_name(username) else "(not a user name)"
 
 
 def _lifetime(context: ConsoleContext) -> timedelta:
@@ -115,17 +120,18 @@ def login(
     address = client_address(request, settings)
     keys = [user_key(username), address_key(address)]
     if _throttled(context, keys):
-        log.warning("console login throttled for %r from %s", username[:80], address)
+        log.warning("console login throttled for %s from %s", _shown(username), address)
         minutes = max(1, settings.login_window_seconds // 60)
         problem = f"Too many failed sign-ins. Wait up to {minutes} minutes and try again."
         return _login_page(request, context, next_path=next_path, problem=problem, status_code=429)
-    user = find_user(context.store, username)
+    # A name no user can have is not looked up (PostgreSQL refuses NUL in a query).
+    user = find_user(context.store, username) if valid_user_name(username) else None
     stored_hash = user.password_hash if user is not None and user.active else None
     if not password_matches(stored_hash, password) or user is None:
         now = context.clock()
         since = now - timedelta(seconds=settings.login_window_seconds)
         record_failure(context.store, keys, now, since)
-        log.warning("console login failed for %r from %s", username[:80], address)
+        log.warning("console login failed for %s from %s", _shown(username), address)
         problem = "Wrong user name or password, or the user is disabled."
         return _login_page(
             request,

@@ -12,17 +12,18 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from sync.store.database import Store
+from sync.store.user_sessions import digest
 from sync.store.user_tables import console_login_failures as failures
 
 
 def user_key(name: str) -> str:
-    """The throttle key of a user name."""
-    return f"user:{name[:200]}"
+    """The throttle key of a user name: a digest, so any text typed there fits the column."""
+    return f"user:{digest(name)}"
 
 
 def address_key(address: str) -> str:
     """The throttle key of a client address."""
-    return f"address:{address[:200]}"
+    return f"address:{digest(address)}"
 
 
 def failure_counts(store: Store, keys: Sequence[str], since: datetime) -> dict[str, int]:
