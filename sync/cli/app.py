@@ -19,6 +19,7 @@ from sync.cli import history as cli_history
 from sync.cli import sandbox_commands
 from sync.cli import serve as cli_serve
 from sync.cli import setup as cli_setup
+from sync.cli.audit import audit_app
 from sync.cli.backfill import backfill
 from sync.cli.common import (
     ConfigOption,
@@ -48,6 +49,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(mappings_app, name="mappings")
 app.add_typer(conflicts_app, name="conflicts")
 app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
 app.command()(backfill)
 app.command()(run)
 app.command()(resend)

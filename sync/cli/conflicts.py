@@ -12,6 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from sync.cli.audit import NoteOption, cli_actor
 from sync.cli.common import (
     ConfigOption,
     DatabaseOption,
@@ -27,6 +28,7 @@ from sync.cli.common import (
 from sync.cli.output import FormatOption, ListFormat, list_format, plain, print_rows
 from sync.engine.conflict_resolution import Side, resolve_conflicts
 from sync.engine.connections import open_connectors
+from sync.store.conflict_actions import record_choices
 from sync.store.conflict_log import ConflictFilter, ConflictRow, ConflictStatus, list_conflicts
 
 conflicts_app = typer.Typer(
@@ -125,6 +127,7 @@ def conflicts_resolve(
         str, typer.Option("--take", help="source: write the source's value; target: keep it.")
     ],
     config: RequiredConfigOption = Path("revbridge.yaml"),
+    note: NoteOption = None,
 ) -> None:
     """Choose a side for held fields; a record is written once all its fields are chosen."""
     if take not in ("source", "target"):
@@ -132,6 +135,9 @@ def conflicts_resolve(
     side: Side = "source" if take == "source" else "target"
     settings = settings_from(config)
     store = open_store(settings.database_url, read_only=True)  # nothing to resolve without one
+    with store.transaction() as connection:
+        cleaned = (note or "").strip() or None
+        record_choices(connection, dict.fromkeys(ids, side), cli_actor(), cleaned)
     with open_connectors(settings) as connectors:
         outcome = resolve_conflicts(store, mappings_for(settings), connectors, ids, side)
     for conflict_id in outcome.not_open:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections import defaultdict
 from dataclasses import asdict
@@ -13,6 +12,7 @@ from typing import IO, Annotated, Any
 
 import typer
 
+from sync.cli.audit import NoteOption, cli_actor
 from sync.cli.common import (
     ConfigOption,
     DatabaseOption,
@@ -37,24 +37,23 @@ from sync.cli.report import error_detail, error_table
 from sync.cli.run_footer import run_report
 from sync.engine.factory import open_engine
 from sync.engine.flows import flows_from_settings
-from sync.store.error_queue import ErrorFilter, ErrorRow, list_errors, set_status
+from sync.store.error_actions import close_errors
+from sync.store.error_queue import ErrorFilter, ErrorRow, list_errors
+from sync.store.error_queue_pages import parse_age
 from sync.store.schema import ErrorStatus, RunStatus
 
 _COLUMNS = tuple(ErrorRow.__dataclass_fields__)
 
 errors_app = typer.Typer(help="Review and act on the sync error queue.", no_args_is_help=True)
 
-_AGE = re.compile(r"^(\d+)([mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
 
 def _age(text: str | None) -> timedelta | None:
     if text is None:
         return None
-    match = _AGE.match(text.strip())
-    if not match:
-        raise fail(f"age {text!r} should look like 30m, 12h, 7d or 2w")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        return parse_age(text)
+    except ValueError as error:
+        raise fail(str(error)) from None
 
 
 IdsArgument = Annotated[list[int] | None, typer.Argument(help="Entry ids.", show_default=False)]
@@ -156,13 +155,17 @@ def _marking(status: ErrorStatus, help_text: str) -> None:
         entity: EntityOption = None,
         system: SystemOption = None,
         error_class: ClassOption = None,
+        note: NoteOption = None,
     ) -> None:
         url = database_url(database, config)
         only_open = ErrorStatus.OPEN if every else None
         chosen = _filter(ids, only_open, entity, system, error_class, None, None)
         rows = _selected(url, chosen, every)
         with open_store(url).transaction() as connection:
-            changed = set_status(connection, [row.id for row in rows], status)
+            # Audited as the OS user, in the same transaction; a note stays optional here so
+            # scripts written before it keep working (the console always asks for one).
+            changed = close_errors(connection, [row.id for row in rows], status, cli_actor(),
+                                   note, note_required=False)  # fmt: skip
         console.print(f"{changed} entries marked {status.value}")
 
     mark.__doc__ = help_text

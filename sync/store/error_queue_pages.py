@@ -14,7 +14,7 @@ import binascii
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -41,6 +41,18 @@ _SORTS: dict[ErrorSort, tuple[sa.Column[Any], bool]] = {
     ErrorSort.UPDATED: (error_queue.c.updated_at, True),
     ErrorSort.ATTEMPTS: (error_queue.c.attempts, True),
 }
+
+
+_AGE = re.compile(r"^(\d{1,6})([mhdw])$")
+_AGE_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_age(text: str) -> timedelta:
+    """``30m``, ``12h``, ``7d`` or ``2w`` as a timedelta; ValueError for anything else."""
+    match = _AGE.match(text.strip())
+    if not match:
+        raise ValueError(f"age {text!r} should look like 30m, 12h, 7d or 2w")
+    return timedelta(**{_AGE_UNITS[match.group(2)]: int(match.group(1))})
 
 
 class BadCursor(ValueError):
@@ -81,7 +93,8 @@ def _like(text: str) -> str:
 def text_match(text: str) -> sa.ColumnElement[bool]:
     """Entries whose reason holds ``text`` (any case), or with ``text`` as one of their ids."""
     table = error_queue.c
-    needle = text.strip()
+    # PostgreSQL refuses U+0000 in a parameter, and no stored text holds one: match nothing.
+    needle = text.strip().replace("\x00", "")
     matches: list[sa.ColumnElement[bool]] = [
         table.message.ilike(_like(needle), escape="\\"),
         table.source_id == needle,

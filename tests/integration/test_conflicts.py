@@ -15,6 +15,7 @@ from config.settings import ConflictSettings, EntityConflictSettings
 from connectors.base import WriteSpec
 from connectors.erp.connector import ErpConnector
 from mappings.mapping_set import MappingSet
+from sync.cli.audit import cli_actor
 from sync.cli.conflicts import conflicts_app
 from sync.cli.sandboxes import Sandboxes, SandboxSize
 from sync.engine.connections import open_connectors
@@ -22,6 +23,7 @@ from sync.engine.flows import QUOTE_TO_CASH
 from sync.engine.run import SyncEngine
 from sync.engine.stats import RunSummary
 from sync.store import Store
+from sync.store.audit import list_audit
 from sync.store.conflict_log import ConflictRow, list_conflicts
 from sync.store.records import xref_entries
 
@@ -224,9 +226,15 @@ def test_manual_holds_the_record_until_resolved_from_the_cli(
     assert listed.exit_code == 0, listed.output
     assert canonical_id[:8] in listed.output
     resolved = runner.invoke(
-        conflicts_app, ["resolve", str(row.id), "--take", "source", "-c", str(config)]
+        conflicts_app,
+        ["resolve", str(row.id), "--take", "source", "-c", str(config), "--note", "confirmed"],
     )
     assert resolved.exit_code == 0, resolved.output
+    with harness.store.engine.connect() as connection:
+        (audit,) = list_audit(connection)
+    assert (audit.actor, audit.actor_kind) == (cli_actor().name, "cli_os_user")
+    assert (audit.action, audit.note) == ("conflict.resolve", "confirmed")
+    assert [ref.conflict_id for ref in audit.records] == [row.id]
 
     customer = harness.customer(canonical_id)
     assert (customer["name"], customer["phone"]) == ("Initech Renamed", original_phone)
