@@ -25,7 +25,7 @@ typecheck: $(BIN)/.installed
 	$(BIN)/mypy $(PACKAGES)
 
 unit: $(BIN)/.installed
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 test: lint typecheck unit
 

@@ -30,6 +30,12 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+# pytest-xdist's workers start with COLUMNS=80 and LINES=24 set, which every `revbridge` the
+# tests run in a subprocess would take as a pinned width; the tests pin widths themselves.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
+
 # CI replays the same examples on every run, so a red CI is a reproducible one; locally each
 # run draws new ones and keeps hunting. A failure prints its blob either way.
 settings.register_profile("ci", derandomize=True, print_blob=True)
