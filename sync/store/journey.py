@@ -73,7 +73,7 @@ class _Key:
 def find_journeys(connection: sa.Connection, any_id: str) -> list[Journey]:
     """The journeys of every record known by ``any_id`` (usually one), at most MAX_RECORDS."""
     wanted = any_id.strip()
-    if not wanted or len(wanted) > 255:
+    if not wanted or len(wanted) > 255 or "\x00" in wanted:  # no stored id is longer or has NUL
         return []
     return [_journey(connection, key) for key in _keys(connection, wanted)]
 
