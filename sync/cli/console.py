@@ -16,9 +16,9 @@ import typer
 from starlette.types import ASGIApp
 
 from config.settings import Settings
-from sync.cli.common import DEFAULT_CONFIG, err_console, fail, open_store, settings_from
+from sync.cli.common import DEFAULT_CONFIG, fail, open_store, settings_from
 from sync.cli.output import cap_logged_values
-from sync.service.http_server import HttpLimits, HttpServer
+from sync.service.http_server import HttpLimits, HttpServer, bind_problem
 from sync.service.logs import LogFormat, configure_logging
 from sync.service.serve import stop_on_signals
 from sync.store import Store
@@ -42,8 +42,9 @@ def console_app_for(store: Store, settings: Settings) -> ASGIApp:
 
 
 def quiet_server_loggers() -> None:
-    """Keep uvicorn's start-up chatter out; its warnings (refused requests) stay."""
-    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+    """Keep uvicorn's and Alembic's start-up chatter out; their warnings stay."""
+    for chatty in ("uvicorn.error", "alembic"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def _loopback(host: str) -> bool:
@@ -85,16 +86,16 @@ def console_command(
         server = HttpServer(console_app_for(store, settings), host, port, limits=limits)
     except OSError as error:
         store.close()
-        raise fail(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+        raise fail(f"cannot listen on {host}:{port}: {bind_problem(error)}") from None
     _warn_about_exposure(host, settings)
     if not list_users(store):
         hint = f"revbridge users add NAME --role admin -c {config}"
-        err_console.print(f"no console users yet: add one with `{hint}`", markup=False)
+        log.warning("no console users yet: add one with `%s`", hint)
     stop: threading.Event = stop_on_signals()
     server.start()
     shown = f"[{host}]" if ":" in host else host
-    log.info("console at http://%s:%d/", shown, server.port, extra={"port": server.port})
-    err_console.print(f"console at http://{shown}:{server.port}/ (Ctrl-C stops it)", markup=False)
+    url = f"http://{shown}:{server.port}/"
+    log.info("console at %s (SIGTERM or Ctrl-C stops it)", url, extra={"port": server.port})
     try:
         while not stop.wait(1.0):  # timed: signal handlers run between waits
             pass

@@ -21,7 +21,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 
-from sync.service.access_log import AccessLog
 from sync.service.metrics import ServeMetrics
 from sync.service.readiness import check_readiness
 from sync.service.webhooks import STRIPE_WEBHOOK_PATH, StripeWebhookEndpoint, content_length
@@ -103,5 +102,4 @@ def status_app(
         routes.append(Mount("", app=mounted))
     # A POST to /metrics is as unknown as any other path: 404, not 405.
     handlers = {404: _not_found, 405: _not_found}
-    app = Starlette(routes=routes, exception_handlers=handlers)
-    return AccessLog(app)
+    return Starlette(routes=routes, exception_handlers=handlers)

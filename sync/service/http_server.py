@@ -14,13 +14,15 @@ asyncio loop holds every connection, and:
   ``max_header_bytes``; the listen backlog is ``backlog``.
 
 uvicorn's loggers go to the root logger (configured by :mod:`sync.service.logs`), so in
-``--log-format json`` every line, tracebacks included, is one JSON object.
+``--log-format json`` every line, tracebacks included, is one JSON object; each request is
+logged once by :mod:`sync.service.access_log`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import threading
 from dataclasses import dataclass
@@ -32,6 +34,7 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from config.settings import ServeSettings
+from sync.service.access_log import AccessLog
 
 log = logging.getLogger("revbridge.http")
 
@@ -127,6 +130,13 @@ class _WorkerThreadCap:
         await self.app(scope, receive, send)
 
 
+def bind_problem(error: OSError) -> str:
+    """Why a listening socket could not be opened, in a few words ("Address already in use")."""
+    if isinstance(error.errno, int) and error.errno > 0:
+        return os.strerror(error.errno)  # create_server's own message also repeats the address
+    return error.strerror or str(error)
+
+
 def _listening_socket(host: str, port: int, backlog: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.create_server((host, port), family=family, backlog=backlog)
@@ -145,7 +155,7 @@ class HttpServer:
         self.limits = limits or HttpLimits()
         self._socket = _listening_socket(host, port, self.limits.backlog)
         config = uvicorn.Config(
-            _WorkerThreadCap(app, self.limits.worker_threads),
+            _WorkerThreadCap(AccessLog(app), self.limits.worker_threads),
             http=_protocol(self.limits),
             loop="asyncio",
             lifespan="off",

@@ -30,7 +30,7 @@ from sync.service.alerts import AlertSender
 from sync.service.flow_lease import replica_id
 from sync.service.flow_runner import FlowRunner, ServeContext
 from sync.service.health import StatusServer
-from sync.service.http_server import HttpLimits
+from sync.service.http_server import HttpLimits, bind_problem
 from sync.service.metrics import ServeMetrics
 from sync.service.scheduler import FlowScheduler
 from sync.service.webhooks import RunTrigger, StripeSignatureVerifier, StripeWebhookEndpoint
@@ -153,7 +153,7 @@ def serve(
     except OSError as error:
         store.close()
         host, port = settings.serve.metrics_host, options.metrics_port
-        raise ServeError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+        raise ServeError(f"cannot listen on {host}:{port}: {bind_problem(error)}") from None
     context = _serve_context(settings, mapping_set, options, store, metrics)
     alerts = context.alerts
     runner = FlowRunner(context)
