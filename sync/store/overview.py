@@ -19,6 +19,7 @@ from sync.store.runs import run_row
 from sync.store.schema import ErrorStatus, UtcDateTime, conflict_log, error_queue, runs
 
 _ACTIVE = (ErrorStatus.OPEN.value, ErrorStatus.RETRYING.value)
+_CLOSED = (ErrorStatus.RESOLVED.value, ErrorStatus.IGNORED.value)
 TREND_DAYS = 30
 RECENT_RUNS = 50
 
@@ -44,23 +45,36 @@ class Overview:
     queue_by_day: list[QueueDay]  # oldest first
 
 
-def _open_grouped(connection: sa.Connection, column: sa.ColumnElement[str]) -> dict[str, int]:
-    query = (
-        sa.select(column, sa.func.count())
-        .where(error_queue.c.status.in_(_ACTIVE))
-        .group_by(column)
-        .order_by(sa.func.count().desc())
-    )
-    return {str(key): int(count) for key, count in connection.execute(query)}
+@dataclass(frozen=True)
+class _OpenGroups:
+    by_entity: dict[str, int]
+    by_system: dict[str, int]
+    by_class: dict[str, int]
 
 
-def _by_system(connection: sa.Connection) -> dict[str, int]:
+def _open_groups(connection: sa.Connection) -> _OpenGroups:
+    """Open entries by entity, by system and by class, from one grouped scan."""
     # An entry belongs to its target when it has one (the write failed there), else its source.
     system = sa.case(
         (error_queue.c.target_system != "", error_queue.c.target_system),
         else_=error_queue.c.source_system,
     )
-    return _open_grouped(connection, system)
+    query = (
+        sa.select(error_queue.c.entity, system, error_queue.c.error_class, sa.func.count())
+        .where(error_queue.c.status.in_(_ACTIVE))
+        .group_by(error_queue.c.entity, system, error_queue.c.error_class)
+    )
+    groups = _OpenGroups({}, {}, {})
+    for entity, owner, error_class, count in connection.execute(query):
+        for totals, key in ((groups.by_entity, entity), (groups.by_system, owner),
+                            (groups.by_class, error_class)):  # fmt: skip
+            totals[str(key)] = totals.get(str(key), 0) + int(count)
+    return _OpenGroups(*(_largest_first(totals) for totals in
+                         (groups.by_entity, groups.by_system, groups.by_class)))  # fmt: skip
+
+
+def _largest_first(totals: dict[str, int]) -> dict[str, int]:
+    return dict(sorted(totals.items(), key=lambda item: (-item[1], item[0])))
 
 
 def _conflicts_waiting(connection: sa.Connection) -> int:
@@ -73,39 +87,59 @@ def _recent_runs(connection: sa.Connection) -> list[RunVolume]:
     return [run_volume(run_row(row)) for row in reversed(list(connection.execute(query)))]
 
 
-def queue_by_day(connection: sa.Connection, today: date, days: int = TREND_DAYS) -> list[QueueDay]:
-    """Entries open at the end of each of the last ``days`` UTC days, in one pass.
+def _day_number(column: sa.ColumnElement[datetime]) -> sa.ColumnElement[int]:
+    """Days since 1970-01-01 UTC of a timestamp, on both backends."""
+    return sa.cast(sa.func.floor(sa.extract("epoch", column) / 86400), sa.Integer)
 
-    An entry counts from its creation until it was closed; a closed entry's ``updated_at`` is
-    when it was closed (nothing updates it after that).
+
+def queue_by_day(connection: sa.Connection, today: date, days: int = TREND_DAYS) -> list[QueueDay]:
+    """Entries open at the end of each of the last ``days`` UTC days.
+
+    An entry is open from the day it was created until the day it was closed (a closed entry's
+    ``updated_at`` is when: nothing updates it after that), so entries are counted by (day
+    created, day closed) and the days are summed here: a few hundred groups at most, whatever
+    the queue's size.
     """
-    ends = [
-        datetime.combine(today - timedelta(days=back), time.max, tzinfo=UTC)
-        for back in range(days - 1, -1, -1)
-    ]
+    first = today - timedelta(days=days - 1)
+    first_end = datetime.combine(first, time.max, tzinfo=UTC)
     table = error_queue.c
-    active = table.status.in_(_ACTIVE)
-    columns = [
-        sa.func.sum(sa.case(
-            (sa.and_(table.created_at <= sa.literal(end, UtcDateTime()),
-                     sa.or_(active, table.updated_at > sa.literal(end, UtcDateTime()))), 1),
-            else_=0,
-        ))
-        for end in ends
-    ]  # fmt: skip
-    # Entries closed before the first day ended count on no day: leave them out of the scan.
-    window = sa.or_(active, table.updated_at > sa.literal(ends[0], UtcDateTime()))
-    row = connection.execute(sa.select(*columns).where(window)).one()
-    return [QueueDay(end.date(), int(count or 0)) for end, count in zip(ends, row, strict=True)]
+    created_day = _day_number(table.created_at)
+    # Two scans, each on an index: open entries by the day they were created (status, created_at)
+    # and entries closed within the window (status, updated_at); those closed before the first
+    # day ended count on no day.
+    still_open = (
+        sa.select(created_day, sa.null(), sa.func.count())
+        .where(table.status.in_(_ACTIVE))
+        .group_by(created_day)
+    )
+    closed_day = _day_number(table.updated_at)
+    closed = (
+        sa.select(created_day, closed_day, sa.func.count())
+        .where(
+            table.status.in_(_CLOSED),
+            table.updated_at > sa.literal(first_end, UtcDateTime()),
+        )
+        .group_by(created_day, closed_day)
+    )
+    spans = [*connection.execute(still_open), *connection.execute(closed)]
+    epoch = date(1970, 1, 1)
+    numbers = [(first - epoch).days + offset for offset in range(days)]
+    counts = dict.fromkeys(numbers, 0)
+    for created, closed_on, count in spans:
+        for number in numbers:
+            if int(created) <= number and (closed_on is None or number < int(closed_on)):
+                counts[number] += int(count)
+    return [QueueDay(epoch + timedelta(days=number), counts[number]) for number in numbers]
 
 
 def overview(connection: sa.Connection, flows: Iterable[str], now: datetime) -> Overview:
     """The overview as of ``now`` for ``flows`` (the configured ones, then any with runs)."""
+    groups = _open_groups(connection)
     return Overview(
         flows=flow_states(connection, flows, now),
-        open_by_entity=_open_grouped(connection, error_queue.c.entity),
-        open_by_system=_by_system(connection),
-        open_by_class=_open_grouped(connection, error_queue.c.error_class),
+        open_by_entity=groups.by_entity,
+        open_by_system=groups.by_system,
+        open_by_class=groups.by_class,
         conflicts_waiting=_conflicts_waiting(connection),
         recent_runs=_recent_runs(connection),
         queue_by_day=queue_by_day(connection, now.date()),

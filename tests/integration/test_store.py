@@ -63,7 +63,7 @@ def _error(source_id: str, target: str = "", message: str = "bad") -> QueuedErro
 
 
 def test_new_database_is_migrated_to_head_on_first_use(store: Store) -> None:
-    assert store.current_revision() == store.head_revision() == "0006"
+    assert store.current_revision() == store.head_revision() == "0007"
     tables = set(sa.inspect(store.engine).get_table_names())
     expected = {"canonical_records", "xref", "cursors", "runs", "error_queue", "conflict_log"}
     assert expected <= tables
@@ -72,7 +72,7 @@ def test_new_database_is_migrated_to_head_on_first_use(store: Store) -> None:
 def test_upgrade_is_idempotent(store: Store, database_url: str) -> None:
     again = Store(database_url)
     again.upgrade()
-    assert again.current_revision() == "0006"
+    assert again.current_revision() == "0007"
 
 
 def test_saving_a_record_twice_replaces_it(store: Store) -> None:
@@ -225,7 +225,7 @@ def test_upgrading_from_the_first_release_keeps_its_rows(database_url: str) -> N
 
     upgraded = Store(database_url)
 
-    assert upgraded.current_revision() == "0006"
+    assert upgraded.current_revision() == "0007"
     with upgraded.engine.connect() as connection:
         (batch,) = list(iter_stored(connection, "account"))
     assert [(r.canonical_id, r.payload, r.source_payload) for r in batch] == [
