@@ -25,6 +25,7 @@ from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from sync.console.context import ConsoleContext, Context
 from sync.console.proxies import proxy_user
@@ -152,7 +153,8 @@ async def enforce_csrf(request: Request, context: Context) -> None:
     """
     if request.method in SAFE_METHODS:
         return
-    identity = identify(request, context)
+    # The lookup queries the store: off the event loop, which must keep answering /healthz.
+    identity = await run_in_threadpool(identify, request, context)
     if identity.via == "token" or identity.csrf_token is None:
         return
     supplied = await _supplied_csrf(request)
