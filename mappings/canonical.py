@@ -4,7 +4,9 @@ Money is ``Decimal`` plus an ISO 4217 currency, dates are dates, statuses are en
 refer to each other by canonical id, never by one system's id. Every record carries its
 canonical id, its source (system, object, id) and the source's last-modified time. The
 building blocks are in :mod:`mappings.canonical_types`, the receivables (invoices, payments,
-credit memos) in :mod:`mappings.receivables`; this module has the CPQ side and the registry.
+credit memos) in :mod:`mappings.receivables`, the subscription lifecycle's (order types, charge
+terms, signed quantities) in :mod:`mappings.lifecycle_types`; this module has the CPQ side and
+the registry.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
 
 from mappings.canonical_types import (
     Address,
@@ -28,6 +31,18 @@ from mappings.canonical_types import (
     PositiveMoney,
     Quantity,
     SourceRef,
+)
+from mappings.lifecycle_types import (
+    BillingFrequency,
+    BillingType,
+    ChargedRecord,
+    ChargeType,
+    LifecycleEvent,
+    NonNegativeQuantity,
+    SignedQuantity,
+    SubscriptionType,
+    refuse_decrease_outside_amendment,
+    refuse_unlinked_decrease,
 )
 from mappings.receivables import (
     CreditMemo,
@@ -44,14 +59,18 @@ from mappings.receivables import (
 # Re-exported: callers take every canonical name from this module.
 __all__ = [
     "Address",
+    "BillingFrequency",
+    "BillingType",
     "CanonicalId",
     "CanonicalRecord",
+    "ChargeType",
     "CreditMemo",
     "CreditMemoStatus",
     "CurrencyCode",
     "Invoice",
     "InvoiceLine",
     "InvoiceStatus",
+    "LifecycleEvent",
     "Money",
     "Name",
     "NonNegativeMoney",
@@ -62,7 +81,9 @@ __all__ = [
     "PaymentStatus",
     "PositiveMoney",
     "Quantity",
+    "SignedQuantity",
     "SourceRef",
+    "SubscriptionType",
 ]
 
 
@@ -127,17 +148,40 @@ class QuoteStatus(StrEnum):
     REJECTED = "rejected"
 
 
-class QuoteLine(CanonicalRecord):
-    """One product on a CPQ quote."""
+class QuoteLine(ChargedRecord):
+    """One product on a CPQ quote.
+
+    On an amendment quote CPQ shows each line's quantity *after* the change, beside
+    ``prior_quantity`` (what the subscription had): 0 there removes the product, so zero is
+    valid only on a line with a prior quantity.
+    """
 
     entity: ClassVar[str] = "quote_line"
     quote_id: CanonicalId
     product_id: CanonicalId
-    quantity: Quantity
+    quantity: Money
+    prior_quantity: NonNegativeQuantity | None = None
     list_price: NonNegativeMoney
     net_price: Money
     discount_percent: Annotated[Decimal, Field(ge=0, le=100)] = Decimal(0)
     total: Money
+    # The subscription this line amends (CPQ: SBQQ__UpgradedSubscription__c) or renews.
+    upgraded_subscription_id: CanonicalId | None = None
+    renewed_subscription_id: CanonicalId | None = None
+
+    @model_validator(mode="after")
+    def _quantity_fits_the_line(self) -> QuoteLine:
+        if self.quantity == 0 and not self.prior_quantity:
+            raise PydanticCustomError(
+                "zero_quantity",
+                "quote_line.quantity is 0 and the line has no prior quantity: only an "
+                "amendment line may bring a product's quantity to 0",
+            )
+        revises = bool(self.upgraded_subscription_id or self.renewed_subscription_id)
+        refuse_unlinked_decrease(
+            "quote_line", self.quantity, revises, "an amendment line that revises a subscription"
+        )
+        return self
 
 
 class Quote(CanonicalRecord):
@@ -153,7 +197,15 @@ class Quote(CanonicalRecord):
     subscription_term_months: Annotated[int, Field(ge=0)] | None = None
     total: Money
     primary: bool = False
+    quote_type: LifecycleEvent = LifecycleEvent.NEW
     lines: list[QuoteLine] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _only_amendments_lower_quantities(self) -> Quote:
+        refuse_decrease_outside_amendment(
+            "quote", self.quote_type, [line.quantity for line in self.lines]
+        )
+        return self
 
 
 class OrderStatus(StrEnum):
@@ -162,18 +214,33 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-class OrderLine(CanonicalRecord):
-    """One product on an order (OrderItem, sales order item line)."""
+class OrderLine(ChargedRecord):
+    """One product on an order (OrderItem, sales order item line).
+
+    On an amendment order the quantity is the change (CPQ writes the delta): negative for a
+    downgrade or a cancellation, which must name the line or subscription it revises.
+    """
 
     entity: ClassVar[str] = "order_line"
     order_id: CanonicalId
     product_id: CanonicalId
     line_number: Annotated[int, Field(ge=1)] | None = None
-    quantity: Quantity
+    quantity: SignedQuantity
     unit_price: NonNegativeMoney
     total: Money
     start_date: date | None = None
     end_date: date | None = None
+    # What this line changes (CPQ: SBQQ__RevisedOrderProduct__c, the amended subscription).
+    revised_order_line_id: CanonicalId | None = None
+    revised_subscription_id: CanonicalId | None = None
+
+    @model_validator(mode="after")
+    def _decrease_names_what_it_revises(self) -> OrderLine:
+        revises = bool(self.revised_order_line_id or self.revised_subscription_id)
+        refuse_unlinked_decrease(
+            "order_line", self.quantity, revises, "an amendment line that revises a subscription"
+        )
+        return self
 
 
 class Order(CanonicalRecord):
@@ -189,7 +256,15 @@ class Order(CanonicalRecord):
     end_date: date | None = None
     currency: CurrencyCode
     total: Money
+    order_type: LifecycleEvent = LifecycleEvent.NEW
     lines: list[OrderLine] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _only_amendments_lower_quantities(self) -> Order:
+        refuse_decrease_outside_amendment(
+            "order", self.order_type, [line.quantity for line in self.lines]
+        )
+        return self
 
 
 class ContractStatus(StrEnum):
@@ -211,6 +286,10 @@ class Contract(CanonicalRecord):
     end_date: date | None = None
     term_months: Annotated[int, Field(ge=1)] | None = None
     currency: CurrencyCode
+    # The contract this one renews, and the date amendments co-terminate to (CPQ amends to
+    # the contract's end unless told otherwise).
+    renewed_contract_id: CanonicalId | None = None
+    co_termination_date: date | None = None
 
 
 class SubscriptionStatus(StrEnum):
@@ -219,19 +298,38 @@ class SubscriptionStatus(StrEnum):
     EXPIRED = "expired"
 
 
-class Subscription(CanonicalRecord):
-    """A recurring product under a contract (SBQQ__Subscription__c)."""
+class Subscription(ChargedRecord):
+    """A recurring product under a contract (SBQQ__Subscription__c).
+
+    CPQ records an amendment as another subscription record holding the delta and linked to
+    the original (``revised_subscription_id``); the current state is their sum
+    (:mod:`mappings.subscription_state`).
+    """
 
     entity: ClassVar[str] = "subscription"
     account_id: CanonicalId
     contract_id: CanonicalId | None = None
     product_id: CanonicalId
-    quantity: Quantity
+    quantity: SignedQuantity
     net_price: Money
     currency: CurrencyCode
     start_date: date
     end_date: date | None = None
     status: SubscriptionStatus = SubscriptionStatus.ACTIVE
+    charge_type: ChargeType | None = ChargeType.RECURRING
+    revised_subscription_id: CanonicalId | None = None
+    renewed_on: date | None = None
+    terminated_on: date | None = None
+
+    @model_validator(mode="after")
+    def _decrease_names_what_it_revises(self) -> Subscription:
+        refuse_unlinked_decrease(
+            "subscription",
+            self.quantity,
+            self.revised_subscription_id is not None,
+            "an amendment record that revises a subscription",
+        )
+        return self
 
 
 ENTITIES: dict[str, type[CanonicalRecord]] = {

@@ -84,7 +84,10 @@ def test_negative_line_quantity_is_rejected_at_its_path() -> None:
     lines[0]["quantity"] = "-1"
     with pytest.raises(ValidationError) as caught:
         Order.model_validate(_order(lines=lines))
-    assert caught.value.errors()[0]["loc"] == ("lines", 0, "quantity")
+    # The line as a whole: a negative quantity is wrong only because the line revises nothing.
+    error = caught.value.errors()[0]
+    assert error["loc"] == ("lines", 0)
+    assert "order_line.quantity is -1 but the line revises nothing" in error["msg"]
 
 
 def test_every_entity_of_the_design_has_a_model() -> None:
