@@ -51,6 +51,7 @@ class SeededConsole:
     mappings_dir: Path
     broken_order_ids: list[str]
     hostile_order_id: str
+    landed_order_id: str
     hostile_account_id: str
     conflict_account_id: str
     hostile_conflict_account_id: str
@@ -131,6 +132,7 @@ def seed_console(sandboxes: Sandboxes, folder: Path, database_url: str) -> Seede
         mappings_dir=settings.mappings_dir,
         broken_order_ids=broken,
         hostile_order_id=hostile_order,
+        landed_order_id=orders[-1],
         hostile_account_id=hostile_account,
         conflict_account_id=conflict_account,
         hostile_conflict_account_id=hostile_account,

@@ -4,7 +4,6 @@ password is printed once, which signs in to the console in the browser."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
@@ -73,16 +72,3 @@ def test_the_demo_user_signs_in_to_the_console_on_the_demos_store(
     finally:
         context.close()
         server.stop()
-
-
-def test_a_second_demo_replaces_the_user_with_a_new_password(tmp_path: Path) -> None:
-    first = run_demo(tmp_path / "revbridge-demo.db", SMALL)
-    second = run_demo(tmp_path / "revbridge-demo.db", SMALL)
-    assert first.console is not None
-    assert second.console is not None
-    assert first.console.password != second.console.password
-    store = Store(f"sqlite:///{tmp_path / 'revbridge-demo.db'}")
-    user = find_user(store, DEMO_USER)
-    store.close()
-    assert user is not None
-    assert not password_matches(user.password_hash, first.console.password)

@@ -45,7 +45,7 @@ _INJECTED = """() => {
     elements: document.querySelectorAll("main img, main svg, main iframe, main object").length,
   };
 }"""
-_CLEAN = {"ran": None, "handlers": [], "scripts": [], "links": [], "elements": 0}
+_CLEAN: dict[str, object] = {"ran": None, "handlers": [], "scripts": [], "links": [], "elements": 0}
 
 
 @pytest.fixture(scope="module")

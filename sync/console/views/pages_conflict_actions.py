@@ -18,8 +18,9 @@ from mappings.loader import load_mapping_set, mapping_files_for
 from sync.console.context import ConsoleContext
 from sync.engine.conflict_resolution import Resolution, Side, resolve_conflicts
 from sync.engine.connections import open_connectors
-from sync.store.audit import Actor, ActorKind, AuditAction, RecordRef, record_action
-from sync.store.conflict_log import ConflictRow, choose, open_for_record
+from sync.store.audit import Actor, ActorKind
+from sync.store.conflict_actions import record_choices
+from sync.store.conflict_log import ConflictRow, open_for_record
 
 
 @dataclass(frozen=True)
@@ -41,33 +42,13 @@ class ResolveOutcome:
     problem: bool = False
 
 
-def _refs(rows: list[ConflictRow]) -> list[RecordRef]:
-    return [
-        RecordRef(
-            entity=row.entity,
-            canonical_id=row.canonical_id,
-            source_system=row.source_system,
-            source_id=row.source_id,
-            conflict_id=row.id,
-            run_id=row.run_id,
-        )
-        for row in rows
-    ]
-
-
 def _record_choices(context: ConsoleContext, wanted: ResolveRequest) -> list[ConflictRow]:
-    """Store the choices on the rows still open, with the audit row; the rows chosen."""
+    """Store the choices on this record's rows still open, with the audit row; the rows chosen."""
+    actor = Actor(wanted.actor, ActorKind.CONSOLE_USER)
     with context.store.transaction() as connection:
         rows = open_for_record(connection, wanted.target_system, wanted.canonical_id)
-        chosen = [row for row in rows if row.id in wanted.choices]
-        for side in ("source", "target"):
-            choose(connection, [row.id for row in chosen if wanted.choices[row.id] == side], side)
-        if chosen:
-            actor = Actor(wanted.actor, ActorKind.CONSOLE_USER)
-            record_action(
-                connection, actor, AuditAction.CONFLICT_RESOLVE.value, wanted.note, _refs(chosen)
-            )
-    return chosen
+        mine = {row.id: wanted.choices[row.id] for row in rows if row.id in wanted.choices}
+        return record_choices(connection, mine, actor, wanted.note) if mine else []
 
 
 def _lines(resolution: Resolution, canonical_id: str) -> ResolveOutcome:

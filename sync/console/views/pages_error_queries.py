@@ -1,4 +1,4 @@
-"""What the error-queue pages read: the view a URL asks for, its page, and one entry in full.
+"""What the error-queue page reads: the view a URL asks for, and that page of entries.
 
 The query string is the whole state of a view (filters, sort, cursor), so the page and the
 htmx fragment are the same URL. Values a person could mistype or a link could carry (an
@@ -15,8 +15,7 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 from fastapi import Query
 
-from sync.store.audit import AuditEntry, AuditFilter, list_audit
-from sync.store.error_queue import ErrorFilter, ErrorRow, list_errors
+from sync.store.error_queue import ErrorFilter, ErrorRow
 from sync.store.error_queue_pages import BadCursor, ErrorSort, PageRequest, error_page
 from sync.store.schema import ErrorStatus
 
@@ -123,7 +122,7 @@ def _filter(view: QueueView) -> ErrorFilter | str:
 
 
 def _url(view: QueueView, **cursor: str) -> str:
-    return f"/errors?{view.query(after='', before='', **cursor)}"
+    return f"/errors?{view.query(**{'after': '', 'before': '', **cursor})}"
 
 
 def error_queue_page(connection: sa.Connection, view: QueueView, now: datetime) -> QueuePage:
@@ -164,20 +163,3 @@ def filter_choices(entities: list[str], systems: list[str], classes: list[str]) 
         ages=[(value, label) for value, (label, _old, _new) in AGES.items()],
         sorts=[(sort.value, label) for sort, label in SORTS.items()],
     )
-
-
-@dataclass(frozen=True)
-class ErrorEntry:
-    """One entry with what people did about it."""
-
-    row: ErrorRow
-    history: list[AuditEntry]
-
-
-def error_entry(connection: sa.Connection, entry_id: int) -> ErrorEntry | None:
-    """The entry ``entry_id`` and its audit trail, or None."""
-    rows = list_errors(connection, where=ErrorFilter(ids=(entry_id,)), limit=1)
-    if not rows:
-        return None
-    history = list_audit(connection, AuditFilter(error_ids=(entry_id,)), limit=50)
-    return ErrorEntry(rows[0], history)

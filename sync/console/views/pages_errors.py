@@ -20,12 +20,12 @@ from sync.console.views.pages_error_queries import (
     KNOWN_CLASSES,
     SYSTEMS,
     QueueView,
-    error_entry,
     error_queue_page,
     filter_choices,
     queue_view,
 )
 from sync.console.views.pages_values import json_text, source_record_url
+from sync.store.error_details import error_detail
 
 router = APIRouter()
 
@@ -48,14 +48,15 @@ def errors_page(request: Request, user: ViewerUser, context: Context, view: View
 def error_page(request: Request, user: ViewerUser, context: Context, entry_id: int) -> HTMLResponse:
     """One entry: reason, payload as JSON, attempts, and a link to the record in its source."""
     with context.store.engine.connect() as connection:
-        entry = error_entry(connection, entry_id)
+        entry = error_detail(connection, entry_id)
     if entry is None:
         page = {"title": "Not found", "message": f"There is no error-queue entry {entry_id}."}
         return render(request, "error.html", page, 404)
-    row = entry.row
+    row = entry.entry
     values = {
         "entry": row,
-        "history": entry.history,
+        "attempts": entry.attempts,
+        "history": entry.actions,
         "payload_json": json_text(row.payload) if row.payload is not None else None,
         "source_link": source_record_url(context.settings, row.source_system, row.source_id),
         "can_act": user.may("support"),
