@@ -78,7 +78,7 @@ def _run(
         entity_progress(console, flow.source, quiet=quiet) as on_page,
         ExitStack() as stack,
     ):
-        connectors = open_connectors_or_fail(stack, settings)
+        connectors = open_connectors_or_fail(stack, settings, flow.targets)
         store = open_store(settings.database_url)
         engine = stack.enter_context(
             open_engine(settings, store, mapping_set, flow, on_page=on_page, window=window,

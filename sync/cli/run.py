@@ -9,7 +9,7 @@ store can't be opened; 130 stopped by Ctrl-C or SIGTERM after the page in hand c
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack, nullcontext
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +19,7 @@ import typer
 
 from config.settings import Settings
 from connectors.base import Connector
-from connectors.errors import ConnectorError
+from connectors.errors import ConnectorError, TransientError
 from mappings.mapping_set import MappingSet
 from sync.cli.common import (
     DEFAULT_CONFIG,
@@ -72,7 +72,7 @@ def run(
         plan_dry_run(settings, mapping_set, flow, samples, as_json)
         return
     with ExitStack() as stack:
-        connectors = open_connectors_or_fail(stack, settings)
+        connectors = open_connectors_or_fail(stack, settings, flow.targets)
         on_page = stack.enter_context(entity_progress(console, flow.source, quiet=as_json))
         summary = _run_under_lease(settings, mapping_set, flow, connectors, on_page)
     show_summary(summary, f"run {summary.run_id} of {summary.flow}", as_json)
@@ -82,13 +82,31 @@ def run(
         raise typer.Exit(EXIT_INTERRUPTED)
 
 
-def open_connectors_or_fail(stack: ExitStack, settings: Settings) -> Mapping[str, Connector]:
+def open_connectors_or_fail(
+    stack: ExitStack, settings: Settings, targets: Sequence[str] = ()
+) -> Mapping[str, Connector]:
     """The connectors, opened before the store so that a connection misconfigured (a
-    ``ca_bundle`` that is not there) stops the command with nothing written; exit 1."""
+    ``ca_bundle`` that is not there) stops the command with nothing written; exit 1.
+
+    Each of ``targets`` logs in once first: with nothing changed at the source a run sends a
+    target no call at all, so wrong billing or ERP credentials would pass as "succeeded". Only
+    a refusal or a misconfiguration stops the command here; a target that is down for now is
+    left to the run, which fails (recorded, resumable) only if it has something to send.
+    """
     try:
-        return stack.enter_context(open_connectors(settings))
+        connectors = stack.enter_context(open_connectors(settings))
     except ConnectorError as error:
         raise fail(f"{error}; nothing was run", 1) from None
+    for system in targets:
+        try:
+            connectors[system].check()
+        except TransientError:
+            continue
+        except ConnectorError as error:
+            hint = "`revbridge check` shows each system; fix it, then run again"
+            message = f"target {system} failed its login: {error}; nothing was run ({hint})"
+            raise fail(message, 1) from None
+    return connectors
 
 
 def reuse(connectors: Mapping[str, Connector]) -> OpenConnectors:

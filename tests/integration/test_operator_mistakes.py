@@ -225,6 +225,15 @@ MISTAKES = [
     Mistake("a run holds the lease", ("run", C, CFG), 1,
             ("held by a revbridge process on billing-host-7 pid 4242", "try again later"),
             _lease_held),
+    # Wrong target credentials fail the run before it reads, even with nothing to write.
+    Mistake("wrong ERP credentials: run", ("run", C, CFG), 1,
+            ("target erp failed its login", "nothing was run", "revbridge check"),
+            _config(erp={"token_secret": "not-the-secret"})),
+    Mistake("wrong billing key: run", ("run", C, CFG), 1,
+            ("target billing failed its login", "nothing was run"),
+            _config(billing={"api_key": "sk_test_wrong"})),
+    Mistake("wrong ERP credentials: backfill", ("backfill", "--since", "2026-01-01", C, CFG), 1,
+            ("target erp failed its login",), _config(erp={"token_secret": "not-the-secret"})),
     Mistake("bad age filter", ("errors", "list", "--older-than", "5x", C, CFG), 2,
             ("should look like", "7d"), _store_and()),
     Mistake("backfill without --since", ("backfill", C, CFG), 2, ("--since is required",),
@@ -311,3 +320,25 @@ def test_a_read_only_command_on_an_empty_database_creates_nothing(
         with engine.connect() as connection:
             assert sa.inspect(connection).get_table_names() == []
         engine.dispose()
+
+
+def test_wrong_erp_credentials_fail_a_run_with_nothing_to_sync(
+    sandboxes: Sandboxes, tmp_path: Path
+) -> None:
+    # The row: nothing changed in Salesforce, so the run sends the ERP no call at all;
+    # without its login check first it reported "succeeded" with the ERP unusable.
+    project = Project(tmp_path, sandboxes.settings_document("sqlite:///revbridge.db"))
+    project.write()
+    first = subprocess.run(revbridge("run", C, str(project.config)), env=cli_env(), cwd=tmp_path,
+                           capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert first.returncode == 0, first.stdout + first.stderr
+    project.write(erp={"token_secret": "not-the-secret"})
+    rows_before = _rows(project.database)
+
+    done = subprocess.run(revbridge("run", C, str(project.config)), env=cli_env(), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "target erp failed its login" in done.stderr.splitlines()[-1]
+    assert _rows(project.database) == rows_before
