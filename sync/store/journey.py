@@ -80,19 +80,18 @@ def find_journeys(connection: sa.Connection, any_id: str) -> list[Journey]:
 
 def _keys(connection: sa.Connection, wanted: str) -> list[_Key]:
     records = canonical_records.c
-    via_xref = sa.select(xref.c.canonical_id).where(xref.c.external_id == wanted)
-    query = (
-        sa.select(records.entity, records.source_system, records.source_id, records.canonical_id)
-        .where(
-            sa.or_(
-                records.canonical_id == wanted,
-                records.source_id == wanted,
-                records.canonical_id.in_(via_xref),
-            )
+    columns = (records.entity, records.source_system, records.source_id, records.canonical_id)
+    # Separate probes, each on its own index: one query OR-ing them reads the whole table.
+    via_xref = connection.execute(
+        sa.select(xref.c.canonical_id).where(xref.c.external_id == wanted).limit(MAX_RECORDS)
+    ).scalars()
+    by_id = sa.select(*columns).where(records.canonical_id.in_([wanted, *via_xref]))
+    by_source = sa.select(*columns).where(records.source_id == wanted).limit(MAX_RECORDS)
+    keys = list(
+        dict.fromkeys(
+            _Key(*row) for query in (by_id, by_source) for row in connection.execute(query)
         )
-        .limit(MAX_RECORDS)
     )
-    keys = [_Key(*row) for row in connection.execute(query)]
     known = {(key.entity, key.source_system, key.source_id) for key in keys}
     orphans = (
         sa.select(error_queue.c.entity, error_queue.c.source_system, error_queue.c.source_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -87,9 +88,16 @@ def _recent_runs(connection: sa.Connection) -> list[RunVolume]:
     return [run_volume(run_row(row)) for row in reversed(list(connection.execute(query)))]
 
 
-def _day_number(column: sa.ColumnElement[datetime]) -> sa.ColumnElement[int]:
-    """Days since 1970-01-01 UTC of a timestamp, on both backends."""
-    return sa.cast(sa.func.floor(sa.extract("epoch", column) / 86400), sa.Integer)
+def _utc_day(dialect: str, column: sa.ColumnElement[datetime]) -> sa.ColumnElement[Any]:
+    """The UTC calendar day of a timestamp: PostgreSQL's date of it at UTC (cheap), SQLite's
+    date() of its stored UTC text."""
+    if dialect == "postgresql":
+        return sa.cast(sa.func.timezone("UTC", column), sa.Date)
+    return sa.func.date(column)
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
 def queue_by_day(connection: sa.Connection, today: date, days: int = TREND_DAYS) -> list[QueueDay]:
@@ -103,7 +111,8 @@ def queue_by_day(connection: sa.Connection, today: date, days: int = TREND_DAYS)
     first = today - timedelta(days=days - 1)
     first_end = datetime.combine(first, time.max, tzinfo=UTC)
     table = error_queue.c
-    created_day = _day_number(table.created_at)
+    dialect = connection.dialect.name
+    created_day = _utc_day(dialect, table.created_at)
     # Two scans, each on an index: open entries by the day they were created (status, created_at)
     # and entries closed within the window (status, updated_at); those closed before the first
     # day ended count on no day.
@@ -112,7 +121,7 @@ def queue_by_day(connection: sa.Connection, today: date, days: int = TREND_DAYS)
         .where(table.status.in_(_ACTIVE))
         .group_by(created_day)
     )
-    closed_day = _day_number(table.updated_at)
+    closed_day = _utc_day(dialect, table.updated_at)
     closed = (
         sa.select(created_day, closed_day, sa.func.count())
         .where(
@@ -122,14 +131,15 @@ def queue_by_day(connection: sa.Connection, today: date, days: int = TREND_DAYS)
         .group_by(created_day, closed_day)
     )
     spans = [*connection.execute(still_open), *connection.execute(closed)]
-    epoch = date(1970, 1, 1)
-    numbers = [(first - epoch).days + offset for offset in range(days)]
-    counts = dict.fromkeys(numbers, 0)
+    wanted = [first + timedelta(days=offset) for offset in range(days)]
+    counts = dict.fromkeys(wanted, 0)
     for created, closed_on, count in spans:
-        for number in numbers:
-            if int(created) <= number and (closed_on is None or number < int(closed_on)):
-                counts[number] += int(count)
-    return [QueueDay(epoch + timedelta(days=number), counts[number]) for number in numbers]
+        opened_day = _as_date(created)
+        ended_day = _as_date(closed_on) if closed_on is not None else None
+        for day in wanted:
+            if opened_day <= day and (ended_day is None or day < ended_day):
+                counts[day] += int(count)
+    return [QueueDay(day, counts[day]) for day in wanted]
 
 
 def overview(connection: sa.Connection, flows: Iterable[str], now: datetime) -> Overview:
