@@ -111,6 +111,9 @@ def _retry(context: ConsoleContext, mapping_set: MappingSet, rows: list[ErrorRow
             f"Flow {name}: run {summary.run_id} wrote {summary.written}, "
             f"rejected {summary.rejected}, deferred {summary.deferred} ({summary.status.value})."
         )
+        if summary.status is RunStatus.FAILED and summary.message:
+            # The run's own message, as `revbridge runs` shows it: what failed, never a secret.
+            outcome.lines.append(f"Run {summary.run_id} failed: {summary.message}")
     return outcome
 
 
