@@ -56,7 +56,6 @@ def _session_headers(users: ConsoleUsers, role: str) -> dict[str, str]:
     return {"Cookie": f"{SESSION_COOKIE}={opened.session_id}", CSRF_HEADER: opened.csrf_token}
 
 
-@pytest.mark.slow
 def test_no_operation_answers_5xx(
     console_app: FastAPI, console_users: ConsoleUsers, store: Store
 ) -> None:
