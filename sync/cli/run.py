@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from config.settings import Settings
 from connectors.base import Connector
@@ -25,6 +26,7 @@ from sync.cli.common import (
     DEFAULT_CONFIG,
     JsonOption,
     console,
+    err_console,
     fail,
     mappings_for,
     open_store,
@@ -100,7 +102,12 @@ def open_connectors_or_fail(
     for system in targets:
         try:
             connectors[system].check()
-        except TransientError:
+        except TransientError as down:
+            # Down for now, or a wrong host: said, and the run fails if it needs the target.
+            warning = (
+                f"warning: target {system} unreachable before the run: {down}; the run goes on"
+            )
+            err_console.print(Text(warning, style="yellow"))
             continue
         except ConnectorError as error:
             hint = "`revbridge check` shows each system; fix it, then run again"

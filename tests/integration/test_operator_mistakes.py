@@ -342,3 +342,20 @@ def test_wrong_erp_credentials_fail_a_run_with_nothing_to_sync(
     assert "Traceback" not in done.stderr
     assert "target erp failed its login" in done.stderr.splitlines()[-1]
     assert _rows(project.database) == rows_before
+
+
+def test_an_unreachable_target_is_said_before_the_run_which_fails_when_it_needs_it(
+    sandboxes: Sandboxes, tmp_path: Path
+) -> None:
+    # Down for now or a wrong port: not a refusal, so the run goes on and fails on its writes.
+    project = Project(tmp_path, sandboxes.settings_document("sqlite:///revbridge.db"))
+    project.write(erp={"wsdl_url": "http://127.0.0.1:9/wsdl"},
+                  retry={"attempts": 1, "max_wait_seconds": 0.01})  # fmt: skip
+
+    done = subprocess.run(revbridge("run", C, str(project.config)), env=cli_env(), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "warning: target erp unreachable before the run" in done.stderr
+    assert "failed" in done.stdout
