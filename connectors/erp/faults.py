@@ -32,7 +32,9 @@ def classify_fault(fault: Any) -> ConnectorError:
     suite_fault = None if detail is None else next(iter(detail.iterchildren("{*}*")), None)
     name = "" if suite_fault is None else etree.QName(suite_fault).localname
     code = "" if suite_fault is None else suite_fault.findtext("{*}code", "")
-    message = f"NetSuite fault {name or fault.code} ({code or 'no code'}): {fault.message}"
+    # NetSuite's sentence ends in a full stop; ours goes on after it ("attempt.; check").
+    said = str(fault.message or "").strip().rstrip(".")
+    message = f"NetSuite fault {name or fault.code} ({code or 'no code'}): {said}"
     error_class = FAULT_ERRORS.get(name)
     if error_class is AuthError:
         return AuthError(f"{message}; {AUTH_HINT}", system=SYSTEM)

@@ -30,6 +30,16 @@ def _fault(element: str, code: str, message: str = "refused") -> zeep.exceptions
     return zeep.exceptions.Fault(message, code=code, detail=detail)  # type: ignore[no-untyped-call]
 
 
+def test_a_fault_message_reads_as_one_sentence_with_what_to_do() -> None:
+    fault = _fault("invalidCredentialsFault", "INVALID_LOGIN_CREDENTIALS", "Invalid login attempt.")
+
+    message = str(classify_fault(fault))
+
+    assert ".;" not in message
+    assert "  " not in message
+    assert "Invalid login attempt; check the ERP account" in message
+
+
 @pytest.mark.parametrize(
     ("element", "error_class"),
     [
