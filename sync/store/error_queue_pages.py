@@ -45,6 +45,7 @@ _SORTS: dict[ErrorSort, tuple[sa.Column[Any], bool]] = {
 
 _AGE = re.compile(r"^(\d{1,6})([mhdw])$")
 _AGE_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+MAX_AGE = timedelta(days=36_525)
 
 
 def parse_age(text: str) -> timedelta:
@@ -52,7 +53,10 @@ def parse_age(text: str) -> timedelta:
     match = _AGE.match(text.strip())
     if not match:
         raise ValueError(f"age {text!r} should look like 30m, 12h, 7d or 2w")
-    return timedelta(**{_AGE_UNITS[match.group(2)]: int(match.group(1))})
+    age = timedelta(**{_AGE_UNITS[match.group(2)]: int(match.group(1))})
+    if age > MAX_AGE:  # further back than any entry, and past what a date can hold
+        raise ValueError(f"age {text!r} is more than 100 years")
+    return age
 
 
 class BadCursor(ValueError):

@@ -82,6 +82,8 @@ def test_one_entry_shows_payload_attempts_and_a_link_to_salesforce(
         ({"size": 10**6}, 422),
         ({"status": "bogus"}, 422),
         ({"older_than": "7 days"}, 422),
+        ({"newer_than": "800000d"}, 422),
+        ({"older_than": "999999w"}, 422),
         ({"entity": "x\x00y"}, 422),
         ({"text": "a" * 201}, 422),
     ],

@@ -77,3 +77,11 @@ def test_audit_list_without_a_store_is_one_line_and_exit_2(tmp_path: Path) -> No
     assert outcome.exit_code == 2
     assert "Traceback" not in outcome.output
     assert len(outcome.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("age", ["999999w", "7 days", "-1d"])
+def test_an_impossible_age_is_one_line_and_exit_2(queued: list[str], age: str) -> None:
+    outcome = runner.invoke(app, ["errors", "list", "--older-than", age, *queued])
+    assert outcome.exit_code == 2
+    assert "Traceback" not in outcome.output
+    assert "age" in outcome.output

@@ -83,14 +83,17 @@ def list_error_page(
     size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> ErrorPageOut:
     """A page of entries, filtered and sorted; follow ``next_cursor`` with ``after``."""
-    where = ErrorFilter(
-        status=status,
-        entity=entity,
-        system=system,
-        error_class=error_class,
-        older_than=parse_age(older_than) if older_than else None,
-        newer_than=parse_age(newer_than) if newer_than else None,
-    )
+    try:
+        where = ErrorFilter(
+            status=status,
+            entity=entity,
+            system=system,
+            error_class=error_class,
+            older_than=parse_age(older_than) if older_than else None,
+            newer_than=parse_age(newer_than) if newer_than else None,
+        )
+    except ValueError as error:
+        raise HTTPException(422, str(error)) from None
     request = PageRequest(where, text, sort, after, before, last, size)
     try:
         with context.store.engine.connect() as connection:
