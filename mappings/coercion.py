@@ -41,7 +41,8 @@ class NumberStyle:
     thousands: str = ""
 
 
-def _identity(value: Any) -> Any:
+def unchanged(value: Any) -> Any:
+    """The value as it is: no ``type`` to convert to."""
     return value
 
 
@@ -54,6 +55,14 @@ def to_string(value: Any) -> str:
 
 def to_decimal(value: Any) -> Decimal:
     """An exact Decimal from a number or numeric text."""
+    if type(value) is str:  # the common case first: amounts travel as text
+        try:
+            number = Decimal(value.strip())
+        except (InvalidOperation, ValueError):
+            raise ValueError(f"{value!r} is not a decimal number") from None
+        if not number.is_finite():
+            raise ValueError(f"{value!r} is not a finite number")
+        return number
     if isinstance(value, bool):
         raise ValueError("a boolean is not an amount")
     if isinstance(value, float):
@@ -90,6 +99,8 @@ def to_boolean(value: Any) -> bool:
 
 def to_date(value: Any) -> date:
     """A date from a date, a datetime or ISO 8601 text."""
+    if type(value) is str:
+        return date.fromisoformat(value[:10])
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -198,14 +209,31 @@ _INBOUND: dict[FieldType, Converter] = {
     FieldType.ENUM: to_string,
 }
 
+
+def decimal_text(value: Any) -> str:
+    """An amount as the decimal text a wire carries."""
+    return str(to_decimal(value))
+
+
+def date_text(value: Any) -> str:
+    """A date as ISO 8601 text."""
+    return to_date(value).isoformat()
+
+
+def datetime_text(value: Any) -> str:
+    """An aware datetime as ISO 8601 text."""
+    return to_datetime(value).isoformat()
+
+
+# Named functions, not lambdas: mappings.codegen recognises them to write their work inline.
 _OUTBOUND: dict[FieldType, Converter] = {
     FieldType.STRING: to_string,
     FieldType.INTEGER: to_integer,
-    FieldType.DECIMAL: lambda value: str(to_decimal(value)),
-    FieldType.MONEY: lambda value: str(to_decimal(value)),
+    FieldType.DECIMAL: decimal_text,
+    FieldType.MONEY: decimal_text,
     FieldType.BOOLEAN: to_boolean,
-    FieldType.DATE: lambda value: to_date(value).isoformat(),
-    FieldType.DATETIME: lambda value: to_datetime(value).isoformat(),
+    FieldType.DATE: date_text,
+    FieldType.DATETIME: datetime_text,
     FieldType.ENUM: to_string,
 }
 
@@ -216,7 +244,7 @@ DATE_TYPES = frozenset({FieldType.DATE, FieldType.DATETIME})
 def inbound_converter(field_type: FieldType | None, fmt: str | NumberStyle | None) -> Converter:
     """System value -> canonical value, reading text in ``fmt`` when one is given."""
     if field_type is None:
-        return _identity
+        return unchanged
     convert = _INBOUND[field_type]
     if isinstance(fmt, NumberStyle):
         return _parse_number(fmt, convert)
@@ -228,7 +256,7 @@ def inbound_converter(field_type: FieldType | None, fmt: str | NumberStyle | Non
 def outbound_converter(field_type: FieldType | None, fmt: str | NumberStyle | None) -> Converter:
     """Canonical value -> wire value, written in ``fmt`` when one is given."""
     if field_type is None:
-        return _identity
+        return unchanged
     if isinstance(fmt, NumberStyle):
         return _write_number(fmt)
     if isinstance(fmt, str):

@@ -1,7 +1,10 @@
 """Compile validated mapping specs into closures, once, so each record costs little.
 
 Per record, an entity mapping is a loop over ``(target key, value function)`` steps built by
-:mod:`mappings.values`; child lists call their child mapping's builder.
+:mod:`mappings.values`; child lists call their child mapping's builder. Unless inside
+:func:`mappings.codegen.closures_only`, the steps are then written out as one generated
+function per mapping (:mod:`mappings.codegen`), which calls a step's closure only for rules it
+does not generate.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from mappings.canonical import model_for
+from mappings.codegen import Applier, Step, generate_applier, generate_builder, generating
 from mappings.coercion import to_datetime
 from mappings.errors import MappingError
 from mappings.fields import CanonicalField, canonical_fields
@@ -33,8 +37,6 @@ from mappings.values import (
 
 Record = Mapping[str, Any]
 Builder = Callable[..., dict[str, Any]]
-# (target key, its dotted parts or None for a plain key, value function, merge a compound?)
-Step = tuple[str, tuple[str, ...] | None, ValueOf, bool]
 
 
 def compile_system(spec: MappingFile) -> SystemMapping:
@@ -163,21 +165,27 @@ def _merge(out: dict[str, Any], parts: tuple[str, ...], value: Any) -> None:
 
 
 def _apply(steps: list[Step], record: Record, refs: RefResolver, out: dict[str, Any]) -> None:
-    for key, nested, value_of, merge in steps:
-        value = value_of(record, refs)
+    for step in steps:
+        value = step.value_of(record, refs)
         if value is SKIP:
             continue
-        if merge:
-            _merge(out, nested or (key,), value)
-        elif nested is None:
-            out[key] = value
+        if step.merge:
+            _merge(out, step.nested or (step.key,), value)
+        elif step.nested is None:
+            out[step.key] = value
         else:
-            _put(out, nested, value)
+            _put(out, step.nested, value)
+
+
+def _applier(name: str, steps: list[Step], side: Side) -> Applier:
+    if generating():
+        return generate_applier(name, steps, side, _merge)
+    return lambda record, refs, out: _apply(steps, record, refs, out)
 
 
 def _step(key: str, rule: RuleBase, field: CanonicalField | None, side: Side) -> Step:
     merge = isinstance(rule, PathRule) and rule.split is not None
-    return (key, _nested(key), compile_value(key, rule, field, side), merge)
+    return Step(key, _nested(key), compile_value(key, rule, field, side), merge, rule, field)
 
 
 def _compile_inbound(
@@ -197,6 +205,7 @@ def _compile_inbound(
     key_field, modified_field = spec.key, spec.modified or spec.cursor
     source = {"system": side.system, "object": spec.object_name}
     scoped = spec.key_scope == "parent"
+    apply = _applier(f"{side.system}.{entity}", steps, side)
 
     def to_canonical(
         raw: Record,
@@ -222,7 +231,7 @@ def _compile_inbound(
         }
         if out["source_modified_at"] is None:
             raise MappingError(modified_field or "source_modified_at", "no last-modified time")
-        _apply(steps, raw, refs, out)
+        apply(raw, refs, out)
         for key, get, child, parent_key in children:
             out[key] = _children(get(raw), builders[child], parent_key, refs, out)
         return out
@@ -281,8 +290,12 @@ def _compile_ref_keys(
 def _compile_outbound(
     entity: str, spec: EntitySpec, side: Side, builders: Mapping[str, Builder]
 ) -> Builder:
-    build = _payload_builder(spec.fields, canonical_fields(model_for(entity)), side, builders)
+    fields = canonical_fields(model_for(entity))
     external_id = tuple(spec.external_id.split(".")) if spec.external_id else None
+    if generating():
+        steps = _payload_steps(spec.fields, fields, side, builders)
+        return generate_builder(f"{side.system}.{entity}", steps, side, _merge, external_id)
+    build = _payload_builder(spec.fields, fields, side, builders)
 
     def from_canonical(record: Record, refs: RefResolver) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -299,15 +312,9 @@ def _payload_builder(
     side: Side,
     builders: Mapping[str, Builder],
 ) -> Builder:
-    steps: list[Step] = []
-    for key, rule in rules.items():
-        each = rule.each if isinstance(rule, PathRule) else None
-        if isinstance(rule, PathRule) and each is not None:
-            value_of = _outbound_children(rule.path, each, fields, side, builders)
-            steps.append((key, _nested(key), value_of, False))
-        else:
-            field = fields.get(rule.path) if isinstance(rule, PathRule) else None
-            steps.append(_step(key, rule, field, side))
+    steps = _payload_steps(rules, fields, side, builders)
+    if generating():
+        return generate_builder(side.entity or side.system, steps, side, _merge)
 
     def build(
         record: Record, refs: RefResolver, out: dict[str, Any] | None = None
@@ -317,6 +324,24 @@ def _payload_builder(
         return out
 
     return build
+
+
+def _payload_steps(
+    rules: Mapping[str, RuleBase],
+    fields: Mapping[str, CanonicalField],
+    side: Side,
+    builders: Mapping[str, Builder],
+) -> list[Step]:
+    steps: list[Step] = []
+    for key, rule in rules.items():
+        each = rule.each if isinstance(rule, PathRule) else None
+        if isinstance(rule, PathRule) and each is not None:
+            value_of = _outbound_children(rule.path, each, fields, side, builders)
+            steps.append(Step(key, _nested(key), value_of, False))
+        else:
+            field = fields.get(rule.path) if isinstance(rule, PathRule) else None
+            steps.append(_step(key, rule, field, side))
+    return steps
 
 
 def _outbound_children(

@@ -50,7 +50,7 @@ ValueOf = Callable[[Record, RefResolver], Any]
 # A value function returns SKIP when its `when` is false: the field is left out entirely.
 SKIP: Any = object()
 _MISSING = object()
-_ERRORS = (ValueError, TypeError, ArithmeticError)
+CONVERSION_ERRORS = (ValueError, TypeError, ArithmeticError)
 # Values of these types are numbers, booleans or dates, never text to check for characters.
 _NOT_TEXT_TYPES = frozenset(
     {FieldType.INTEGER, FieldType.DECIMAL, FieldType.MONEY, FieldType.BOOLEAN, FieldType.DATE,
@@ -122,7 +122,7 @@ def converted(convert: Converter, field: str, value: Any) -> Any:
     """``convert(value)``, its failure a MappingError naming the field."""
     try:
         return convert(value)
-    except _ERRORS as error:
+    except CONVERSION_ERRORS as error:
         raise MappingError(field, str(error)) from None
 
 
@@ -166,14 +166,14 @@ def compile_value(key: str, rule: RuleBase, field: CanonicalField | None, side: 
         value_of = _valued(key, rule, pick, side)
     if money:
         value_of = _money(key, rule, value_of, convert, side)
-    if _may_be_text(rule, field):
+    if may_be_text(rule, field):
         label = f"{side.entity}.{key}" if side.entity else key
         policy = rule.illegal_characters or side.illegal_characters
         value_of = _text_guarded(label, policy == "strip", value_of)
     return _conditional(key, rule.when, value_of, side)
 
 
-def _may_be_text(rule: RuleBase, field: CanonicalField | None) -> bool:
+def may_be_text(rule: RuleBase, field: CanonicalField | None) -> bool:
     """False when the rule's value is surely a number, boolean or date."""
     if rule.field_type is not None:
         return rule.field_type not in _NOT_TEXT_TYPES or isinstance(rule.fmt, str)
@@ -187,12 +187,12 @@ def _text_guarded(label: str, strip: bool, value_of: ValueOf) -> ValueOf:
         value = value_of(record, refs)
         if type(value) is str and ILLEGAL_TEXT.search(value) is None:
             return value  # the common case, one search
-        return _checked_text(label, value, strip)
+        return checked_text(label, value, strip)
 
     return guarded
 
 
-def _checked_text(label: str, value: Any, strip: bool) -> Any:
+def checked_text(label: str, value: Any, strip: bool) -> Any:
     if isinstance(value, str):
         problem = illegal_text_problem(value)
         if problem is None:
@@ -204,9 +204,9 @@ def _checked_text(label: str, value: Any, strip: bool) -> Any:
             notes.append(f"{label}: stripped {problem.removeprefix('contains ')}")
         return strip_illegal_text(value)
     if isinstance(value, Mapping):
-        return {key: _checked_text(f"{label}.{key}", inner, strip) for key, inner in value.items()}
+        return {key: checked_text(f"{label}.{key}", inner, strip) for key, inner in value.items()}
     if isinstance(value, list):
-        return [_checked_text(f"{label}[{at}]", inner, strip) for at, inner in enumerate(value)]
+        return [checked_text(f"{label}[{at}]", inner, strip) for at, inner in enumerate(value)]
     return value
 
 
@@ -224,7 +224,7 @@ def compile_ref_lookup(
     def lookup(record: Record) -> Any:
         try:
             return pick(get(record))
-        except (MappingError, *_ERRORS):
+        except (MappingError, *CONVERSION_ERRORS):
             return None  # the record fails with this error when it is mapped
 
     return lookup
@@ -274,11 +274,11 @@ def _picker(key: str, rule: RuleBase, convert: Converter, default: Any) -> Calla
                 return None
             try:
                 return convert(value)
-            except _ERRORS as error:
+            except CONVERSION_ERRORS as error:
                 raise MappingError(key, str(error)) from None
 
         return pick_plain
-    unmapped = _unmapped(key, rule, convert, default)
+    unmapped = unmapped_handler(key, rule, convert, default)
     required, what = rule.required, getattr(rule, rule.kind)
 
     def pick(value: Any) -> Any:
@@ -296,7 +296,9 @@ def _picker(key: str, rule: RuleBase, convert: Converter, default: Any) -> Calla
     return pick
 
 
-def _unmapped(key: str, rule: RuleBase, convert: Converter, default: Any) -> Callable[[Any], Any]:
+def unmapped_handler(
+    key: str, rule: RuleBase, convert: Converter, default: Any
+) -> Callable[[Any], Any]:
     if rule.unmapped == "default":
         return lambda value: default
     if rule.unmapped == "passthrough":

@@ -7,6 +7,7 @@ character; stripping removes them and leaves a note per field for the run's warn
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,17 @@ from mappings.loader import check_mapping_files, load_mapping_set
 from mappings.mapping_set import EntityMapping
 from mappings.spec import mapping_json_schema
 from mappings.values import noting_stripped_text
+from tests.unit.compile_paths import COMPILE_PATHS, compiled_as
 
 MODIFIED = "2026-01-05T10:00:00Z"
 BAD = "Bad\x00Nul\x1bEsc"
+
+
+@pytest.fixture(autouse=True, params=COMPILE_PATHS)
+def compile_path(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test here runs on generated code and on closures alike."""
+    with compiled_as(request.param):
+        yield
 
 
 class Xref:

@@ -14,7 +14,9 @@ import pytest
 
 from mappings.canonical import Order
 from mappings.identity import canonical_id
+from mappings.loader import load_mapping_set
 from mappings.mapping_set import MappingSet
+from tests.unit.compile_paths import COMPILE_PATHS, compiled_as
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mappings"
 SALESFORCE_IDS = {
@@ -51,6 +53,13 @@ class FakeXref:
 
 def fixture(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module", params=COMPILE_PATHS)
+def mapping_set(request: pytest.FixtureRequest) -> MappingSet:
+    """The shipped mappings, compiled to code and as closures: both must give the golden files."""
+    with compiled_as(request.param):
+        return load_mapping_set()
 
 
 @pytest.fixture(scope="module")

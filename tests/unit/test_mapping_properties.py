@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
@@ -17,6 +18,7 @@ from mappings.errors import MappingConfigError
 from mappings.identity import canonical_id
 from mappings.loader import load_mapping_set
 from mappings.mapping_set import MappingSet
+from tests.unit.compile_paths import COMPILE_PATHS, compiled_as
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mappings"
 RULE_KEYS = ["path", "const", "template", "expr", "join", "map", "type", "format", "each", "when"]
@@ -111,6 +113,8 @@ def mirror_mappings() -> MappingSet:
 
 
 MIRROR = mirror_mappings()
+with compiled_as("closures"):
+    MIRROR_BY_CLOSURES = mirror_mappings()
 TEXT = st.text(
     st.characters(codec="utf-8", exclude_categories=["Cc", "Cs", "Zs", "Zl", "Zp"]),
     min_size=1,
@@ -159,13 +163,15 @@ def canonical_orders(draw: st.DrawFn) -> dict[str, Any]:
     return Order.model_validate(order).model_dump(mode="json")
 
 
+@pytest.mark.parametrize("path", COMPILE_PATHS)
 @settings(max_examples=200, deadline=None)
-@given(canonical_orders())
-def test_symmetric_mapping_round_trips_a_canonical_order(record: dict[str, Any]) -> None:
+@given(record=canonical_orders())
+def test_symmetric_mapping_round_trips_a_canonical_order(path: str, record: dict[str, Any]) -> None:
     xref = EchoXref()
+    mirror = MIRROR if path == "generated" else MIRROR_BY_CLOSURES
 
-    payload = MIRROR.system("mirror_out").entities["order"].from_canonical(record, xref)
-    mapped = MIRROR.system("mirror").entities["order"].to_canonical(payload, xref)
+    payload = mirror.system("mirror_out").entities["order"].from_canonical(record, xref)
+    mapped = mirror.system("mirror").entities["order"].to_canonical(payload, xref)
 
     assert Order.model_validate(mapped).model_dump(mode="json") == record
     assert isinstance(Decimal(record["total"]), Decimal)

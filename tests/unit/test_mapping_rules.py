@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from mappings.errors import MappingError, UnresolvedReference
 from mappings.loader import load_mapping_set, shipped_mapping_files
 from mappings.mapping_set import EntityMapping
+from tests.unit.compile_paths import COMPILE_PATHS, compiled_as
 
 MODIFIED = "2026-01-05T10:00:00Z"
 # Required canonical fields each inbound case gets unless it maps them itself.
@@ -26,6 +28,13 @@ REQUIRED = {
         "total": {"const": 0},
     },
 }
+
+
+@pytest.fixture(autouse=True, params=COMPILE_PATHS)
+def compile_path(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test here runs on generated code and on closures alike."""
+    with compiled_as(request.param):
+        yield
 
 
 class Xref:

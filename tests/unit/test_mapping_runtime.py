@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import sys
 from decimal import Decimal
 from typing import Any
 
@@ -16,9 +17,23 @@ from mappings.errors import MappingError, UnresolvedReference
 from mappings.identity import canonical_id
 from mappings.loader import load_mapping_set
 from sync.engine.specs import read_spec, write_spec
+from tests.unit.compile_paths import COMPILE_PATHS, compiled_as
 
 MAPPINGS = load_mapping_set()
 SALESFORCE = MAPPINGS.system("salesforce").entities
+with compiled_as("closures"):
+    _BY_CLOSURES = load_mapping_set()
+
+
+@pytest.fixture(autouse=True, params=COMPILE_PATHS)
+def compile_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test here runs on generated code and on closures alike."""
+    if request.param == "closures":
+        monkeypatch.setattr(sys.modules[__name__], "MAPPINGS", _BY_CLOSURES)
+        monkeypatch.setattr(
+            sys.modules[__name__], "SALESFORCE", _BY_CLOSURES.system("salesforce").entities
+        )
+
 
 RAW_ORDER: dict[str, Any] = {
     "Id": "801000000000001AAA",
