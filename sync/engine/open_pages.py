@@ -8,7 +8,9 @@ commit in order: a page's cursor must never pass records of an older page still 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
+from typing import Any
 
 from connectors.base import Connector
 from mappings.mapping_set import EntityMapping
@@ -70,11 +72,41 @@ class OpenPages:
         """Commit the open pages: finally, oldest first, those none of whose writes is held;
         the rest all but their held writes and their cursors.
 
-        With ``flush``, or when pages that write nothing (all unchanged) pile up behind a held
-        write, held writes go out first, so every open page commits.
+        With ``flush`` every held write goes out and every open page commits. Past
+        ``MAX_OPEN_PAGES``, this waits for the oldest pages' writes. When a write failed,
+        what landed is committed all the same before the failure is raised.
         """
-        if flush or len(self._open) > MAX_OPEN_PAGES:
-            self._carried.flush(self._connectors)
+        try:
+            if flush:
+                self._carried.flush(self._connectors)
+            while len(self._open) > MAX_OPEN_PAGES:
+                self._carried.wait_for(self._open[0].outcome.deliveries)
+                self._commit_landed(summary, resolver)
+        except BaseException:
+            # A write failed: what landed meanwhile is committed, so the rerun only sends
+            # what did not.
+            self._commit_landed(summary, resolver)
+            for page in self._open:
+                self._restage(page, summary, resolver)
+            raise
+        self._commit_landed(summary, resolver)
+
+    def commit_until(
+        self, done: Future[Any], summary: RunSummary, resolver: StoreRefResolver
+    ) -> None:
+        """Commit pages as their writes land until ``done`` (the next source page) is ready.
+
+        Without this, a page whose writes landed would wait for the next read to commit.
+        """
+        answered = self._carried.answered
+        done.add_done_callback(lambda _: answered.set())
+        while not done.done():
+            answered.clear()  # before looking: an answer from now on wakes the wait below
+            self._commit_landed(summary, resolver)
+            if not done.done():
+                answered.wait()
+
+    def _commit_landed(self, summary: RunSummary, resolver: StoreRefResolver) -> None:
         while self._open and not self._carried.held_source_ids(self._open[0].outcome.deliveries):
             self._commit(self._open.pop(0), summary, resolver)
         for page in self._open:
@@ -88,9 +120,7 @@ class OpenPages:
         commit_page(self._store, self._flow_name, outcome, summary.run_id)
         if not page.staged:
             self._on_deletes(outcome.mapping.entity, outcome.deletes, summary, resolver)
-        for delivery in outcome.deliveries:
-            for entry in delivery.xrefs:
-                resolver.remember(entry.entity, entry.system, entry.canonical_id, entry.external_id)
+        _remember(outcome.deliveries, resolver)
         summary.pages += 1
         release_free_memory()  # keeps a long run's RSS flat (sync/engine/heap.py says why)
         if self._on_page is not None:
@@ -109,10 +139,7 @@ class OpenPages:
         staged = replace(outcome, cursor=None, waiting=frozenset(waiting))
         commit_page(self._store, self._flow_name, staged, summary.run_id)
         self._on_deletes(outcome.mapping.entity, outcome.deletes, summary, resolver)
-        for delivery in outcome.deliveries:
-            for entry in delivery.xrefs:
-                resolver.remember(entry.entity, entry.system, entry.canonical_id, entry.external_id)
-            delivery.forget_committed()  # the held writes' results gather afresh
+        _remember(outcome.deliveries, resolver, forget=True)  # held writes' results come afresh
         page.outcome = PageOutcome(
             outcome.mapping,
             deliveries=outcome.deliveries,
@@ -120,6 +147,28 @@ class OpenPages:
             landed_late=sorted(waiting - failed),
         )
         page.staged = True
+
+    def _restage(self, page: _OpenPage, summary: RunSummary, resolver: StoreRefResolver) -> None:
+        """Commit what landed of a staged page's held writes since it was staged."""
+        outcome = page.outcome
+        waiting = self._carried.held_source_ids(outcome.deliveries)
+        count_deliveries(page.targets, outcome.deliveries, summary)
+        staged = replace(outcome, cursor=None, waiting=frozenset(waiting))
+        commit_page(self._store, self._flow_name, staged, summary.run_id)
+        _remember(outcome.deliveries, resolver, forget=True)
+        still_held = [source_id for source_id in outcome.landed_late if source_id in waiting]
+        page.outcome = replace(outcome, landed_late=still_held)
+
+
+def _remember(
+    deliveries: Sequence[Delivery], resolver: StoreRefResolver, *, forget: bool = False
+) -> None:
+    """Let the resolver know the committed xrefs; with ``forget``, drop the committed results."""
+    for delivery in deliveries:
+        for entry in delivery.xrefs:
+            resolver.remember(entry.entity, entry.system, entry.canonical_id, entry.external_id)
+        if forget:
+            delivery.forget_committed()
 
 
 def count_deliveries(

@@ -7,10 +7,10 @@ page N's capture, delivery and commit. The look-ahead crosses entities: once an 
 last page is handed out, the thread opens the next entity's read, so that query's round trip
 overlaps the last page's delivery instead of starting after it.
 
-Nothing else changes: pages come out in order, the engine still commits each before it asks
-for the next, and a read that fails is raised where the engine asks for that entity's pages,
-after the pages before it were committed. At most two pages are in memory: the one in hand
-and the one read ahead.
+Nothing else changes: pages come out in order, and a read that fails is raised where the
+engine asks for that entity's pages. While it waits for a page, the engine may commit pages
+whose writes landed (``idle``). At most two pages are read at once: the one in hand and the
+one read ahead.
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from typing import Any
 
 from connectors.base import Page
 
 PageReader = Callable[[], Iterator[Page]]  # opens one entity's read; nothing is sent until next()
+Idle = Callable[[Future[Any]], None]  # what the caller does while the next page is read
 
 
 @dataclass(frozen=True)
@@ -52,10 +54,10 @@ class SourceReads:
         )
         self._upcoming: Future[_Read] | None = None
 
-    def pages(self, entity: int) -> Iterator[Page]:
-        """The pages of the ``entity``-th reader, in order."""
+    def pages(self, entity: int, idle: Idle | None = None) -> Iterator[Page]:
+        """The pages of the ``entity``-th reader, in order; ``idle`` gets the read awaited."""
         while True:
-            upcoming = self._peek()
+            upcoming = self._peek(idle)
             if upcoming.entity != entity:
                 return  # the next entity's first page waits for its own call
             if upcoming.error is not None:
@@ -76,13 +78,15 @@ class SourceReads:
             self._pool.shutdown(wait=True, cancel_futures=True)
         self._close_open()
 
-    def _peek(self) -> _Read:
+    def _peek(self, idle: Idle | None = None) -> _Read:
         if self._upcoming is None:
             if self._pool is None:
                 self._upcoming = Future()
                 self._upcoming.set_result(self._read())
             else:
                 self._upcoming = self._pool.submit(self._read)
+        if idle is not None and not self._upcoming.done():
+            idle(self._upcoming)  # returns once the read is done
         return self._upcoming.result()
 
     def _read(self) -> _Read:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import replace
+from functools import partial
 
 from config.settings import ConflictSettings
 from connectors.base import Connector, Page
@@ -145,9 +146,9 @@ class SyncEngine:
         else:
             troubled = summary.rejected or summary.deferred
             summary.status = RunStatus.PARTIAL if troubled else RunStatus.SUCCEEDED
-        # Pages not committed by now replay on the next run, as after a crash.
-        self._carried = CarriedWrites()
-        self._pages = self._open_pages()
+        finally:
+            self._carried.close()  # nothing more goes out; the calls in flight finish
+            self._pages = self._open_pages()  # uncommitted pages replay next run, as after a crash
         summary.duration_seconds = time.monotonic() - started
         summary.api_calls = {
             system: calls - calls_before.get(system, 0)
@@ -287,7 +288,8 @@ class SyncEngine:
         if self._window is None:
             reads.settle()  # the retries fetch through the connector the read-ahead uses
             self._retry_due(mapping, summary, resolver)
-        for page in reads.pages(index):
+        idle = partial(self._pages.commit_until, summary=summary, resolver=resolver)
+        for page in reads.pages(index, idle):
             if page.total is not None:
                 summary.expected[mapping.entity] = page.total
             self._sync_page(mapping, targets, page, summary, resolver)

@@ -2,8 +2,8 @@
 
 The sandboxes run in the test process, so downstream state outlives the killed client. Request
 gates on the sandboxes stop the client at an exact point (no sleeps): waiting for the next
-Salesforce page (once the previous page, delivered while that page is read, is committed) or
-in the middle of a page's billing writes.
+Salesforce page (once the previous page, delivered while that page is read, is committed), in
+the middle of a page's billing writes, or with ERP calls of two pages in flight.
 """
 
 from __future__ import annotations
@@ -18,13 +18,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from lxml import etree  # type: ignore[import-untyped]
 
 from config.settings import SalesforceSettings
+from mappings.identity import canonical_id
+from sandboxes.erp import operations as erp_operations
 from sandboxes.server import LoopbackServer
 from sync.cli.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
 from sync.store import Store
 from sync.store.cursors import load_cursor
 from tests.cli_process import ROOT, revbridge
+from tests.integration.erp_upsert_harness import upserted_external_ids
 
 pytestmark = pytest.mark.slow
 
@@ -80,6 +84,17 @@ def _run_until_gate_then_kill(
 ) -> None:
     """Run until the gate holds a request and ``until()`` holds, then SIGKILL the run."""
     gate = server.hold_requests(method, prefix, let_through=let_through, after=after)
+
+    def reached() -> bool:
+        held = gate.wait_until_held(timeout=120)
+        assert held, f"the run never reached {method} {prefix}"
+        return until()
+
+    _run_then_kill(config, reached, gate.release)
+
+
+def _run_then_kill(config: Path, reached: Callable[[], bool], release: Callable[[], None]) -> None:
+    """Start a run, SIGKILL it once ``reached()`` holds, then ``release`` what the test held."""
     process = subprocess.Popen(
         revbridge("run", "--config", str(config)),
         cwd=ROOT,
@@ -88,13 +103,11 @@ def _run_until_gate_then_kill(
         text=True,
     )
     try:
-        reached = gate.wait_until_held(timeout=120)
-        assert reached, f"the run never reached {method} {prefix}: {process.poll()}"
-        assert _wait_for(until, process), "the run never reached the state to kill it in"
+        assert _wait_for(reached, process), "the run never reached the state to kill it in"
         os.kill(process.pid, signal.SIGKILL)
         assert process.wait(timeout=30) == -signal.SIGKILL
     finally:
-        gate.release()
+        release()
         if process.poll() is None:
             process.kill()
         process.communicate()
@@ -176,3 +189,60 @@ def test_kill_in_the_middle_of_a_page_of_writes_then_rerun_converges(
     _created_once(sandboxes)
     writes = sandboxes.billing.writes
     assert writes[("orders", "unchanged")] + writes[("orders", "updated")] >= 100  # replays
+
+
+class HeldUpserts:
+    """Holds every upsertList holding an order and notes its records; lets the rest through."""
+
+    def __init__(self, orders: set[str]) -> None:
+        self.orders = orders
+        self.calls: list[set[str]] = []
+        self.released = threading.Event()
+        self._lock = threading.Lock()
+
+    def arrive(self, request: etree._Element) -> None:
+        records = upserted_external_ids(request)
+        if records & self.orders:
+            with self._lock:
+                self.calls.append(records)
+            self.released.wait(120)
+
+    def held(self) -> set[str]:
+        with self._lock:
+            return set().union(*self.calls)
+
+
+def test_kill_while_erp_calls_of_two_pages_are_in_flight_then_rerun_converges(
+    config_file: tuple[Sandboxes, Path],
+    database_url: str,
+    reference_state: dict[str, set[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sandboxes, config = config_file
+    orders = sorted(
+        sandboxes.salesforce.records("Order"), key=lambda o: (o["SystemModstamp"], o["Id"])
+    )
+    ids = [canonical_id("order", "salesforce", order["Id"]) for order in orders]
+    page_one, page_two = set(ids[:200]), set(ids[200:400])
+    upserts = HeldUpserts(set(ids))
+    answer = erp_operations._OPERATIONS["upsertList"]
+
+    def held(request, header, store, searches):  # type: ignore[no-untyped-def]
+        upserts.arrive(request)
+        return answer(request, header, store, searches)
+
+    monkeypatch.setitem(erp_operations._OPERATIONS, "upsertList", held)
+
+    def both_pages_held() -> bool:  # calls of page two go while page one's are unanswered
+        return bool(upserts.held() & page_one) and bool(upserts.held() & page_two)
+
+    # The held calls land once the run is killed, for a client that is gone.
+    _run_then_kill(config, both_pages_held, upserts.released.set)
+    # Page one's writes never answered: its cursor did not move, so the rerun reads it again.
+    assert not _order_cursor_committed(database_url)
+
+    completed = _run(config)
+
+    assert completed.returncode == 0, completed.stderr
+    assert _downstream_state(sandboxes) == reference_state
+    _created_once(sandboxes)
