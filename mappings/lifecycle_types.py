@@ -99,6 +99,11 @@ class ChargedRecord(CanonicalRecord):
     subscription_type: SubscriptionType | None = None
 
 
+def shown_quantity(quantity: Decimal) -> str:
+    """A quantity as an admin wrote it: ``-5`` for ``-5.0``, never ``-5E+1``."""
+    return format(quantity.normalize(), "f")
+
+
 def refuse_unlinked_decrease(entity: str, quantity: Decimal, revises: bool, what: str) -> None:
     """Raise when ``quantity`` is negative on a record that revises nothing.
 
@@ -111,7 +116,7 @@ def refuse_unlinked_decrease(entity: str, quantity: Decimal, revises: bool, what
             "lower a quantity",
             {
                 "entity": entity,
-                "quantity": str(quantity),
+                "quantity": shown_quantity(quantity),
                 "noun": "line" if entity.endswith("line") else "record",
                 "what": what,
             },
@@ -134,6 +139,6 @@ def refuse_decrease_outside_amendment(
                     "entity": entity,
                     "event": event.value,
                     "position": position + 1,
-                    "quantity": str(quantity),
+                    "quantity": shown_quantity(quantity),
                 },
             )

@@ -140,6 +140,23 @@ _REVBRIDGE_ID = _text("Revbridge_Id__c", 80, external_id=True)
 _ORDER_STATUSES = ("Draft", "Activated", "Cancelled")
 _BILLING_FREQUENCIES = ("Monthly", "Quarterly", "Semiannual", "Annual", "Invoice Plan")
 _CHARGE_TYPES = ("One-Time", "Recurring", "Usage")
+_BILLING_TYPES = ("Advance", "Arrears")
+_SUBSCRIPTION_TYPES = ("Renewable", "One-time", "Evergreen")
+# CPQ's order types follow the quote's; an org may add Cancellation.
+_ORDER_TYPES = ("New", "Amendment", "Renewal", "Cancellation")
+
+
+def _charge_terms() -> tuple[FieldDef, ...]:
+    """The charge terms CPQ puts on quote lines, order products and subscriptions."""
+    return (
+        _picklist("SBQQ__ChargeType__c", *_CHARGE_TYPES),
+        _picklist("SBQQ__BillingFrequency__c", *_BILLING_FREQUENCIES),
+        _picklist("SBQQ__BillingType__c", *_BILLING_TYPES),
+        _picklist("SBQQ__SubscriptionType__c", *_SUBSCRIPTION_TYPES),
+        _number("SBQQ__ProrateMultiplier__c", 18, 4),
+    )
+
+
 _AUTO_NAME = {"nillable": False, "defaulted_on_create": True, "length": 80}
 
 _STANDARD = (
@@ -173,6 +190,7 @@ _STANDARD = (
         *_SYSTEM_FIELDS, _ref("AccountId", "Account", "Account", nillable=False),
         _readonly("OrderNumber", "string", length=30, nillable=False, defaulted_on_create=True),
         FieldDef("Status", "picklist", length=40, nillable=False, picklist=_ORDER_STATUSES),
+        _picklist("Type", *_ORDER_TYPES),
         FieldDef("EffectiveDate", "date", nillable=False), FieldDef("EndDate", "date"),
         _CURRENCY, _formula("TotalAmount", "currency", precision=18, scale=2),
         _ref("SBQQ__Quote__c", "SBQQ__Quote__c", "SBQQ__Quote__r"),
@@ -193,9 +211,13 @@ _STANDARD = (
         _formula("TotalPrice", "currency", precision=18, scale=2),
         FieldDef("ServiceDate", "date"), FieldDef("EndDate", "date"),
         _ref("SBQQ__QuoteLine__c", "SBQQ__QuoteLine__c", "SBQQ__QuoteLine__r"),
-        _picklist("SBQQ__ChargeType__c", *_CHARGE_TYPES),
-        _picklist("SBQQ__BillingFrequency__c", *_BILLING_FREQUENCIES),
-        _number("SBQQ__SubscriptionTerm__c", 5, 0),
+        *_charge_terms(), _number("SBQQ__SubscriptionTerm__c", 5, 0),
+        _ref("SBQQ__RevisedOrderProduct__c", "OrderItem", "SBQQ__RevisedOrderProduct__r"),
+        _ref("SBQQ__UpgradedSubscription__c", "SBQQ__Subscription__c",
+             "SBQQ__UpgradedSubscription__r"),
+        _picklist("SBQQ__ContractAction__c", "New", "Quantity Increase", "Quantity Decrease",
+                  "Product Swap", "Renew", "Cancel"),
+        FieldDef("SBQQ__TerminatedDate__c", "date"),
     )),
     ObjectDef("Contract", "800", (
         *_SYSTEM_FIELDS, _ref("AccountId", "Account", "Account", nillable=False),
@@ -245,10 +267,13 @@ _CPQ = (
         _number("SBQQ__Discount__c", 11, 2, type="percent"),
         _formula("SBQQ__NetTotal__c", "currency", precision=18, scale=2),
         FieldDef("SBQQ__StartDate__c", "date"), FieldDef("SBQQ__EndDate__c", "date"),
-        _number("SBQQ__SubscriptionTerm__c", 5, 0),
-        _picklist("SBQQ__ChargeType__c", *_CHARGE_TYPES),
-        _picklist("SBQQ__BillingFrequency__c", *_BILLING_FREQUENCIES),
+        _number("SBQQ__SubscriptionTerm__c", 5, 0), *_charge_terms(),
         _picklist("SBQQ__SubscriptionPricing__c", "Fixed Price", "Percent Of Total"),
+        _number("SBQQ__PriorQuantity__c"),
+        _ref("SBQQ__UpgradedSubscription__c", "SBQQ__Subscription__c",
+             "SBQQ__UpgradedSubscription__r"),
+        _ref("SBQQ__RenewedSubscription__c", "SBQQ__Subscription__c",
+             "SBQQ__RenewedSubscription__r"),
         _formula("SBQQ__ProductCode__c", "string", length=255), _CURRENCY, _REVBRIDGE_ID,
     )),
     ObjectDef("SBQQ__Subscription__c", "a12", (
@@ -263,7 +288,10 @@ _CPQ = (
         FieldDef("SBQQ__SubscriptionStartDate__c", "date"),
         FieldDef("SBQQ__SubscriptionEndDate__c", "date"),
         _formula("SBQQ__StartDate__c", "date"), _formula("SBQQ__EndDate__c", "date"),
-        _picklist("SBQQ__BillingFrequency__c", *_BILLING_FREQUENCIES),
+        *_charge_terms(),
+        _ref("SBQQ__RevisedSubscription__c", "SBQQ__Subscription__c",
+             "SBQQ__RevisedSubscription__r"),
+        FieldDef("SBQQ__RenewedDate__c", "date"), FieldDef("SBQQ__TerminatedDate__c", "date"),
         _formula("SBQQ__ProductName__c", "string", length=255), _CURRENCY, _REVBRIDGE_ID,
     )),
 )  # fmt: skip

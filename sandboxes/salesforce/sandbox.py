@@ -44,10 +44,12 @@ class SalesforceSandbox:
         daily_api_limit: int = DAILY_API_LIMIT,
         cpq: bool = True,
         bulk_polls_before_complete: int = 1,
+        lifecycles: bool = False,
     ) -> None:
         self._org = SandboxOrg(
             page_size=page_size, daily_api_limit=daily_api_limit, cpq=cpq, accounts=accounts,
             orders=orders, products=products, invalid_records=invalid_records, seed=seed,
+            lifecycles=lifecycles,
         )  # fmt: skip
         self._bulk = SandboxBulk(self._org, bulk_polls_before_complete)
         self._tls: SandboxTls | None = None
@@ -141,6 +143,12 @@ class SalesforceSandbox:
     def invalid_record_ids(self) -> dict[str, str]:
         """Ids of records designed to fail canonical validation, with the reason."""
         return dict(self._org.invalid_record_ids)
+
+    @property
+    def lifecycle_subscription_ids(self) -> dict[str, str]:
+        """With ``lifecycles``: the subscription record of each seeded CPQ event, by event
+        (new, upsell, downgrade, renewal, cancelled, cancellation)."""
+        return dict(self._org.lifecycle_ids)
 
     def connection_values(self, **overrides: Any) -> dict[str, Any]:
         """What a client needs to log in to this org (password flow) and trust its CA.

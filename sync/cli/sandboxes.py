@@ -44,6 +44,9 @@ class SandboxSize:
     products: int = 20
     invalid_records: bool = True
     page_size: int = 2000
+    # Amendments, renewals and a cancellation as CPQ writes them (sandboxes/salesforce/
+    # cpq_lifecycle.py); off by default so the seeded counts stay as they are.
+    lifecycles: bool = False
 
 
 class Sandboxes:
@@ -57,6 +60,7 @@ class Sandboxes:
             products=size.products,
             invalid_records=size.invalid_records,
             page_size=size.page_size,
+            lifecycles=size.lifecycles,
         )
         self._page_size = size.page_size
         self.billing = BillingSandbox()

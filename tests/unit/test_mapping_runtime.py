@@ -229,10 +229,20 @@ def test_order_read_spec_asks_for_the_mapped_fields_and_order_items() -> None:
                 "TotalPrice",
                 "ServiceDate",
                 "EndDate",
+                # The subscription lifecycle: charge terms and the subscription amended.
+                "SBQQ__ChargeType__c",
+                "SBQQ__BillingFrequency__c",
+                "SBQQ__BillingType__c",
+                "SBQQ__SubscriptionTerm__c",
+                "SBQQ__ProrateMultiplier__c",
+                "SBQQ__SubscriptionType__c",
+                "SBQQ__UpgradedSubscription__c",
             ),
         ),
     )
-    assert SALESFORCE["order"].referenced_entities() == {"account", "product", "quote", "contract"}
+    assert SALESFORCE["order"].referenced_entities() == {
+        "account", "product", "quote", "contract", "subscription"
+    }  # fmt: skip
 
 
 def test_order_lines_are_not_read_on_their_own() -> None:
