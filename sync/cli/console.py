@@ -56,7 +56,8 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def _warn_about_exposure(host: str, settings: Settings) -> None:
+def warn_about_exposure(host: str, settings: Settings) -> None:
+    """Warn when the console is reachable off this host over plain http with no proxy named."""
     if not _loopback(host) and not settings.console.trusted_proxies:
         log.warning(
             "the console listens on %s over plain http: put it behind an https reverse proxy "
@@ -87,7 +88,7 @@ def console_command(
     except OSError as error:
         store.close()
         raise fail(f"cannot listen on {host}:{port}: {bind_problem(error)}") from None
-    _warn_about_exposure(host, settings)
+    warn_about_exposure(host, settings)
     if not list_users(store):
         hint = f"revbridge users add NAME --role admin -c {config}"
         log.warning("no console users yet: add one with `%s`", hint)

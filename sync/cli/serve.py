@@ -21,7 +21,7 @@ from sync.cli.common import (
     open_store,
     settings_from,
 )
-from sync.cli.console import console_app_for, quiet_server_loggers
+from sync.cli.console import console_app_for, quiet_server_loggers, warn_about_exposure
 from sync.cli.output import cap_logged_values
 from sync.service.logs import LogFormat, configure_logging
 from sync.service.scheduler import InvalidSchedule, cron_trigger
@@ -80,6 +80,8 @@ def serve_command(
         metrics_port=metrics_port if metrics_port is not None else settings.serve.metrics_port,
         mounted=console_app_for,
     )
+    if options.metrics_port is not None:
+        warn_about_exposure(settings.serve.metrics_host, settings)
     try:
         serve(settings, mapping_set, options, stop_on_signals())
     except ServeError as error:

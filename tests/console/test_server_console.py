@@ -4,6 +4,7 @@ JSON lines only in ``--log-format json``, and operator mistakes as one line with
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import subprocess
 from pathlib import Path
@@ -11,10 +12,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from sync.cli.console import warn_about_exposure
 from tests.cli_process import cli_env, revbridge
+from tests.console.conftest import console_settings
 from tests.console.server_process import ServerProcess, write_config
-
-pytestmark = pytest.mark.slow
 
 
 def _port(server: ServerProcess) -> int:
@@ -33,6 +34,7 @@ def _only_json(lines: list[str]) -> list[str]:
     return bad
 
 
+@pytest.mark.slow
 def test_console_serves_the_login_page_and_sends_everyone_else_there(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -58,6 +60,7 @@ def test_console_serves_the_login_page_and_sends_everyone_else_there(
     assert any("no console users yet" in line for line in server.lines)
 
 
+@pytest.mark.slow
 def test_serve_serves_the_console_beside_its_endpoints_on_one_port(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -126,3 +129,24 @@ def test_a_missing_config_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "nowhere.yaml" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("host", "proxies", "warned"),
+    [
+        ("127.0.0.1", [], False),
+        ("localhost", [], False),
+        ("::1", [], False),
+        ("0.0.0.0", [], True),
+        ("0.0.0.0", ["10.0.0.0/8"], False),
+    ],
+)
+def test_listening_off_this_host_without_a_proxy_is_warned_about(
+    caplog: pytest.LogCaptureFixture, host: str, proxies: list[str], warned: bool
+) -> None:
+    settings = console_settings("sqlite://", trusted_proxies=proxies)
+
+    with caplog.at_level(logging.WARNING, logger="revbridge.console"):
+        warn_about_exposure(host, settings)
+
+    assert ("plain http" in caplog.text) is warned
