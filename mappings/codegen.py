@@ -99,7 +99,7 @@ def generate_builder(
 
 def _emit_steps(src: Source, steps: Sequence[Step], side: Side, merge: Merge) -> None:
     for step in steps:
-        mark, paths = len(src.lines), dict(src.paths)
+        mark, paths, flags = len(src.lines), dict(src.paths), dict(src.flags)
         if step.rule is not None and not step.merge:
             try:
                 emit_value(src, 1, step.key, step.rule, step.field, side, step.value_of)
@@ -107,7 +107,7 @@ def _emit_steps(src: Source, steps: Sequence[Step], side: Side, merge: Merge) ->
                 continue
             except NotGenerated:
                 del src.lines[mark:]  # and the locals those lines would have set
-                src.paths = paths
+                src.paths, src.flags = paths, flags
         src.add(1, f"v = {src.name(step.value_of, 'closure')}(record, refs)", "if v is not SKIP_:")
         if step.merge:
             src.add(

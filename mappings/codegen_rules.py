@@ -10,11 +10,14 @@ the closure path's (:mod:`mappings.values`), so both paths fail a record the sam
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from mappings.codegen_source import NotGenerated, Source
 from mappings.coercion import (
+    DATE_TYPES,
     ILLEGAL_TEXT,
+    DateWriter,
     FieldType,
     date_text,
     datetime_text,
@@ -22,6 +25,7 @@ from mappings.coercion import (
     to_date,
     to_datetime,
     to_decimal,
+    to_integer,
     to_string,
     unchanged,
 )
@@ -56,15 +60,30 @@ RUNTIME: dict[str, Any] = {
     "to_string_": to_string,
     "to_decimal_": to_decimal,
     "to_date_": to_date,
+    "to_integer_": to_integer,
+    "date_fromisoformat_": date.fromisoformat,
     "to_datetime_": to_datetime,
 }
-# Converters whose body is written inline (one call fewer per field); the rest are called.
+# Converters whose body is written inline (a call or two fewer per field); the rest are
+# called. Each takes the common exact type first, where the converter's result is known: an
+# int is its own integer, ISO text its own first ten characters' date.
+_DATE = "(date_fromisoformat_(v[:10]) if type(v) is str else to_date_(v))"
 _INLINE: dict[Any, str] = {
     to_string: "v if type(v) is str else to_string_(v)",
+    to_integer: "v if type(v) is int else to_integer_(v)",
     decimal_text: "str(to_decimal_(v))",
-    date_text: "to_date_(v).isoformat()",
+    date_text: f"{_DATE}.isoformat()",
     datetime_text: "to_datetime_(v).isoformat()",
 }
+
+
+def _inline(src: Source, convert: Any) -> str:
+    known = _INLINE.get(convert)
+    if known is not None:
+        return known
+    if isinstance(convert, DateWriter) and not convert.with_time:
+        return f"{_DATE}.strftime({src.name(convert.pattern, 'pattern')})"
+    return f"{src.name(convert, 'convert')}(v)"
 
 
 def emit_get(src: Source, depth: int, path: str, into: str = "v") -> None:
@@ -84,10 +103,7 @@ def path_local(src: Source, depth: int, path: str) -> str:
     parent, _, last = path.rpartition(".")
     if parent:
         above = path_local(src, depth, parent)
-        read = (
-            f"{above}.get({src.literal(last)}) "
-            f"if type({above}) is dict or isinstance({above}, Mapping_) else None"
-        )
+        read = f"{above}.get({src.literal(last)}) if {_mapping_flag(src, depth, parent)} else None"
     else:
         read = f"record.get({src.literal(path)})"
     local = f"p{len(src.paths)}"
@@ -96,17 +112,30 @@ def path_local(src: Source, depth: int, path: str) -> str:
     return local
 
 
+def _mapping_flag(src: Source, depth: int, path: str) -> str:
+    """A local that says whether ``path``'s value is a Mapping, worked out once per record."""
+    known = src.flags.get(path)
+    if known is not None:
+        return known
+    value, flag = src.paths[path], f"m{len(src.flags)}"
+    src.add(depth, f"{flag} = type({value}) is dict or isinstance({value}, Mapping_)")
+    src.flags[path] = flag
+    return flag
+
+
 def _emit_template(src: Source, depth: int, text: str) -> None:
+    """The template as one f-string: literals as constants, each slot as ``to_string`` does it."""
     pieces = []
     for literal, name in compile_template(text).parts:
         if literal:
-            pieces.append(src.literal(literal))
+            pieces.append(f"{{{src.name(literal, 'text')}}}")
         if name:
             slot = path_local(src, depth, name)
             pieces.append(
-                f"('' if {slot} is None else {slot} if type({slot}) is str else to_string_({slot}))"
+                f"{{('' if {slot} is None else 'true' if {slot} is True "
+                f"else 'false' if {slot} is False else {slot})!s}}"
             )
-    src.add(depth, f"v = ({' + '.join(pieces)}).strip() or None")
+    src.add(depth, f'v = f"{"".join(pieces)}".strip() or None')
 
 
 def _emit_source(src: Source, depth: int, rule: RuleBase) -> None:
@@ -121,7 +150,7 @@ def _emit_source(src: Source, depth: int, rule: RuleBase) -> None:
 
 
 def _emit_convert(src: Source, depth: int, key: str, convert: Any) -> None:
-    call = _INLINE.get(convert) or f"{src.name(convert, 'convert')}(v)"
+    call = _inline(src, convert)
     src.add(
         depth,
         "try:",
@@ -204,24 +233,30 @@ def emit_value(
     _emit_pick(src, depth, key, rule, convert)
     if rule.ref is not None and side.inbound:
         _emit_resolve(src, depth, key, rule.ref, side)
-    if may_be_text(rule, field) and not _clean_lookup(key, rule, convert):
+    if may_be_text(rule, field) and not _known_clean(key, rule, convert, side):
         label = f"{side.entity}.{key}" if side.entity else key
         strip = (rule.illegal_characters or side.illegal_characters) == "strip"
         src.add(
             depth,
-            # Printable ASCII holds none of the characters; only other text pays for the search.
-            "if v is not None and (type(v) is not str or not (v.isascii() and v.isprintable())"
+            # Printable text holds none of the characters (they are all of categories Cc, Cs
+            # or Cn); only other text pays for the search.
+            "if v is not None and (type(v) is not str or not v.isprintable()"
             " and search_(v) is not None):",
             f"    v = checked_text_({src.literal(label)}, v, {strip!r})",
         )
 
 
-def _clean_lookup(key: str, rule: RuleBase, convert: Any) -> bool:
-    """True when a ``map`` rule's every outcome is known text without illegal characters.
+def _known_clean(key: str, rule: RuleBase, convert: Any, side: Side) -> bool:
+    """True when the rule's every outcome is known text without illegal characters.
 
-    Its value is then a table value, the default, or null (an unmapped value fails, or takes
-    the default), so checking the text per record would find nothing.
+    A ``map`` rule's value is a table value, the default, or null (an unmapped value fails, or
+    takes the default); an outbound date ``format`` writes only its pattern and digits. Checking
+    their text per record would find nothing. A resolved inbound ref is the resolver's answer.
     """
+    if rule.ref is not None and side.inbound:
+        return False
+    if rule.lookup is None and not side.inbound and isinstance(rule.fmt, str):
+        return rule.field_type in DATE_TYPES and ILLEGAL_TEXT.search(rule.fmt) is None
     if rule.lookup is None or rule.unmapped == "passthrough":
         return False
     default = None if rule.default is None else converted(convert, key, rule.default)

@@ -28,6 +28,8 @@ class Source:
     constants: dict[str, Any] = field(default_factory=dict)
     # Record paths already read into a local (``p0``...), at the function's top level.
     paths: dict[str, str] = field(default_factory=dict)
+    # Of those, the ones already checked for being a Mapping (``m0``...).
+    flags: dict[str, str] = field(default_factory=dict)
     _ids: dict[int, str] = field(default_factory=dict)
 
     def add(self, depth: int, *lines: str) -> None:

@@ -260,10 +260,21 @@ def outbound_converter(field_type: FieldType | None, fmt: str | NumberStyle | No
     if isinstance(fmt, NumberStyle):
         return _write_number(fmt)
     if isinstance(fmt, str):
-        parse = to_datetime if field_type is FieldType.DATETIME else to_date
-        pattern = fmt
-        return lambda value: parse(value).strftime(pattern)
+        return DateWriter(fmt, field_type is FieldType.DATETIME)
     return _OUTBOUND[field_type]
+
+
+@dataclass(frozen=True)
+class DateWriter:
+    """Writes a date (or an aware datetime) in a strftime ``pattern``."""
+
+    pattern: str
+    with_time: bool
+
+    def __call__(self, value: Any) -> str:
+        """The value parsed as a date (or datetime), written in the pattern."""
+        parsed = to_datetime(value) if self.with_time else to_date(value)
+        return parsed.strftime(self.pattern)
 
 
 _DIRECTIVES = set("aAbBcdfGHIjmMpSuUVwWxXyYzZ%")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 import traceback
 from pathlib import Path
 
 import pytest
 
 from mappings.codegen import closures_only, generating
+from mappings.coercion import ILLEGAL_TEXT
 from mappings.errors import MappingConfigError, MappingError
 from mappings.loader import load_mapping_set
 from mappings.mapping_set import EntityMapping
@@ -101,3 +103,14 @@ def test_admin_written_keys_and_templates_stay_data_on_both_paths(tmp_path: Path
             "amount": "2.50",
         }
     )
+
+
+def test_no_printable_character_is_one_xml_cannot_hold() -> None:
+    """Generated code skips the character search for printable text; that must lose nothing."""
+    printable_but_illegal = [
+        hex(code)
+        for code in range(sys.maxunicode + 1)
+        if chr(code).isprintable() and ILLEGAL_TEXT.search(chr(code))
+    ]
+
+    assert printable_but_illegal == []
