@@ -8,9 +8,10 @@ the record is written to its target once every held field has one (the engine's
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
@@ -18,11 +19,12 @@ from sync.console.auth import SupportUser, ViewerUser
 from sync.console.context import Context
 from sync.console.rendering import render
 from sync.console.views.pages_conflict_actions import ResolveRequest, resolve_held_record
-from sync.console.views.pages_values import value_text
+from sync.console.views.pages_values import NO_NUL, value_text
 from sync.store.conflict_fields import HeldRecord, held_record, held_records
 
 router = APIRouter()
 
+PathText = Annotated[str, Path(max_length=255, pattern=NO_NUL)]
 LIST_LIMIT = 200  # held records listed; the oldest wait at the end
 
 
@@ -73,7 +75,7 @@ def conflicts_page(
     request: Request,
     user: ViewerUser,
     context: Context,
-    entity: str | None = Query(default=None, max_length=40),
+    entity: str | None = Query(default=None, max_length=40, pattern=NO_NUL),
 ) -> HTMLResponse:
     """Every record held for a person."""
     with context.store.engine.connect() as connection:
@@ -106,7 +108,7 @@ def _detail(
 
 @router.get("/conflicts/{target}/{canonical_id}", response_class=HTMLResponse)
 def conflict_page(
-    request: Request, user: ViewerUser, context: Context, target: str, canonical_id: str
+    request: Request, user: ViewerUser, context: Context, target: PathText, canonical_id: PathText
 ) -> HTMLResponse:
     """One held record: source, target and last-sent values side by side, per field."""
     record = _held(context, target, canonical_id)
@@ -128,7 +130,11 @@ def _choices(form: FormData, take: str, ids: list[int]) -> dict[int, str] | str:
 
 @router.post("/conflicts/{target}/{canonical_id}", response_class=HTMLResponse)
 async def resolve_conflict(
-    request: Request, user: SupportUser, context: Context, target: str, canonical_id: str
+    request: Request,
+    user: SupportUser,
+    context: Context,
+    target: PathText,
+    canonical_id: PathText,
 ) -> Response:
     """Resolve one held record with the sides chosen in the form."""
     form = await request.form()

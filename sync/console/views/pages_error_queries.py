@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 from fastapi import Query
 
+from sync.console.views.pages_values import NO_NUL
 from sync.store.error_queue import ErrorFilter, ErrorRow
 from sync.store.error_queue_pages import BadCursor, ErrorSort, PageRequest, error_page
 from sync.store.schema import ErrorStatus
@@ -69,15 +70,15 @@ class QueueView:
 
 
 def queue_view(
-    status: str = Query(default="", max_length=20),
-    entity: str = Query(default="", max_length=40),
-    system: str = Query(default="", max_length=40),
-    error_class: str = Query(default="", max_length=60),
-    age: str = Query(default="", max_length=20),
-    q: str = Query(default="", max_length=200),
-    sort: str = Query(default=ErrorSort.NEWEST.value, max_length=20),
-    after: str = Query(default="", max_length=500),
-    before: str = Query(default="", max_length=500),
+    status: str = Query(default="", max_length=20, pattern=NO_NUL),
+    entity: str = Query(default="", max_length=40, pattern=NO_NUL),
+    system: str = Query(default="", max_length=40, pattern=NO_NUL),
+    error_class: str = Query(default="", max_length=60, pattern=NO_NUL),
+    age: str = Query(default="", max_length=20, pattern=NO_NUL),
+    q: str = Query(default="", max_length=200, pattern=NO_NUL),
+    sort: str = Query(default=ErrorSort.NEWEST.value, max_length=20, pattern=NO_NUL),
+    after: str = Query(default="", max_length=500, pattern=NO_NUL),
+    before: str = Query(default="", max_length=500, pattern=NO_NUL),
 ) -> QueueView:
     """The view from the query string (FastAPI dependency); over-long values are a 422."""
     return QueueView(status, entity, system, error_class, age, q.strip(), sort, after, before)

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from sync.console.auth import ViewerUser
 from sync.console.context import Context
 from sync.console.rendering import render
-from sync.console.views.pages_values import json_text, source_record_url
+from sync.console.views.pages_values import NO_NUL, json_text, source_record_url
 from sync.store.audit import AuditEntry
 from sync.store.journey import Journey, SystemRecord, find_journeys
 from sync.store.journey_history import JourneyEvent
@@ -78,7 +78,7 @@ def journey_page(
     request: Request,
     user: ViewerUser,
     context: Context,
-    record_id: str = Query(default="", alias="id", max_length=255),
+    record_id: str = Query(default="", alias="id", max_length=255, pattern=NO_NUL),
 ) -> HTMLResponse:
     """Search by a Salesforce Id, a billing id, a NetSuite internalId or a canonical id."""
     wanted = record_id.strip()

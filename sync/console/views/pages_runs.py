@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from sync.console.auth import ViewerUser
 from sync.console.context import Context
 from sync.console.rendering import render
+from sync.console.views.pages_values import NO_NUL
 from sync.store.error_queue_pages import BadCursor
 from sync.store.run_detail import list_runs, run_detail, run_volume
 from sync.store.runs import RunRow
@@ -65,7 +66,7 @@ def runs_page(
     request: Request,
     user: ViewerUser,
     context: Context,
-    flow: str = Query(default="", max_length=80),
+    flow: str = Query(default="", max_length=80, pattern=NO_NUL),
     before: int | None = Query(default=None, ge=1),
 ) -> HTMLResponse:
     """Runs, newest first, a page at a time."""
@@ -84,7 +85,7 @@ def run_page(
     user: ViewerUser,
     context: Context,
     run_id: int,
-    errors_after: str = Query(default="", max_length=500),
+    errors_after: str = Query(default="", max_length=500, pattern=NO_NUL),
 ) -> HTMLResponse:
     """One run: per-entity counts, API calls per system, duration and the errors it queued."""
     with context.store.engine.connect() as connection:

@@ -15,6 +15,9 @@ from urllib.parse import urlsplit
 from config.settings import Settings
 from sync.store.schema import json_default
 
+# Query and path text the pages accept: anything but NUL, which PostgreSQL text cannot hold
+# (so no stored value has one, and a query naming one would fail instead of matching nothing).
+NO_NUL = r"^[^\x00]*$"
 # A Salesforce record id: 15 or 18 letters and digits, nothing else (so it is safe in a path).
 _SALESFORCE_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 
