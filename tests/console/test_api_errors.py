@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
 from sync.store import Store
+from sync.store.api_tokens import issue_token
 from sync.store.audit import AuditFilter, list_audit
 from sync.store.error_queue import QueuedError, queue_error
 from sync.store.runs import start_run
 from sync.store.schema import ErrorStage
-from tests.console.conftest import SECRET_VALUES, ConsoleClient
+from tests.console.conftest import SECRET_VALUES, ConsoleClient, ConsoleUsers
 from tests.console.error_rows import error_values, insert_errors
 
 SF_ID = "8015g0000000187AAA"
@@ -162,3 +164,21 @@ def test_no_response_carries_a_secret(queued: Store, admin_client: ConsoleClient
     for secret in SECRET_VALUES:
         assert all(secret not in body for body in bodies)
     assert json.loads(bodies[2])["systems_configured"] == ["salesforce", "billing", "erp"]
+
+
+def test_a_script_with_an_api_token_is_audited_as_one(
+    queued: Store, console_users: ConsoleUsers, anonymous_client: ConsoleClient
+) -> None:
+    console_users.add("nightly-script", "support")
+    token = issue_token(queued, "nightly-script", datetime.now(UTC)).token
+    response = anonymous_client.post(
+        "/api/errors/resolve",
+        json={"ids": [3], "note": "fixed in NetSuite by hand"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+    assert response.status_code == 200, response.text
+    with queued.engine.connect() as connection:
+        (entry,) = list_audit(connection, AuditFilter(error_ids=(3,)))
+    assert (entry.actor, entry.actor_kind) == ("nightly-script", "api_token")
+    assert token not in response.text

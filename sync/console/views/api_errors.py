@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 
-from sync.console.auth import SupportUser, ViewerUser
+from sync.console.auth import SupportUser, ViewerUser, identify
 from sync.console.context import Context
 from sync.console.schemas import (
     MAX_ID,
@@ -24,6 +24,7 @@ from sync.console.schemas import (
 )
 from sync.console.views.pages_error_actions import ErrorAction, act_on_errors, action_problem
 from sync.console.views.pages_values import source_record_url
+from sync.store.audit import ActorKind
 from sync.store.error_details import error_detail
 from sync.store.error_queue import ErrorFilter, ErrorRow
 from sync.store.error_queue_pages import (
@@ -120,8 +121,18 @@ def show_error(
     )
 
 
-async def _act(user: SupportUser, context: Context, action: str, body: ErrorActionIn) -> ActionOut:
-    wanted = ErrorAction(user.name, action, tuple(body.ids), (body.note or "").strip() or None)
+def actor_kind(request: Request, context: Context) -> ActorKind:
+    """How the person acting signed in: a script's API token is audited as such."""
+    via_token = identify(request, context).via == "token"
+    return ActorKind.API_TOKEN if via_token else ActorKind.CONSOLE_USER
+
+
+async def _act(
+    request: Request, user: SupportUser, context: Context, action: str, body: ErrorActionIn
+) -> ActionOut:
+    note = (body.note or "").strip() or None
+    kind = actor_kind(request, context)
+    wanted = ErrorAction(user.name, action, tuple(body.ids), note, kind)
     problem = action_problem(wanted)
     if problem is not None:
         raise HTTPException(422, problem)
@@ -130,18 +141,24 @@ async def _act(user: SupportUser, context: Context, action: str, body: ErrorActi
 
 
 @router.post("/retry", response_model=ActionOut, responses=_REFUSALS)
-async def retry_errors(user: SupportUser, context: Context, body: ErrorActionIn) -> ActionOut:
+async def retry_errors(
+    request: Request, user: SupportUser, context: Context, body: ErrorActionIn
+) -> ActionOut:
     """Re-read the records from their source and sync them with today's mappings."""
-    return await _act(user, context, "retry", body)
+    return await _act(request, user, context, "retry", body)
 
 
 @router.post("/resolve", response_model=ActionOut, responses=_REFUSALS)
-async def resolve_errors(user: SupportUser, context: Context, body: ErrorActionIn) -> ActionOut:
+async def resolve_errors(
+    request: Request, user: SupportUser, context: Context, body: ErrorActionIn
+) -> ActionOut:
     """Mark entries resolved (fixed by hand, say); needs a note. The decision sticks."""
-    return await _act(user, context, "resolve", body)
+    return await _act(request, user, context, "resolve", body)
 
 
 @router.post("/ignore", response_model=ActionOut, responses=_REFUSALS)
-async def ignore_errors(user: SupportUser, context: Context, body: ErrorActionIn) -> ActionOut:
+async def ignore_errors(
+    request: Request, user: SupportUser, context: Context, body: ErrorActionIn
+) -> ActionOut:
     """Mark entries ignored; needs a note. The decision sticks while the record is unchanged."""
-    return await _act(user, context, "ignore", body)
+    return await _act(request, user, context, "ignore", body)

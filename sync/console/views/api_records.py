@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 
 from sync.console.auth import SupportUser, ViewerUser
 from sync.console.context import Context
@@ -16,6 +16,7 @@ from sync.console.schemas import (
     JourneyOut,
     JourneysOut,
 )
+from sync.console.views.api_errors import actor_kind
 from sync.console.views.pages_conflict_actions import ResolveRequest, resolve_held_record
 from sync.store.conflict_fields import held_record, held_records
 from sync.store.journey import find_journeys
@@ -78,6 +79,7 @@ def conflict(
     responses=_REFUSALS,
 )
 async def resolve_conflict(
+    request: Request,
     target_system: RecordKey,
     canonical_id: RecordKey,
     user: SupportUser,
@@ -96,8 +98,8 @@ async def resolve_conflict(
     unknown = set(choices) - {field.conflict_id for field in found.fields}
     if unknown:
         raise HTTPException(422, f"conflicts {sorted(unknown)} are not held for this record")
-    wanted = ResolveRequest(
-        user.name, target_system, canonical_id, choices, (body.note or "").strip() or None
-    )
+    note = (body.note or "").strip() or None
+    kind = actor_kind(request, context)
+    wanted = ResolveRequest(user.name, target_system, canonical_id, choices, note, kind)
     outcome = await resolve_held_record(context, wanted)
     return ActionOut(lines=outcome.lines, problem=outcome.problem)

@@ -32,6 +32,7 @@ class ResolveRequest:
     canonical_id: str
     choices: dict[int, str]  # conflict row id -> "source" or "target"
     note: str | None
+    kind: ActorKind = ActorKind.CONSOLE_USER  # an API token's script is audited as such
 
 
 @dataclass
@@ -44,7 +45,7 @@ class ResolveOutcome:
 
 def _record_choices(context: ConsoleContext, wanted: ResolveRequest) -> list[ConflictRow]:
     """Store the choices on this record's rows still open, with the audit row; the rows chosen."""
-    actor = Actor(wanted.actor, ActorKind.CONSOLE_USER)
+    actor = Actor(wanted.actor, wanted.kind)
     with context.store.transaction() as connection:
         rows = open_for_record(connection, wanted.target_system, wanted.canonical_id)
         mine = {row.id: wanted.choices[row.id] for row in rows if row.id in wanted.choices}

@@ -39,6 +39,7 @@ class ErrorAction:
     action: str  # retry, resolve or ignore
     ids: tuple[int, ...]
     note: str | None
+    kind: ActorKind = ActorKind.CONSOLE_USER  # an API token's script is audited as such
 
 
 @dataclass
@@ -64,7 +65,7 @@ def action_problem(wanted: ErrorAction) -> str | None:
 
 def _audited_active(context: ConsoleContext, wanted: ErrorAction) -> list[ErrorRow]:
     """The selected entries still open or retrying, acted on and audited in one transaction."""
-    actor = Actor(wanted.actor, ActorKind.CONSOLE_USER)
+    actor = Actor(wanted.actor, wanted.kind)
     with context.store.transaction() as connection:
         rows = list_errors(connection, where=ErrorFilter(ids=wanted.ids), limit=None)
         active = [row for row in rows if row.status in _ACTIVE]
