@@ -203,7 +203,7 @@ def test_an_amendment_quote_line_may_bring_a_quantity_to_zero_from_its_prior() -
     # CPQ shows an amendment quote line's quantity after the change, beside the prior one.
     line = _quote_line("0", prior_quantity="10", upgraded_subscription_id="s1")
     quote = Quote.model_validate(_quote(line, quote_type="amendment"))
-    assert (quote.lines[0].quantity, quote.lines[0].prior_quantity) == (0, 10)
+    assert (quote.lines[0].quantity, quote.lines[0].prior_quantity) == (Decimal(0), Decimal(10))
     with pytest.raises(ValidationError) as caught:
         Quote.model_validate(_quote(_quote_line("0")))
     assert "quote_line.quantity is 0 and the line has no prior quantity" in _messages(caught.value)

@@ -12,11 +12,12 @@ from mappings.subscription_state import changes_by_subscription, state_on
 from sandboxes.salesforce.org import SandboxOrg
 from sync.tools.fixtures import StandInRefResolver
 
-SIZE = {"accounts": 3, "orders": 4, "products": 3, "invalid_records": True}
-
 
 def _org(lifecycles: bool) -> SandboxOrg:
-    return SandboxOrg(page_size=200, daily_api_limit=10_000, lifecycles=lifecycles, **SIZE)
+    return SandboxOrg(
+        page_size=200, daily_api_limit=10_000, lifecycles=lifecycles, accounts=3, orders=4,
+        products=3, invalid_records=True,
+    )  # fmt: skip
 
 
 def test_lifecycles_are_off_by_default_and_add_records_only_when_asked() -> None:
