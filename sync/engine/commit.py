@@ -17,6 +17,7 @@ from sync.engine.propagate import DeleteDelivery, delete_errors
 from sync.store import Store
 from sync.store.cursors import save_cursor
 from sync.store.error_queue import QueuedError, queue_error, resolve_landed
+from sync.store.outbox import PageChanges, record_page_events
 from sync.store.records import (
     canonical_row,
     delete_xrefs,
@@ -124,8 +125,12 @@ def commit_page(store: Store, flow: str, outcome: PageOutcome, run_id: int) -> N
     landed = [record.source_id for record in outcome.captured if record.source_id not in failed]
     landed += [source_id for source_id in outcome.propagated if source_id not in failed]
     landed += [source_id for source_id in outcome.landed_late if source_id not in failed]
+    rows = _record_rows(outcome.changed, run_id)
+    xrefs = [entry for delivery in outcome.deliveries for entry in delivery.xrefs]
+    page = PageChanges(flow, mapping.entity, run_id, rows, outcome.deleted_ids, errors, xrefs)
     with gc_paused(), store.transaction() as connection:
-        save_record_rows(connection, _record_rows(outcome.changed, run_id))
+        record_page_events(connection, page)  # before the upsert: it reads the old values
+        save_record_rows(connection, rows)
         mark_deleted(connection, outcome.deleted_ids)
         save_xref_rows(connection, _source_xref_rows(mapping, outcome.captured, run_id))
         for delivery in outcome.deliveries:
