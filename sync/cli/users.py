@@ -110,7 +110,8 @@ def list_command(
     config: ConfigOption = None, database: DatabaseOption = None, as_json: JsonOption = False
 ) -> None:
     """List the console users, their roles, and whether they may sign in."""
-    store = _store(config, database)
+    # Listing reads: no store there yet is an error, not a new empty one.
+    store = open_state_store(database_url(database, config), read_only=True)
     try:
         users, tokens = list_users(store), live_token_counts(store)
     finally:
