@@ -19,7 +19,7 @@ import linecache
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mappings.codegen_rules import RUNTIME, emit_value
@@ -72,7 +72,7 @@ def generate_applier(name: str, steps: Sequence[Step], side: Side, merge: Merge)
     """``apply(record, refs, out)``: every step's value set into ``out``."""
     src = Source()
     src.add(0, "def apply(record, refs, out):")
-    _emit_steps(src, steps, side, merge)
+    _emit_steps(src, steps, side, merge, _Display(open=False))
     src.add(1, "return None")
     applier: Applier = _compiled(name, src, "apply")
     return applier
@@ -85,39 +85,73 @@ def generate_builder(
     merge: Merge,
     external_id: tuple[str, ...] | None = None,
 ) -> Builder:
-    """``build(record, refs, out=None) -> out``; with ``external_id``, that key set first."""
-    src = Source()
-    src.add(0, "def build(record, refs, out=None):", "    if out is None:", "        out = {}")
+    """``build(record, refs) -> payload``; with ``external_id``, that key set first."""
+    src, display = Source(), _Display()
+    src.add(0, "def build(record, refs):")
     if external_id is not None:
         src.add(1, "v = record['id']")
-        _emit_assign(src, 1, external_id[0], external_id if len(external_id) > 1 else None)
-    _emit_steps(src, steps, side, merge)
+        _emit_assign(src, 1, external_id[0], external_id if len(external_id) > 1 else None, display)
+    _emit_steps(src, steps, side, merge, display)
+    display.close(src)
     src.add(1, "return out")
     builder: Builder = _compiled(name, src, "build")
     return builder
 
 
-def _emit_steps(src: Source, steps: Sequence[Step], side: Side, merge: Merge) -> None:
+@dataclass
+class _Display:
+    """The payload's leading plain keys, held in locals until one dict display builds them.
+
+    A display makes the dict at its full size at once, where key-by-key stores grow it two or
+    three times. It closes (``out`` exists) before the first step that needs ``out`` itself: a
+    dotted key, a merge, or a closure whose value may be left out. Values are still worked out
+    in rule order, so a record fails on the same rule either way.
+    """
+
+    open: bool = True
+    keys: list[tuple[str, str]] = field(default_factory=list)
+
+    def hold(self, src: Source, key: str) -> None:
+        local = f"r{len(self.keys)}"
+        src.add(1, f"{local} = v")
+        self.keys.append((src.literal(key), local))
+
+    def close(self, src: Source) -> None:
+        if self.open:
+            src.add(1, "out = {" + ", ".join(f"{key}: {local}" for key, local in self.keys) + "}")
+            self.open = False
+
+
+def _emit_steps(
+    src: Source, steps: Sequence[Step], side: Side, merge: Merge, display: _Display
+) -> None:
     for step in steps:
         mark, paths, flags = len(src.lines), dict(src.paths), dict(src.flags)
         if step.rule is not None and not step.merge:
             try:
                 emit_value(src, 1, step.key, step.rule, step.field, side, step.value_of)
-                _emit_assign(src, 1, step.key, step.nested)
+                _emit_assign(src, 1, step.key, step.nested, display)
                 continue
             except NotGenerated:
                 del src.lines[mark:]  # and the locals those lines would have set
                 src.paths, src.flags = paths, flags
+        display.close(src)
         src.add(1, f"v = {src.name(step.value_of, 'closure')}(record, refs)", "if v is not SKIP_:")
         if step.merge:
             src.add(
                 2, f"{src.name(merge, 'merge')}(out, {src.name(step.nested or (step.key,))}, v)"
             )
         else:
-            _emit_assign(src, 2, step.key, step.nested)
+            _emit_assign(src, 2, step.key, step.nested, display)
 
 
-def _emit_assign(src: Source, depth: int, key: str, nested: tuple[str, ...] | None) -> None:
+def _emit_assign(
+    src: Source, depth: int, key: str, nested: tuple[str, ...] | None, display: _Display
+) -> None:
+    if nested is None and display.open:
+        display.hold(src, key)
+        return
+    display.close(src)
     if nested is None:
         src.add(depth, f"out[{src.literal(key)}] = v")
         return
