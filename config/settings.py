@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from config.console_settings import ConsoleSettings
 from config.delete_policies import DeletePolicyName
+from config.events import EventsSettings
 
 # The billing wire formats; each may ship its own mappings and configuration checks.
 BillingProfile = Literal["json", "stripe"]
@@ -380,3 +381,4 @@ class Settings(BaseSettings):
     alerts: AlertSettings = AlertSettings()
     serve: ServeSettings = ServeSettings()
     console: ConsoleSettings = ConsoleSettings()
+    events: EventsSettings = EventsSettings()
