@@ -32,6 +32,7 @@ from sync.cli.common import (
     open_store,
     settings_from,
 )
+from sync.cli.events import publish_after_run
 from sync.cli.interrupt import EXIT_INTERRUPTED, stop_on_signals
 from sync.cli.progress import entity_progress
 from sync.cli.report import show_plan
@@ -62,6 +63,9 @@ def run(
         typer.Option("--dry-run", help="Show planned creates, updates and deletes; write nothing."),
     ] = False,
     samples: Annotated[int, typer.Option(min=0, help="Dry run: diffs shown per entity.")] = 5,
+    no_publish: Annotated[
+        bool, typer.Option("--no-publish", help="Leave the run's change events in the outbox.")
+    ] = False,
 ) -> None:
     """Run one flow once: changed records from its source to each of its targets."""
     settings = settings_from(config)
@@ -78,6 +82,8 @@ def run(
         on_page = stack.enter_context(entity_progress(console, flow.source, quiet=as_json))
         summary = _run_under_lease(settings, mapping_set, flow, connectors, on_page)
     show_summary(summary, f"run {summary.run_id} of {summary.flow}", as_json)
+    if not no_publish:
+        publish_after_run(settings.database_url, settings.events, quiet=as_json)
     if summary.status is RunStatus.FAILED:
         raise typer.Exit(1)
     if summary.status is RunStatus.STOPPED:

@@ -23,6 +23,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "sync.tools": ("sync.service", "sync.cli", "sandboxes"),
     # The console serves the store to people; the CLI mounts it into `serve`, not the reverse.
     "sync.console": ("sync.service", "sync.tools", "sync.cli", "sandboxes"),
+    "sync.assurance": ("sync.service", "sync.tools", "sync.cli", "sync.console", "sandboxes"),
 }
 # Connectors know nothing of canonical records; ISO 4217 minor units are reference data the
 # Stripe profile shares with the canonical model's validation.

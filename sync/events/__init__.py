@@ -1,0 +1,1 @@
+"""Change events: the outbox's events as CloudEvents, and the publisher that drains it to sinks."""
