@@ -30,6 +30,7 @@ from sync.cli.common import (
 )
 from sync.cli.conflicts import conflicts_app
 from sync.cli.error_queue import errors_app
+from sync.cli.events import events_app
 from sync.cli.mappings import mappings_app
 from sync.cli.output import cap_logged_values
 from sync.cli.resend import resend
@@ -50,6 +51,7 @@ app.add_typer(mappings_app, name="mappings")
 app.add_typer(conflicts_app, name="conflicts")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+app.add_typer(events_app, name="events")
 app.command()(backfill)
 app.command()(run)
 app.command()(resend)
