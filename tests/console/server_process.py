@@ -3,14 +3,13 @@ lines as they come, its port, and its thread count and memory from /proc."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import threading
 import time
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from tests.cli_process import cli_env, revbridge
 from tests.console.conftest import console_settings_document
@@ -23,7 +22,7 @@ def write_config(path: Path, database_url: str, **serve: Any) -> Path:
     document = console_settings_document(database_url)
     document["flows"] = [{"name": "quote-to-cash", "schedule": NEVER}]
     document["serve"] = serve
-    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    path.write_text(json.dumps(document), encoding="utf-8")  # JSON is YAML too
     path.chmod(0o600)
     return path
 

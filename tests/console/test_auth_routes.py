@@ -46,7 +46,7 @@ def _walk(app: FastAPI) -> Iterator[tuple[str, str]]:
         path = route.path_format
         for name in route.param_convertors:
             path = path.replace(f"{{{name}}}", "1")
-        for method in sorted(route.methods):
+        for method in sorted(route.methods or ()):
             if (method, route.path_format) not in PUBLIC:
                 yield method, path
 

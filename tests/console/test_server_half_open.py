@@ -55,14 +55,14 @@ def _closed_by_server(connections: list[socket.socket], deadline: float) -> int:
     closed = 0
     while closed < len(connections) and time.monotonic() < deadline:
         for key, _ in selector.select(timeout=max(0.0, deadline - time.monotonic())):
-            connection = key.fileobj
-            assert isinstance(connection, socket.socket)
+            ready = key.fileobj
+            assert isinstance(ready, socket.socket)
             try:
-                data = connection.recv(4096)
+                data = ready.recv(4096)
             except ConnectionResetError:
                 data = b""
             if not data:
-                selector.unregister(connection)
+                selector.unregister(ready)
                 closed += 1
     selector.close()
     return closed

@@ -44,10 +44,10 @@ def _wait_closed(connections: list[socket.socket], seconds: float) -> int:
     closed, deadline = 0, time.monotonic() + seconds
     while closed < len(connections) and time.monotonic() < deadline:
         for key, _ in selector.select(timeout=max(0.0, deadline - time.monotonic())):
-            connection = key.fileobj
-            assert isinstance(connection, socket.socket)
-            if not connection.recv(1024):
-                selector.unregister(connection)
+            ready = key.fileobj
+            assert isinstance(ready, socket.socket)
+            if not ready.recv(1024):
+                selector.unregister(ready)
                 closed += 1
     selector.close()
     return closed
