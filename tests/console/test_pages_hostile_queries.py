@@ -37,3 +37,16 @@ def test_hostile_query_values_never_fail_a_page(
         assert answer.status_code in (200, 400, 404, 422), (page, answer.status_code)
         if answer.headers["content-type"].startswith("text/html"):
             assert "<script>alert(1)" not in answer.text
+
+
+# Past the store's integer ids (SQLite's and PostgreSQL's bigint overflow there too).
+HUGE_IDS = ["/runs?before={}", "/runs/{}", "/errors/{}"]
+
+
+@pytest.mark.parametrize("number", ["2147483648", "9223372036854775808", "-1", "0"])
+def test_ids_out_of_the_stores_range_are_refused_not_a_server_error(
+    viewer_client: ConsoleClient, number: str
+) -> None:
+    for page in HUGE_IDS:
+        answer = viewer_client.get(page.format(number))
+        assert answer.status_code == 422, (page, answer.status_code)

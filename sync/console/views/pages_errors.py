@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse
 
 from mappings.canonical import ENTITIES
 from sync.console.auth import SupportUser, ViewerUser
 from sync.console.context import Context
 from sync.console.rendering import render
+from sync.console.schemas import MAX_ID
 from sync.console.views.pages_error_actions import ErrorAction, act_on_errors, action_problem
 from sync.console.views.pages_error_queries import (
     KNOWN_CLASSES,
@@ -45,7 +46,12 @@ def errors_page(request: Request, user: ViewerUser, context: Context, view: View
 
 
 @router.get("/errors/{entry_id}", response_class=HTMLResponse)
-def error_page(request: Request, user: ViewerUser, context: Context, entry_id: int) -> HTMLResponse:
+def error_page(
+    request: Request,
+    user: ViewerUser,
+    context: Context,
+    entry_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+) -> HTMLResponse:
     """One entry: reason, payload as JSON, attempts, and a link to the record in its source."""
     with context.store.engine.connect() as connection:
         entry = error_detail(connection, entry_id)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from sync.console.auth import ViewerUser
 from sync.console.context import Context
 from sync.console.rendering import render
+from sync.console.schemas import MAX_ID
 from sync.console.views.pages_values import NO_NUL
 from sync.store.error_queue_pages import BadCursor
 from sync.store.run_detail import list_runs, run_detail, run_volume
@@ -67,7 +69,7 @@ def runs_page(
     user: ViewerUser,
     context: Context,
     flow: str = Query(default="", max_length=80, pattern=NO_NUL),
-    before: int | None = Query(default=None, ge=1),
+    before: int | None = Query(default=None, ge=1, le=MAX_ID),
 ) -> HTMLResponse:
     """Runs, newest first, a page at a time."""
     with context.store.engine.connect() as connection:
@@ -84,7 +86,7 @@ def run_page(
     request: Request,
     user: ViewerUser,
     context: Context,
-    run_id: int,
+    run_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     errors_after: str = Query(default="", max_length=500, pattern=NO_NUL),
 ) -> HTMLResponse:
     """One run: per-entity counts, API calls per system, duration and the errors it queued."""
