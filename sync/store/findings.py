@@ -2,7 +2,7 @@
 
 A finding is keyed by what it is about (kind, system, entity, the record, the field), never by
 its values, so a re-run that sees the same problem updates ``last_seen`` (and the values, which
-may have moved) instead of adding a row. A reconcile covers a scope (flow and entity pairs); an
+may have moved) instead of adding a row. A reconcile covers a scope (flow, entity, system); an
 open finding in that scope that the reconcile no longer sees has been fixed, and resolves.
 """
 
@@ -147,10 +147,10 @@ def _values(finding: Finding) -> dict[str, Any]:
 def record_findings(
     connection: sa.Connection,
     seen: Sequence[Finding],
-    scope: Collection[tuple[str, str]],
+    scope: Collection[tuple[str, str, str]],
     now: datetime | None = None,
 ) -> RecordOutcome:
-    """Save what a reconcile of ``scope`` ((flow, entity) pairs) saw, and resolve the rest.
+    """Save what a reconcile of ``scope`` ((flow, entity, system)) saw, and resolve the rest.
 
     A finding seen again keeps its first_seen and acknowledgement and reopens if it had
     resolved; an open finding in scope that is not in ``seen`` resolves at ``now``.
@@ -176,12 +176,13 @@ def record_findings(
                 sa.insert(findings).values(finding_key=key, first_seen=now, **values)
             )
     resolved = 0
-    for flow, entity in scope:
+    for flow, entity, system in scope:
         result = connection.execute(
             sa.update(findings)
             .where(
                 findings.c.flow == flow,
                 findings.c.entity == entity,
+                findings.c.system == system,
                 findings.c.resolved_at.is_(None),
                 findings.c.last_seen < now,
             )

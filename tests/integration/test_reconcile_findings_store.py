@@ -16,7 +16,7 @@ from sync.store.findings import (
 )
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-SCOPE = [("quote-to-cash", "order")]
+SCOPE = [("quote-to-cash", "order", "billing")]
 
 
 def _drift(actual: object, canonical_id: str = "ord-1") -> Finding:
@@ -70,7 +70,12 @@ def test_a_finding_not_seen_by_a_later_reconcile_of_its_scope_resolves_itself(
 def test_a_reconcile_of_another_scope_resolves_nothing_outside_it(store: Store) -> None:
     with store.transaction() as connection:
         record_findings(connection, [_drift("1")], SCOPE, T0)
-        outcome = record_findings(connection, [], [("quote-to-cash", "account")], T0 + timedelta(1))
+        outcome = record_findings(
+            connection,
+            [],
+            [("quote-to-cash", "account", "billing"), ("quote-to-cash", "order", "erp")],
+            T0 + timedelta(1),
+        )
         assert outcome.resolved == 0
         assert len(open_findings(connection)) == 1
 

@@ -1,0 +1,115 @@
+"""One reconcile: every target of the chosen flows read whole and compared with the store.
+
+Nothing is written to a system. The store gets the findings only once every target answered
+in full: a target that failed half-way would otherwise turn every object it did not list into
+a "missing" finding and resolve findings it never looked at.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from connectors.base import Connector
+from mappings.mapping_set import EntityMapping, MappingSet
+from sync.assurance.amounts import MONEY_ENTITIES
+from sync.assurance.compare import TargetComparison
+from sync.assurance.reading import listable, target_pages
+from sync.assurance.unbilled import DEFAULT_GRACE_DAYS, unbilled_orders
+from sync.engine.flows import Flow
+from sync.store import Store
+from sync.store.findings import Finding, RecordOutcome, record_findings
+from sync.store.reconcile_reads import canonical_payloads, ids_in_target
+from sync.store.records import xref_entries
+from sync.store.schema import utc_now
+
+
+@dataclass(frozen=True)
+class ReconcileRequest:
+    """What to reconcile: flows, optionally one entity, records written since a time."""
+
+    flows: Sequence[Flow]
+    entity: str | None = None
+    since: datetime | None = None
+    today: date | None = None
+    grace_days: int = DEFAULT_GRACE_DAYS
+
+
+@dataclass
+class ReconcileReport:
+    """What one reconcile saw, what the store made of it, and the list pages it read."""
+
+    findings: list[Finding] = field(default_factory=list)
+    outcome: RecordOutcome = field(default_factory=lambda: RecordOutcome(0, 0, 0))
+    scope: list[tuple[str, str, str]] = field(default_factory=list)
+    pages: Counter[str] = field(default_factory=Counter)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (system, object) not listable
+
+
+def _targets(mappings: MappingSet, flow: Flow, entity: str) -> list[EntityMapping]:
+    found = []
+    for system in flow.targets:
+        mapping = mappings.systems.get(system)
+        target = mapping.entities.get(entity) if mapping is not None else None
+        if target is not None and not target.system_of_record and target.external_id_field:
+            found.append(target)
+    return found
+
+
+def _compare_target(
+    store: Store,
+    flow: Flow,
+    mapping: EntityMapping,
+    connector: Connector,
+    request: ReconcileRequest,
+    report: ReconcileReport,
+) -> None:
+    system, entity = mapping.system, mapping.entity
+    with store.engine.connect() as connection:
+        expected = ids_in_target(connection, system, entity, request.since)
+    comparison = TargetComparison(flow.name, flow.source, mapping, expected)
+    for records in target_pages(connector, mapping):
+        report.pages[system] += 1
+        markers = comparison.markers(records)
+        with store.engine.connect() as connection:
+            xrefs = xref_entries(connection, system, markers)
+            money = entity in MONEY_ENTITIES
+            canonical = canonical_payloads(connection, markers) if money else {}
+        report.findings.extend(comparison.compare_page(records, xrefs, canonical))
+    with store.engine.connect() as connection:
+        lost = canonical_payloads(connection, [expected[t] for t in comparison.unseen()])
+    report.findings.extend(comparison.missing(lost))
+
+
+def reconcile(
+    store: Store,
+    mappings: MappingSet,
+    connectors: Mapping[str, Connector],
+    request: ReconcileRequest,
+) -> ReconcileReport:
+    """Compare, then record the findings; raises the connectors' errors with nothing recorded."""
+    report = ReconcileReport()
+    today = request.today or utc_now().date()
+    for flow in request.flows:
+        for source in mappings.source_entities(flow.source):
+            entity = source.entity
+            if not flow.includes(entity) or request.entity not in (None, entity):
+                continue
+            for target in _targets(mappings, flow, entity):
+                if not listable(target):
+                    report.skipped.append((target.system, target.object_name))
+                    continue
+                report.scope.append((flow.name, entity, target.system))
+                _compare_target(store, flow, target, connectors[target.system], request, report)
+            if entity == "order":
+                report.scope.append((flow.name, entity, flow.source))
+                with store.engine.connect() as connection:
+                    unbilled = unbilled_orders(connection, flow.name, today, request.grace_days)
+                    report.findings.extend(unbilled)
+    # A reconcile of records written since a time looked at only those: it resolves nothing.
+    scope = report.scope if request.since is None else []
+    with store.transaction() as connection:
+        report.outcome = record_findings(connection, report.findings, scope)
+    return report

@@ -1,0 +1,83 @@
+"""How a value revbridge wrote is compared with the value a system holds now, and money.
+
+Systems echo values back in their own spelling: ``"54000.0"`` may come back as ``54000``, a
+date as ``2025-05-04T00:00:00``. Those are the same value; a changed amount or name is not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
+
+from mappings.currencies import minor_units
+
+_MIDNIGHT_SUFFIXES = ("T00:00:00", "T00:00:00Z", "T00:00:00+00:00", "T00:00:00.000Z")
+
+
+def as_decimal(value: Any) -> Decimal | None:
+    """``value`` as a finite Decimal when it is a number or numeric text, else None."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def _as_date_text(value: str) -> str:
+    for suffix in _MIDNIGHT_SUFFIXES:
+        if len(value) == 10 + len(suffix) and value.endswith(suffix):
+            return value[:10]
+    return value
+
+
+def _same_object(written: Mapping[str, Any], current: Any) -> bool:
+    if not isinstance(current, Mapping):
+        return False
+    return all(same_value(value, current.get(key)) for key, value in written.items())
+
+
+def _same_list(written: Sequence[Any], current: Any) -> bool:
+    if not isinstance(current, Sequence) or isinstance(current, str):
+        return False
+    if len(written) != len(current):
+        return False
+    return all(same_value(w, c) for w, c in zip(written, current, strict=True))
+
+
+def _same_scalar(written: Any, current: Any) -> bool:
+    if written == current or (written in (None, "") and current in (None, "")):
+        return True
+    numbers = as_decimal(written), as_decimal(current)
+    if numbers[0] is not None and numbers[1] is not None:
+        return numbers[0] == numbers[1]
+    if isinstance(written, str) and isinstance(current, str):
+        return _as_date_text(written) == _as_date_text(current)
+    return False
+
+
+def same_value(written: Any, current: Any) -> bool:
+    """True when ``current`` is what ``written`` became in the system, spelling aside.
+
+    Only the keys revbridge wrote are compared inside objects: a system adds its own (ids,
+    timestamps), which are not drift.
+    """
+    if isinstance(written, Mapping):
+        return _same_object(written, current)
+    if isinstance(written, Sequence) and not isinstance(written, str):
+        return _same_list(written, current)
+    return _same_scalar(written, current)
+
+
+def to_minor(amount: Any, currency: str) -> int | None:
+    """``amount`` in ``currency``'s minor units (cents), or None when it is no number."""
+    number = as_decimal(amount)
+    if number is None:
+        return None
+    try:
+        places = minor_units(currency)
+    except ValueError:
+        places = 2  # an unknown code is reported by the mappings; cents are the common case
+    return int((number * (10**places)).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))

@@ -1,0 +1,176 @@
+"""`revbridge reconcile`: compare what each system holds now with the store, keep findings."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from connectors.errors import AuthError, ConnectorError
+from mappings.currencies import minor_units
+from sync.assurance.reading import reading_settings
+from sync.assurance.reconcile import ReconcileReport, ReconcileRequest, reconcile
+from sync.assurance.unbilled import DEFAULT_GRACE_DAYS
+from sync.cli.common import (
+    JsonOption,
+    RequiredConfigOption,
+    console,
+    err_console,
+    fail,
+    mappings_for,
+    open_store,
+    settings_from,
+)
+from sync.cli.output import FormatOption, ListFormat, list_format, plain, print_rows
+from sync.engine.connections import open_connectors
+from sync.engine.flows import flows_from_settings
+from sync.store.findings import Finding, Severity
+from sync.tools.system_check import EXIT_AUTH, EXIT_UNREACHABLE
+
+COLUMNS = (
+    "kind",
+    "severity",
+    "flow",
+    "entity",
+    "system",
+    "canonical_id",
+    "system_ids",
+    "field",
+    "expected",
+    "actual",
+    "currency",
+    "amount_at_risk",
+)
+_SHOWN_CHARS = 120
+
+
+def _amount(minor: int | None, currency: str | None) -> str | None:
+    if minor is None or currency is None:
+        return None
+    try:
+        places = minor_units(currency)
+    except ValueError:
+        places = 2
+    return format(Decimal(minor).scaleb(-places), "f")
+
+
+def _row(finding: Finding) -> dict[str, Any]:
+    return {
+        "kind": str(finding.kind),
+        "severity": str(finding.severity),
+        "flow": finding.flow,
+        "entity": finding.entity,
+        "system": finding.system,
+        "canonical_id": finding.canonical_id,
+        "system_ids": finding.system_ids,
+        "field": finding.field,
+        "expected": finding.expected_value,
+        "actual": finding.actual_value,
+        "currency": finding.currency,
+        "amount_at_risk": _amount(finding.amount_at_risk_minor, finding.currency),
+    }
+
+
+def shown(value: Any) -> str:
+    """A value as one line of text: control and format characters (bidi overrides) escaped."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    text = "".join(
+        f"\\u{ord(char):04x}" if unicodedata.category(char) in ("Cc", "Cf") else char
+        for char in text
+    )
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
+
+
+def findings_table(rows: Sequence[dict[str, Any]]) -> Table:
+    """The findings, data as text (never rich markup)."""
+    table = Table(title="reconciliation findings", title_justify="left")
+    for column in COLUMNS:
+        table.add_column(column.replace("_", " "), overflow="fold")
+    for row in rows:
+        table.add_row(*plain(*("-" if row[c] is None else shown(row[c]) for c in COLUMNS)))
+    return table
+
+
+def _summary(report: ReconcileReport) -> str:
+    pages = ", ".join(f"{system} {count}" for system, count in sorted(report.pages.items()))
+    outcome = report.outcome
+    line = (
+        f"{len(report.findings)} findings ({outcome.new} new, {outcome.resolved} resolved); "
+        f"list pages read: {pages or 'none'}"
+    )
+    if report.skipped:
+        skipped = ", ".join(f"{system} {name}" for system, name in report.skipped)
+        line += f"; not listable yet, skipped: {skipped}"
+    return line
+
+
+def reconcile_command(
+    config: RequiredConfigOption,
+    flow_name: Annotated[
+        str | None, typer.Option("--flow", help="One flow (default: all).")
+    ] = None,
+    entity: Annotated[str | None, typer.Option("--entity", help="One canonical entity.")] = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option(
+            "--since",
+            formats=["%Y-%m-%d"],
+            help="Only records revbridge wrote since DATE; resolves no earlier finding.",
+        ),
+    ] = None,
+    fail_on: Annotated[
+        Severity | None,
+        typer.Option("--fail-on", help="Exit 1 when a finding at or above this severity exists."),
+    ] = None,
+    unbilled_days: Annotated[
+        int, typer.Option("--unbilled-days", min=0, help="Days an activated order may go unbilled.")
+    ] = DEFAULT_GRACE_DAYS,
+    as_json: JsonOption = False,
+    output_format: FormatOption = None,
+) -> None:
+    """Compare each target with what revbridge wrote there; keep the findings in the store."""
+    settings = settings_from(config)
+    mapping_set = mappings_for(settings)
+    flows = flows_from_settings(settings)
+    if flow_name is not None and flow_name not in flows:
+        raise fail(f"no flow {flow_name!r} in {config}; configured: {', '.join(flows)}")
+    chosen = [flows[flow_name]] if flow_name else list(flows.values())
+    known = {name for system in mapping_set.systems.values() for name in system.entities}
+    if entity is not None and entity not in known:
+        raise fail(f"no entity {entity!r} in the mappings; known: {', '.join(sorted(known))}")
+    request = ReconcileRequest(
+        flows=chosen,
+        entity=entity,
+        since=since.replace(tzinfo=UTC) if since is not None else None,
+        grace_days=unbilled_days,
+    )
+    store = open_store(settings.database_url)
+    try:
+        with open_connectors(reading_settings(settings)) as connectors:
+            report = reconcile(store, mapping_set, connectors, request)
+    except AuthError as error:
+        raise fail(f"{error}; nothing was recorded", EXIT_AUTH) from None
+    except ConnectorError as error:
+        raise fail(f"{error}; nothing was recorded", EXIT_UNREACHABLE) from None
+    finally:
+        store.close()
+    _show(report, list_format(output_format, as_json))
+    if fail_on is not None and any(f.severity.rank >= fail_on.rank for f in report.findings):
+        raise typer.Exit(1)
+
+
+def _show(report: ReconcileReport, chosen: ListFormat) -> None:
+    rows = [_row(finding) for finding in report.findings]
+    if chosen is ListFormat.TABLE:
+        console.print(findings_table(rows))
+        console.print(Text(_summary(report)), highlight=False)
+        return
+    print_rows(rows, COLUMNS, chosen)
+    err_console.print(Text(_summary(report)), highlight=False)
