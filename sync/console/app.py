@@ -37,6 +37,10 @@ _SECURITY_HEADERS = {
 }
 
 
+# The largest form or JSON body a person or script sends here is a bulk action's ids and a note.
+MAX_BODY_BYTES = 1 << 20
+
+
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or "authorization" in request.headers
 
@@ -102,6 +106,7 @@ def create_console_app(context: ConsoleContext) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
         dependencies=[Depends(enforce_csrf)],
+        max_body_size=MAX_BODY_BYTES,
     )
     app.state.console_context = context
     app.add_exception_handler(NotAuthenticated, _not_authenticated)

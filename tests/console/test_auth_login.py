@@ -76,3 +76,16 @@ def test_the_next_address_never_leads_off_the_site(console_users: ConsoleUsers) 
     for hostile in ("https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:x"):
         with ConsoleClient(console_users.app, follow_redirects=False) as client:
             assert _sign_in(client, "ana", next_path=hostile) == (303, "/")
+
+
+def test_a_body_over_a_megabyte_is_refused_before_anyone_reads_it(
+    anonymous_client: ConsoleClient,
+) -> None:
+    form = anonymous_client.get("/login")
+
+    answer = anonymous_client.post(
+        "/login",
+        data={"username": "a" * (2 << 20), "password": "x", "csrf_token": _form_token(form.text)},
+    )
+
+    assert answer.status_code == 413
