@@ -44,11 +44,19 @@ def listable(mapping: EntityMapping) -> bool:
     return not (mapping.system == "erp" and mapping.object_name.startswith("customrecord"))
 
 
+def read_fields(mapping: EntityMapping) -> tuple[str, ...]:
+    """The mapped fields a list read can select: Salesforce child relationships (``__r``),
+    which revbridge writes as records of their own, are not columns of the parent."""
+    if mapping.system != "salesforce":
+        return mapping.read_fields
+    return tuple(name for name in mapping.read_fields if not name.endswith("__r"))
+
+
 def target_pages(connector: Connector, mapping: EntityMapping) -> Iterator[list[RawRecord]]:
     """Every object of ``mapping``'s target object, page by page, with the mapped fields."""
     spec = ReadSpec(
         object_name=mapping.object_name,
-        fields=mapping.read_fields,
+        fields=read_fields(mapping),
         key_field=mapping.key_field,
         cursor_field=_ORDER_FIELDS.get(mapping.system, "SystemModstamp"),
         filter=mapping.filter,

@@ -47,7 +47,17 @@ def _same_list(written: Sequence[Any], current: Any) -> bool:
     return all(same_value(w, c) for w, c in zip(written, current, strict=True))
 
 
+def _same_flag(written: bool, current: Any) -> bool:
+    # SOAP answers spell booleans "true"/"false"; 1 is not True here.
+    if isinstance(current, str):
+        return current.strip().lower() == str(written).lower()
+    return isinstance(current, bool) and current is written
+
+
 def _same_scalar(written: Any, current: Any) -> bool:
+    if isinstance(written, bool) or isinstance(current, bool):
+        flag, other = (written, current) if isinstance(written, bool) else (current, written)
+        return _same_flag(flag, other)
     if written == current or (written in (None, "") and current in (None, "")):
         return True
     numbers = as_decimal(written), as_decimal(current)

@@ -60,7 +60,10 @@ def project(store: Store, tmp_path: Path) -> Iterator[Project]:
     with cpq_sandboxes(SIZE) as sandboxes:
         run_flow(sandboxes, store, load_mapping_set(), QUOTE_TO_CASH, page_size=SIZE.page_size)
         config = tmp_path / "revbridge.yaml"
-        write_sandbox_config(config, sandboxes.settings_document(store.url))
+        document = sandboxes.settings_document(store.url)
+        # Few, short retries: a target that stays down fails the command in well under a second.
+        document["retry"] = {"attempts": 3, "max_wait_seconds": 0.2}
+        write_sandbox_config(config, document)
         yield Project(sandboxes, store, config)
 
 
@@ -203,6 +206,27 @@ def test_a_billing_api_that_is_down_stops_with_one_line_and_records_nothing(
     assert len(result.stderr.strip().splitlines()) == 1
     with project.store.engine.connect() as connection:
         assert open_findings(connection) == []
+
+
+def test_an_erp_that_drops_every_reply_stops_with_one_line_and_records_nothing(
+    project: Project,
+) -> None:
+    project.sandboxes.erp.inject_fault("drop", times=50)
+    result = project.reconcile()
+    assert result.exit_code == 4
+    assert "[erp]" in result.stderr
+    assert "nothing was recorded" in result.stderr
+    assert "Traceback" not in result.output
+    with project.store.engine.connect() as connection:
+        assert open_findings(connection) == []
+
+
+def test_each_target_object_is_listed_in_the_fewest_pages(project: Project) -> None:
+    billing = project.sandboxes.billing
+    before = billing.calls
+    project.findings("--entity", "order")
+    # One collection (orders), well under the 1,000 a page the generic API allows.
+    assert billing.calls - before == 1
 
 
 def test_a_429_with_retry_after_is_honoured_and_the_reconcile_completes(project: Project) -> None:
