@@ -182,6 +182,15 @@ _PHASES = (
 )
 
 
+# Where the main thread waits on the ERP's answers: for the oldest open page (past
+# MAX_OPEN_PAGES), for every write (end of run), or, committing, for the next source page.
+_WAITS = (
+    ("sync.engine.carried_writes", "CarriedWrites", "wait_for"),
+    ("sync.engine.carried_writes", "CarriedWrites", "flush"),
+    ("sync.engine.open_pages", "OpenPages", "commit_until"),
+)
+
+
 _THREAD_CPU = (
     ("connectors.erp.records", "RecordBuilder", "build"),
     ("connectors.erp.soap", "SoapSession", "call"),
@@ -229,6 +238,9 @@ def phased_engine_run(document: dict[str, Any], database_url: str) -> dict[str, 
     for module_name, name in _PHASES:
         module = importlib.import_module(module_name)
         setattr(module, name, timed(name, getattr(module, name)))
+    for module_name, class_name, name in _WAITS:
+        owner = getattr(importlib.import_module(module_name), class_name)
+        setattr(owner, name, timed(f"{class_name}.{name}", getattr(owner, name)))
     read = SalesforceConnector.read
 
     def timed_read(self: Any, spec: Any, since: Any) -> Any:
@@ -238,9 +250,9 @@ def phased_engine_run(document: dict[str, Any], database_url: str) -> dict[str, 
             try:
                 page = next(pages)
             except StopIteration:
-                phases["source read"] += time.perf_counter() - start
+                phases["source read (read-ahead thread)"] += time.perf_counter() - start
                 return
-            phases["source read"] += time.perf_counter() - start
+            phases["source read (read-ahead thread)"] += time.perf_counter() - start
             yield page
 
     SalesforceConnector.read = timed_read  # type: ignore[method-assign]

@@ -24,8 +24,10 @@ from sync.engine.stats import RunSummary
 from sync.store import Store
 from sync.store.schema import ErrorStage
 
-# Pages waiting to commit behind a held write: bounds memory and what a crash replays.
-MAX_OPEN_PAGES = 3
+# Pages waiting to commit behind writes not answered yet: bounds memory (their payloads) and
+# what a crash replays. Deep enough that while some calls wait for their parents' answers,
+# later pages give the target other calls to send (issue 14: 3 pages left the ERP short).
+MAX_OPEN_PAGES = 8
 
 PageCallback = Callable[[str, RunSummary], None]
 DeletesLanded = Callable[[str, Sequence[DeleteDelivery], RunSummary, StoreRefResolver], None]
