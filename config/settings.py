@@ -330,7 +330,9 @@ class ServeSettings(_Section):
     )
     heartbeat_seconds: float = Field(default=15.0, gt=0)
     metrics_host: str = Field(
-        default="127.0.0.1", description="0.0.0.0 in a container, for Prometheus and probes."
+        default="127.0.0.1",
+        description="0.0.0.0 in a container, for Prometheus and probes. The console is served "
+        "on this port too: off this host, put an https proxy before it (console.trusted_proxies).",
     )
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     http_max_connections: int = Field(
