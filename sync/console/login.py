@@ -41,6 +41,8 @@ router = APIRouter()
 # Only a path on this site: no scheme, no "//host", no backslash browsers read as a slash.
 _LOCAL_PATH = re.compile(r"/(?!/)[\x21-\x5b\x5d-\x7e]*")
 _FORM_MAX = 1024
+# A login form's session lives an hour: anyone may open one, so they must not pile up.
+PRE_LOGIN_LIFETIME = timedelta(hours=1)
 
 
 def safe_next(candidate: str | None) -> str:
@@ -73,7 +75,7 @@ def _login_page(
     now = context.clock()
     opened = None
     if identity.csrf_token is None or identity.user is not None:
-        opened = open_session(context.store, None, now, _lifetime(context))
+        opened = open_session(context.store, None, now, PRE_LOGIN_LIFETIME)
         request.state.identity = Identity(None, "nobody", opened.session_id, opened.csrf_token)
     page = {"next_path": next_path, "problem": problem, "username": username}
     response = render(request, "login.html", page, status_code=status_code)
