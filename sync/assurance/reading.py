@@ -11,6 +11,8 @@ from collections.abc import Iterator
 
 from config.settings import Settings
 from connectors.base import Connector, RawRecord, ReadSpec
+from connectors.billing.stripe.read import readable as stripe_list
+from connectors.errors import ConfigError
 from mappings.mapping_set import EntityMapping
 
 SALESFORCE_LARGEST_PAGE = 2000
@@ -38,10 +40,18 @@ def reading_settings(settings: Settings) -> Settings:
     )
 
 
-def listable(mapping: EntityMapping) -> bool:
-    """False for objects the connector cannot list whole yet: NetSuite custom records (its
-    search by type covers standard records only), which a reconcile reports as skipped."""
-    return not (mapping.system == "erp" and mapping.object_name.startswith("customrecord"))
+def listable(mapping: EntityMapping, settings: Settings) -> bool:
+    """False for objects the connector cannot list whole yet, which a reconcile reports as
+    skipped: NetSuite custom records (its search by type covers standard records only), and
+    for the Stripe profile what Stripe has no list of (an order is a subscription there)."""
+    if mapping.system == "erp":
+        return not mapping.object_name.startswith("customrecord")
+    if mapping.system == "billing" and settings.billing.profile == "stripe":
+        try:
+            stripe_list(mapping.object_name)
+        except ConfigError:
+            return False
+    return True
 
 
 def read_fields(mapping: EntityMapping) -> tuple[str, ...]:

@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from connectors.base import Connector
+from config.settings import Settings
+from connectors.base import Connector, ReadSpec
 from mappings.mapping_set import EntityMapping, MappingSet
 from sync.assurance.amounts import MONEY_ENTITIES
 from sync.assurance.compare import TargetComparison
@@ -31,6 +32,7 @@ class ReconcileRequest:
     """What to reconcile: flows, optionally one entity, records written since a time."""
 
     flows: Sequence[Flow]
+    settings: Settings
     entity: str | None = None
     since: datetime | None = None
     today: date | None = None
@@ -58,6 +60,34 @@ def _targets(mappings: MappingSet, flow: Flow, entity: str) -> list[EntityMappin
     return found
 
 
+_CONFIRM_BATCH = 200
+
+
+def _confirm_unseen(
+    connector: Connector, mapping: EntityMapping, comparison: TargetComparison
+) -> None:
+    """Ask the target by id for the objects its list did not show, before calling them missing.
+
+    A list read has an upper bound (NetSuite's search stops a second before its clock), and a
+    run may write while the reconcile reads: an object changed in that window is not listed,
+    yet it is there. Connectors that cannot fetch by id (Stripe) are taken at their list.
+    """
+    fetch_key = getattr(connector, "fetch_key", "target_id")
+    if fetch_key is None:
+        return
+    by_external = fetch_key == "external_id" and mapping.external_id_field is not None
+    key = mapping.external_id_field if by_external else mapping.key_field
+    unseen = comparison.unseen()
+    for start in range(0, len(unseen), _CONFIRM_BATCH):
+        target_ids = unseen[start : start + _CONFIRM_BATCH]
+        lookup = {comparison.expected[t] if by_external else t: t for t in target_ids}
+        spec = ReadSpec(object_name=mapping.object_name, fields=(key or "",), key_field=key or "")
+        for record in connector.fetch(spec, list(lookup)):
+            found = lookup.get(str(record.get(key or "")))
+            if found is not None:
+                comparison.seen.add(found)
+
+
 def _compare_target(
     store: Store,
     flow: Flow,
@@ -78,6 +108,7 @@ def _compare_target(
             money = entity in MONEY_ENTITIES
             canonical = canonical_payloads(connection, markers) if money else {}
         report.findings.extend(comparison.compare_page(records, xrefs, canonical))
+    _confirm_unseen(connector, mapping, comparison)
     with store.engine.connect() as connection:
         lost = canonical_payloads(connection, [expected[t] for t in comparison.unseen()])
     report.findings.extend(comparison.missing(lost))
@@ -98,7 +129,7 @@ def reconcile(
             if not flow.includes(entity) or request.entity not in (None, entity):
                 continue
             for target in _targets(mappings, flow, entity):
-                if not listable(target):
+                if not listable(target, request.settings):
                     report.skipped.append((target.system, target.object_name))
                     continue
                 report.scope.append((flow.name, entity, target.system))

@@ -147,6 +147,7 @@ def reconcile_command(
         raise fail(f"no entity {entity!r} in the mappings; known: {', '.join(sorted(known))}")
     request = ReconcileRequest(
         flows=chosen,
+        settings=settings,
         entity=entity,
         since=since.replace(tzinfo=UTC) if since is not None else None,
         grace_days=unbilled_days,

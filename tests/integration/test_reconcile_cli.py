@@ -261,3 +261,30 @@ def test_a_missing_config_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
 def test_the_billing_object_helper_names_a_marker_it_cannot_find(project: Project) -> None:
     with pytest.raises(KeyError, match="no orders object"):
         billing_object(project.sandboxes.billing, "orders", "nope")
+
+
+def test_objects_a_list_read_does_not_show_yet_are_fetched_by_id_not_called_missing(
+    store: Store, tmp_path: Path
+) -> None:
+    # The ERP sandbox on the real clock: NetSuite's search stops a second before now, so the
+    # objects the run just wrote are not listed yet, though they are there.
+    with Sandboxes(SIZE) as sandboxes:
+        run_flow(sandboxes, store, load_mapping_set(), QUOTE_TO_CASH, page_size=SIZE.page_size)
+        config = tmp_path / "revbridge.yaml"
+        write_sandbox_config(config, sandboxes.settings_document(store.url))
+        sandboxes.erp.delete("Customer", billing_object_marker(sandboxes))
+        result = runner.invoke(
+            app, ["reconcile", "-c", str(config), "--flow", "quote-to-cash", "--json"]
+        )
+    assert result.exit_code == 0, result.output
+    missing = [
+        json.loads(line)
+        for line in result.stdout.splitlines()
+        if json.loads(line)["kind"] == "missing_in_target"
+    ]
+    assert [(f["system"], f["entity"]) for f in missing] == [("erp", "account")]
+
+
+def billing_object_marker(sandboxes: Sandboxes) -> str:
+    """The canonical id (revbridge's marker) of the first customer revbridge wrote."""
+    return str(sandboxes.billing.resources("customers")[0]["external_id"])
