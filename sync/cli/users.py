@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import secrets
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -58,6 +60,22 @@ def _store(config: ConfigOption, database: DatabaseOption) -> Store:
     return open_state_store(database_url(database, config))
 
 
+@contextmanager
+def _changing_users(config: ConfigOption, database: DatabaseOption) -> Iterator[Store]:
+    """The store, closed after; a refused change (no such user, name taken) exits 1."""
+    store = _store(config, database)
+    try:
+        yield store
+    except UserError as error:
+        raise fail(str(error), code=1) from None
+    finally:
+        store.close()
+
+
+def _say(text: str) -> None:
+    console.print(text, markup=False, highlight=False)
+
+
 def _password(from_stdin: bool, generate: bool) -> tuple[str, bool]:
     """The new password, and whether to print it (made up here)."""
     if generate:
@@ -93,16 +111,11 @@ def add(
     if not valid_user_name(name):
         raise fail(f"user name {name!r} is not valid: use letters, digits and . _ @ -")
     password, show = _password(password_stdin, generate_password)
-    store = _store(config, database)
-    try:
+    with _changing_users(config, database) as store:
         add_user(store, name, chosen, hash_password(password), _now())
-    except UserError as error:
-        raise fail(str(error), code=1) from None
-    finally:
-        store.close()
-    console.print(f"added {name} ({chosen})", markup=False, highlight=False)
+    _say(f"added {name} ({chosen})")
     if show:
-        console.print(f"password (shown once): {password}", markup=False, highlight=False)
+        _say(f"password (shown once): {password}")
 
 
 @users_app.command("list")
@@ -141,14 +154,9 @@ def list_command(
 @users_app.command("disable")
 def disable(name: str, config: ConfigOption = None, database: DatabaseOption = None) -> None:
     """Stop a user signing in; their sessions and API tokens stop working at once."""
-    store = _store(config, database)
-    try:
+    with _changing_users(config, database) as store:
         disable_user(store, name, _now())
-    except UserError as error:
-        raise fail(str(error), code=1) from None
-    finally:
-        store.close()
-    console.print(f"disabled {name}", markup=False, highlight=False)
+    _say(f"disabled {name}")
 
 
 @users_app.command("reset-password")
@@ -161,28 +169,18 @@ def reset_password(
 ) -> None:
     """Set a user's password; their sessions end at once."""
     password, show = _password(password_stdin, generate_password)
-    store = _store(config, database)
-    try:
+    with _changing_users(config, database) as store:
         set_password_hash(store, name, hash_password(password))
-    except UserError as error:
-        raise fail(str(error), code=1) from None
-    finally:
-        store.close()
-    console.print(f"password of {name} changed", markup=False, highlight=False)
+    _say(f"password of {name} changed")
     if show:
-        console.print(f"password (shown once): {password}", markup=False, highlight=False)
+        _say(f"password (shown once): {password}")
 
 
 @users_app.command("token")
 def token(name: str, config: ConfigOption = None, database: DatabaseOption = None) -> None:
     """Issue an API token acting with NAME's role; it is printed once, on stdout alone."""
-    store = _store(config, database)
-    try:
+    with _changing_users(config, database) as store:
         issued = issue_token(store, name, _now())
-    except UserError as error:
-        raise fail(str(error), code=1) from None
-    finally:
-        store.close()
     # The id goes to stderr, the token alone to stdout: `TOKEN=$(revbridge users token ana)`.
     typer.echo(f"token {issued.token_id} for {name} (revoke: users revoke-token)", err=True)
     typer.echo(issued.token)
@@ -195,11 +193,6 @@ def revoke(
     database: DatabaseOption = None,
 ) -> None:
     """Revoke an API token; requests with it are refused at once."""
-    store = _store(config, database)
-    try:
+    with _changing_users(config, database) as store:
         revoke_token(store, token_id, _now())
-    except UserError as error:
-        raise fail(str(error), code=1) from None
-    finally:
-        store.close()
-    console.print(f"revoked token {token_id}", markup=False, highlight=False)
+    _say(f"revoked token {token_id}")
