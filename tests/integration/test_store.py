@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -30,6 +31,8 @@ from sync.store.records import (
 )
 from sync.store.runs import finish_run, recent_runs, start_run
 from sync.store.schema import ErrorStage, ErrorStatus, RunStatus
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "sync" / "store" / "migrations" / "versions"
 
 MODIFIED = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 
@@ -62,8 +65,13 @@ def _error(source_id: str, target: str = "", message: str = "bad") -> QueuedErro
     )
 
 
+def _latest_migration() -> str:
+    """The revision of the newest file in the migrations folder (they are numbered in order)."""
+    return max(path.name[:4] for path in MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))
+
+
 def test_new_database_is_migrated_to_head_on_first_use(store: Store) -> None:
-    assert store.current_revision() == store.head_revision() == "0007"
+    assert store.current_revision() == store.head_revision() == _latest_migration()
     tables = set(sa.inspect(store.engine).get_table_names())
     expected = {"canonical_records", "xref", "cursors", "runs", "error_queue", "conflict_log"}
     assert expected <= tables
@@ -72,7 +80,7 @@ def test_new_database_is_migrated_to_head_on_first_use(store: Store) -> None:
 def test_upgrade_is_idempotent(store: Store, database_url: str) -> None:
     again = Store(database_url)
     again.upgrade()
-    assert again.current_revision() == "0007"
+    assert again.current_revision() == _latest_migration()
 
 
 def test_saving_a_record_twice_replaces_it(store: Store) -> None:
@@ -225,7 +233,7 @@ def test_upgrading_from_the_first_release_keeps_its_rows(database_url: str) -> N
 
     upgraded = Store(database_url)
 
-    assert upgraded.current_revision() == "0007"
+    assert upgraded.current_revision() == _latest_migration()
     with upgraded.engine.connect() as connection:
         (batch,) = list(iter_stored(connection, "account"))
     assert [(r.canonical_id, r.payload, r.source_payload) for r in batch] == [
