@@ -81,13 +81,21 @@ def same_value(written: Any, current: Any) -> bool:
     return _same_scalar(written, current)
 
 
+def _places(currency: str) -> int:
+    try:
+        return minor_units(currency)
+    except ValueError:
+        return 2  # an unknown code is reported by the mappings; cents are the common case
+
+
+def to_major(minor: int, currency: str) -> Decimal:
+    """``minor`` units (cents) of ``currency`` as the amount people read (dollars)."""
+    return Decimal(minor).scaleb(-_places(currency))
+
+
 def to_minor(amount: Any, currency: str) -> int | None:
     """``amount`` in ``currency``'s minor units (cents), or None when it is no number."""
     number = as_decimal(amount)
     if number is None:
         return None
-    try:
-        places = minor_units(currency)
-    except ValueError:
-        places = 2  # an unknown code is reported by the mappings; cents are the common case
-    return int((number * (10**places)).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+    return int((number * (10 ** _places(currency))).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))

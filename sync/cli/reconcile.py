@@ -6,7 +6,6 @@ import json
 import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
@@ -14,10 +13,10 @@ from rich.table import Table
 from rich.text import Text
 
 from connectors.errors import AuthError, ConnectorError
-from mappings.currencies import minor_units
 from sync.assurance.reading import reading_settings
 from sync.assurance.reconcile import ReconcileReport, ReconcileRequest, reconcile
 from sync.assurance.unbilled import DEFAULT_GRACE_DAYS
+from sync.assurance.values import to_major
 from sync.cli.common import (
     JsonOption,
     RequiredConfigOption,
@@ -54,11 +53,7 @@ _SHOWN_CHARS = 120
 def _amount(minor: int | None, currency: str | None) -> str | None:
     if minor is None or currency is None:
         return None
-    try:
-        places = minor_units(currency)
-    except ValueError:
-        places = 2
-    return format(Decimal(minor).scaleb(-places), "f")
+    return format(to_major(minor, currency), "f")
 
 
 def _row(finding: Finding) -> dict[str, Any]:

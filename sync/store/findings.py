@@ -250,3 +250,28 @@ def acknowledge(
         .values(acknowledged_by=by, acknowledged_at=now or utc_now(), note=note)
     )
     return result.rowcount == 1
+
+
+@dataclass(frozen=True)
+class OpenTotals:
+    """Open findings counted by kind, and their amount at risk by currency (minor units)."""
+
+    by_kind: dict[str, int]
+    at_risk_minor: dict[str, int]
+
+
+def open_totals(connection: sa.Connection) -> OpenTotals:
+    """What the metrics show: two grouped scans over the unresolved findings."""
+    open_only = findings.c.resolved_at.is_(None)
+    kinds = sa.select(findings.c.kind, sa.func.count()).where(open_only).group_by(findings.c.kind)
+    money = (
+        sa.select(findings.c.currency, sa.func.sum(findings.c.amount_at_risk_minor))
+        .where(open_only, findings.c.currency.is_not(None))
+        .group_by(findings.c.currency)
+    )
+    return OpenTotals(
+        by_kind={str(kind): int(count) for kind, count in connection.execute(kinds)},
+        at_risk_minor={
+            str(currency): int(total or 0) for currency, total in connection.execute(money)
+        },
+    )
