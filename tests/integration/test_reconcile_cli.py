@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from typer.testing import CliRunner, Result
 
 from mappings.loader import load_mapping_set
@@ -216,6 +217,23 @@ def test_an_erp_that_drops_every_reply_stops_with_one_line_and_records_nothing(
     assert result.exit_code == 4
     assert "[erp]" in result.stderr
     assert "nothing was recorded" in result.stderr
+    assert "Traceback" not in result.output
+    with project.store.engine.connect() as connection:
+        assert open_findings(connection) == []
+
+
+def test_a_billing_api_that_times_out_stops_with_one_line_and_records_nothing(
+    project: Project,
+) -> None:
+    document = yaml.safe_load(project.config.read_text(encoding="utf-8"))
+    document["billing"]["timeout_seconds"] = 0.2
+    write_sandbox_config(project.config, document)
+    project.sandboxes.billing.set_latency(1.0)
+    result = project.reconcile()
+    project.sandboxes.billing.set_latency(0.0)
+    assert result.exit_code == 4
+    assert "[billing]" in result.stderr
+    assert "timed out" in result.stderr.lower() or "timeout" in result.stderr.lower()
     assert "Traceback" not in result.output
     with project.store.engine.connect() as connection:
         assert open_findings(connection) == []
