@@ -306,3 +306,15 @@ def test_objects_a_list_read_does_not_show_yet_are_fetched_by_id_not_called_miss
 def billing_object_marker(sandboxes: Sandboxes) -> str:
     """The canonical id (revbridge's marker) of the first customer revbridge wrote."""
     return str(sandboxes.billing.resources("customers")[0]["external_id"])
+
+
+def test_since_checks_only_records_written_since_and_resolves_nothing(project: Project) -> None:
+    billing = project.sandboxes.billing
+    delete_billing_object(billing, "contacts", billing.resources("contacts")[0]["external_id"])
+    assert _by_kind(project.findings(), "missing_in_target")
+    # Nothing was written after 2999-01-01: no record is checked, and the open finding stays.
+    later = project.findings("--since", "2999-01-01")
+    assert _by_kind(later, "missing_in_target") == []
+    with project.store.engine.connect() as connection:
+        kinds = {f.finding.kind for f in open_findings(connection)}
+    assert "missing_in_target" in kinds
