@@ -14,6 +14,7 @@ import typer
 
 from config.redaction import install_redaction
 from config.settings import Settings
+from sync.assurance.gauges import FindingsCollector
 from sync.cli.common import (
     DEFAULT_CONFIG,
     fail,
@@ -79,6 +80,7 @@ def serve_command(
         run_now=run_now,
         metrics_port=metrics_port if metrics_port is not None else settings.serve.metrics_port,
         mounted=console_app_for,
+        collectors=lambda store: [FindingsCollector(store)],
     )
     if options.metrics_port is not None:
         warn_about_exposure(settings.serve.metrics_host, settings)

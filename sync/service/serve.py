@@ -14,11 +14,12 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp
 
 from config.redaction import secret_values
@@ -51,6 +52,9 @@ class ServeOptions:
     run_now: bool = False
     metrics_port: int | None = None  # None: no HTTP endpoint; 0: any free port
     mounted: MountedApp | None = None  # answers every path the endpoints don't
+    # More gauges for /metrics, built over the store (the CLI wires the findings' in: the
+    # service knows nothing of reconciliation).
+    collectors: Callable[[Store], Sequence[Collector]] | None = None
 
 
 class ServeError(Exception):
@@ -147,6 +151,8 @@ def serve(
     """Run every flow on its schedule until ``stop`` is set, then wind down cleanly."""
     store = Store(settings.database_url)
     metrics = ServeMetrics(store)
+    for collector in options.collectors(store) if options.collectors else ():
+        metrics.registry.register(collector)
     trigger = _webhook_trigger(settings, options)
     try:
         server = _status_server(settings, options, store, metrics, trigger)

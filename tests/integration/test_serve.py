@@ -100,6 +100,9 @@ def test_serve_runs_each_flow_logs_it_and_exposes_metrics_and_probes(
     assert _metric(metrics, "revbridge_run_duration_seconds_count", flow="quote-to-cash") == 1
     assert _metric(metrics, "revbridge_last_success_timestamp_seconds", flow="quote-to-cash") > 0
     assert _metric(metrics, "revbridge_salesforce_api_calls_remaining") > 0
+    # The reconciliation's gauges, which the CLI wires into the service's registry.
+    families = {family.name for family in text_string_to_metric_families(metrics)}
+    assert {"revbridge_open_findings", "revbridge_amount_at_risk"} <= families
     assert health.status_code == 200
     assert ready.status_code == 200
     head = Store("sqlite://", migrate=False).head_revision()
