@@ -57,6 +57,20 @@ def run_table(summary: RunSummary, title: str) -> Table:
     return table
 
 
+def stripped_warning(summary: RunSummary) -> Text | None:
+    """One line naming the records whose text was stripped of illegal characters, if any."""
+    stripped = summary.stripped
+    if not stripped:
+        return None
+    parts = [
+        f"{entity} {count} in {_ROW_LABELS.get(system, system)}"
+        for entity, per_system in stripped.items()
+        for system, count in per_system.items()
+    ]
+    line = "warning: text stripped of illegal characters (illegal_characters: strip): "
+    return Text(line + ", ".join(parts), style="yellow")
+
+
 def error_table(errors: Sequence[ErrorRow]) -> Table:
     """The error queue, newest first."""
     table = Table(title="error queue", title_justify="left")

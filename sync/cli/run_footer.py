@@ -17,7 +17,7 @@ from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.measure import Measurement
 from rich.text import Text
 
-from sync.cli.report import run_table
+from sync.cli.report import run_table, stripped_warning
 from sync.engine.stats import RunSummary
 
 SEPARATOR = " · "
@@ -77,5 +77,7 @@ def run_footer(summary: RunSummary) -> Group:
 
 
 def run_report(summary: RunSummary, title: str) -> Group:
-    """The run's per-entity table with its footer under it."""
-    return Group(run_table(summary, title), run_footer(summary))
+    """The run's per-entity table with its footer under it (and a warning for stripped text)."""
+    warning = stripped_warning(summary)
+    extra = [warning] if warning is not None else []
+    return Group(run_table(summary, title), *extra, run_footer(summary))

@@ -25,8 +25,8 @@ from sync.store import Store
 from sync.store.schema import ErrorStage
 
 # Pages waiting to commit behind writes not answered yet: bounds memory (their payloads) and
-# what a crash replays. Deep enough that while some calls wait for their parents' answers,
-# later pages give the target other calls to send (issue 14: 3 pages left the ERP short).
+# what a crash replays. Deep enough that the pages the engine got ahead with keep the target's
+# calls going while a capture or a commit slows it (issue 14: with 3 the ERP went short).
 MAX_OPEN_PAGES = 8
 
 PageCallback = Callable[[str, RunSummary], None]
@@ -183,4 +183,5 @@ def count_deliveries(
         counts.created += delivery.created
         counts.updated += delivery.updated
         counts.unchanged += delivery.unchanged
+        counts.stripped += delivery.stripped
         counts.rejected += sum(1 for f in delivery.failures if f.stage is not ErrorStage.RESOLVE)

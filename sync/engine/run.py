@@ -32,6 +32,7 @@ from sync.engine.deletes import read_deletions, split_deleted
 from sync.engine.deliver import Delivery
 from sync.engine.deliver_targets import deliver_to_targets
 from sync.engine.flows import Flow
+from sync.engine.logins import check_target_logins
 from sync.engine.open_pages import OpenPages, PageCallback
 from sync.engine.propagate import propagate_to_targets
 from sync.engine.read_ahead import PageReader, SourceReads
@@ -49,6 +50,7 @@ from sync.store.schema import ErrorStage, RunStatus
 
 log = logging.getLogger("revbridge.sync")
 
+_Work = Callable[[Sequence[EntityMapping], MappingChanges, RunSummary, StoreRefResolver], None]
 REDELIVER_BATCH = 500  # stored records re-sent per batch after a target mapping changed
 
 
@@ -115,12 +117,7 @@ class SyncEngine:
         """
         return self._execute(lambda *args: self._retry_records(source_ids, *args))
 
-    def _execute(
-        self,
-        work: Callable[
-            [Sequence[EntityMapping], MappingChanges, RunSummary, StoreRefResolver], None
-        ],
-    ) -> RunSummary:
+    def _execute(self, work: _Work) -> RunSummary:
         # Fresh per run; the open pages report refused deletes to this run's deferrals.
         self._deferrals = Deferrals()
         self._carried = CarriedWrites()
@@ -134,6 +131,7 @@ class SyncEngine:
         sources = self._source_entities()
         changes = detect_changes(self._store, self._flow.name, sources, self._targets)
         try:
+            check_target_logins(self._connectors, self._flow.targets)
             work(sources, changes, summary, resolver)
             self._commit_ready(summary, resolver, flush=True)
         except _StopRequested:

@@ -24,6 +24,8 @@ class SystemCounts:
     rejected: int = 0
     conflicts: int = 0
     deleted: int = 0
+    # Records whose text `illegal_characters: strip` cleaned: captured (canonical) or written.
+    stripped: int = 0
 
     def add(self, other: SystemCounts) -> None:
         """Add ``other``'s counts to these."""
@@ -78,6 +80,17 @@ class RunSummary:
         """Records held back until a record they refer to is synced."""
         return sum(counts.deferred for counts in self.systems.values())
 
+    @property
+    def stripped(self) -> dict[str, dict[str, int]]:
+        """Per entity and system, the records whose text was stripped of illegal characters
+        (``canonical``: as captured; a target: in the payload written there)."""
+        found: dict[str, dict[str, int]] = {}
+        for entity, per_system in self.by_entity.items():
+            for system, counts in per_system.items():
+                if counts.stripped:
+                    found.setdefault(entity, {})[system] = counts.stripped
+        return found
+
     def to_json(self) -> dict[str, Any]:
         """The stored form (runs.stats)."""
         return {
@@ -90,6 +103,7 @@ class RunSummary:
                 for entity, per_system in self.by_entity.items()
             },
             "error_queue_active": self.error_queue_active,
+            "stripped": self.stripped,
         }
 
 
@@ -99,6 +113,7 @@ def count_canonical_changes(
     """The records whose content differs from the stored version; counts each into ``counts``."""
     changed = []
     for record in captured:
+        counts.stripped += bool(record.stripped)
         previous = stored_hashes.get(record.record.id)
         if previous == record.content_hash:
             counts.unchanged += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
@@ -26,6 +27,21 @@ from tests.meeting_gate import MeetingGate
 SIZE = SandboxSize(accounts=120, orders=24, products=5, invalid_records=False)
 # queryMore, the call for a query's next page (the first page comes from ``/query?q=``).
 QUERY_MORE = f"/services/data/v{SalesforceSettings().api_version}/query/"
+
+
+@dataclass
+class AfterLogin(MeetingGate):
+    """A meeting gate for the ERP's first write: the run's login check (getServerTime) is the
+    first SOAP call, made before any page, and goes through."""
+
+    _login_seen: bool = False
+
+    def hold_if_matching(self, method: str, path: str) -> bool:
+        """Let the first matching request (the login check) pass, then meet as usual."""
+        if method == self.method and path.startswith(self.path_prefix) and not self._login_seen:
+            self._login_seen = True
+            return False
+        return super().hold_if_matching(method, path)
 
 
 @pytest.fixture
@@ -54,7 +70,7 @@ def test_billing_and_erp_are_in_flight_at_once_and_the_page_commits_after_both(
     # system after the other, they never meet and the barrier breaks.
     meeting = threading.Barrier(2, timeout=20.0)
     billing_gate = MeetingGate("POST", "/v1/customers/batch", barrier=meeting, first_only=True)
-    erp_gate = MeetingGate("POST", SERVICE_PATH, barrier=meeting, first_only=True)
+    erp_gate = AfterLogin("POST", SERVICE_PATH, barrier=meeting, first_only=True)
     sandboxes.billing.server.install_gate(billing_gate)
     sandboxes.erp.server.install_gate(erp_gate)
 
