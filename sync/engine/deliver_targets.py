@@ -2,8 +2,9 @@
 
 Payloads and conflict reviews are built first, one target after another in the calling thread
 (they read the store and the ref resolver, which are not shared across threads); then each
-system's writes run in a thread of their own, and this returns only once every system answered,
-so the caller commits the page after all of them, as before. A system that fails (retries
+system's writes run in a thread of their own, and this returns once every system answered,
+so the caller commits the page after all of them; a packing target (NetSuite) only takes the
+writes into its call queue here and answers later. A system that fails (retries
 exhausted, credentials refused) fails the page once the others finished; their writes were
 upserts by external id, so the page's replay on the next run is harmless.
 """

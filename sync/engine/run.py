@@ -3,9 +3,9 @@
 Each page is committed in one transaction (canonical records, xrefs, error-queue entries and
 the cursor together) only after every target answered, so a run killed at any point resumes
 from the last committed page; downstream upserts by external id make the replay harmless.
-A target that takes mixed batches (NetSuite) gets a page's last, partly filled call together
-with the next page's records (sync/engine/carried_writes.py): the page commits at once all but those
-records, and its cursor once they landed.
+A target that takes mixed batches (NetSuite) is written asynchronously across pages, its
+calls packed with later pages' records (sync/engine/carried_writes.py): the engine goes on,
+a page commits all but its unanswered writes at once, and its cursor once they landed.
 """
 
 from __future__ import annotations
