@@ -7,7 +7,10 @@ window, when a publisher dies between the ack and marking the event published.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from types import TracebackType
+from typing import Any
 
 import nats
 from nats.aio.client import Client
@@ -23,6 +26,34 @@ def subject_for(settings: NatsSinkSettings, event: OutboxEvent) -> str:
     return f"{settings.subject_prefix}.{event.entity}.{event.change.value}"
 
 
+async def _connect_once(url: str, timeout: float) -> Client:
+    """Connect, or raise the first connection error within ``timeout``.
+
+    nats-py retries an unreachable server forever even with reconnects off (2.16), logging a
+    traceback each time: its first error ends the attempt here instead.
+    """
+    failed: asyncio.Future[Exception] = asyncio.get_running_loop().create_future()
+
+    async def first_error(error: Exception) -> None:
+        if not failed.done():
+            failed.set_result(error)
+
+    connecting = asyncio.ensure_future(
+        nats.connect(
+            url, connect_timeout=timeout, allow_reconnect=False, max_reconnect_attempts=0,
+            error_cb=first_error,
+        )
+    )  # fmt: skip
+    racing: set[asyncio.Future[Any]] = {connecting, failed}
+    done, _ = await asyncio.wait(racing, timeout=timeout, return_when="FIRST_COMPLETED")
+    if connecting in done:
+        return connecting.result()
+    connecting.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await connecting
+    raise failed.result() if failed.done() else TimeoutError(f"no NATS server within {timeout}s")
+
+
 class NatsSink:
     """One connection to a NATS server for one drain of the outbox (``async with``)."""
 
@@ -34,12 +65,7 @@ class NatsSink:
 
     async def __aenter__(self) -> NatsSink:
         """Connect once, with no reconnect loop: a down broker must fail fast, not stall."""
-        self._client = await nats.connect(
-            self.settings.url,
-            connect_timeout=self.settings.timeout_seconds,
-            allow_reconnect=False,
-            max_reconnect_attempts=0,
-        )
+        self._client = await _connect_once(self.settings.url, self.settings.timeout_seconds)
         self._stream = self._client.jetstream(timeout=self.settings.timeout_seconds)
         return self
 
