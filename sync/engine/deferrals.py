@@ -2,12 +2,14 @@
 deletions a target refused (often a parent its children still use).
 
 Each is counted once per run, however often it comes back, and retried once when the run's
-entities are done, against what the store then holds.
+entities are done, against what the store then holds. Records queued by an earlier run for a
+parent wait here too, and are retried at the end only if a parent landed in this run (an
+amendment's original subscription is of its own entity, so it lands after their first retry).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from sync.engine.propagate import DeleteDelivery
 from sync.engine.resolver import StoreRefResolver
@@ -21,14 +23,21 @@ class Deferrals:
         self._pending: dict[str, set[str]] = {}
         self._seen: dict[tuple[str, str], set[str]] = {}  # (entity, system) -> counted ids
         self._refused_deletes: set[tuple[str, str, str]] = set()  # (entity, system, source id)
+        self._waiting: dict[str, set[str]] = {}  # queued earlier, still waiting for a parent
 
     def any(self) -> bool:
         """True when some record waits for the end-of-run retry."""
-        return any(self._pending.values())
+        return any(self._pending.values()) or any(self._waiting.values())
 
-    def take(self, entity: str) -> list[str]:
-        """The source ids of ``entity`` to retry now, in order; forgotten once taken."""
-        return sorted(self._pending.pop(entity, set()))
+    def wait(self, entity: str, source_ids: Iterable[str]) -> None:
+        """Keep records an earlier run queued for a parent, for the end-of-run retry."""
+        self._waiting.setdefault(entity, set()).update(source_ids)
+
+    def take(self, entity: str, parents_landed: bool = False) -> list[str]:
+        """The source ids of ``entity`` to retry now, in order; forgotten once taken. Those an
+        earlier run queued are among them only when a parent landed in this run."""
+        waiting = self._waiting.pop(entity, set())
+        return sorted(self._pending.pop(entity, set()) | (waiting if parents_landed else set()))
 
     def note(self, entity: str, deferred: Mapping[str, set[str]], summary: RunSummary) -> None:
         """Count each deferred record (system -> source ids) once and keep it for the retry."""

@@ -179,7 +179,7 @@ class SyncEngine:
         if self._deferrals.any():
             self._commit_ready(summary, resolver, flush=True)
         for mapping in sources:
-            deferred = self._deferrals.take(mapping.entity)
+            deferred = self._deferrals.take(mapping.entity, self._parents_changed(mapping, summary))
             if deferred:
                 self._reprocess(mapping, deferred, summary, resolver)
 
@@ -202,8 +202,10 @@ class SyncEngine:
         with self._store.engine.connect() as connection:
             due = due_for_retry(connection, mapping.entity, mapping.system, self._max_auto_retries)
         if not self._parents_changed(mapping, summary):
-            # A deferred record waits for a parent; none was captured or changed this run, so
-            # fetching it again would only spend API calls.
+            # A deferred record waits for a parent; none was captured or changed yet this run, so
+            # fetching it now would only spend API calls: the run's end does if one landed.
+            waiting = [e.source_id for e in due if e.stage == ErrorStage.RESOLVE.value]
+            self._deferrals.wait(mapping.entity, waiting)
             due = [entry for entry in due if entry.stage != ErrorStage.RESOLVE.value]
         if due:
             log.info("retrying %d queued %s records", len(due), mapping.entity)
