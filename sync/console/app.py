@@ -2,8 +2,10 @@
 
 Every router in :data:`sync.console.views.routers` is included; each of its routes names a
 role dependency from :mod:`sync.console.auth`, and :func:`~sync.console.auth.enforce_csrf`
-runs before all of them. The OpenAPI document is served at ``/api/openapi.json`` (and a
-browsable page at ``/api/docs``) to signed-in users only: it maps what a token can do.
+runs before all of them. The OpenAPI document is served at ``/api/openapi.json`` to signed-in
+users only: it maps what a token can do. There is no browsable page: Swagger UI would load its
+script from a CDN into a signed-in page (and show nothing offline); load the document into any
+OpenAPI viewer instead.
 """
 
 from __future__ import annotations
@@ -12,8 +14,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from sync.console import login
@@ -68,13 +69,6 @@ def _openapi_routes(app: FastAPI) -> None:
     @app.get("/api/openapi.json", include_in_schema=False)
     def openapi_document(_user: ViewerUser) -> JSONResponse:
         return JSONResponse(app.openapi())
-
-    @app.get("/api/docs", include_in_schema=False)
-    def openapi_page(_user: ViewerUser) -> HTMLResponse:
-        # Swagger UI loads its script from a CDN, which this page's policy allows alone.
-        page = get_swagger_ui_html(openapi_url="/api/openapi.json", title="revbridge console API")
-        page.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
-        return page
 
 
 async def _finish(
