@@ -208,10 +208,10 @@ def record_page_events(connection: sa.Connection, page: PageChanges) -> None:
 
 @dataclass(frozen=True)
 class SinkFilter:
-    """Which events one sink takes: its flow, and entities and change types (empty: all)."""
+    """Which events one sink takes: flows, entities and change types (each empty: all)."""
 
     sink: str
-    flow: str
+    flows: Collection[str] = ()
     entities: Collection[str] = ()
     changes: Collection[ChangeType] = ()
 
@@ -221,9 +221,9 @@ def _pending_query(selection: SinkFilter) -> sa.Select[Any]:
         outbox_deliveries.c.sink == selection.sink,
         outbox_deliveries.c.sequence == outbox_events.c.sequence,
     )
-    query = sa.select(outbox_events).where(
-        outbox_events.c.flow == selection.flow, ~sa.exists(delivered)
-    )
+    query = sa.select(outbox_events).where(~sa.exists(delivered))
+    if selection.flows:
+        query = query.where(outbox_events.c.flow.in_(sorted(selection.flows)))
     if selection.entities:
         query = query.where(outbox_events.c.entity.in_(sorted(selection.entities)))
     if selection.changes:

@@ -42,7 +42,7 @@ def _commit(store: Store, page: PageChanges) -> None:
 
 def _all(store: Store, sink: str = "nats") -> list[Any]:
     with store.transaction() as connection:
-        return pending_events(connection, SinkFilter(sink, "orders"), 1000)
+        return pending_events(connection, SinkFilter(sink, ["orders"]), 1000)
 
 
 def test_created_then_updated_then_deleted_record_gives_three_events_in_order(store: Store) -> None:
@@ -117,11 +117,11 @@ def test_published_events_leave_the_sinks_pending_list_and_status_counts_them(
     assert [e.subject for e in _all(store)] == ["ord-1", "ord-2"]
     assert len(_all(store, sink="other")) == 3  # each sink keeps its own deliveries
     with store.transaction() as connection:
-        status = sink_status(connection, SinkFilter("nats", "orders"))
+        status = sink_status(connection, SinkFilter("nats", ["orders"]))
         filtered = pending_events(
-            connection, SinkFilter("x", "orders", changes=[ChangeType.DELETED]), 10
+            connection, SinkFilter("x", ["orders"], changes=[ChangeType.DELETED]), 10
         )
-        other_flow = pending_events(connection, SinkFilter("x", "invoices"), 10)
+        other_flow = pending_events(connection, SinkFilter("x", ["invoices"]), 10)
     assert (status.pending, status.published, status.failures) == (2, 1, 1)
     assert status.last_error == "connection refused"
     assert status.oldest_pending_at is not None
