@@ -129,7 +129,8 @@ def commit_page(store: Store, flow: str, outcome: PageOutcome, run_id: int) -> N
     xrefs = [entry for delivery in outcome.deliveries for entry in delivery.xrefs]
     page = PageChanges(flow, mapping.entity, run_id, rows, outcome.deleted_ids, errors, xrefs)
     with gc_paused(), store.transaction() as connection:
-        record_page_events(connection, page)  # before the upsert: it reads the old values
+        if store.record_events:
+            record_page_events(connection, page)  # before the upsert: it reads the old values
         save_record_rows(connection, rows)
         mark_deleted(connection, outcome.deleted_ids)
         save_xref_rows(connection, _source_xref_rows(mapping, outcome.captured, run_id))

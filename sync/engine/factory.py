@@ -35,6 +35,9 @@ def build_engine(
     window: BackfillWindow | None = None,
 ) -> SyncEngine:
     """An engine for ``flow`` over already open ``connectors``."""
+    # Change events are recorded from the moment a sink is configured, never into an outbox
+    # nothing drains.
+    store.record_events = bool(settings.events.sinks)
     return SyncEngine(
         store,
         mapping_set,

@@ -110,6 +110,9 @@ class Store:
         database raises StoreMissing.
         """
         self.url = url
+        # Whether page commits write change events to the outbox; the engine factory turns it
+        # off when no sink is configured, so an unread outbox never grows.
+        self.record_events = True
         file = sqlite_file(url)
         if must_exist and file is not None and not file.is_file():
             raise StoreMissing(f"no state store at {file} yet: run `revbridge run` first")

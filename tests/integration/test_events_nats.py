@@ -231,3 +231,20 @@ def test_a_run_killed_between_page_commit_and_publish_delivers_every_event_after
     up = _config(tmp_path, sandboxes, database_url, [_sink(prefix)])
     assert runner.invoke(app, ["events", "publish", "--config", str(up)]).exit_code == 0
     _assert_each_event_once_in_commit_order(asyncio.run(_read_stream(name)), rows)
+
+
+def test_with_no_sink_configured_a_run_leaves_the_outbox_empty(
+    tmp_path: Path, sandboxes: Sandboxes, database_url: str
+) -> None:
+    """Nothing would drain it: an outbox without a sink would only grow."""
+    config = _config(tmp_path, sandboxes, database_url, sinks=[])
+
+    outcome = runner.invoke(app, ["run", "-c", str(config)])
+
+    assert outcome.exit_code == 0, outcome.output
+    assert _outbox(database_url) == []
+    store = Store(database_url)
+    with store.engine.connect() as connection:
+        stored = connection.execute(sa.text("SELECT count(*) FROM canonical_records")).scalar()
+    store.close()
+    assert stored  # the run did capture records: only their events were left out
