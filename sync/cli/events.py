@@ -7,6 +7,9 @@ store can't be opened or the schema folder can't be written.
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,8 +31,11 @@ from sync.cli.common import (
 from sync.cli.output import plain
 from sync.events.publisher import publish_all, sink_filter
 from sync.events.schemas import write_schemas
+from sync.store import Store
 from sync.store.outbox import SinkStatus, sink_status
 from sync.store.schema import utc_now
+
+log = logging.getLogger("revbridge.events")
 
 events_app = typer.Typer(
     help="Change events: schemas, outbox status, publishing.", no_args_is_help=True
@@ -111,6 +117,27 @@ def events_publish(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = 
             console.print(f"{report.sink}: published {report.published}{waiting}", highlight=False)
     if any(report.error for report in reports):
         raise typer.Exit(1)
+
+
+def event_publisher(settings: EventsSettings) -> Callable[[Store], None] | None:
+    """`serve`'s drain of the outbox after each run, one at a time; None with no sink.
+
+    A sink that fails is logged and its events wait: it never fails the run or the service.
+    """
+    if not settings.sinks:
+        return None
+    one_at_a_time = threading.Lock()  # two flows finishing together drain once each, in turn
+
+    def publish(store: Store) -> None:
+        with one_at_a_time:
+            reports = publish_all(store, settings)
+        for report in reports:
+            if report.error:
+                log.warning("events for sink %s wait in the outbox: %s", report.sink, report.error)
+            else:
+                log.info("events: %d published to %s", report.published, report.sink)
+
+    return publish
 
 
 def publish_after_run(database_url: str, settings: EventsSettings, quiet: bool) -> None:

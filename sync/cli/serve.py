@@ -23,6 +23,7 @@ from sync.cli.common import (
     settings_from,
 )
 from sync.cli.console import console_app_for, quiet_server_loggers, warn_about_exposure
+from sync.cli.events import event_publisher
 from sync.cli.output import cap_logged_values
 from sync.service.logs import LogFormat, configure_logging
 from sync.service.scheduler import InvalidSchedule, cron_trigger
@@ -81,6 +82,7 @@ def serve_command(
         metrics_port=metrics_port if metrics_port is not None else settings.serve.metrics_port,
         mounted=console_app_for,
         collectors=lambda store: [FindingsCollector(store)],
+        after_run=event_publisher(settings.events),
     )
     if options.metrics_port is not None:
         warn_about_exposure(settings.serve.metrics_host, settings)

@@ -57,6 +57,7 @@ class ServeContext:
     alerts: AlertSender
     open_connectors: ConnectorsFactory
     config_path: Path | None = None
+    after_run: Callable[[Store], None] | None = None  # e.g. drain the change events' outbox
     clock: Clock = utc_now
     stopping: threading.Event = field(default_factory=threading.Event)
 
@@ -132,6 +133,8 @@ class FlowRunner:
         context.metrics.observe_run(summary, duration)
         _log_run(summary, duration)
         context.alerts.run_finished(summary, active_before)
+        if context.after_run is not None:
+            context.after_run(context.store)
         return summary
 
     @contextmanager

@@ -55,6 +55,8 @@ class ServeOptions:
     # More gauges for /metrics, built over the store (the CLI wires the findings' in: the
     # service knows nothing of reconciliation).
     collectors: Callable[[Store], Sequence[Collector]] | None = None
+    # Called after each run of a flow, such as the change events' publisher (the CLI wires it).
+    after_run: Callable[[Store], None] | None = None
 
 
 class ServeError(Exception):
@@ -126,6 +128,7 @@ def _serve_context(
         ),
         open_connectors=open_connectors,
         config_path=options.config_path,
+        after_run=options.after_run,
     )
 
 

@@ -30,6 +30,7 @@ from sync.cli.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
 from sync.store import Store
 from sync.store.outbox import outbox_events
 from tests.cli_process import cli_env, revbridge
+from tests.serve_harness import ServeProcess, write_serve_config
 
 NATS_URL = "nats://127.0.0.1:4222"
 SMALL = SandboxSize(accounts=8, orders=40, products=5)
@@ -248,3 +249,25 @@ def test_with_no_sink_configured_a_run_leaves_the_outbox_empty(
         stored = connection.execute(sa.text("SELECT count(*) FROM canonical_records")).scalar()
     store.close()
     assert stored  # the run did capture records: only their events were left out
+
+
+def test_serve_publishes_each_runs_events_after_the_run(
+    tmp_path: Path, sandboxes: Sandboxes, database_url: str, stream: tuple[str, str]
+) -> None:
+    prefix, name = stream
+    config = write_serve_config(
+        tmp_path / "serve.yaml",
+        sandboxes,
+        database_url,
+        events={"sinks": [_sink(prefix)], "batch_size": 25},
+    )
+    serve = ServeProcess(config)
+    try:
+        published = serve.wait_for(lambda line: str(line["message"]).startswith("events: "))
+        assert serve.terminate() == 0
+    finally:
+        serve.close()
+
+    rows = _outbox(database_url)
+    assert published["message"] == f"events: {len(rows)} published to ops"
+    _assert_each_event_once_in_commit_order(asyncio.run(_read_stream(name)), rows)
