@@ -17,6 +17,7 @@ from mappings.errors import MappingConfigError
 from mappings.loader import load_mapping_set, mapping_files_for
 from mappings.mapping_set import MappingSet
 from sync.cli.output import output_console
+from sync.engine.flows import Flow, flows_from_settings
 from sync.store import Store
 from sync.store.database import StoreError
 
@@ -48,6 +49,16 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     # The message is plain text: "[salesforce] ..." must not be read as rich markup.
     err_console.print(Text.assemble(("error: ", "red"), message), highlight=False)
     return typer.Exit(code)
+
+
+def flows_named(settings: Settings, name: str | None, config: Path) -> list[Flow]:
+    """The configured flows, only the one called ``name`` when given; exit 2 if there is none."""
+    flows = flows_from_settings(settings)
+    if name is None:
+        return list(flows.values())
+    if name not in flows:
+        raise fail(f"no flow {name!r} in {config}; configured: {', '.join(flows)}")
+    return [flows[name]]
 
 
 def load_checked_settings(config: Path) -> Settings:

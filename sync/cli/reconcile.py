@@ -23,13 +23,13 @@ from sync.cli.common import (
     console,
     err_console,
     fail,
+    flows_named,
     mappings_for,
     open_store,
     settings_from,
 )
 from sync.cli.output import FormatOption, ListFormat, list_format, plain, print_rows
 from sync.engine.connections import open_connectors
-from sync.engine.flows import flows_from_settings
 from sync.store.findings import Finding, Severity
 from sync.tools.system_check import EXIT_AUTH, EXIT_UNREACHABLE
 
@@ -133,10 +133,7 @@ def reconcile_command(
     """Compare each target with what revbridge wrote there; keep the findings in the store."""
     settings = settings_from(config)
     mapping_set = mappings_for(settings)
-    flows = flows_from_settings(settings)
-    if flow_name is not None and flow_name not in flows:
-        raise fail(f"no flow {flow_name!r} in {config}; configured: {', '.join(flows)}")
-    chosen = [flows[flow_name]] if flow_name else list(flows.values())
+    chosen = flows_named(settings, flow_name, config)
     known = {name for system in mapping_set.systems.values() for name in system.entities}
     if entity is not None and entity not in known:
         raise fail(f"no entity {entity!r} in the mappings; known: {', '.join(sorted(known))}")

@@ -28,6 +28,7 @@ from sync.cli.common import (
     console,
     err_console,
     fail,
+    flows_named,
     mappings_for,
     open_store,
     settings_from,
@@ -40,7 +41,7 @@ from sync.cli.run_footer import run_report
 from sync.engine.connections import open_connectors
 from sync.engine.dry_run import plan_run
 from sync.engine.factory import OpenConnectors, open_engine
-from sync.engine.flows import Flow, flows_from_settings
+from sync.engine.flows import Flow
 from sync.engine.open_pages import PageCallback
 from sync.engine.stats import RunSummary
 from sync.service.flow_lease import FlowLease, replica_id
@@ -70,10 +71,7 @@ def run(
     """Run one flow once: changed records from its source to each of its targets."""
     settings = settings_from(config)
     mapping_set = mappings_for(settings)
-    flows = flows_from_settings(settings)
-    if flow_name is not None and flow_name not in flows:
-        raise fail(f"no flow {flow_name!r} in {config}; configured: {', '.join(flows)}")
-    flow = flows[flow_name] if flow_name else next(iter(flows.values()))
+    flow = flows_named(settings, flow_name, config)[0]
     if dry_run:
         plan_dry_run(settings, mapping_set, flow, samples, as_json)
         return
