@@ -14,6 +14,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from config.assurance import AssuranceSettings
 from config.console_settings import ConsoleSettings
 from config.delete_policies import DeletePolicyName
 from config.events import EventsSettings
@@ -384,3 +385,4 @@ class Settings(BaseSettings):
     serve: ServeSettings = ServeSettings()
     console: ConsoleSettings = ConsoleSettings()
     events: EventsSettings = EventsSettings()
+    assurance: AssuranceSettings = AssuranceSettings()

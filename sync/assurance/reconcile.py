@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from config.settings import Settings
@@ -17,6 +17,7 @@ from connectors.base import Connector, ReadSpec
 from mappings.mapping_set import EntityMapping, MappingSet
 from sync.assurance.amounts import MONEY_ENTITIES
 from sync.assurance.compare import TargetComparison
+from sync.assurance.rates import ReportingRates
 from sync.assurance.reading import listable, target_pages
 from sync.assurance.unbilled import DEFAULT_GRACE_DAYS, unbilled_orders
 from sync.engine.flows import Flow
@@ -114,13 +115,38 @@ def _compare_target(
     report.findings.extend(comparison.missing(lost))
 
 
+def in_reporting_currency(
+    findings: Sequence[Finding], rates: ReportingRates, on_date: date
+) -> list[Finding]:
+    """``findings`` with their amount at risk also in the reporting currency, on ``on_date``.
+
+    Raises MissingRate for a currency the table has no rate for on that date.
+    """
+    return [
+        replace(
+            finding,
+            reporting_currency=rates.currency,
+            reporting_amount_minor=rates.to_reporting(
+                finding.amount_at_risk_minor, finding.currency, on_date
+            ),
+        )
+        if rates.currency and finding.amount_at_risk_minor is not None and finding.currency
+        else finding
+        for finding in findings
+    ]
+
+
 def reconcile(
     store: Store,
     mappings: MappingSet,
     connectors: Mapping[str, Connector],
     request: ReconcileRequest,
 ) -> ReconcileReport:
-    """Compare, then record the findings; raises the connectors' errors with nothing recorded."""
+    """Compare, then record the findings; raises the connectors' errors with nothing recorded.
+
+    Amounts at risk are converted at the rates of the reconcile's day; a missing rate raises
+    MissingRate, also with nothing recorded.
+    """
     report = ReconcileReport()
     today = request.today or utc_now().date()
     for flow in request.flows:
@@ -139,6 +165,8 @@ def reconcile(
                 with store.engine.connect() as connection:
                     unbilled = unbilled_orders(connection, flow.name, today, request.grace_days)
                     report.findings.extend(unbilled)
+    rates = ReportingRates.from_settings(request.settings.assurance)
+    report.findings = in_reporting_currency(report.findings, rates, today)
     # A reconcile of records written since a time looked at only those: it resolves nothing.
     scope = report.scope if request.since is None else []
     with store.transaction() as connection:

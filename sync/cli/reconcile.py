@@ -13,9 +13,9 @@ from rich.table import Table
 from rich.text import Text
 
 from connectors.errors import AuthError, ConnectorError
+from sync.assurance.rates import MissingRate
 from sync.assurance.reading import reading_settings
 from sync.assurance.reconcile import ReconcileReport, ReconcileRequest, reconcile
-from sync.assurance.unbilled import DEFAULT_GRACE_DAYS
 from sync.assurance.values import to_major
 from sync.cli.common import (
     JsonOption,
@@ -46,6 +46,8 @@ COLUMNS = (
     "actual",
     "currency",
     "amount_at_risk",
+    "reporting_currency",
+    "reporting_amount_at_risk",
 )
 _SHOWN_CHARS = 120
 
@@ -70,6 +72,10 @@ def _row(finding: Finding) -> dict[str, Any]:
         "actual": finding.actual_value,
         "currency": finding.currency,
         "amount_at_risk": _amount(finding.amount_at_risk_minor, finding.currency),
+        "reporting_currency": finding.reporting_currency,
+        "reporting_amount_at_risk": _amount(
+            finding.reporting_amount_minor, finding.reporting_currency
+        ),
     }
 
 
@@ -125,8 +131,13 @@ def reconcile_command(
         typer.Option("--fail-on", help="Exit 1 when a finding at or above this severity exists."),
     ] = None,
     unbilled_days: Annotated[
-        int, typer.Option("--unbilled-days", min=0, help="Days an activated order may go unbilled.")
-    ] = DEFAULT_GRACE_DAYS,
+        int | None,
+        typer.Option(
+            "--unbilled-days",
+            min=0,
+            help="Days an activated order may go unbilled (default: assurance.unbilled_days).",
+        ),
+    ] = None,
     as_json: JsonOption = False,
     output_format: FormatOption = None,
 ) -> None:
@@ -142,12 +153,14 @@ def reconcile_command(
         settings=settings,
         entity=entity,
         since=since.replace(tzinfo=UTC) if since is not None else None,
-        grace_days=unbilled_days,
+        grace_days=settings.assurance.unbilled_days if unbilled_days is None else unbilled_days,
     )
     store = open_store(settings.database_url)
     try:
         with open_connectors(reading_settings(settings)) as connectors:
             report = reconcile(store, mapping_set, connectors, request)
+    except MissingRate as error:
+        raise fail(f"{config}: {error}; nothing was recorded") from None
     except AuthError as error:
         raise fail(f"{error}; nothing was recorded", EXIT_AUTH) from None
     except ConnectorError as error:
