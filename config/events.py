@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ChangeName = Literal["created", "updated", "deleted", "rejected"]
+ChangeName = Literal["created", "updated", "deleted", "rejected", "resolved"]
 
 
 class NatsSinkSettings(BaseModel):
@@ -33,3 +33,7 @@ class EventsSettings(BaseModel):
 
     sinks: list[NatsSinkSettings] = Field(default_factory=list)
     batch_size: int = Field(default=500, ge=1, le=10_000, description="Events per outbox read.")
+    retention_days: float = Field(
+        default=7, gt=0, le=3650,
+        description="Days a published event is kept for `events replay` before it is pruned.",
+    )  # fmt: skip

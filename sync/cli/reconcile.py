@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -16,10 +14,9 @@ from connectors.errors import AuthError, ConnectorError
 from sync.assurance.rates import MissingRate
 from sync.assurance.reading import reading_settings
 from sync.assurance.reconcile import ReconcileReport, ReconcileRequest, reconcile
-from sync.assurance.values import to_major
 from sync.cli.common import (
+    ConfigOption,
     JsonOption,
-    RequiredConfigOption,
     console,
     err_console,
     fail,
@@ -29,6 +26,7 @@ from sync.cli.common import (
     settings_from,
 )
 from sync.cli.output import FormatOption, ListFormat, list_format, plain, print_rows
+from sync.cli.reconcile_findings import amount_text, findings_acknowledge, findings_list, shown
 from sync.engine.connections import open_connectors
 from sync.store.findings import Finding, Severity
 from sync.tools.system_check import EXIT_AUTH, EXIT_UNREACHABLE
@@ -49,13 +47,6 @@ COLUMNS = (
     "reporting_currency",
     "reporting_amount_at_risk",
 )
-_SHOWN_CHARS = 120
-
-
-def _amount(minor: int | None, currency: str | None) -> str | None:
-    if minor is None or currency is None:
-        return None
-    return format(to_major(minor, currency), "f")
 
 
 def _row(finding: Finding) -> dict[str, Any]:
@@ -71,22 +62,12 @@ def _row(finding: Finding) -> dict[str, Any]:
         "expected": finding.expected_value,
         "actual": finding.actual_value,
         "currency": finding.currency,
-        "amount_at_risk": _amount(finding.amount_at_risk_minor, finding.currency),
+        "amount_at_risk": amount_text(finding.amount_at_risk_minor, finding.currency),
         "reporting_currency": finding.reporting_currency,
-        "reporting_amount_at_risk": _amount(
+        "reporting_amount_at_risk": amount_text(
             finding.reporting_amount_minor, finding.reporting_currency
         ),
     }
-
-
-def shown(value: Any) -> str:
-    """A value as one line of text: control and format characters (bidi overrides) escaped."""
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    text = "".join(
-        f"\\u{ord(char):04x}" if unicodedata.category(char) in ("Cc", "Cf") else char
-        for char in text
-    )
-    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
 
 
 def findings_table(rows: Sequence[dict[str, Any]]) -> Table:
@@ -112,8 +93,18 @@ def _summary(report: ReconcileReport) -> str:
     return line
 
 
+reconcile_app = typer.Typer(
+    help="Compare each target with what revbridge wrote there; list and acknowledge findings.",
+    invoke_without_command=True,
+)
+reconcile_app.command("list")(findings_list)
+reconcile_app.command("acknowledge")(findings_acknowledge)
+
+
+@reconcile_app.callback()
 def reconcile_command(
-    config: RequiredConfigOption,
+    context: typer.Context,
+    config: ConfigOption = None,
     flow_name: Annotated[
         str | None, typer.Option("--flow", help="One flow (default: all).")
     ] = None,
@@ -141,7 +132,15 @@ def reconcile_command(
     as_json: JsonOption = False,
     output_format: FormatOption = None,
 ) -> None:
-    """Compare each target with what revbridge wrote there; keep the findings in the store."""
+    """Compare each target with what revbridge wrote there; keep the findings in the store.
+
+    `reconcile list` shows the kept findings with their ids, `reconcile acknowledge ID
+    --note TEXT` records that someone looked at one.
+    """
+    if context.invoked_subcommand is not None:
+        return
+    if config is None:
+        raise fail("missing option --config / -c: the revbridge YAML configuration file")
     settings = settings_from(config)
     mapping_set = mappings_for(settings)
     chosen = flows_named(settings, flow_name, config)

@@ -33,6 +33,7 @@ class AuditAction(StrEnum):
     ERROR_RESOLVE = "error.resolve"
     ERROR_IGNORE = "error.ignore"
     CONFLICT_RESOLVE = "conflict.resolve"
+    FINDING_ACKNOWLEDGE = "finding.acknowledge"
 
 
 @dataclass(frozen=True)

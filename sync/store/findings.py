@@ -29,6 +29,8 @@ class FindingKind(StrEnum):
     DRIFT = "drift"
     AMOUNT_MISMATCH = "amount_mismatch"
     UNBILLED = "unbilled"
+    PAYMENT_STATUS_MISMATCH = "payment_status_mismatch"
+    ORPHAN = "orphan"
 
 
 class Severity(StrEnum):
@@ -114,6 +116,7 @@ class StoredFinding:
     resolved_at: datetime | None
     acknowledged_by: str | None
     note: str | None
+    acknowledged_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -152,15 +155,16 @@ def record_findings(
 ) -> RecordOutcome:
     """Save what a reconcile of ``scope`` ((flow, entity, system)) saw, and resolve the rest.
 
-    A finding seen again keeps its first_seen and acknowledgement and reopens if it had
-    resolved; an open finding in scope that is not in ``seen`` resolves at ``now``.
+    A finding seen again keeps its first_seen and its acknowledgement while it stays open. One
+    that had resolved reopens without it: it came back after a fix, and asks to be looked at
+    again. An open finding in scope that is not in ``seen`` resolves at ``now``.
     """
     now = now or utc_now()
     by_key = {finding.key: finding for finding in seen}
     existing = {
-        row.finding_key: row.id
+        row.finding_key: (row.id, row.resolved_at is not None)
         for row in connection.execute(
-            sa.select(findings.c.finding_key, findings.c.id).where(
+            sa.select(findings.c.finding_key, findings.c.id, findings.c.resolved_at).where(
                 one_of(connection, findings.c.finding_key, list(by_key))
             )
         )
@@ -168,8 +172,11 @@ def record_findings(
     for key, finding in by_key.items():
         values = {**_values(finding), "last_seen": now, "resolved_at": None}
         if key in existing:
+            finding_id, reopens = existing[key]
+            if reopens:
+                values.update(acknowledged_by=None, acknowledged_at=None, note=None)
             connection.execute(
-                sa.update(findings).where(findings.c.id == existing[key]).values(values)
+                sa.update(findings).where(findings.c.id == finding_id).values(values)
             )
         else:
             connection.execute(
@@ -193,7 +200,8 @@ def record_findings(
     return RecordOutcome(new=new, seen_again=len(existing), resolved=resolved)
 
 
-def _stored(row: sa.Row[Any]) -> StoredFinding:
+def stored_finding(row: sa.Row[Any]) -> StoredFinding:
+    """A row of the findings table as a StoredFinding."""
     finding = Finding(
         kind=FindingKind(row.kind),
         severity=Severity(row.severity),
@@ -218,6 +226,7 @@ def _stored(row: sa.Row[Any]) -> StoredFinding:
         resolved_at=row.resolved_at,
         acknowledged_by=row.acknowledged_by,
         note=row.note,
+        acknowledged_at=row.acknowledged_at,
     )
 
 
@@ -231,25 +240,46 @@ def open_findings(
     if entity is not None:
         query = query.where(findings.c.entity == entity)
     query = query.order_by(findings.c.flow, findings.c.entity, findings.c.kind, findings.c.id)
-    return [_stored(row) for row in connection.execute(query)]
+    return [stored_finding(row) for row in connection.execute(query)]
+
+
+@dataclass(frozen=True)
+class FindingFilter:
+    """Which findings to list; unset fields do not filter. Open ones only by default."""
+
+    flow: str | None = None
+    entity: str | None = None
+    kind: FindingKind | None = None
+    include_resolved: bool = False
+    ids: tuple[int, ...] = ()
+
+
+def list_findings(
+    connection: sa.Connection, where: FindingFilter | None = None, limit: int | None = 1000
+) -> list[StoredFinding]:
+    """Matching findings by id (the order they were first seen), at most ``limit``."""
+    where = where or FindingFilter()
+    query = sa.select(findings).order_by(findings.c.id)
+    if not where.include_resolved:
+        query = query.where(findings.c.resolved_at.is_(None))
+    for column, wanted in (
+        (findings.c.flow, where.flow),
+        (findings.c.entity, where.entity),
+        (findings.c.kind, None if where.kind is None else str(where.kind)),
+    ):
+        if wanted is not None:
+            query = query.where(column == wanted)
+    if where.ids:
+        query = query.where(findings.c.id.in_(where.ids))
+    if limit is not None:
+        query = query.limit(limit)
+    return [stored_finding(row) for row in connection.execute(query)]
 
 
 def all_findings(connection: sa.Connection) -> Iterable[StoredFinding]:
     """Every finding, resolved ones included, oldest first."""
     for row in connection.execute(sa.select(findings).order_by(findings.c.id)):
-        yield _stored(row)
-
-
-def acknowledge(
-    connection: sa.Connection, finding_id: int, by: str, note: str, now: datetime | None = None
-) -> bool:
-    """Record that ``by`` looked at a finding, with a note; False when no such finding."""
-    result = connection.execute(
-        sa.update(findings)
-        .where(findings.c.id == finding_id)
-        .values(acknowledged_by=by, acknowledged_at=now or utc_now(), note=note)
-    )
-    return result.rowcount == 1
+        yield stored_finding(row)
 
 
 @dataclass(frozen=True)

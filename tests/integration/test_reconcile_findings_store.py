@@ -9,7 +9,6 @@ from sync.store.findings import (
     Finding,
     FindingKind,
     Severity,
-    acknowledge,
     all_findings,
     open_findings,
     record_findings,
@@ -78,20 +77,6 @@ def test_a_reconcile_of_another_scope_resolves_nothing_outside_it(store: Store) 
         )
         assert outcome.resolved == 0
         assert len(open_findings(connection)) == 1
-
-
-def test_a_resolved_finding_seen_again_reopens_and_keeps_its_acknowledgement(store: Store) -> None:
-    with store.transaction() as connection:
-        record_findings(connection, [_drift("1")], SCOPE, T0)
-        (stored,) = open_findings(connection)
-        assert acknowledge(connection, stored.id, "ana", "billing fixed by hand <b>x</b>")
-        assert not acknowledge(connection, stored.id + 999, "ana", "no such finding")
-        record_findings(connection, [], SCOPE, T0 + timedelta(hours=1))
-        assert open_findings(connection) == []
-        record_findings(connection, [_drift("1")], SCOPE, T0 + timedelta(hours=2))
-        (reopened,) = open_findings(connection)
-    assert reopened.first_seen == T0
-    assert (reopened.acknowledged_by, reopened.note) == ("ana", "billing fixed by hand <b>x</b>")
 
 
 def test_hostile_values_and_huge_amounts_are_stored_as_given(store: Store) -> None:
