@@ -33,7 +33,7 @@ from sync.cli.error_queue import errors_app
 from sync.cli.events import events_app
 from sync.cli.mappings import mappings_app
 from sync.cli.output import cap_logged_values
-from sync.cli.reconcile import reconcile_command
+from sync.cli.reconcile import reconcile_app
 from sync.cli.resend import resend
 from sync.cli.run import run
 from sync.cli.users import users_app
@@ -56,7 +56,7 @@ app.add_typer(events_app, name="events")
 app.command()(backfill)
 app.command()(run)
 app.command()(resend)
-app.command("reconcile")(reconcile_command)
+app.add_typer(reconcile_app, name="reconcile")
 cli_setup.register(app)
 cli_serve.register(app)
 cli_console.register(app)
