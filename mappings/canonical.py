@@ -233,10 +233,16 @@ class OrderLine(ChargedRecord):
     # What this line changes (CPQ: SBQQ__RevisedOrderProduct__c, the amended subscription).
     revised_order_line_id: CanonicalId | None = None
     revised_subscription_id: CanonicalId | None = None
+    # The revised order product's line number (its order's lines carry theirs), and the
+    # subscription's quantity after this change (0 when it cancels it).
+    revised_line_number: Annotated[int, Field(ge=1)] | None = None
+    resulting_quantity: NonNegativeQuantity | None = None
 
     @model_validator(mode="after")
     def _decrease_names_what_it_revises(self) -> OrderLine:
-        revises = bool(self.revised_order_line_id or self.revised_subscription_id)
+        revises = bool(
+            self.revised_order_line_id or self.revised_subscription_id or self.revised_line_number
+        )
         refuse_unlinked_decrease(
             "order_line", self.quantity, revises, "an amendment line that revises a subscription"
         )
@@ -257,6 +263,8 @@ class Order(CanonicalRecord):
     currency: CurrencyCode
     total: Money
     order_type: LifecycleEvent = LifecycleEvent.NEW
+    # The order an amendment or cancellation changes (CPQ: its contract's original order).
+    revised_order_id: CanonicalId | None = None
     lines: list[OrderLine] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -1,5 +1,6 @@
-"""Subscription lifecycles as Salesforce CPQ writes them: new, upsell, downgrade, renewal and a
-mid-term cancellation, seeded only when the sandbox is asked for them.
+"""Subscription lifecycles as Salesforce CPQ writes them: new, upsell, downgrade, add-ons
+(co-terminated with the contract), renewal and a mid-term cancellation, seeded only when the
+sandbox is asked for them.
 
 CPQ never edits what was sold. An amendment is a new quote (``SBQQ__Type__c`` Amendment) whose
 lines show the quantity after the change beside ``SBQQ__PriorQuantity__c``; its order
@@ -9,18 +10,26 @@ subscription (``SBQQ__UpgradedSubscription__c``); contracting it adds a subscrip
 with the same delta and ``SBQQ__RevisedSubscription__c`` pointing at the original. A
 cancellation is an amendment to zero that stamps ``SBQQ__TerminatedDate__c``; a renewal is a
 new quote, order, contract and subscription for the next term, and the renewed subscriptions
-get ``SBQQ__RenewedDate__c``.
+get ``SBQQ__RenewedDate__c``. An add-on is an amendment line for a product the contract did not
+have: a positive order product and a new subscription that revise nothing. CPQ co-terminates
+every amendment line with the contract (it ends on the contract's end date, whatever its own
+term), and prorates its price by the share of the term it covers (``SBQQ__ProrateMultiplier__c``:
+whole months over the term's months when the change starts on a month's first day, otherwise
+the days it covers over the term's days, as with the org's daily proration precision).
+The contract remembers the order it was created from (``SBQQ__Order__c``).
 
-Two chains, on the first valid account: product A bought at 10 on 2026-01-01, raised to 15 on
+Chains on the first valid account: product A bought at 10 on 2026-01-01, raised to 15 on
 03-01, lowered to 12 on 05-01 and renewed at 12 for 2027; product B bought at 4 and cancelled
-on 07-01. Every record is stamped after the ones before it, as CPQ would create them.
+on 07-01; product C (the third product, or the last one) added at 2 on 04-01 and at 3 more on
+09-16 (a co-terminated add-on starting mid-month). Every record is stamped after the ones before
+it, as CPQ would create them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -54,7 +63,11 @@ class _Sale:
 
 
 def _prorate(start: date, end: date) -> float:
-    """CPQ's proration multiplier for a monthly price: the months the change covers, / 12."""
+    """CPQ's proration multiplier on a 12-month term: the months the change covers over 12
+    from a month's first day, otherwise the days it covers over the term's days."""
+    if start.day != 1:
+        term_start = date(end.year - 1, end.month, end.day) + timedelta(days=1)
+        return round(((end - start).days + 1) / ((end - term_start).days + 1), 4)
     months = (end.year - start.year) * 12 + end.month - start.month + 1
     return round(months / 12, 4)
 
@@ -126,6 +139,8 @@ class _LifecycleSeeder:
             SBQQ__RevisedOrderProduct__c=original.item["Id"] if original else None,
             **terms, **links,
         )  # fmt: skip
+        if contract.get("SBQQ__Order__c") is None:
+            contract["SBQQ__Order__c"] = order["Id"]  # CPQ: the order the contract came from
         # The order product was created with its order: one transaction, one stamp.
         item["SystemModstamp"] = order["SystemModstamp"]
         recompute_order_totals({"OrderItem": {item["Id"]: item}}, order)
@@ -154,15 +169,15 @@ def seed_lifecycles(records: Records, clock: LogicalClock, ids: IdFactory,
                     invalid_ids: Collection[str] = ()) -> dict[str, str]:  # fmt: skip
     """Seed the two chains; returns each event's subscription record id by event name."""
     account = next(a for a in records["Account"].values() if a["Id"] not in invalid_ids)
-    products = list(records["Product2"].values())[:2]
+    products = list(records["Product2"].values())[:3]
     entries = {
         p["Product2Id"]: p
         for p in records["PricebookEntry"].values()
         if p["CurrencyIsoCode"] == account["CurrencyIsoCode"]
     }
     seeder = _LifecycleSeeder(records, clock, ids, account)
-    product_a, product_b = products[0], products[-1]
-    a, b = entries[product_a["Id"]], entries[product_b["Id"]]
+    product_a, product_b, product_c = products[0], products[:2][-1], products[-1]
+    a, b, c = (entries[p["Id"]] for p in (product_a, product_b, product_c))
     contract = seeder.contract(YEAR_START, YEAR_END)
     year = (YEAR_START, YEAR_END)
     new = seeder.sale("New", product_a, a, (10.0, None), year, contract)
@@ -185,7 +200,13 @@ def seed_lifecycles(records: Records, clock: LogicalClock, ids: IdFactory,
                                (date(2026, 7, 1), YEAR_END), contract, bought, action="Cancel",
                                terminated=cancelled_on)  # fmt: skip
     seeder.stamp([bought.subscription], SBQQ__TerminatedDate__c=cancelled_on)
+    add_on = seeder.sale("Amendment", product_c, c, (2.0, None), (date(2026, 4, 1), YEAR_END),
+                         contract)  # fmt: skip
+    late_add_on = seeder.sale("Amendment", product_c, c, (3.0, None),
+                              (date(2026, 9, 16), YEAR_END), contract)  # fmt: skip
     return {
+        "add_on": add_on.subscription["Id"],
+        "coterminated_add_on": late_add_on.subscription["Id"],
         "new": new.subscription["Id"], "upsell": upsell.subscription["Id"],
         "downgrade": downgrade.subscription["Id"], "renewal": renewal.subscription["Id"],
         "cancelled": bought.subscription["Id"], "cancellation": cancellation.subscription["Id"],

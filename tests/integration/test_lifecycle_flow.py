@@ -86,7 +86,23 @@ def test_downgrades_and_cancellations_land_while_unlinked_negatives_are_queued(
     # The downgrade order holds the delta line, negative, and names the subscription.
     orders = stored_payloads(store, "order")
     amendments = [o for o in orders.values() if o["order_type"] == "amendment"]
-    assert sorted(Decimal(o["lines"][0]["quantity"]) for o in amendments) == [-4, -3, 5]
+    assert sorted(Decimal(o["lines"][0]["quantity"]) for o in amendments) == [-4, -3, 2, 3, 5]
+    # Each amendment names the contract's original order; a revising line the order product it
+    # revises (by line number) and the subscription's quantity after the change.
+    originals = {o["id"]: o for o in orders.values() if o["order_type"] == "new"}
+    assert all(o["revised_order_id"] in originals for o in amendments)
+    revisions = {
+        Decimal(line["quantity"]): (
+            line["revised_line_number"],
+            Decimal(line["resulting_quantity"]),
+        )
+        for line in (o["lines"][0] for o in amendments)
+    }
+    bought_line = originals[amendments[0]["revised_order_id"]]["lines"][0]["line_number"]
+    assert revisions[Decimal(5)] == (bought_line, 15)
+    assert revisions[Decimal(-3)] == (bought_line, 12)
+    assert revisions[Decimal(-4)][1] == 0
+    assert revisions[Decimal(2)] == (None, 2)  # an add-on revises nothing
     # Genuinely wrong negatives (the seed's bad records) still wait, each with its reason.
     invalid = sandboxes.salesforce.invalid_record_ids
     negative = [i for i, why in invalid.items() if "negative Quantity" in why]
