@@ -30,9 +30,12 @@ _EXTERNAL_ID = ("string", False)
 _ADDRESS: Schema = dict.fromkeys(
     ("line1", "city", "state", "postal_code", "country"), ("string", False)
 )
+_CHARGE_TYPE = (OneOf(("one_time", "recurring", "usage")), False)
 _ORDER_LINE: Schema = {
     "product": (_PRODUCT, True),
-    "quantity": ("quantity", False),
+    # Signed: an amendment order's line holds the change (lifecycle.check_order).
+    "quantity": ("quantity_change", False),
+    "revises": (Ref("subscriptions"), False),
     "unit_amount": ("decimal", False),
     "amount": ("decimal", False),
     "start_date": ("date", False),
@@ -40,7 +43,9 @@ _ORDER_LINE: Schema = {
 }
 _QUOTE_LINE: Schema = {
     "product": (_PRODUCT, True),
-    "quantity": ("quantity", True),
+    # After the change: 0 on an amendment quote's line that removes the product.
+    "quantity": ("amount", True),
+    "prior_quantity": ("amount", False),
     "unit_amount": ("amount", True),  # the list price
     "discount_percent": ("decimal", False),
     "amount": ("decimal", True),  # net of the discount
@@ -111,18 +116,28 @@ _SUBSCRIPTIONS: Schema = {
     "customer": (_CUSTOMER, True),
     "contract": (Ref("contracts"), False),
     "product": (_PRODUCT, True),
-    "quantity": ("quantity", True),
+    # > 0 on a subscription, the signed change on one that revises another (lifecycle.py).
+    "quantity": ("quantity_change", True),
     "unit_amount": ("decimal", True),
     "currency": ("currency", True),
     "current_period_start": ("date", True),
     "current_period_end": ("date", False),
     "status": (OneOf(("trialing", "active", "past_due", "canceled", "unpaid", "paused")), True),
+    "revises": (Ref("subscriptions"), False),
+    "effective_date": ("date", False),
+    "cancel_at": ("date", False),
+    "renewed_at": ("date", False),
+    "proration_multiplier": ("amount", False),
+    "charge_type": _CHARGE_TYPE,
+    "usage_type": (OneOf(("licensed", "metered")), False),
+    "billing_frequency": ("string", False),
 }
 _ORDERS: Schema = {
     "external_id": _EXTERNAL_ID,
     "customer": (_CUSTOMER, True),
     "number": ("string", False),
     "status": (OneOf(("draft", "active", "cancelled")), False),
+    "type": (OneOf(("new", "amendment", "renewal", "cancellation")), False),
     "currency": ("currency", True),
     "effective_date": ("date", True),
     "end_date": ("date", False),

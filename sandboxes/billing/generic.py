@@ -26,6 +26,13 @@ from sandboxes.billing.batch import batch_items, error_detail, upsert_each
 from sandboxes.billing.collections import COLLECTIONS, SCHEMAS
 from sandboxes.billing.deletes import check_deletable, deleted_reply
 from sandboxes.billing.faults import FaultPlan, fault_body
+from sandboxes.billing.lifecycle import (
+    COMPUTED,
+    check_order,
+    check_quote,
+    check_subscription,
+    item_of,
+)
 from sandboxes.billing.oauth import SandboxCredentials
 from sandboxes.billing.rules import ApiError, check_fields
 from sandboxes.billing.stripe.api import StripeState
@@ -34,7 +41,7 @@ from sandboxes.packed import PackedRecords, pack, unpack
 _EPOCH = datetime(2026, 1, 5, 10, 0, 0)
 _ID_PREFIXES = {name: collection.id_prefix for name, collection in COLLECTIONS.items()}
 _OBJECT_NAMES = {name: collection.object_name for name, collection in COLLECTIONS.items()}
-_SERVER_FIELDS = ("id", "object", "external_id", "created", "updated")
+_SERVER_FIELDS = ("id", "object", "external_id", "created", "updated", *COMPUTED)
 _MAX_LIMIT = 1000
 
 
@@ -75,6 +82,8 @@ class BillingState:
         # Packed: rows are replaced on every write, never edited in place.
         self._rows: dict[str, PackedRecords[str]] = {name: PackedRecords() for name in SCHEMAS}
         self._external_by_id: dict[str, str] = {}
+        # A subscription's billing id -> the external ids of the changes that revise it.
+        self._changes: dict[str, set[str]] = {}
         self._next_id = Counter[str]()
         self._ticks = 0
         # key -> digest of the request, status, packed body: replayable at a fraction of the size.
@@ -113,18 +122,60 @@ class BillingState:
         check_fields(body, SCHEMAS[collection], self.exists)
         if body.get("external_id", external_id) != external_id:
             raise ApiError(400, "parameter_invalid", "external_id", "differs from the URL")
+        self._check_lifecycle(collection, external_id, body)
         content = {key: value for key, value in body.items() if key != "external_id"}
         stored = self._rows[collection].get(external_id)
         if stored is None:
-            return self._create(collection, external_id, content)
+            return self._refreshed(collection, self._create(collection, external_id, content))
         if {k: v for k, v in stored.items() if k not in _SERVER_FIELDS} == content:
             self.writes[(collection, "unchanged")] += 1
             return Reply(200, dict(stored))
-        kept = {name: stored[name] for name in _SERVER_FIELDS}
+        kept = {name: stored[name] for name in _SERVER_FIELDS if name in stored}
         row = {**kept, **content, "updated": self._tick()}
         self._rows[collection][external_id] = row
         self.writes[(collection, "updated")] += 1
-        return Reply(200, dict(row))
+        return self._refreshed(collection, Reply(200, dict(row)))
+
+    def _check_lifecycle(self, collection: str, external_id: str, body: dict[str, Any]) -> None:
+        if collection == "orders":
+            check_order(body)
+        if collection == "quotes":
+            check_quote(body)
+        if collection != "subscriptions":
+            return
+        revised = body.get("revises")
+        rows = self._rows[collection]
+        original = None if revised is None else rows[self._external_by_id[revised]]
+        others = [] if revised is None else self._changes_of(revised, skip=external_id)
+        stored = self._rows[collection].get(external_id)
+        if stored is not None and stored.get("revises") not in (None, revised):
+            raise ApiError(400, "parameter_invalid", "revises", "a change cannot move")
+        check_subscription(body, original, others)
+
+    def _changes_of(self, original_id: str, skip: str = "") -> list[dict[str, Any]]:
+        rows = self._rows["subscriptions"]
+        return [rows[key] for key in sorted(self._changes.get(original_id, ())) if key != skip]
+
+    def _refreshed(self, collection: str, reply: Reply) -> Reply:
+        """Rebuild the item of the subscription a write touched (itself, or what it revises)."""
+        if collection != "subscriptions":
+            return reply
+        revised = reply.body.get("revises")
+        if revised is None:
+            return Reply(reply.status, self._rebuild(str(reply.body["external_id"]), bump=False))
+        self._changes.setdefault(revised, set()).add(str(reply.body["external_id"]))
+        self._rebuild(self._external_by_id[revised], bump=True)
+        return reply
+
+    def _rebuild(self, key: str, *, bump: bool) -> dict[str, Any]:
+        """Store the original's item as its changes make it; a change is a change of it."""
+        rows = self._rows["subscriptions"]
+        original = rows[key]
+        items = [item_of(original, self._changes_of(original["id"]))]
+        if original.get("items") != items:
+            later = {"updated": self._tick()} if bump else {}
+            rows[key] = original = {**original, "items": items, **later}
+        return dict(original)
 
     def _create(self, collection: str, external_id: str, content: dict[str, Any]) -> Reply:
         self._next_id[collection] += 1
@@ -220,8 +271,14 @@ class BillingState:
         if row is None:
             raise ApiError(404, "resource_missing", "external_id", f"no such {collection[:-1]}")
         check_deletable(self._rows, collection, row)
+        if collection == "subscriptions" and self._changes.get(row["id"]):
+            message = f"subscription {row['id']} still has changes; delete those first"
+            raise ApiError(400, "resource_in_use", "", message)
         del self._rows[collection][external_id]
         self._external_by_id.pop(row["id"], None)
+        if collection == "subscriptions" and row.get("revises"):
+            self._changes[row["revises"]].discard(external_id)
+            self._rebuild(self._external_by_id[row["revises"]], bump=True)
         self.writes[(collection, "deleted")] += 1
         return Reply(200, deleted_reply(row))
 

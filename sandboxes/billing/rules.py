@@ -84,6 +84,11 @@ _SCALARS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "decimal": (_is_decimal, 'must be a decimal string such as "1200.00", never a number'),
     "amount": (lambda v: _is_decimal(v) and Decimal(v) >= 0, "must be a decimal string >= 0"),
     "quantity": (lambda v: _is_decimal(v) and Decimal(v) > 0, "must be a decimal string > 0"),
+    # A change of a quantity (an amendment's delta): signed, never zero.
+    "quantity_change": (
+        lambda v: _is_decimal(v) and Decimal(v) != 0,
+        "must be a decimal string other than 0",
+    ),
     "count": (
         lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
         "must be a whole number >= 0",
