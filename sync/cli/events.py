@@ -1,4 +1,5 @@
-"""``revbridge events``: the change-event outbox: its JSON Schemas, its state per sink, a drain.
+"""``revbridge events``: the change-event outbox: its JSON Schemas, its state per sink, a drain
+(``tail``, ``replay`` and ``prune`` are in :mod:`sync.cli.events_follow`).
 
 Exit codes: 0 done (for ``publish``: every sink drained); 1 ``publish`` left events waiting
 because a sink failed (they go out on the next drain); 2 the configuration is invalid, the
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,7 +29,9 @@ from sync.cli.common import (
     open_store,
     settings_from,
 )
+from sync.cli.events_follow import events_prune, events_replay, events_tail, prune_published
 from sync.cli.output import plain
+from sync.events.metrics import PublishedCounts
 from sync.events.publisher import publish_all, sink_filter
 from sync.events.schemas import write_schemas
 from sync.store import Store
@@ -38,7 +41,7 @@ from sync.store.schema import utc_now
 log = logging.getLogger("revbridge.events")
 
 events_app = typer.Typer(
-    help="Change events: schemas, outbox status, publishing.", no_args_is_help=True
+    help="Change events: schemas, outbox status, publishing, tail, replay, pruning.", no_args_is_help=True
 )
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="revbridge YAML configuration file.")
@@ -69,6 +72,7 @@ def _status_json(status: SinkStatus, now: datetime) -> dict[str, Any]:
         "pending": status.pending,
         "published": status.published,
         "failures": status.failures,
+        "dead_lettered": status.dead_lettered,
         "lag_seconds": _lag_seconds(status.oldest_pending_at, now),
         "last_error": status.last_error,
     }
@@ -93,11 +97,15 @@ def events_status(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = F
         console.print(f"no event sinks configured in {config} (events: sinks:)", highlight=False)
         return
     table = Table(title="event sinks", title_justify="left")
-    for column in ("sink", "pending", "published", "failures", "lag (s)", "last error"):
+    columns = ("sink", "pending", "published", "failures", "dead-lettered", "lag (s)", "last error")
+    for column in columns:
         table.add_column(column)
     for row in rows:
         lag = "-" if row["lag_seconds"] is None else row["lag_seconds"]
-        values = (row["sink"], row["pending"], row["published"], row["failures"], lag)
+        values = (
+            row["sink"], row["pending"], row["published"], row["failures"], row["dead_lettered"],
+            lag,
+        )  # fmt: skip
         table.add_row(*plain(*values, row["last_error"] or "-"))
     console.print(table)
 
@@ -114,23 +122,44 @@ def events_publish(config: ConfigOption = DEFAULT_CONFIG, as_json: JsonOption = 
     else:
         for report in reports:
             waiting = f"; stopped, events wait: {report.error}" if report.error else ""
-            console.print(f"{report.sink}: published {report.published}{waiting}", highlight=False)
+            dead = f", dead-lettered {report.dead_lettered}" if report.dead_lettered else ""
+            line = f"{report.sink}: published {report.published}{dead}{waiting}"
+            console.print(plain(line)[0], highlight=False)
     if any(report.error for report in reports):
         raise typer.Exit(1)
 
 
-def event_publisher(settings: EventsSettings) -> Callable[[Store], None] | None:
+events_app.command("tail")(events_tail)
+events_app.command("replay")(events_replay)
+events_app.command("prune")(events_prune)
+
+# serve prunes after a drain at most this often: a prune reads the whole outbox.
+PRUNE_EVERY = timedelta(hours=1)
+
+
+def event_publisher(
+    settings: EventsSettings, counts: PublishedCounts | None = None
+) -> Callable[[Store], None] | None:
     """`serve`'s drain of the outbox after each run, one at a time; None with no sink.
 
     A sink that fails is logged and its events wait: it never fails the run or the service.
+    Every :data:`PRUNE_EVERY` the drain also prunes what is past ``retention_days``;
+    ``counts`` (for /metrics) adds up what each drain published.
     """
     if not settings.sinks:
         return None
     one_at_a_time = threading.Lock()  # two flows finishing together drain once each, in turn
+    pruned_at: list[datetime] = []
 
     def publish(store: Store) -> None:
         with one_at_a_time:
             reports = publish_all(store, settings)
+            now = utc_now()
+            if not pruned_at or now - pruned_at[-1] >= PRUNE_EVERY:
+                pruned_at[:] = [now]
+                log.info("events: pruned %d published events", prune_published(store, settings, now))
+        if counts is not None:
+            counts.add(reports)
         for report in reports:
             if report.error:
                 log.warning("events for sink %s wait in the outbox: %s", report.sink, report.error)

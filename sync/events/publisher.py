@@ -3,7 +3,9 @@
 Each sink reads its own pending events in sequence order and stops at the first event it could
 not send, so a record's later change is never delivered before an earlier one. Whatever fails
 (broker down, no stream for the subject, a timeout) is counted against the sink and the events
-wait in the outbox for the next drain: publishing never fails or holds up a sync.
+wait in the outbox for the next drain: publishing never fails or holds up a sync. A webhook
+endpoint that answers but refuses one event on every attempt gets that event dead-lettered for
+the sink, and the drain goes on with the next (see :mod:`sync.store.outbox_dead_letters`).
 """
 
 from __future__ import annotations
@@ -12,19 +14,32 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import TracebackType
 
 import nats.errors
 
-from config.events import EventsSettings, NatsSinkSettings
+from config.events import (
+    EventsSettings,
+    NatsSinkSettings,
+    RabbitMqSinkSettings,
+    SinkSettings,
+    WebhookSinkSettings,
+)
+from connectors.errors import ConnectorError
 from sync.events.nats_sink import NatsSink
+from sync.events.rabbitmq_sink import RabbitMqSink
+from sync.events.sink import BatchOutcome, EventSink, InWorkerThread
+from sync.events.webhook_sink import WebhookSink
 from sync.store import Store
 from sync.store.outbox import (
     ChangeType,
+    OutboxEvent,
     SinkFilter,
     mark_published,
     note_failure,
     pending_events,
 )
+from sync.store.outbox_dead_letters import NewDeadLetter, add_dead_letters
 
 log = logging.getLogger("revbridge.events")
 
@@ -36,9 +51,10 @@ class PublishReport:
     sink: str
     published: int
     error: str | None = None  # why it stopped early; its events wait for the next drain
+    dead_lettered: int = 0  # events given up on in this drain
 
 
-def sink_filter(settings: NatsSinkSettings) -> SinkFilter:
+def sink_filter(settings: SinkSettings) -> SinkFilter:
     """The outbox selection a sink's settings name."""
     changes = [ChangeType(name) for name in settings.types]
     return SinkFilter(settings.name, settings.flows, settings.entities, changes)
@@ -50,31 +66,83 @@ def _reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}"[:500]
 
 
-async def _drain(store: Store, settings: NatsSinkSettings, batch_size: int) -> PublishReport:
-    selection, published = sink_filter(settings), 0
-    async with NatsSink(settings) as sink:
+class _NatsBatches:
+    """The NATS sink as an :class:`EventSink`: every event is acknowledged, none dead-lettered."""
+
+    def __init__(self, settings: NatsSinkSettings) -> None:
+        self._sink = NatsSink(settings)
+
+    async def __aenter__(self) -> _NatsBatches:
+        await self._sink.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        await self._sink.__aexit__(kind, error, trace)
+
+    async def send_batch(self, events: Sequence[OutboxEvent]) -> BatchOutcome:
+        outcome = BatchOutcome()
+        for event in events:
+            try:
+                await self._sink.send(event)
+            except (OSError, TimeoutError, nats.errors.Error):
+                if not outcome.sent:
+                    raise
+                return outcome
+            outcome.sent.append(event)
+        return outcome
+
+
+def open_sink(settings: SinkSettings) -> EventSink:
+    """The sink its settings describe, not yet connected (``async with`` it)."""
+    if isinstance(settings, RabbitMqSinkSettings):
+        return InWorkerThread(RabbitMqSink(settings))
+    if isinstance(settings, WebhookSinkSettings):
+        return InWorkerThread(WebhookSink(settings))
+    return _NatsBatches(settings)
+
+
+def _settle(store: Store, sink: str, outcome: BatchOutcome) -> None:
+    """Record in one transaction what the sink acknowledged and what it gave up on."""
+    dead = [
+        NewDeadLetter(letter.event.sequence, letter.event.event_id, letter.attempts, letter.reason)
+        for letter in outcome.dead
+    ]
+    with store.transaction() as connection:
+        mark_published(connection, sink, [event.sequence for event in outcome.sent])
+        add_dead_letters(connection, sink, dead)
+    for letter in outcome.dead:
+        log.warning(
+            "events: sink %s dead-lettered event %s: %s",
+            sink,
+            letter.event.event_id,
+            letter.reason,
+        )
+
+
+async def _drain(store: Store, settings: SinkSettings, batch_size: int) -> PublishReport:
+    selection, published, dead = sink_filter(settings), 0, 0
+    async with open_sink(settings) as sink:
         while True:
             with store.transaction() as connection:
                 batch = pending_events(connection, selection, batch_size)
             if not batch:
-                return PublishReport(settings.name, published)
-            sent: list[int] = []
-            try:
-                for event in batch:
-                    await sink.send(event)
-                    sent.append(event.sequence)
-            finally:
-                with store.transaction() as connection:
-                    mark_published(connection, settings.name, sent)
-                published += len(sent)
+                return PublishReport(settings.name, published, dead_lettered=dead)
+            outcome = await sink.send_batch(batch)
+            _settle(store, settings.name, outcome)
+            published, dead = published + len(outcome.sent), dead + len(outcome.dead)
 
 
-def publish_sink(store: Store, settings: NatsSinkSettings, batch_size: int) -> PublishReport:
+def publish_sink(store: Store, settings: SinkSettings, batch_size: int) -> PublishReport:
     """Send the sink's pending events until none is left or the sink fails."""
     try:
         return asyncio.run(_drain(store, settings, batch_size))
-    except (OSError, TimeoutError, nats.errors.Error) as error:  # the sink failed: events wait
-        reason = _reason(error)
+    except (OSError, TimeoutError, nats.errors.Error, ConnectorError) as error:
+        reason = _reason(error)  # the sink failed: its events wait
         with store.transaction() as connection:
             note_failure(connection, settings.name, reason)
         log.warning("events for sink %s wait in the outbox: %s", settings.name, reason)

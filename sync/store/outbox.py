@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from sync.store.error_queue import QueuedError
 from sync.store.id_lists import one_of
+from sync.store.outbox_dead_letters import dead_letter_count, outbox_dead_letters
 from sync.store.records import XrefEntry
 from sync.store.schema import JsonColumn, UtcDateTime, canonical_records, metadata, utc_now, xref
 
@@ -34,6 +35,7 @@ class ChangeType(StrEnum):
     UPDATED = "updated"
     DELETED = "deleted"
     REJECTED = "rejected"
+    RESOLVED = "resolved"  # an error-queue entry closed (sync/store/outbox_resolutions.py)
 
 
 outbox_events = sa.Table(
@@ -151,6 +153,20 @@ def _row(
     }
 
 
+def event_row(
+    flow: str, entity: str, run_id: int | None, change: ChangeType, subject: str,
+    data: dict[str, Any],
+) -> dict[str, Any]:  # fmt: skip
+    """A new outbox row (a fresh event id, now), for events other modules write."""
+    row = _row(PageChanges(flow, entity, 0), change, subject, data)
+    return {**row, "run_id": run_id}
+
+
+def storable_text(text: str) -> str:
+    """``text`` as both databases can store it in the outbox."""
+    return _storable(text)
+
+
 def _record_events(
     page: PageChanges, old: dict[str, dict[str, Any]], ids: dict[str, dict[str, str]]
 ) -> list[dict[str, Any]]:
@@ -221,7 +237,12 @@ def _pending_query(selection: SinkFilter) -> sa.Select[Any]:
         outbox_deliveries.c.sink == selection.sink,
         outbox_deliveries.c.sequence == outbox_events.c.sequence,
     )
-    query = sa.select(outbox_events).where(~sa.exists(delivered))
+    # A dead-lettered event waits for a requeue, not for the next drain.
+    dead = sa.select(outbox_dead_letters.c.sequence).where(
+        outbox_dead_letters.c.sink == selection.sink,
+        outbox_dead_letters.c.sequence == outbox_events.c.sequence,
+    )
+    query = sa.select(outbox_events).where(~sa.exists(delivered), ~sa.exists(dead))
     if selection.flows:
         query = query.where(outbox_events.c.flow.in_(sorted(selection.flows)))
     if selection.entities:
@@ -243,6 +264,11 @@ def _event(row: sa.Row[Any]) -> OutboxEvent:
         occurred_at=row.occurred_at,
         data=_payload(row.data),
     )
+
+
+def stored_event(row: sa.Row[Any]) -> OutboxEvent:
+    """An ``outbox_events`` row as :class:`OutboxEvent`."""
+    return _event(row)
 
 
 def pending_events(
@@ -291,6 +317,7 @@ class SinkStatus:
     failures: int
     oldest_pending_at: datetime | None
     last_error: str | None
+    dead_lettered: int = 0  # given up on; pending again only once requeued
 
 
 def sink_status(connection: sa.Connection, selection: SinkFilter) -> SinkStatus:
@@ -312,4 +339,5 @@ def sink_status(connection: sa.Connection, selection: SinkFilter) -> SinkStatus:
         failures=state.failures if state else 0,
         oldest_pending_at=oldest,
         last_error=state.last_error if state else None,
+        dead_lettered=dead_letter_count(connection, selection.sink),
     )
