@@ -161,11 +161,13 @@ def _marking(status: ErrorStatus, help_text: str) -> None:
         only_open = ErrorStatus.OPEN if every else None
         chosen = _filter(ids, only_open, entity, system, error_class, None, None)
         rows = _selected(url, chosen, every)
+        # A resolution is a change event only while a sink is configured (as in a run).
+        announce = config is not None and bool(settings_from(config).events.sinks)
         with open_store(url).transaction() as connection:
             # Audited as the OS user, in the same transaction; a note stays optional here so
             # scripts written before it keep working (the console always asks for one).
             changed = close_errors(connection, [row.id for row in rows], status, cli_actor(),
-                                   note, note_required=False)  # fmt: skip
+                                   note, note_required=False, record_events=announce)  # fmt: skip
         console.print(f"{changed} entries marked {status.value}")
 
     mark.__doc__ = help_text

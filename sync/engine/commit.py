@@ -18,6 +18,7 @@ from sync.store import Store
 from sync.store.cursors import save_cursor
 from sync.store.error_queue import QueuedError, queue_error, resolve_landed
 from sync.store.outbox import PageChanges, record_page_events
+from sync.store.outbox_resolutions import record_landed_resolutions
 from sync.store.records import (
     canonical_row,
     delete_xrefs,
@@ -138,6 +139,8 @@ def commit_page(store: Store, flow: str, outcome: PageOutcome, run_id: int) -> N
             save_xrefs(connection, delivery.xrefs, run_id)
         for removal in outcome.deletes:
             delete_xrefs(connection, removal.system, removal.removed)
+        if store.record_events:
+            record_landed_resolutions(connection, page, mapping.system, landed)
         resolve_landed(connection, mapping.entity, mapping.system, landed)
         for error in errors:
             queue_error(connection, error, run_id)

@@ -38,8 +38,9 @@ def event_data(event: OutboxEvent) -> dict[str, Any]:
         "changes": event.data.get("changes", {}),
         "ids": event.data.get("ids", {}),
     }
-    if "rejection" in event.data:
-        data["rejection"] = event.data["rejection"]
+    for detail in ("rejection", "resolution"):  # why a record was queued, or how it left
+        if detail in event.data:
+            data[detail] = event.data[detail]
     return data
 
 

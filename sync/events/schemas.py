@@ -34,8 +34,21 @@ class Rejection(BaseModel):
     code: str | None = None
 
 
+class Resolution(BaseModel):
+    """The error-queue entry a ``resolved`` event closes, and who closed it."""
+
+    error_id: int
+    stage: str
+    error_class: str
+    target_system: str | None = None
+    resolved_by: str | None = None  # None: a later run landed the record
+
+
+_NO_RECORD = (ChangeType.DELETED, ChangeType.REJECTED, ChangeType.RESOLVED)
+
+
 def _data_model(entity: str, model: type[CanonicalRecord], change: ChangeType) -> type[BaseModel]:
-    record: Any = (model | None) if change in (ChangeType.DELETED, ChangeType.REJECTED) else model
+    record: Any = (model | None) if change in _NO_RECORD else model
     fields: dict[str, Any] = {
         "flow": (str, ...),
         "entity": (str, entity),
@@ -46,6 +59,8 @@ def _data_model(entity: str, model: type[CanonicalRecord], change: ChangeType) -
     }
     if change is ChangeType.REJECTED:
         fields["rejection"] = (Rejection, ...)
+    if change is ChangeType.RESOLVED:
+        fields["resolution"] = (Resolution, ...)
     name = f"{model.__name__}{change.value.title()}Data"
     created: type[BaseModel] = create_model(name, **fields)
     return created

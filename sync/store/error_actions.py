@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from sync.store.audit import Actor, AuditAction, RecordRef, record_action
 from sync.store.error_queue import ErrorFilter, ErrorRow, list_errors, set_status
+from sync.store.outbox_resolutions import record_resolved_events
 from sync.store.schema import ErrorStatus
 
 _CLOSING = {
@@ -47,11 +48,13 @@ def close_errors(
     note: str | None,
     *,
     note_required: bool = True,
+    record_events: bool = False,
 ) -> int:
     """Resolve or ignore entries as ``actor`` with ``note``; how many changed.
 
     Raises NoteRequired for a blank note when ``note_required`` (the console always requires
-    one; the CLI keeps old scripts working without one).
+    one; the CLI keeps old scripts working without one). With ``record_events`` (a sink is
+    configured), resolving writes a ``resolved`` change event per entry that was open.
     """
     if status not in _CLOSING:
         raise ValueError(f"{status.value} does not close an entry")
@@ -61,6 +64,8 @@ def close_errors(
     rows = list_errors(connection, where=ErrorFilter(ids=tuple(ids)), limit=None)
     if not rows:
         return 0
+    if record_events and status is ErrorStatus.RESOLVED:
+        record_resolved_events(connection, rows, closed_by=actor.name)
     changed = set_status(connection, [row.id for row in rows], status, closed_by=actor.name)
     record_action(connection, actor, _CLOSING[status], cleaned, error_refs(rows))
     return changed

@@ -73,7 +73,9 @@ def _audited_active(context: ConsoleContext, wanted: ErrorAction) -> list[ErrorR
             return []
         if wanted.action in _MARKS:
             ids = [row.id for row in active]
-            close_errors(connection, ids, _MARKS[wanted.action], actor, wanted.note)
+            announce = bool(context.settings.events.sinks)  # resolved events need a sink
+            close_errors(connection, ids, _MARKS[wanted.action], actor, wanted.note,
+                         record_events=announce)  # fmt: skip
         else:
             audit_retry(connection, active, actor)
     return active
