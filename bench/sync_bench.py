@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing
+import statistics
 import sys
 import tempfile
 import traceback
@@ -48,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sync_bench_ceiling import HEADER as CEILING_HEADER
 from sync_bench_ceiling import PROFILE, TITLE, ceiling, set_realistic, share_rows
 from sync_bench_runs import Document, bill_in_erp, capture_vs_floor, engine_run, naive_script
+from sync_bench_store import backend_name, fresh_database
 
 from sync.cli.sandboxes import Sandboxes, SandboxSize
 from sync.engine.flows import RECEIVABLES
@@ -175,7 +177,7 @@ def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
 def bench_size(records: int, args: argparse.Namespace, folder: str) -> list[list[str]]:
     """Every row for one size: engine first run, no-change re-run, floor, capture, naive."""
     host = SandboxHost(records)
-    url = f"sqlite:///{Path(folder) / f'engine-{records}.db'}"
+    url = fresh_database("sqlite://", folder, f"engine-{records}")
     try:
         before = host.counters()
         first = run_in_child(engine_run, host.document, url)
@@ -221,6 +223,48 @@ def bench_size(records: int, args: argparse.Namespace, folder: str) -> list[list
          "-", "-", "-", "-", "-", "-"],
         naive_row,
     ]  # fmt: skip
+
+
+def compare_databases(records: int, database_url: str, folder: str, rounds: int) -> list[list[str]]:
+    """First syncs into SQLite and into ``database_url``, alternating, each on fresh sandboxes.
+
+    Rounds alternate the two so that load from other processes falls on both alike; the ratio
+    is of the median rates.
+    """
+    runs: dict[str, list[dict[str, Any]]] = {"SQLite": [], backend_name(database_url): []}
+    rows: list[list[str]] = []
+    for round_ in range(1, rounds + 1):
+        for name, base in (("SQLite", "sqlite://"), (backend_name(database_url), database_url)):
+            host = SandboxHost(records)
+            try:
+                before = host.counters()
+                url = fresh_database(base, folder, f"compare-{records}-{round_}")
+                run = run_in_child(engine_run, host.document, url)
+                calls = _delta(before, host.counters())
+            finally:
+                host.stop()
+            runs[name].append(run)
+            rows.append(_run_row(f"first sync, {name}, round {round_}", run, calls))
+    medians = {name: statistics.median(r["records"] / r["seconds"] for r in done)
+               for name, done in runs.items()}  # fmt: skip
+    other = backend_name(database_url)
+    ratio = medians[other] / medians["SQLite"]
+    rows.append(
+        [
+            f"median: {other} {medians[other]:,.0f} / SQLite {medians['SQLite']:,.0f} "
+            f"records/s = **{ratio:.2f}x**",
+            "-",
+            "-",
+            "-",
+            "-",
+            "-",
+            "-",
+            "-",
+            "-",
+            "-",
+        ]
+    )
+    return rows  # fmt: skip
 
 
 def _naive_run(records: int, latency: float = 0.0) -> tuple[dict[str, Any], dict[str, int]]:
@@ -334,15 +378,27 @@ def main() -> None:
         "--stage-max", type=int, default=100_000, help="largest size to run floor vs capture on"
     )
     parser.add_argument("--quick", action="store_true", help="2,000 records, small caps, 1 repeat")
+    parser.add_argument(
+        "--database-url",
+        help="per size, also compare first syncs on SQLite and this database (postgresql+psycopg://...)",
+    )
+    parser.add_argument("--database-rounds", type=int, default=2, help="SQLite/other pairs")
+    parser.add_argument(
+        "--only-databases", action="store_true", help="with --database-url: only that comparison"
+    )
     args = parser.parse_args()
     if args.quick:
         args.sizes, args.naive_records, args.latency_records, args.repeat = "2000", 500, 100, 1
     logging.basicConfig(level=logging.ERROR)
     with tempfile.TemporaryDirectory() as folder:
         for size in (int(text) for text in args.sizes.split(",") if text.strip()):
-            print_table(
-                f"~{size:,} source records, SQLite, loopback", bench_size(size, args, folder)
-            )
+            if args.database_url:
+                rows = compare_databases(size, args.database_url, folder, args.database_rounds)
+                print_table(f"~{size:,} source records, first sync by database, loopback", rows)
+            if not args.only_databases:
+                print_table(
+                    f"~{size:,} source records, SQLite, loopback", bench_size(size, args, folder)
+                )
         if args.latency_records:
             engine_records = args.latency_engine_records or args.latency_records
             latency_rows = bench_latency(args.latency_records, folder, engine_records)

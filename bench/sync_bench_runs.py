@@ -102,6 +102,8 @@ def engine_run(
 ) -> dict[str, Any]:
     """One engine run of ``flow`` (child process); ``records`` counts what its source read."""
     store = Store(database_url)
+    # As `revbridge run` with no events sink configured (sync/engine/factory.py): no outbox.
+    store.record_events = False
     systems = open_systems(document, erp_batch)
     engine = SyncEngine(store, load_mapping_set(), systems, flow)
     summaries = []

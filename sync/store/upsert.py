@@ -5,19 +5,30 @@ the statement, looking up its compiled form, running each parameter through its 
 showed as a large share of the capture stage. Here the statement is compiled once per
 (dialect, table, columns, key) and each row goes to the driver's ``executemany`` through the
 same bind processors SQLAlchemy would apply, so the stored bytes are the same.
+
+On PostgreSQL a page of at least ``COPY_MIN_ROWS`` rows goes in by ``COPY`` into a temporary
+staging table and one ``INSERT ... SELECT ... ON CONFLICT`` merge: psycopg's ``executemany``
+sends one statement per row (pipelined) and dumps each parameter in Python, about twice the
+client CPU of ``COPY`` on a page of canonical records (measured in ``bench/sync_bench.py
+--database-url``, see docs/performance.md).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
+import psycopg
 import sqlalchemy as sa
+from psycopg import sql
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
 Processor = Callable[[Any], Any]
+# Below this many rows the staging table's extra round trips cost more than COPY saves.
+COPY_MIN_ROWS = 64
 _PLANS: dict[tuple[str, str, sa.Table, tuple[str, ...], tuple[str, ...]], _Plan] = {}
 
 
@@ -33,6 +44,7 @@ class _Plan:
         # the page's timestamp), each processed once per page rather than once per row.
         self._processed = [(i, p, p(None)) for i, p in enumerate(processors) if p is not None]
         self._values = itemgetter(*columns)  # a row's values in bind order, in one C call
+        self.staging: _Staging | None = None  # PostgreSQL's COPY path, set by _compile
 
     def parameters(self, rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
         """Each row's values in bind order, through SQLAlchemy's bind processors."""
@@ -77,7 +89,9 @@ def upsert_rows(
         raise sa.exc.DBAPIError.instance(
             plan.sql, None, error, dialect.loaded_dbapi.Error, dialect=dialect
         ) from error
-    if dialect.positional:  # SQLite's qmark style
+    if plan.staging is not None and len(parameters) >= COPY_MIN_ROWS:
+        plan.staging.merge(connection, parameters)
+    elif dialect.positional:  # SQLite's qmark style
         connection.exec_driver_sql(plan.sql, [tuple(values) for values in parameters])
     else:  # psycopg's pyformat style: by name
         names = plan.columns
@@ -102,7 +116,10 @@ def _compile(
     if sorted(order) != sorted(columns):
         raise RuntimeError(f"upsert of {table.name} binds {order}, expected {columns}")
     processors = tuple(_processor(table.c[name].type, dialect) for name in order)
-    return _Plan(str(compiled), order, processors)
+    plan = _Plan(str(compiled), order, processors)
+    if dialect.name == "postgresql":
+        plan.staging = _Staging(table, order, key_columns)
+    return plan
 
 
 def _processor(type_: sa.types.TypeEngine[Any], dialect: Dialect) -> Processor | None:
@@ -111,3 +128,68 @@ def _processor(type_: sa.types.TypeEngine[Any], dialect: Dialect) -> Processor |
     JSON columns turn None into JSON null, as SQLAlchemy's JSON type does with none_as_null off.
     """
     return type_.dialect_impl(dialect).bind_processor(dialect)
+
+
+class _Staging:
+    """PostgreSQL's bulk path for one compiled upsert: COPY into a temporary table, then merge.
+
+    The staging table lives as long as the database session and is emptied at every commit
+    (``ON COMMIT DELETE ROWS``); the merge takes the rows out of it as it reads them, so a
+    second upsert of the same table in one transaction starts empty too. ``CREATE ... IF NOT
+    EXISTS`` runs each time: a transaction that rolled back took a table it created with it.
+    """
+
+    def __init__(self, table: sa.Table, columns: tuple[str, ...], keys: tuple[str, ...]) -> None:
+        names = sql.SQL(", ").join(map(sql.Identifier, columns))
+        # One staging table per column set: a session may upsert a table with several.
+        digest = hashlib.sha256(",".join(columns).encode()).hexdigest()[:10]
+        stage = sql.Identifier("pg_temp", f"rb_stage_{table.name}_{digest}")
+        target = sql.Identifier(*([table.schema] if table.schema else []), table.name)
+        updates = sql.SQL(", ").join(
+            sql.SQL("{0} = excluded.{0}").format(sql.Identifier(name))
+            for name in columns
+            if name not in keys
+        )
+        self.create_sql = sql.SQL(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS "
+            "AS SELECT {names} FROM {target} WITH NO DATA"
+        ).format(stage=stage, names=names, target=target)
+        self.copy_sql = sql.SQL("COPY {stage} ({names}) FROM STDIN").format(
+            stage=stage, names=names
+        )
+        self.merge_sql = sql.SQL(
+            "WITH staged AS (DELETE FROM {stage} RETURNING {names}) "
+            "INSERT INTO {target} ({names}) SELECT {names} FROM staged "
+            "ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+        ).format(
+            stage=stage,
+            names=names,
+            target=target,
+            keys=sql.SQL(", ").join(map(sql.Identifier, keys)),
+            updates=updates,
+        )
+        self._key = itemgetter(*(columns.index(k) for k in keys))
+
+    def merge(self, connection: sa.Connection, parameters: list[list[Any]]) -> None:
+        """Upsert ``parameters`` (bind order, processed) in the connection's transaction."""
+        driver = cast(psycopg.Connection[Any], connection.connection.driver_connection)
+        try:
+            with driver.cursor() as cursor:
+                cursor.execute(self.create_sql)
+                with cursor.copy(self.copy_sql) as copy:
+                    for values in self._last_per_key(parameters):
+                        copy.write_row(values)
+                cursor.execute(self.merge_sql)
+        except psycopg.Error as error:  # as SQLAlchemy would raise it (IntegrityError, ...)
+            raise sa.exc.DBAPIError.instance(
+                self.merge_sql.as_string(), None, error, psycopg.Error, dialect=connection.dialect
+            ) from error
+
+    def _last_per_key(self, parameters: list[list[Any]]) -> list[list[Any]]:
+        """One row per key, the last one given: what row-by-row upserts would have left.
+
+        One INSERT may not update a row twice, where executemany's statements each may.
+        """
+        key = self._key
+        last = {key(values): values for values in parameters}
+        return parameters if len(last) == len(parameters) else list(last.values())
