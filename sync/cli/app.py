@@ -32,6 +32,7 @@ from sync.cli.conflicts import conflicts_app
 from sync.cli.error_queue import errors_app
 from sync.cli.events import events_app
 from sync.cli.mappings import mappings_app
+from sync.cli.metrics import metrics_command
 from sync.cli.output import cap_logged_values
 from sync.cli.reconcile import reconcile_app
 from sync.cli.resend import resend
@@ -57,6 +58,7 @@ app.command()(backfill)
 app.command()(run)
 app.command()(resend)
 app.add_typer(reconcile_app, name="reconcile")
+app.command("metrics")(metrics_command)
 cli_setup.register(app)
 cli_serve.register(app)
 cli_console.register(app)
