@@ -36,6 +36,8 @@ NAV = (
     NavItem("Journey", "/journey"),
     NavItem("Conflicts", "/conflicts"),
     NavItem("Runs", "/runs"),
+    NavItem("Findings", "/findings"),
+    NavItem("Revenue", "/revenue"),
 )
 
 _environment = jinja2.Environment(

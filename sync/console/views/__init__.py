@@ -10,8 +10,10 @@ from sync.console.views import (
     api_runs,
     pages_conflicts,
     pages_errors,
+    pages_findings,
     pages_journey,
     pages_overview,
+    pages_revenue,
     pages_runs,
 )
 
@@ -21,7 +23,9 @@ routers: list[APIRouter] = [
     api_runs.router,
     pages_conflicts.router,
     pages_errors.router,
+    pages_findings.router,
     pages_journey.router,
     pages_overview.router,
+    pages_revenue.router,
     pages_runs.router,
 ]
