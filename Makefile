@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PACKAGES := config connectors mappings sync sandboxes
 
-.PHONY: demo test lint typecheck unit install clean
+.PHONY: demo test lint typecheck unit install clean bench
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ unit: $(BIN)/.installed
 	$(BIN)/pytest -n auto
 
 test: lint typecheck unit
+
+# Every benchmark once (~15 min on a 2-core machine; needs PostgreSQL on 127.0.0.1:5432) and
+# docs/performance.md's generated section rewritten. Not part of `test`: CI never runs it.
+bench: $(BIN)/.installed
+	$(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) revbridge-demo.db* .mypy_cache .ruff_cache .pytest_cache
