@@ -33,7 +33,7 @@ RATES = {
 }
 
 
-def _record(entity: str, record_id: str, **fields: Any) -> StoredRecord:
+def revenue_record(entity: str, record_id: str, **fields: Any) -> StoredRecord:
     source = {"system": "salesforce", "object": entity, "id": record_id}
     payload = {"id": record_id, "source": source, "source_modified_at": MODIFIED.isoformat()}
     return StoredRecord(record_id, entity, {**payload, **fields}, record_id, "salesforce",
@@ -41,17 +41,17 @@ def _record(entity: str, record_id: str, **fields: Any) -> StoredRecord:
 
 
 SEED = [
-    _record("account", "acct-1", name=HOSTILE_NAME, currency="USD"),
+    revenue_record("account", "acct-1", name=HOSTILE_NAME, currency="USD"),
     # 3 seats at 2,400 a year each: MRR 3 x 2,400 / 12 = 600, ARR 7,200; new in November.
-    _record("subscription", "sub-1", account_id="acct-1", product_id="p", quantity="3",
+    revenue_record("subscription", "sub-1", account_id="acct-1", product_id="p", quantity="3",
             net_price="2400", currency="USD", start_date="2026-11-01", term_months=12),
-    _record("order", "ord-1", account_id="acct-1", status="activated",
+    revenue_record("order", "ord-1", account_id="acct-1", status="activated",
             effective_date="2026-11-01", currency="USD", total="7200"),
     # Billed 1,800 in November, due Nov 15; 600 paid Nov 20 -> AR 1,200, 15 days past due.
-    _record("invoice", "inv-1", account_id="acct-1", order_id="ord-1", status="open",
+    revenue_record("invoice", "inv-1", account_id="acct-1", order_id="ord-1", status="open",
             invoice_date="2026-11-01", due_date="2026-11-15", currency="USD",
             subtotal="1800", total="1800", amount_due="1200"),
-    _record("payment", "pay-1", account_id="acct-1", invoice_id="inv-1", amount="600",
+    revenue_record("payment", "pay-1", account_id="acct-1", invoice_id="inv-1", amount="600",
             currency="USD", received_on="2026-11-20", status="succeeded"),
 ]  # fmt: skip
 
