@@ -8,13 +8,13 @@ revbridge never writes them (describe says they are calculated).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from decimal import Decimal
 from typing import Any
 
 from sandboxes.salesforce.cpq_seed import money
 
-Records = dict[str, dict[str, dict[str, Any]]]
+Records = dict[str, MutableMapping[str, dict[str, Any]]]
 
 
 def _amount(value: Any) -> Decimal:

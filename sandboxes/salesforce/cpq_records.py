@@ -18,29 +18,37 @@ from sandboxes.salesforce.cpq_objects import OBJECTS
 from sandboxes.salesforce.cpq_seed import IdFactory, LogicalClock, money, new_record
 
 Records = dict[str, dict[str, dict[str, Any]]]
+_NUMBERED = ("SBQQ__QuoteLine__c", "Contract", "SBQQ__Subscription__c")
 _FIRST = ("Ada", "Grace", "Alan", "Linus", "Barbara", "Ken", "Margaret", "Dennis")
 _LAST = ("Lovelace", "Hopper", "Turing", "Torvalds", "Liskov", "Thompson", "Hamilton")
 _TITLES = ("CFO", "Head of Procurement", "VP Finance", "Billing Manager")
 
 
-class _CpqSeeder:
+class CpqSeeder:
+    """Seeds the CPQ records of one order at a time (contacts first, for every account)."""
+
     def __init__(self, records: Records, rng: random.Random, clock: LogicalClock,
                  ids: IdFactory) -> None:  # fmt: skip
-        self.records, self.rng, self._clock, self._ids = records, rng, clock, ids
+        self.records, self.rng, self.clock, self.ids = records, rng, clock, ids
         for name in OBJECTS:
             records.setdefault(name, {})
+        # Records seeded so far per object, for their names (QL-0000001, ...).
+        self.counts = dict.fromkeys(_NUMBERED, 0)
+        self.primary: dict[str, str] = {}  # account id -> primary contact id
 
     def add(self, object_name: str, record_id: str | None = None, **values: Any) -> dict[str, Any]:
         """A new record stamped one tick after the previous one."""
-        stamp = self._clock.tick()
+        stamp = self.clock.tick()
         prefix = OBJECTS[object_name].key_prefix
-        record = new_record(object_name, record_id or self._ids.new_id(prefix), stamp)
+        record = new_record(object_name, record_id or self.ids.new_id(prefix), stamp)
         record.update(values)
         self.records[object_name][record["Id"]] = record
+        if object_name in self.counts:
+            self.counts[object_name] += 1
         return record
 
-    def contacts(self, invalid: Collection[str]) -> dict[str, dict[str, Any]]:
-        primary = {}
+    def contacts(self, invalid: Collection[str]) -> None:
+        primary = self.primary
         for account in list(self.records["Account"].values()):
             if account["Id"] in invalid:
                 continue
@@ -57,17 +65,16 @@ class _CpqSeeder:
                     CurrencyIsoCode=account["CurrencyIsoCode"],
                 )  # fmt: skip
                 if position == 0:
-                    primary[account["Id"]] = contact
-        return primary
+                    primary[account["Id"]] = contact["Id"]
 
-    def quote(self, order: dict[str, Any], contact: dict[str, Any] | None) -> dict[str, Any]:
+    def quote(self, order: dict[str, Any], contact_id: str | None) -> dict[str, Any]:
         number = int(order["SBQQ__Quote__c"][5:15])
-        quote_id = self._ids.reserve(OBJECTS["SBQQ__Quote__c"].key_prefix, number)
+        quote_id = self.ids.reserve(OBJECTS["SBQQ__Quote__c"].key_prefix, number)
         start = date.fromisoformat(order["EffectiveDate"])
         return self.add(
             "SBQQ__Quote__c", quote_id, Name=f"Q-{number:05d}",
             SBQQ__Account__c=order["AccountId"],
-            SBQQ__PrimaryContact__c=contact["Id"] if contact else None,
+            SBQQ__PrimaryContact__c=contact_id,
             SBQQ__Status__c="Accepted", SBQQ__Type__c="Quote",
             SBQQ__StartDate__c=order["EffectiveDate"], SBQQ__EndDate__c=order["EndDate"],
             SBQQ__ExpirationDate__c=start.replace(day=1).isoformat(),
@@ -87,7 +94,7 @@ class _CpqSeeder:
             net_price = list_price * (100 - discount) / 100
             quantity = _Decimal(str(item["Quantity"]))
             line = self.add(
-                "SBQQ__QuoteLine__c", Name=f"QL-{len(self.records['SBQQ__QuoteLine__c']) + 1:07d}",
+                "SBQQ__QuoteLine__c", Name=f"QL-{self.counts['SBQQ__QuoteLine__c'] + 1:07d}",
                 SBQQ__Quote__c=quote["Id"], SBQQ__Product__c=product["Id"],
                 SBQQ__Number__c=float(number), SBQQ__Quantity__c=float(quantity),
                 SBQQ__ListPrice__c=money(list_price), SBQQ__NetPrice__c=money(net_price),
@@ -111,7 +118,7 @@ class _CpqSeeder:
     def contract(self, order: dict[str, Any], items: list[dict[str, Any]]) -> None:
         contract = self.add(
             "Contract", AccountId=order["AccountId"],
-            ContractNumber=f"{len(self.records['Contract']) + 1:08d}", Status="Activated",
+            ContractNumber=f"{self.counts['Contract'] + 1:08d}", Status="Activated",
             StartDate=order["EffectiveDate"], ContractTerm=12, EndDate=order["EndDate"],
             CurrencyIsoCode=order["CurrencyIsoCode"], SBQQ__Order__c=order["Id"],
             SBQQ__Quote__c=order["SBQQ__Quote__c"], SBQQ__RenewalTerm__c=12.0,
@@ -126,7 +133,7 @@ class _CpqSeeder:
             product = self.records["Product2"][item["Product2Id"]]
             self.add(
                 "SBQQ__Subscription__c",
-                Name=f"SUB-{len(self.records['SBQQ__Subscription__c']) + 1:07d}",
+                Name=f"SUB-{self.counts['SBQQ__Subscription__c'] + 1:07d}",
                 SBQQ__Account__c=order["AccountId"], SBQQ__Contract__c=contract["Id"],
                 SBQQ__Product__c=product["Id"], SBQQ__QuoteLine__c=line["Id"],
                 SBQQ__OrderProduct__c=item["Id"], SBQQ__Quantity__c=item["Quantity"],
@@ -140,6 +147,15 @@ class _CpqSeeder:
                 CurrencyIsoCode=order["CurrencyIsoCode"],
             )  # fmt: skip
 
+    def order(self, order: dict[str, Any], items: list[dict[str, Any]]) -> None:
+        """One order's quote with its lines and, once activated, its contract."""
+        if not order.get("SBQQ__Quote__c"):
+            return
+        quote = self.quote(order, self.primary.get(order["AccountId"]))
+        self.quote_lines(quote, items)
+        if order["Status"] == "Activated":
+            self.contract(order, items)
+
 
 def seed_cpq_records(records: Records, rng: random.Random, clock: LogicalClock,
                      ids: IdFactory, invalid_ids: Collection[str] = ()) -> None:  # fmt: skip
@@ -148,19 +164,13 @@ def seed_cpq_records(records: Records, rng: random.Random, clock: LogicalClock,
     Records designed to fail validation get no CPQ records of their own, so each fails for
     its own stated reason rather than through a related record.
     """
-    seeder = _CpqSeeder(records, rng, clock, ids)
+    seeder = CpqSeeder(records, rng, clock, ids)
     invalid = set(invalid_ids)
     for order_id in invalid & set(records["Order"]):
         records["Order"][order_id]["SBQQ__Quote__c"] = None
-    primary = seeder.contacts(invalid)
+    seeder.contacts(invalid)
     items_by_order: dict[str, list[dict[str, Any]]] = {}
     for item in records["OrderItem"].values():
         items_by_order.setdefault(item["OrderId"], []).append(item)
     for order in list(records["Order"].values()):
-        if not order.get("SBQQ__Quote__c"):
-            continue
-        items = items_by_order.get(order["Id"], [])
-        quote = seeder.quote(order, primary.get(order["AccountId"]))
-        seeder.quote_lines(quote, items)
-        if order["Status"] == "Activated":
-            seeder.contract(order, items)
+        seeder.order(order, items_by_order.get(order["Id"], []))

@@ -55,6 +55,14 @@ class IdFactory:
         self._counters[prefix] = max(self._counters.get(prefix, 0), number)
         return salesforce_id(prefix, number)
 
+    def counters(self) -> dict[str, int]:
+        """The last sequence number handed out per prefix (to resume from, see :meth:`resume`)."""
+        return dict(self._counters)
+
+    def resume(self, counters: dict[str, int]) -> None:
+        """Hand out ids as if ``counters`` were the last ones (regenerating seeded records)."""
+        self._counters = dict(counters)
+
 
 class LogicalClock:
     """Deterministic time for SystemModstamp: starts at a fixed base, one second per tick."""
@@ -65,6 +73,14 @@ class LogicalClock:
     def now(self) -> str:
         """The current stamp, in Salesforce's format."""
         return self._now.strftime(SYSTEM_MODSTAMP_FORMAT)
+
+    def moment(self) -> datetime:
+        """The current time (to resume from, see :meth:`resume`)."""
+        return self._now
+
+    def resume(self, moment: datetime) -> None:
+        """Go back (or on) to ``moment``: regenerating seeded records replays their stamps."""
+        self._now = moment
 
     def epoch_millis(self) -> int:
         """The current time as epoch milliseconds (OAuth's ``issued_at``)."""
@@ -109,14 +125,14 @@ class _StampGroups:
     """Shares one stamp among small random groups of records, to create deliberate ties."""
 
     def __init__(self, clock: LogicalClock, rng: random.Random) -> None:
-        self._clock, self.rng, self._left = clock, rng, 0
+        self.clock, self.rng, self.left = clock, rng, 0
 
     def next(self) -> str:
-        if self._left == 0:
-            self._left = self.rng.choice((1, 1, 2, 3, 4))
-            self._clock.tick()
-        self._left -= 1
-        return self._clock.now()
+        if self.left == 0:
+            self.left = self.rng.choice((1, 1, 2, 3, 4))
+            self.clock.tick()
+        self.left -= 1
+        return self.clock.now()
 
 
 _COMPANY_WORDS = (
@@ -146,19 +162,20 @@ _FAMILIES = ("Software", "Services", "Support")
 _LIST_PRICES = (49, 99, 250, 500, 1200, 2400, 5000)
 
 
-class _Seeder:
+class OrderSeeder:
     """Builds the deterministic data set; one method per object, in creation order."""
 
     def __init__(self, seed: int, clock: LogicalClock, ids: IdFactory) -> None:
         # Deterministic sample data, not secrets: a seeded PRNG is the point.
         self.rng = random.Random(seed)  # noqa: S311
-        self._stamps = _StampGroups(clock, self.rng)
-        self._ids = ids
+        self.stamps = _StampGroups(clock, self.rng)
+        self.ids = ids
+        self.item_count = 0  # OrderItems so far: their OrderItemNumber
         self.data = SeedData(records={name: {} for name in OBJECTS})
 
     def _add(self, object_name: str, stamp: str | None = None, **values: Any) -> dict[str, Any]:
         prefix = OBJECTS[object_name].key_prefix
-        record = new_record(object_name, self._ids.new_id(prefix), stamp or self._stamps.next())
+        record = new_record(object_name, self.ids.new_id(prefix), stamp or self.stamps.next())
         record.update(values)
         self.data.records[object_name][record["Id"]] = record
         return record
@@ -254,12 +271,13 @@ class _Seeder:
                 OrderId=order["Id"],
                 Product2Id=product_id,
                 PricebookEntryId=entry["Id"],
-                OrderItemNumber=f"{len(self.data.records['OrderItem']) + 1:010d}",
+                OrderItemNumber=f"{self.item_count + 1:010d}",
                 Quantity=float(quantity),
                 UnitPrice=entry["UnitPrice"],
                 ServiceDate=order["EffectiveDate"],
                 EndDate=order["EndDate"],
             )
+            self.item_count += 1
             lines.append(line)
         # Only this order's new lines: scanning every line per order made seeding quadratic.
         recompute_order_totals({"OrderItem": {line["Id"]: line for line in lines}}, order)
@@ -279,18 +297,23 @@ def recompute_order_totals(
     order["TotalAmount"] = money(total)
 
 
-def seed_org(
-    *,
-    accounts: int,
-    orders: int,
-    products: int,
-    invalid_records: bool,
-    seed: int,
-    clock: LogicalClock,
-    ids: IdFactory,
-) -> SeedData:
-    """Build the deterministic CPQ data set; the same arguments always give the same records."""
-    seeder = _Seeder(seed, clock, ids)
+@dataclass
+class OrderPlan:
+    """What every seeded order draws from: accounts, price book, the orders made invalid."""
+
+    orders: int
+    usable_accounts: list[dict[str, Any]]
+    entries: dict[tuple[str, str], dict[str, Any]]
+    product_ids: list[str]
+    special: list[int]  # order indexes: two with a negative quantity, one Pending
+
+
+def seed_accounts_and_products(
+    *, accounts: int, orders: int, products: int, invalid_records: bool, seed: int,
+    clock: LogicalClock, ids: IdFactory,
+) -> tuple[OrderSeeder, OrderPlan]:  # fmt: skip
+    """Seed accounts, products and price book entries; the seeder then makes the orders."""
+    seeder = OrderSeeder(seed, clock, ids)
     account_records = seeder.accounts(max(accounts, 2))
     product_rows = seeder.products(max(products, 1))
     entries = seeder.price_book_entries(product_rows)
@@ -302,17 +325,42 @@ def seed_org(
     usable_accounts = [a for a in account_records if a["Id"] not in invalid]
     special = seeder.rng.sample(range(orders), k=min(orders, 3)) if invalid_records else []
     product_ids = [product["Id"] for product, _ in product_rows]
+    return seeder, OrderPlan(orders, usable_accounts, entries, product_ids, special)
+
+
+def seed_order(seeder: OrderSeeder, plan: OrderPlan, index: int) -> dict[str, Any]:
+    """Seed order number ``index + 1`` and its items into ``seeder.data``; returns the order."""
+    special, invalid = plan.special, seeder.data.invalid_record_ids
+    status = (
+        "Pending"
+        if special[2:3] == [index]
+        else seeder.rng.choice(("Activated", "Activated", "Activated", "Draft", "Cancelled"))
+    )
+    order = seeder.order(index + 1, seeder.rng.choice(plan.usable_accounts), status)
+    negative = index in special[:2]
+    seeder.order_items(order, plan.entries, plan.product_ids, negative_quantity=negative)
+    if negative:
+        invalid[order["Id"]] = "an OrderItem of this Order has a negative Quantity"
+    elif status == "Pending":
+        invalid[order["Id"]] = "Order Status 'Pending' is not Draft, Activated or Cancelled"
+    return order
+
+
+def seed_org(
+    *,
+    accounts: int,
+    orders: int,
+    products: int,
+    invalid_records: bool,
+    seed: int,
+    clock: LogicalClock,
+    ids: IdFactory,
+) -> SeedData:
+    """Build the deterministic CPQ data set; the same arguments always give the same records."""
+    seeder, plan = seed_accounts_and_products(
+        accounts=accounts, orders=orders, products=products, invalid_records=invalid_records,
+        seed=seed, clock=clock, ids=ids,
+    )  # fmt: skip
     for index in range(orders):
-        status = (
-            "Pending"
-            if special[2:3] == [index]
-            else seeder.rng.choice(("Activated", "Activated", "Activated", "Draft", "Cancelled"))
-        )
-        order = seeder.order(index + 1, seeder.rng.choice(usable_accounts), status)
-        negative = index in special[:2]
-        seeder.order_items(order, entries, product_ids, negative_quantity=negative)
-        if negative:
-            invalid[order["Id"]] = "an OrderItem of this Order has a negative Quantity"
-        elif status == "Pending":
-            invalid[order["Id"]] = "Order Status 'Pending' is not Draft, Activated or Cancelled"
+        seed_order(seeder, plan, index)
     return seeder.data

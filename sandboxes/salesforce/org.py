@@ -5,24 +5,19 @@ Request threads share one :class:`SandboxOrg`; every public method holds its loc
 
 from __future__ import annotations
 
-import random
 import threading
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
 from sandboxes.salesforce.blng_rollups import roll_up_allocations, roll_up_invoices
 from sandboxes.salesforce.cpq_lifecycle import seed_lifecycles
-from sandboxes.salesforce.cpq_records import seed_cpq_records
-from sandboxes.salesforce.cpq_seed import (
-    IdFactory,
-    LogicalClock,
-    recompute_order_totals,
-    seed_org,
-)
+from sandboxes.salesforce.cpq_seed import IdFactory, LogicalClock, recompute_order_totals
 from sandboxes.salesforce.faults import FaultPlan
 from sandboxes.salesforce.locators import PackedRows, QueryLocators, in_batches
 from sandboxes.salesforce.login import SandboxCredentials, SandboxLogin
+from sandboxes.salesforce.on_demand import OnDemandRecords, SeededOrders, seeded_records
 from sandboxes.salesforce.soql import SoqlError
-from sandboxes.salesforce.soql_run import QueryPlan, plan_query
+from sandboxes.salesforce.soql_run import ChildRows, QueryPlan, plan_query
 from sandboxes.salesforce.writes import (
     SandboxError,
     canonical_names,
@@ -44,19 +39,24 @@ class SandboxOrg:
                  **seed_options: Any) -> None:  # fmt: skip
         self.lock = threading.RLock()
         self.clock, self.ids = LogicalClock(), IdFactory()
-        data = seed_org(clock=self.clock, ids=self.ids, seed=seed, **seed_options)
-        if cpq:
-            # Seeded after (and apart from) the records above, so their ids and stamps stay.
-            rng = random.Random(seed + 1)  # noqa: S311  - sample data, not secrets
-            seed_cpq_records(data.records, rng, self.clock, self.ids, data.invalid_record_ids)
+        # Orders and their CPQ records are regenerated from the seed when read; only what is
+        # written is kept (a million seeded records as dicts took 2.5 GB).
+        seeded = SeededOrders(cpq=cpq, seed=seed, clock=self.clock, ids=self.ids, **seed_options)
+        self.records = seeded_records(seeded)
+        self.invalid_record_ids = seeded.invalid_record_ids
         # Amendments, renewals and a cancellation as CPQ writes them, only when asked: they
-        # add records the other tests' counts don't expect.
+        # add records the other tests' counts don't expect. They only add records and change
+        # their own, which the mapping keeps.
         self.lifecycle_ids = (
-            seed_lifecycles(data.records, self.clock, self.ids, data.invalid_record_ids)
+            seed_lifecycles(
+                cast("dict[str, dict[str, dict[str, Any]]]", self.records),
+                self.clock,
+                self.ids,
+                self.invalid_record_ids,
+            )
             if lifecycles
             else {}
         )
-        self.records, self.invalid_record_ids = data.records, data.invalid_record_ids
         self.page_size = page_size
         self.daily_api_limit = daily_api_limit
         self.api_calls = 0
@@ -87,12 +87,45 @@ class SandboxOrg:
 
     # RecordStore, for the SOQL engine (callers hold the lock)
     def record(self, object_name: str, record_id: str) -> dict[str, Any] | None:
-        """One record by id, deleted or not."""
-        return self.records.get(object_name, {}).get(record_id)
+        """One record by id, deleted or not (to read: change records through ``records``)."""
+        records = self.records.get(object_name, {})
+        if isinstance(records, OnDemandRecords):
+            return records.peek(record_id)
+        return records.get(record_id)
 
-    def records_of(self, object_name: str) -> list[dict[str, Any]]:
-        """Every record of one object."""
-        return list(self.records.get(object_name, {}).values())
+    def records_of(self, object_name: str) -> Iterable[dict[str, Any]]:
+        """Every record of one object (to read: change records through ``records``)."""
+        records = self.records.get(object_name, {})
+        if isinstance(records, OnDemandRecords):
+            return records.scan()
+        return list(records.values())
+
+    def children(self, object_name: str, field: str) -> ChildRows:
+        """Looks up the records of ``object_name`` whose ``field`` is a given parent id."""
+        records = self.records.get(object_name, {})
+        grouped: dict[str, list[dict[str, Any]]] | None = None
+
+        def rows(parent_id: str) -> list[dict[str, Any]]:
+            nonlocal grouped
+            if isinstance(records, OnDemandRecords):
+                found = records.children(field, parent_id)
+                if found is not None:
+                    return found
+            if grouped is None:  # grouped once, at the first parent that needs it
+                grouped = {}
+                for child in self.records_of(object_name):
+                    grouped.setdefault(child[field], []).append(child)
+            return grouped.get(parent_id, [])
+
+        return rows
+
+    def _candidates(self, plan: QueryPlan) -> Iterable[dict[str, Any]]:
+        """The records a query needs to look at: only those it names by id, when it does."""
+        records = self.records.get(plan.object_name, {})
+        wanted = plan.wanted_ids()
+        if wanted is not None and isinstance(records, OnDemandRecords):
+            return records.in_order(wanted)
+        return self.records_of(plan.object_name)
 
     def count_call(self, *, write: bool = False) -> int:
         """Count one data API call (``write``: one that creates, changes or deletes records)."""
@@ -127,15 +160,27 @@ class SandboxOrg:
         """
         with self.lock:
             plan = self._plan(text, version)
-            rows = plan.select(self.records_of(plan.object_name), include_deleted)
+            # Ids, not rows: rows regenerated on demand are read again as pages are shaped.
+            ids = plan.select_ids(self._candidates(plan), include_deleted)
             children = plan.children_index()
             batches = (
-                self._page_children(plan.shape(part, include_deleted, children), version)
-                for part in in_batches(rows, batch_size)
+                self._page_children(
+                    plan.shape(self._rows(plan.object_name, part), include_deleted, children),
+                    version,
+                )
+                for part in in_batches(ids, batch_size)
             )
-            packed = PackedRows(batches, batch_size, len(rows))
+            packed = PackedRows(batches, batch_size, len(ids))
             self._unfrozen = [r for r in self._unfrozen if not r.frozen] + [packed]
             return packed
+
+    def _rows(self, object_name: str, ids: list[str]) -> list[dict[str, Any]]:
+        rows = [self.record(object_name, record_id) for record_id in ids]
+        return [row for row in rows if row is not None]
+
+    def _for_update(self, object_name: str, record_id: str) -> dict[str, Any] | None:
+        """A record to change in place (a seeded one is kept from now on), or None."""
+        return self.records.get(object_name, {}).get(record_id)
 
     def freeze_snapshots(self) -> None:
         """Pack what earlier queries have not shaped yet: records are about to change."""
@@ -189,7 +234,7 @@ class SandboxOrg:
         obj = find_object(object_name)
         with self.lock:
             self.freeze_snapshots()
-            found = self.record(obj.name, record_id)
+            found = self._for_update(obj.name, record_id)
             if found is None or found["IsDeleted"]:
                 raise not_found()
             errors = check_changes(obj, changes, creating=False)
@@ -203,13 +248,13 @@ class SandboxOrg:
         obj = find_object(object_name)
         with self.lock:
             self.freeze_snapshots()
-            found = self.record(obj.name, record_id)
+            found = self._for_update(obj.name, record_id)
             if found is None or found["IsDeleted"]:
                 raise not_found()
             stamp = self.clock.tick()
             self._set_deleted(obj.name, [found], True)
             if obj.name == "Order":
-                items = [i for i in self.records_of("OrderItem") if i["OrderId"] == record_id]
+                items = self._items_for_update(record_id)
                 self._set_deleted("OrderItem", items, True)
                 self.touch("OrderItem", items, stamp)
             self.touch(obj.name, [found], stamp)
@@ -219,7 +264,7 @@ class SandboxOrg:
         obj = find_object(object_name)
         with self.lock:
             self.freeze_snapshots()
-            found = self.record(obj.name, record_id)
+            found = self._for_update(obj.name, record_id)
             if found is None or record_id not in self.recycle_bin:
                 raise not_found()
             self._set_deleted(obj.name, [found], False)
@@ -264,8 +309,14 @@ class SandboxOrg:
         for order_id in order_ids:
             order = self.records["Order"].get(order_id)
             if order is not None:
-                recompute_order_totals(self.records, order)
+                items = {item["Id"]: item for item in self._items_for_update(order_id)}
+                recompute_order_totals({"OrderItem": items}, order)
                 order["LastModifiedDate"] = order["SystemModstamp"] = stamp
+
+    def _items_for_update(self, order_id: str) -> list[dict[str, Any]]:
+        """An order's items, to change in place."""
+        items = self.records["OrderItem"]
+        return [items[row["Id"]] for row in self.children("OrderItem", "OrderId")(order_id)]
 
     def upsert_collection(
         self, object_name: str, external_id_field: str, body: Any

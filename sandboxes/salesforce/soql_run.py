@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from sandboxes.salesforce.cpq_seed import OBJECTS, ChildRelationship, FieldDef, ObjectDef
 from sandboxes.salesforce.soql import (
     DATETIME_FORMATS,
+    Comparison,
     Condition,
     FieldPath,
     InList,
@@ -27,6 +28,8 @@ from sandboxes.salesforce.soql import (
     parse_soql,
 )
 
+# A parent id's child records (of one relationship), deleted ones included.
+ChildRows = Callable[[str], list[dict[str, Any]]]
 _NUMERIC_TYPES = frozenset({"double", "currency", "int", "percent"})
 _TYPE_CHECKS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "datetime": (datetime, "dateTime"),
@@ -44,6 +47,9 @@ class RecordStore(Protocol):
 
     def records_of(self, object_name: str) -> Iterable[dict[str, Any]]:
         """Every record of one object, deleted ones included."""
+
+    def children(self, object_name: str, field: str) -> ChildRows:
+        """Looks up the records of ``object_name`` whose ``field`` is a given parent id."""
 
 
 def typed_value(field: FieldDef, raw: Any) -> Any:
@@ -112,8 +118,8 @@ def _check_literal(field: FieldDef, value: Any) -> None:
 
 
 Predicate = Callable[[dict[str, Any]], bool]
-# Per child relationship of a query: its records grouped by parent id.
-ChildIndex = list[dict[str, list[dict[str, Any]]]]
+# Per child relationship of a query: its records of one parent id.
+ChildIndex = list[ChildRows]
 _COMPARATORS: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq, "!=": operator.ne, "<": operator.lt,
     ">": operator.gt, "<=": operator.le, ">=": operator.ge,
@@ -211,6 +217,39 @@ class QueryPlan:
         """Filter, sort, limit and shape ``candidates`` into Salesforce's JSON records."""
         return self.shape(self.select(candidates, include_deleted), include_deleted)
 
+    def select_ids(self, candidates: Iterable[dict[str, Any]], include_deleted: bool) -> list[str]:
+        """The ids of the records :meth:`select` returns, in its order.
+
+        Keeps each row's sort values and id, not the row: rows regenerated on demand
+        (:mod:`sandboxes.salesforce.on_demand`) are let go of as the scan goes on.
+        """
+        keys = [key for key, _ in self._order]
+        rows = [
+            (tuple(key(r) for key in keys), r["Id"])
+            for r in candidates
+            if (include_deleted or not r["IsDeleted"]) and (self._where is None or self._where(r))
+        ]
+        for position in reversed(range(len(keys))):
+            descending = self._order[position][1]
+            rows.sort(key=lambda row: row[0][position], reverse=descending)
+        return [record_id for _, record_id in rows[: self._query.limit]]
+
+    def wanted_ids(self) -> list[str] | None:
+        """The ids a query names (``Id IN (...)`` or ``Id = ...``, maybe within an AND), so
+        only those records need reading; None when it reads any record."""
+        conditions = [self._query.where] if self._query.where else []
+        if isinstance(self._query.where, Junction) and self._query.where.operator == "AND":
+            conditions = list(self._query.where.operands)
+        for condition in conditions:
+            path = getattr(condition, "path", None)
+            if path is None or [p.lower() for p in path.parts] != ["id"]:
+                continue
+            if isinstance(condition, InList) and not condition.negated:
+                return [str(value) for value in condition.values]
+            if isinstance(condition, Comparison) and condition.operator == "=":
+                return [str(condition.value)]
+        return None
+
     def select(
         self, candidates: Iterable[dict[str, Any]], include_deleted: bool
     ) -> list[dict[str, Any]]:
@@ -248,27 +287,24 @@ class QueryPlan:
         url = f"/services/data/v{self._version}/sobjects/{obj.name}/{record['Id']}"
         return {"type": obj.name, "url": url}
 
-    def _children_by_parent(self) -> list[dict[str, list[dict[str, Any]]]]:
-        """Each child relationship's records grouped by parent id, built once per run."""
-        indexes = []
-        for relationship, plan in self._children:
-            index: dict[str, list[dict[str, Any]]] = {}
-            for child in self._store.records_of(plan.object_name):
-                index.setdefault(child[relationship.field], []).append(child)
-            indexes.append(index)
-        return indexes
+    def _children_by_parent(self) -> ChildIndex:
+        """Each child relationship's lookup of records by parent id, made once per run."""
+        return [
+            self._store.children(plan.object_name, relationship.field)
+            for relationship, plan in self._children
+        ]
 
     def _shape(
         self,
         record: dict[str, Any],
         include_deleted: bool,
-        children: list[dict[str, list[dict[str, Any]]]],
+        children: ChildIndex,
     ) -> dict[str, Any]:
         shaped: dict[str, Any] = {"attributes": self._attributes(self._obj, record)}
         for path in self._fields:
             self._place(shaped, path, record)
         for (relationship, plan), index in zip(self._children, children, strict=True):
-            rows = plan.run(index.get(record["Id"], []), include_deleted)
+            rows = plan.run(index(record["Id"]), include_deleted)
             shaped[relationship.name] = (
                 {"totalSize": len(rows), "done": True, "records": rows} if rows else None
             )

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -36,7 +36,7 @@ class WritableOrg(Protocol):
         """Ids for the records the call creates."""
 
     @property
-    def records(self) -> dict[str, dict[str, dict[str, Any]]]:
+    def records(self) -> dict[str, MutableMapping[str, dict[str, Any]]]:
         """Records by object name and id; created records are added here."""
 
     def record(self, object_name: str, record_id: str) -> dict[str, Any] | None:
@@ -196,7 +196,10 @@ class _CollectionUpsert:
             if plan.errors:
                 results.append({"success": False, "errors": plan.errors})
                 continue
-            record = plan.existing or self._create(stamp)
+            # What records_of gave may be a regenerated seed record: change the org's own.
+            existing = plan.existing
+            record = self._org.records[self._obj.name][existing["Id"]] if existing else None
+            record = record or self._create(stamp)
             record.update(plan.changes)
             if self._obj.name == "OrderItem" and record["Product2Id"] is None:
                 entry = self._org.record("PricebookEntry", record["PricebookEntryId"]) or {}
