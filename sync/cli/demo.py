@@ -17,6 +17,7 @@ from mappings.loader import load_mapping_set
 from mappings.mapping_set import MappingSet
 from sandboxes.erp.sandbox import ErpSandbox
 from sandboxes.salesforce.sandbox import SalesforceSandbox
+from sync.cli.demo_assurance import AssuranceDemo, reconcile_and_measure
 from sync.cli.demo_receivables import BilledOrder, bill_orders, ticking_clock
 from sync.cli.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
 from sync.console.passwords import hash_password
@@ -102,6 +103,7 @@ class DemoResult:
     receivables: RunSummary | None = None
     balances: list[InvoiceBalance] = field(default_factory=list)
     console: DemoConsole | None = None
+    assurance: AssuranceDemo | None = None
 
     def balance_lines(self) -> list[str]:
         """One line per billed invoice: what was paid in the ERP, the balance in Salesforce."""
@@ -221,6 +223,7 @@ def run_demo(
         result.billed = _bill_in_erp(store, settings)
         result.receivables = _engine(store, mapping_set, settings, RECEIVABLES, on_page)()
         result.balances = salesforce_balances(sandboxes.salesforce, result.billed)
+        result.assurance = reconcile_and_measure(store, sandboxes, settings, mapping_set)
         result.console = open_demo_console(store, sandboxes, database)
     store.close()
     return result

@@ -62,6 +62,10 @@ def demo(
         console.print("\nThe invoices in Salesforce Billing (balance: what the ERP says is owed):")
         for line in result.balance_lines():
             console.print(line, highlight=False)
+    if result.assurance is not None:
+        from sync.cli.demo_assurance import print_assurance  # noqa: PLC0415 - as run_demo
+
+        print_assurance(result.assurance, console)
     console.print(
         f"\nState kept in {database}. Inspect the error queue with:\n"
         f"  revbridge errors list --database-url {result.database_url}"
