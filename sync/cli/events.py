@@ -41,7 +41,8 @@ from sync.store.schema import utc_now
 log = logging.getLogger("revbridge.events")
 
 events_app = typer.Typer(
-    help="Change events: schemas, outbox status, publishing, tail, replay, pruning.", no_args_is_help=True
+    help="Change events: schemas, outbox status, publishing, tail, replay, pruning.",
+    no_args_is_help=True,
 )
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="revbridge YAML configuration file.")
@@ -157,7 +158,9 @@ def event_publisher(
             now = utc_now()
             if not pruned_at or now - pruned_at[-1] >= PRUNE_EVERY:
                 pruned_at[:] = [now]
-                log.info("events: pruned %d published events", prune_published(store, settings, now))
+                log.info(
+                    "events: pruned %d published events", prune_published(store, settings, now)
+                )
         if counts is not None:
             counts.add(reports)
         for report in reports:

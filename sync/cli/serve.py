@@ -15,6 +15,7 @@ import typer
 from config.redaction import install_redaction
 from config.settings import Settings
 from sync.assurance.gauges import FindingsCollector
+from sync.assurance.metrics_gauges import RevenueCollector
 from sync.cli.common import (
     DEFAULT_CONFIG,
     fail,
@@ -25,6 +26,7 @@ from sync.cli.common import (
 from sync.cli.console import console_app_for, quiet_server_loggers, warn_about_exposure
 from sync.cli.events import event_publisher
 from sync.cli.output import cap_logged_values
+from sync.events.metrics import EventsCollector, PublishedCounts
 from sync.service.logs import LogFormat, configure_logging
 from sync.service.scheduler import InvalidSchedule, cron_trigger
 from sync.service.serve import ServeError, ServeOptions, serve, stop_on_signals
@@ -76,13 +78,18 @@ def serve_command(
     quiet_server_loggers()
     mapping_set = mappings_for(settings)
     open_store(settings.database_url).close()  # exit 2 now if the store can't be opened
+    published = PublishedCounts()  # the drains count, /metrics reads
     options = ServeOptions(
         config_path=config,
         run_now=run_now,
         metrics_port=metrics_port if metrics_port is not None else settings.serve.metrics_port,
         mounted=console_app_for,
-        collectors=lambda store: [FindingsCollector(store)],
-        after_run=event_publisher(settings.events),
+        collectors=lambda store: [
+            FindingsCollector(store),
+            RevenueCollector(store, settings.assurance),
+            EventsCollector(store, settings.events, published),
+        ],
+        after_run=event_publisher(settings.events, published),
     )
     if options.metrics_port is not None:
         warn_about_exposure(settings.serve.metrics_host, settings)

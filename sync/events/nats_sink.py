@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
 import nats
+import nats.errors
 from nats.aio.client import Client
 from nats.js.client import JetStreamContext
 
@@ -82,7 +84,45 @@ class NatsSink:
     async def send(self, event: OutboxEvent) -> None:
         """Publish one event and wait for JetStream's acknowledgement (raises if none)."""
         assert self._stream is not None, "use NatsSink in `async with`"
-        headers = {"Nats-Msg-Id": event.event_id, "Content-Type": CONTENT_TYPE}
         await self._stream.publish(
-            subject_for(self.settings, event), structured(event), headers=headers
+            subject_for(self.settings, event), structured(event), headers=_headers(event)
         )
+
+    async def send_batch(self, events: Sequence[OutboxEvent]) -> int:
+        """Publish ``events`` with all their acknowledgements in flight; how many in a row were
+        acknowledged from the first.
+
+        One round trip per event capped the sink at about 2,100 events/s; a batch in flight
+        costs one. The connection keeps publish order, so the stream stores them in sequence
+        order. Raises the first failure when not even the first event was acknowledged; a
+        failure later in the batch returns the acknowledged prefix, and what follows it is sent
+        again on the next drain (``Nats-Msg-Id`` drops the copies the server already stored).
+        """
+        assert self._stream is not None, "use NatsSink in `async with`"
+        acks = [
+            await self._stream.publish_async(
+                subject_for(self.settings, event), structured(event), headers=_headers(event)
+            )
+            for event in events
+        ]
+        return await _acknowledged_prefix(acks, self.settings.timeout_seconds)
+
+
+def _headers(event: OutboxEvent) -> dict[str, str]:
+    return {"Nats-Msg-Id": event.event_id, "Content-Type": CONTENT_TYPE}
+
+
+async def _acknowledged_prefix(acks: Sequence[asyncio.Future[Any]], timeout: float) -> int:
+    """Wait for ``acks`` in order (``timeout`` in all); the length of the acknowledged prefix."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    for position, ack in enumerate(acks):
+        remaining = max(deadline - asyncio.get_running_loop().time(), 0.0)
+        try:
+            await asyncio.wait_for(asyncio.shield(ack), remaining)
+        except (TimeoutError, nats.errors.Error, OSError):
+            for waiting in acks[position:]:
+                waiting.cancel()
+            if position == 0:
+                raise
+            return position
+    return len(acks)
