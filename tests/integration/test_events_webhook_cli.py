@@ -1,0 +1,95 @@
+"""A real sync's change events to a webhook endpoint through the CLI, on both databases: the
+secret comes from an environment variable and never shows; refused events are dead-lettered,
+counted by `events status`, and sent again with their ids once requeued."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from sync.cli.app import app
+from sync.cli.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
+from sync.store import Store
+from sync.store.outbox import outbox_events
+from sync.store.outbox_dead_letters import requeue_dead_letters
+from tests.integration.events_webhook_harness import SECRET, Delivery, Reply, endpoint
+from tests.integration.test_events_webhook import receiver
+
+SMALL = SandboxSize(accounts=8, orders=40, products=5)
+ENV = {"RB_TEST_HOOK_SECRET": SECRET}
+runner = CliRunner()
+
+
+@pytest.fixture
+def sandboxes() -> Iterator[Sandboxes]:
+    with Sandboxes(SMALL) as running:
+        yield running
+
+
+def _config(tmp_path: Path, sandboxes: Sandboxes, database_url: str, url: str) -> Path:
+    document = sandboxes.settings_document(database_url)
+    sink = {"name": "hooks", "type": "webhook", "url": url, "attempts": 2,
+            "secrets": ["${RB_TEST_HOOK_SECRET}"], "backoff_seconds": 0.001,
+            "max_wait_seconds": 0.01}  # fmt: skip
+    document["events"] = {"sinks": [sink], "batch_size": 25}
+    path = tmp_path / f"revbridge-{uuid.uuid4().hex[:6]}.yaml"
+    write_sandbox_config(path, document)
+    return path
+
+
+def _outbox(database_url: str) -> list[sa.Row[Any]]:
+    store = Store(database_url)
+    with store.engine.connect() as connection:
+        rows = list(connection.execute(sa.select(outbox_events).order_by(outbox_events.c.sequence)))
+    store.close()
+    return rows
+
+
+def _cli(*args: str) -> str:
+    outcome = runner.invoke(app, list(args), env=ENV)
+    assert outcome.exit_code == 0, outcome.output
+    assert SECRET not in outcome.output
+    assert "t0k3n" not in outcome.output  # the URL's token
+    return outcome.output
+
+
+def test_refused_events_are_dead_lettered_shown_by_status_and_requeued_with_their_ids(
+    tmp_path: Path, sandboxes: Sandboxes, database_url: str
+) -> None:
+    refusing = {"rejected"}
+
+    def answer(delivery: Delivery) -> Reply:
+        receiver.verify(SECRET, delivery.headers, delivery.body)  # signed with the env secret
+        change = json.loads(delivery.body)["data"]["change"]
+        return (422, {}) if change in refusing else (204, {})
+
+    with endpoint(answer) as hooks:
+        config = _config(tmp_path, sandboxes, database_url, hooks.url)
+        _cli("run", "--config", str(config))
+        rows = _outbox(database_url)
+        rejected = [row.event_id for row in rows if row.change == "rejected"]
+        assert rejected
+        [status] = json.loads(_cli("events", "status", "--config", str(config), "--json"))
+        table = _cli("events", "status", "--config", str(config))
+
+        refusing.clear()
+        store = Store(database_url)
+        with store.transaction() as connection:
+            assert requeue_dead_letters(connection, "hooks", None) == len(rejected)
+        store.close()
+        published = _cli("events", "publish", "--config", str(config))
+
+    assert (status["pending"], status["dead_lettered"]) == (0, len(rejected))
+    assert status["published"] == len(rows) - len(rejected)
+    assert "dead-lettered" in table
+    assert published.strip() == f"hooks: published {len(rejected)}"
+    received = hooks.ids()
+    assert sorted(set(received)) == sorted(row.event_id for row in rows)
+    assert received[-len(rejected) :] == rejected  # the same ids, in commit order
