@@ -19,5 +19,7 @@ def current_orders(sandboxes: Sandboxes) -> None:
         changes = {
             "ServiceDate": start.isoformat(),
             "EndDate": end.isoformat() if recurring else None,
+            # CPQ's charge type agrees: a one-time fee never becomes a subscription item.
+            "SBQQ__ChargeType__c": "Recurring" if recurring else "One-Time",
         }
         salesforce.update_record("OrderItem", line["Id"], changes)

@@ -15,20 +15,33 @@ queue, and the same end state when the records are captured newest first.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
+from config.settings import BillingSettings, Settings
+from connectors.billing.connector import BillingConnector
+from connectors.billing.stripe.profile import StripeProfile
+from connectors.billing.stripe.terms import OrderTerms
 from mappings.identity import canonical_id
+from mappings.loader import load_mapping_set, shipped_mapping_files
 from mappings.mapping_set import MappingSet
 from sync.cli.sandboxes import Sandboxes, SandboxSize
+from sync.engine.connections import open_connectors
 from sync.engine.flows import Flow
+from sync.engine.run import SyncEngine
+from sync.engine.stats import RunSummary
 from sync.store import Store
 from sync.store.error_queue import ErrorRow, list_errors
 from sync.store.records import xref_entries
 from sync.store.schema import ErrorStatus
 from tests.integration.cpq_harness import cpq_sandboxes, run_flow
+from tests.integration.test_billing_stripe import _conforms as conforms
 
 SIZE = SandboxSize(accounts=4, orders=10, products=3, page_size=200, lifecycles=True)
 PAGE = 200
@@ -189,3 +202,150 @@ def test_generic_billing_reaches_the_same_end_state_when_captured_newest_first(
     assert summary.counts("subscription", "salesforce").deferred >= 3
     assert_no_lifecycle_errors(store, sandboxes)
     assert_generic_end_state(sandboxes)
+
+
+# --- Stripe profile ------------------------------------------------------------------------
+
+STRIPE_PROFILE = Path(__file__).resolve().parents[2] / "mappings/profiles/stripe"
+# After the lifecycle's changes and before its term ends: the 2026 orders are running, the
+# renewal's term is ahead.
+NOW = datetime(2026, 8, 1, 9, 0, tzinfo=UTC)
+
+
+def stamp(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+
+
+@pytest.fixture
+def stripe_mappings() -> MappingSet:
+    # The default salesforce.yaml beside the profile's billing.yaml and erp.yaml.
+    chosen = {path.name: path for path in shipped_mapping_files()}
+    chosen |= {path.name: path for path in sorted(STRIPE_PROFILE.glob("*.yaml"))}
+    return load_mapping_set(list(chosen.values()))
+
+
+def stripe_settings(sandboxes: Sandboxes, store: Store) -> Settings:
+    billing = sandboxes.billing
+    stripe = BillingSettings(
+        base_url=billing.stripe_url, api_key=SecretStr(billing.api_key), profile="stripe",
+        auth="basic",
+    )  # fmt: skip
+    return sandboxes.settings(store.url).model_copy(update={"billing": stripe})
+
+
+def run_stripe(sandboxes: Sandboxes, store: Store, mappings: MappingSet) -> RunSummary:
+    """One run of the flow into Stripe, with the order clock at ``NOW``."""
+    settings = stripe_settings(sandboxes, store)
+    profile = StripeProfile("auto", OrderTerms(now=lambda: NOW))
+    with open_connectors(settings) as connectors:
+        connectors["billing"].close()
+        connectors["billing"] = BillingConnector(
+            settings.billing, settings.retry, wait=lambda _: None, profile=profile
+        )
+        return SyncEngine(store, mappings, connectors, QUOTE_TO_BILLING).run()
+
+
+def order_subscription(sandboxes: Sandboxes, store: Store, event: str) -> dict[str, Any]:
+    """The Stripe subscription of the order that sold ``event``'s subscription record."""
+    salesforce = sandboxes.salesforce
+    source = salesforce.lifecycle_subscription_ids[event]
+    [record] = [s for s in salesforce.records("SBQQ__Subscription__c") if s["Id"] == source]
+    [item] = [
+        i for i in salesforce.records("OrderItem") if i["Id"] == record["SBQQ__OrderProduct__c"]
+    ]
+    stripe_id = billing_id(store, "order", sandboxes, item["OrderId"])
+    [found] = [s for s in sandboxes.billing.stripe_objects("subscriptions") if s["id"] == stripe_id]
+    return found
+
+
+def quantities(subscription: dict[str, Any]) -> dict[str, int | None]:
+    return {item["price"]["product"]: item["quantity"] for item in subscription["items"]["data"]}
+
+
+def prorations(sandboxes: Sandboxes, subscription: dict[str, Any]) -> list[tuple[int, int]]:
+    """(period start, quantity) of the proration items Stripe holds for ``subscription``."""
+    return sorted(
+        (item["period"]["start"], item["quantity"])
+        for item in sandboxes.billing.stripe_objects("invoiceitems")
+        if item.get("proration") and item.get("subscription") == subscription["id"]
+    )
+
+
+def stripe_product(store: Store, sandboxes: Sandboxes, event: str) -> str:
+    salesforce = sandboxes.salesforce
+    source = salesforce.lifecycle_subscription_ids[event]
+    [record] = [s for s in salesforce.records("SBQQ__Subscription__c") if s["Id"] == source]
+    return billing_id(store, "product", sandboxes, record["SBQQ__Product__c"])
+
+
+def assert_stripe_end_state(sandboxes: Sandboxes, store: Store) -> None:
+    bought = order_subscription(sandboxes, store, "new")
+    product_a = stripe_product(store, sandboxes, "new")
+    product_c = stripe_product(store, sandboxes, "add_on")
+    # 10 + 5 - 3, and the add-ons co-terminated on the same subscription: 2 + 3.
+    assert quantities(bought) == {product_a: 12, product_c: 5}
+    assert (bought["status"], bought["cancel_at"]) == ("active", stamp(date(2027, 1, 1)))
+    changes = prorations(sandboxes, bought)
+    assert (stamp(date(2026, 3, 1)), 5) in changes
+    assert (stamp(date(2026, 5, 1)), -3) in changes
+    assert (stamp(date(2026, 4, 1)), 2) in changes
+    cancelled = order_subscription(sandboxes, store, "cancelled")
+    # Cancelled at its effective date; what was billed after it comes back as a proration.
+    assert cancelled["cancel_at"] == stamp(date(2026, 7, 1))
+    assert prorations(sandboxes, cancelled) == [(stamp(date(2026, 7, 1)), -4)]
+    renewal = order_subscription(sandboxes, store, "renewal")
+    assert renewal["id"] not in (bought["id"], cancelled["id"])
+    assert quantities(renewal) == {product_a: 12}
+    assert (renewal["billing_cycle_anchor"], renewal["cancel_at"]) == (
+        stamp(date(2027, 1, 1)),
+        stamp(date(2028, 1, 1)),
+    )
+
+
+def test_stripe_ends_with_each_subscriptions_quantity_dates_and_proration(
+    sandboxes: Sandboxes, store: Store, stripe_mappings: MappingSet, reference_dir: Path
+) -> None:
+    run_stripe(sandboxes, store, stripe_mappings)
+
+    assert_no_lifecycle_errors(store, sandboxes)
+    assert_stripe_end_state(sandboxes, store)
+    updates = [
+        r for r in sandboxes.billing.stripe_requests
+        if r.method == "POST" and r.path.startswith("/v1/subscriptions/")
+    ]  # fmt: skip
+    assert {(r.sent("proration_behavior"), r.sent("proration_date")) for r in updates} >= {
+        ("create_prorations", str(stamp(date(2026, 3, 1)))),
+        ("create_prorations", str(stamp(date(2026, 5, 1)))),
+        ("create_prorations", str(stamp(date(2026, 7, 1)))),
+    }
+    spec = json.loads((reference_dir / "stripe-openapi" / "spec3.json").read_text())
+    requests = sandboxes.billing.stripe_requests
+    assert [problem for request in requests for problem in conforms(spec, request)] == []
+
+
+def test_stripe_reaches_the_same_end_state_when_captured_newest_first(
+    sandboxes: Sandboxes, store: Store, stripe_mappings: MappingSet
+) -> None:
+    capture_newest_first(sandboxes)
+    summary = run_stripe(sandboxes, store, stripe_mappings)
+
+    assert summary.counts("order", "salesforce").deferred >= 3
+    assert_no_lifecycle_errors(store, sandboxes)
+    assert_stripe_end_state(sandboxes, store)
+
+
+def test_a_second_run_changes_nothing_in_stripe(
+    sandboxes: Sandboxes, store: Store, stripe_mappings: MappingSet
+) -> None:
+    run_stripe(sandboxes, store, stripe_mappings)
+    writes = sandboxes.billing.stripe_writes
+    # Every record edited in Salesforce: each is mapped and sent again, and each change is
+    # recognised as applied already.
+    capture_newest_first(sandboxes)
+    run_stripe(sandboxes, store, stripe_mappings)
+
+    assert_stripe_end_state(sandboxes, store)
+    assert (
+        sandboxes.billing.stripe_writes["invoiceitems", "created"]
+        == writes["invoiceitems", "created"]
+    )

@@ -36,6 +36,14 @@ from typing import Any
 from urllib.parse import quote
 
 from connectors.base import WriteOutcome, WriteResult
+from connectors.billing.stripe.amendments import (
+    ADD_ON_TAG,
+    AMENDING,
+    SubscriptionLocks,
+    amendment_id,
+    applied_total,
+    write_amendment,
+)
 from connectors.billing.stripe.objects import REVBRIDGE_ID, StripeObjects, rejected
 from connectors.billing.stripe.terms import (
     ORDER_KEYS,
@@ -46,6 +54,7 @@ from connectors.billing.stripe.terms import (
     order_date,
     service_dates,
 )
+from connectors.billing.stripe.usage import is_metered, with_metered_prices
 
 ORDER_TAG = "revbridge_order"
 # The order statuses the payload may carry (any case), as revbridge acts on them.
@@ -94,7 +103,7 @@ def _price_data(line: Mapping[str, Any], currency: str, recurring: bool) -> dict
 def _subscription_items(
     order_id: str, lines: Sequence[tuple[int, Mapping[str, Any]]], currency: str
 ) -> list[dict[str, Any]]:
-    return [
+    items = [
         {
             "price_data": _price_data(line, currency, recurring=True),
             "quantity": _quantity(line, f"lines[{index}]"),
@@ -102,26 +111,45 @@ def _subscription_items(
         }
         for index, line in lines
     ]
+    # A metered item is billed by reported usage: it carries no quantity.
+    return [
+        {k: v for k, v in item.items() if k != "quantity"} if is_metered(item) else item
+        for item in items
+    ]
 
 
 def _with_existing_items(
     objects: StripeObjects, subscription_id: str, items: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """Point items at the subscription items they update; delete the ones no line matches."""
+    """Point items at the subscription items they update; delete the ones no line matches.
+
+    An item keeps the changes amendments made to it (recorded in the subscription's metadata),
+    and the items amendments added stay.
+    """
     current = objects.get(f"/v1/subscriptions/{quote(subscription_id, safe='')}")
+    metadata = current.get("metadata") or {}
+    listed = (current.get("items") or {}).get("data") or []
     by_tag = {
         str((item.get("metadata") or {}).get(REVBRIDGE_ID)): str(item["id"])
-        for item in (current.get("items") or {}).get("data") or []
+        for item in listed
+        if not (item.get("metadata") or {}).get(ADD_ON_TAG)
     }
     wanted = {item["metadata"][REVBRIDGE_ID] for item in items}
     updated = [
-        {**item, "id": by_tag[item["metadata"][REVBRIDGE_ID]]}
+        _amended({**item, "id": by_tag[item["metadata"][REVBRIDGE_ID]]}, metadata)
         if item["metadata"][REVBRIDGE_ID] in by_tag
         else item
         for item in items
     ]
     removed = [{"id": si, "deleted": True} for tag, si in by_tag.items() if tag not in wanted]
     return updated + removed
+
+
+def _amended(item: dict[str, Any], metadata: Mapping[str, Any]) -> dict[str, Any]:
+    product = str((item.get("price_data") or {}).get("product"))
+    if "quantity" not in item:
+        return item
+    return {**item, "quantity": item["quantity"] + applied_total(metadata, product)}
 
 
 @dataclass(frozen=True)
@@ -246,6 +274,10 @@ def _write_booked(
         subscription_id = existing_id or objects.find("subscriptions", order_id)
         if subscription_id is not None:
             body = {**body, "items": _with_existing_items(objects, subscription_id, body["items"])}
+        items = with_metered_prices(objects, body["items"], write_token)
+        if isinstance(items, WriteResult):
+            return replace(items, external_id=order_id)
+        body = {**body, "items": items}
         outcome = objects.send("subscriptions", order_id, body, write_token, subscription_id)
         if not outcome.ok:
             return outcome
@@ -266,19 +298,67 @@ def write_order(
     write_token: str,
     existing_id: str | None,
     terms: OrderTerms | None = None,
+    locks: SubscriptionLocks | None = None,
 ) -> WriteResult:
-    """Write one order; rejected as a whole if any part is, so the retry redoes the rest."""
+    """Write one order; rejected as a whole if any part is, so the retry redoes the rest.
+
+    ``locks`` serialise the amendments of one subscription across the connector's threads."""
     for name in ("customer", "currency", "lines"):
         if not params.get(name):
             return rejected(order_id, "parameter_missing", f"the order needs {name}", name)
+    if str(params.get("type") or "new").lower() in AMENDING:
+        return _write_amending(objects, order_id, params, write_token, locks)
     try:
         plan = _plan(objects, order_id, params, terms or OrderTerms())
     except (_LineError, TermsError) as error:
         return rejected(order_id, "parameter_invalid", str(error), error.param)
     if isinstance(plan, WriteResult):
         return plan
+    return _write_planned(objects, order_id, params["customer"], plan, write_token, existing_id)
+
+
+def _write_planned(
+    objects: StripeObjects,
+    order_id: str,
+    customer: Any,
+    plan: _Plan,
+    write_token: str,
+    existing_id: str | None,
+) -> WriteResult:
     if plan.status == "draft":
         return WriteResult(order_id, WriteOutcome.UPDATED, target_id=existing_id)
     if plan.status == "cancelled":
-        return _cancel(objects, order_id, params["customer"], existing_id)
-    return _write_booked(objects, order_id, params["customer"], plan, write_token, existing_id)
+        return _cancel(objects, order_id, customer, existing_id)
+    return _write_booked(objects, order_id, customer, plan, write_token, existing_id)
+
+
+def _write_amending(
+    objects: StripeObjects,
+    order_id: str,
+    params: Mapping[str, Any],
+    write_token: str,
+    locks: SubscriptionLocks | None,
+) -> WriteResult:
+    """An amendment or cancellation: a change of the subscription it revises, then its
+    one-time lines as invoice items. A draft or cancelled amendment changes nothing."""
+    status = _STATUSES.get(str(params.get("status") or "activated").lower())
+    if status != "activated":
+        revises = amendment_id(str(params.get("revises") or ""), order_id)
+        return WriteResult(order_id, WriteOutcome.UPDATED, target_id=revises)
+    lines = list(enumerate(params["lines"]))
+    recurring = [(i, line) for i, line in lines if line.get("recurring")]
+    one_time = [(i, line) for i, line in lines if not line.get("recurring")]
+    try:
+        effective = order_date(params, "start_date")
+        items = _invoice_items(objects, order_id, params, one_time)
+    except (_LineError, TermsError) as error:
+        return rejected(order_id, "parameter_invalid", str(error), error.param)
+    if isinstance(items, WriteResult):
+        return items
+    result = write_amendment(
+        objects, order_id, params, recurring, effective, write_token, locks or SubscriptionLocks()
+    )
+    if not result.ok:
+        return result
+    failed, _ = _write_invoice_items(objects, order_id, params["customer"], items, write_token)
+    return failed or result

@@ -24,6 +24,7 @@ from typing import Any
 from config.settings import BillingLookup
 from connectors.base import Cursor, DeleteResult, Page, RawRecord, WriteResult
 from connectors.billing.http import BillingHttpClient
+from connectors.billing.stripe.amendments import SubscriptionLocks
 from connectors.billing.stripe.changes import Clock, read_changes
 from connectors.billing.stripe.deletes import delete_stripe_object
 from connectors.billing.stripe.events import WATCHED
@@ -51,6 +52,7 @@ class StripeProfile:
     ) -> None:
         self._lookup = StripeLookup(lookup)
         self._terms = terms or OrderTerms()
+        self._amending = SubscriptionLocks()
         # Ages the event half of a read's position (Stripe keeps events 30 days).
         self._clock = clock
 
@@ -71,7 +73,9 @@ class StripeProfile:
         params = {k: v for k, v in payload.items() if k != EXISTING_ID_KEY}
         objects = StripeObjects(client, self._lookup)
         if collection == "orders":
-            return write_order(objects, external_id, params, write_token, existing, self._terms)
+            return write_order(
+                objects, external_id, params, write_token, existing, self._terms, self._amending
+            )
         return objects.upsert(collection, external_id, params, write_token, existing)
 
     def delete_record(

@@ -29,7 +29,7 @@ SEND_INVOICE = "send_invoice"
 CHARGE_AUTOMATICALLY = "charge_automatically"
 SAFE_PAYMENT_BEHAVIOR = "default_incomplete"
 # Order payload keys that are revbridge's, not Stripe parameters: never sent as they are.
-ORDER_KEYS = frozenset({"status", "start_date", "end_date"})
+ORDER_KEYS = frozenset({"status", "start_date", "end_date", "type", "revises"})
 
 
 def _utc_now() -> datetime:
@@ -104,13 +104,14 @@ def order_date(params: Mapping[str, Any], name: str) -> date | None:
         raise TermsError(name, f"{name} {str(raw)[:40]!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _midnight(day: date) -> int:
+def midnight(day: date) -> int:
+    """The start of ``day`` in UTC, as a Unix timestamp (Stripe's times)."""
     return int(datetime.combine(day, time(), tzinfo=UTC).timestamp())
 
 
 def _end_stamp(end: date) -> int:
     """The order's last day ends at the next midnight UTC (Salesforce end dates are inclusive)."""
-    return _midnight(end + timedelta(days=1))
+    return midnight(end + timedelta(days=1))
 
 
 def has_ended(end: date | None, now: datetime) -> bool:
@@ -123,7 +124,7 @@ def service_dates(start: date | None, end: date | None, now: datetime) -> dict[s
     dates: dict[str, Any] = {}
     if end is not None and _end_stamp(end) > now.timestamp():
         dates["cancel_at"] = _end_stamp(end)
-    if start is not None and _midnight(start) > now.timestamp():
-        dates["billing_cycle_anchor"] = _midnight(start)
+    if start is not None and midnight(start) > now.timestamp():
+        dates["billing_cycle_anchor"] = midnight(start)
         dates["proration_behavior"] = "none"
     return dates

@@ -91,6 +91,7 @@ UPDATE_PARAMS: Mapping[str, frozenset[str]] = {
             "metadata",
             "payment_behavior",
             "proration_behavior",
+            "proration_date",
         }
     ),
     "invoiceitems": frozenset({"amount", "description", "metadata", "price_data", "quantity"}),

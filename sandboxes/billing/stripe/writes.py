@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
 from sandboxes.billing.rules import ApiError
 from sandboxes.billing.stripe.objects import OBJECT_NAMES, integer, price_from_data, reference
+from sandboxes.billing.stripe.prorations import prorate
 
 if TYPE_CHECKING:
     from sandboxes.billing.stripe.store import StripeStore
 
 _REFERENCES = {"customer": "customers", "product": "products"}
 # Subscription parameters that steer a request but are not fields of the object.
-_NOT_STORED = frozenset({"payment_behavior", "proration_behavior", "backdate_start_date"})
+_NOT_STORED = frozenset(
+    {"payment_behavior", "proration_behavior", "proration_date", "backdate_start_date"}
+)
 _ENUMS = {
     "collection_method": ("charge_automatically", "send_invoice"),
     "payment_behavior": (
@@ -23,7 +27,7 @@ _ENUMS = {
     ),
     "proration_behavior": ("always_invoice", "create_prorations", "none"),
 }
-_TIMESTAMPS = ("cancel_at", "billing_cycle_anchor", "backdate_start_date")
+_TIMESTAMPS = ("cancel_at", "billing_cycle_anchor", "backdate_start_date", "proration_date")
 
 
 def subscription_terms(form: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
@@ -83,10 +87,13 @@ class StripeWrites:
     def update(self, collection: str, object_id: str, form: dict[str, Any]) -> dict[str, Any]:
         """The object with validated update parameters applied; metadata merges."""
         row = self._state.rows[collection][object_id]
+        before = copy.deepcopy(row)
         metadata = {**row.get("metadata", {}), **(form.get("metadata") or {})}
         changes = self._fields(collection, form, object_id, current=row)
         row.update({**changes, "metadata": {k: v for k, v in metadata.items() if v != ""}})
         self._state.writes[(collection, "updated")] += 1
+        if collection == "subscriptions":
+            prorate(self._state, before, row, form)
         return dict(row)
 
     def _fields(
@@ -165,13 +172,38 @@ class StripeWrites:
                     item["price_data"], self._state.exists, f"{param}[price_data]", recurring=True
                 )
                 built["price"] = {**price, "id": self._state.new_id("prices")}
+            elif item.get("price"):
+                built["price"] = dict(self._price(str(item["price"]), f"{param}[price]"))
             elif existing is None:
                 raise ApiError(400, "parameter_missing", f"{param}[price_data]", "Missing price.")
-            built["quantity"] = integer(item, "quantity", f"{param}[quantity]") or 1
+            built["quantity"] = self._item_quantity(item, built, param)
             built["metadata"] = {**built.get("metadata", {}), **(item.get("metadata") or {})}
             kept[built["id"]] = built
         url = f"/v1/subscription_items?subscription={subscription_id}"
         return {"object": "list", "data": list(kept.values()), "has_more": False, "url": url}
+
+    def _price(self, price_id: str, param: str) -> dict[str, Any]:
+        price = self._state.rows["prices"].get(price_id)
+        if price is None or not price.get("recurring"):
+            raise ApiError(400, "resource_missing", param, f"No such recurring price: '{price_id}'")
+        return price
+
+    @staticmethod
+    def _item_quantity(item: dict[str, Any], built: dict[str, Any], param: str) -> int | None:
+        """Like Stripe: a metered price takes no quantity; a licensed one defaults to 1."""
+        quantity = integer(item, "quantity", f"{param}[quantity]")
+        metered = ((built.get("price") or {}).get("recurring") or {}).get("usage_type") == "metered"
+        if metered:
+            if quantity is not None:
+                message = "You cannot set the quantity for metered plans."
+                raise ApiError(400, "parameter_invalid", f"{param}[quantity]", message)
+            return None
+        if quantity is not None and quantity < 0:
+            message = "Quantity must be a non-negative integer."
+            raise ApiError(400, "parameter_invalid_integer", f"{param}[quantity]", message)
+        if quantity is None:
+            return int(built.get("quantity") or 1)
+        return quantity
 
     def cancel_subscription(self, subscription_id: str) -> dict[str, Any]:
         """``DELETE /v1/subscriptions/{id}``: cancelled now, without a final invoice."""
