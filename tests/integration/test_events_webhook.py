@@ -284,3 +284,10 @@ def test_hostile_payloads_are_signed_and_delivered_byte_exact(store: Store) -> N
     assert [delivery.body for delivery in hooks.deliveries] == expected
     for delivery in hooks.deliveries:
         receiver.verify(SECRET, delivery.headers, delivery.body)
+
+
+def test_the_receiver_in_the_docs_is_the_example_file_the_tests_run() -> None:
+    guide = (EXAMPLE.parents[1] / "events.md").read_text(encoding="utf-8")
+    block = guide.split("## A webhook receiver", 1)[1].split("```python\n", 1)[1]
+
+    assert block.split("```", 1)[0] == EXAMPLE.read_text(encoding="utf-8")
