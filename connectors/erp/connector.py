@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 from zeep.cache import Base as WsdlCache
@@ -29,6 +30,14 @@ from connectors.base import (
     ReadSpec,
     WriteResult,
     WriteSpec,
+)
+from connectors.erp.amendments import (
+    CREDIT_MEMO,
+    SALES_ORDER,
+    apply_changes,
+    changes_original,
+    combined,
+    split_credit_memo,
 )
 from connectors.erp.custom import (
     custom_record_type_id,
@@ -124,8 +133,11 @@ class ErpConnector:
         return CallLimits(batch_size=settings.batch_size, in_flight=settings.concurrency)
 
     def references(self, payload: Mapping[str, Any]) -> set[str]:
-        """The externalIds the payload's RecordRefs point at: they must land before it."""
-        return referenced_external_ids(payload)
+        """The externalIds the payload's RecordRefs point at: they must land before it (its
+        credit memo's own externalId is not one: the memo is written beside it)."""
+        order, memo = split_credit_memo(payload)
+        found = referenced_external_ids(order)
+        return found if memo is None else found | referenced_external_ids(memo)
 
     def write_packed(
         self, writes: Sequence[PackedWrite], *, hold_partial: bool = False
@@ -133,11 +145,23 @@ class ErpConnector:
         """Upsert records of any types, ``batch_size`` to an ``upsertList`` (see
         :mod:`connectors.erp.packing`); with ``hold_partial``, a last call that would not be
         full is not sent and its records' results are None."""
+        writes, memos = self._with_credit_memos(writes)
         results: list[WriteResult | None] = [None] * len(writes)
+        changes = [
+            position
+            for position, write in enumerate(writes)
+            if changes_original(write.spec.object_name, write.payload)
+        ]
+        if changes:
+            changed = self._change_originals([writes[p].payload for p in changes])
+            for position, result in zip(changes, changed, strict=True):
+                results[position] = result
         typed: list[tuple[Any, Mapping[str, Any]]] = []
         positions: list[int] = []
         record_types: dict[str, tuple[Any, str | ConfigError | None]] = {}
         for position, write in enumerate(writes):
+            if position in changes:
+                continue
             object_name = write.spec.object_name
             if object_name not in record_types:
                 record_types[object_name] = self._upsert_type(write.spec)
@@ -155,7 +179,41 @@ class ErpConnector:
         answers = self._writer.upsert_packed(typed, hold_partial=hold_partial)
         for position, answer in zip(positions, answers, strict=True):
             results[position] = answer
-        return results
+        for order, memo in memos.items():
+            results[order] = combined(results[order], results[memo])
+        return results[: len(results) - len(memos)]
+
+    def _with_credit_memos(
+        self, writes: Sequence[PackedWrite]
+    ) -> tuple[list[PackedWrite], dict[int, int]]:
+        """The writes with each order's credit memo split off and appended as a write of its
+        own; the positions of order and memo (see :mod:`connectors.erp.amendments`)."""
+        split: list[PackedWrite] = []
+        memos: list[PackedWrite] = []
+        pairs: dict[int, int] = {}
+        for position, write in enumerate(writes):
+            order, memo = split_credit_memo(write.payload)
+            split.append(write if order is write.payload else PackedWrite(write.spec, order))
+            if memo is not None:
+                pairs[position] = len(writes) + len(memos)
+                memos.append(PackedWrite(replace(write.spec, object_name=CREDIT_MEMO), memo))
+        return split + memos, pairs
+
+    def _change_originals(self, payloads: Sequence[Mapping[str, Any]]) -> list[WriteResult]:
+        """Amendments merged into the sales orders they name (setting "update the original")."""
+        kind = record_kind(SALES_ORDER)
+        order_type = self._soap.type(kind.namespace, SALES_ORDER)
+
+        def fetch(internal_ids: Sequence[str]) -> list[dict[str, Any]]:
+            return fetch_records(self._soap, kind, internal_ids)
+
+        def upsert(body: Mapping[str, Any]) -> WriteResult:
+            (answer,) = self._writer.upsert_packed([(order_type, body)])
+            if answer is None:  # only hold_partial holds records back
+                raise RuntimeError("an upsert without hold_partial held its record back")
+            return answer
+
+        return apply_changes(payloads, fetch, upsert)
 
     def _upsert_type(self, spec: WriteSpec) -> tuple[Any, str | ConfigError | None]:
         """The zeep type to upsert ``spec.object_name`` as, and a custom record's type id (or

@@ -23,6 +23,7 @@ FAULT_KINDS = (
     "session",  # invalidSessionFault
     "invalid_record",  # a SAXException fault blaming the request's XML
     "drop",  # close the connection without answering
+    "lost_reply",  # do what the call asks, then close the connection without answering
     "latency",  # wait ``latency_seconds`` before answering normally
     "xxe",  # answer with an external-entity (XXE) document
     "billion_laughs",  # answer with an entity-expansion bomb

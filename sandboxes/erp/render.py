@@ -62,7 +62,19 @@ def typed_record(record_type: str, fields: Mapping[str, Any]) -> Any:
     values = {name: value for name, value in fields.items() if name in names}
     if CUSTOM_FIELD_LIST in values:
         values[CUSTOM_FIELD_LIST] = {"customField": _custom_fields(values[CUSTOM_FIELD_LIST])}
+    if isinstance(values.get("itemList"), Mapping):
+        values["itemList"] = {
+            **values["itemList"],
+            "item": [_typed_line(line) for line in values["itemList"].get("item") or []],
+        }
     return xsd_type(**values)
+
+
+def _typed_line(line: Mapping[str, Any]) -> dict[str, Any]:
+    """An item line with its custom column fields (``custcol_*``) as typed values."""
+    if CUSTOM_FIELD_LIST not in line:
+        return dict(line)
+    return {**line, CUSTOM_FIELD_LIST: {"customField": _custom_fields(line[CUSTOM_FIELD_LIST])}}
 
 
 def _custom_fields(listing: Mapping[str, Any]) -> list[Any]:

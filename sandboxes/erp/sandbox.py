@@ -9,6 +9,7 @@ rate (see :mod:`sandboxes.erp.faults`).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import Counter
@@ -133,6 +134,11 @@ class _ErpHandler(SandboxRequestHandler):
 
     def _serve(self, body: bytes) -> None:
         fault = self.state.faults.next_fault()
+        if fault == "lost_reply":
+            with contextlib.suppress(SoapFault):
+                self._answer(body)  # the call is carried out; its reply never arrives
+            self.close_connection = True
+            return
         if fault is not None and self._answered_with_fault(fault):
             return
         try:
@@ -285,6 +291,14 @@ class ErpSandbox:
         """An invoice (two item lines) and a credit memo on it for each of a few customers, as
         NetSuite users would enter them; (invoice, credit memo) internalIds."""
         return seed_receivables(self._state.store, customers)
+
+    def enter(self, record_type: str, fields: Mapping[str, Any]) -> str:
+        """Save one record as a NetSuite user would in its UI (a payment applies itself);
+        its internalId. Raises ValueError with NetSuite's message when it is refused."""
+        outcome = self._state.store.upsert(record_type, fields)
+        if not outcome.ok or outcome.internal_id is None:
+            raise ValueError(f"{record_type} refused: {outcome.code} {outcome.message}")
+        return str(outcome.internal_id)
 
     def inject_fault(self, kind: str, times: int = 1) -> None:
         """Fail the next ``times`` calls with ``kind`` (``http_503`` hits WSDL fetches too)."""

@@ -62,7 +62,7 @@ _ITEM_TYPES = ("ServiceSaleItem", "InventoryItem")
 # Fields NetSuite sets itself; a client can't write them.
 _SYSTEM_FIELDS = ("internalId", "createdDate", "lastModifiedDate", "nullFieldList")
 # Transactions whose item lines carry NetSuite's line number in the compact WSDL.
-_NUMBERED_LINES = ("Invoice", "CreditMemo", "Estimate")
+_NUMBERED_LINES = ("Invoice", "CreditMemo", "Estimate", "SalesOrder")
 # What a few record types call their created and last-modified stamps instead.
 _STAMP_ALIASES = {"Contact": ("dateCreated", None), "CustomRecord": ("created", "lastModified")}
 FIRST_INTERNAL_ID = 1000
@@ -261,15 +261,19 @@ class ErpStore:
 
 
 def _numbered(record_type: str, record: dict[str, Any]) -> dict[str, Any]:
-    """Number item lines 1, 2, ... where NetSuite does (a line sent with its number keeps it)."""
+    """Number item lines where NetSuite does: a line sent with its number keeps it, a new one
+    takes the next number after the highest."""
     if record_type not in _NUMBERED_LINES or not isinstance(record.get("itemList"), Mapping):
         return record
-    lines = record["itemList"].get("item") or []
-    numbered = [
-        {**line, "line": line.get("line") or str(number)}
-        for number, line in enumerate(lines, start=1)
-        if isinstance(line, Mapping)
-    ]
+    lines = [line for line in record["itemList"].get("item") or [] if isinstance(line, Mapping)]
+    highest = max((int(line["line"]) for line in lines if line.get("line")), default=0)
+    numbered = []
+    for line in lines:
+        number = line.get("line")
+        if not number:
+            highest += 1
+            number = str(highest)
+        numbered.append({**line, "line": number})
     return {**record, "itemList": {**record["itemList"], "item": numbered}}
 
 
@@ -280,12 +284,37 @@ def _aliased_stamps(record_type: str, created: str, modified: str) -> dict[str, 
 
 
 def _merged(existing: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Apply an upsert: given fields replace, nullFieldList names are cleared."""
+    """Apply an upsert: given fields replace, nullFieldList names are cleared, and an item list
+    sent with ``replaceAll="false"`` changes only the lines it names (by ``line``) and adds the
+    others, as NetSuite's update does."""
     cleared = (fields.get("nullFieldList") or {}).get("name") or []
     merged = {**existing, **fields}
+    items = fields.get("itemList")
+    if isinstance(items, Mapping) and str(items.get("replaceAll", "")).lower() == "false":
+        merged["itemList"] = _changed_lines(existing.get("itemList") or {}, items)
     for name in (*cleared, *_SYSTEM_FIELDS):
         merged.pop(name, None)
     return merged
+
+
+def _changed_lines(existing: Mapping[str, Any], sent: Mapping[str, Any]) -> dict[str, Any]:
+    lines = [dict(line) for line in existing.get("item") or []]
+    by_number = {str(line.get("line")): line for line in lines}
+    for line in sent.get("item") or []:
+        kept = by_number.get(str(line.get("line") or ""))
+        if kept is None:
+            lines.append({k: v for k, v in line.items() if k != "line"})
+        else:
+            kept.update(line, customFieldList=_custom_merged(kept, line))
+    return {"item": lines}
+
+
+def _custom_merged(kept: Mapping[str, Any], line: Mapping[str, Any]) -> dict[str, Any]:
+    """A line's custom fields after an update: those sent replace theirs, the rest stay."""
+    fields = {f["scriptId"]: f for f in (kept.get("customFieldList") or {}).get("customField", [])}
+    for field in (line.get("customFieldList") or {}).get("customField", []):
+        fields[field["scriptId"]] = field
+    return {"customField": list(fields.values())}
 
 
 def _key(ref: Any) -> str:

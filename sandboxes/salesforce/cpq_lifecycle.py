@@ -194,10 +194,12 @@ def seed_lifecycles(records: Records, clock: LogicalClock, ids: IdFactory,
     )  # fmt: skip
     seeder.stamp([new.subscription, upsell.subscription, downgrade.subscription],
                  SBQQ__RenewedDate__c="2027-01-01")  # fmt: skip
-    bought = seeder.sale("New", product_b, b, (4.0, None), year, contract)
+    # Each sale contracts into a contract of its own (CPQ contracts an order by itself).
+    contract_b = seeder.contract(YEAR_START, YEAR_END)
+    bought = seeder.sale("New", product_b, b, (4.0, None), year, contract_b)
     cancelled_on = "2026-07-01"
     cancellation = seeder.sale("Amendment", product_b, b, (-4.0, 4.0),
-                               (date(2026, 7, 1), YEAR_END), contract, bought, action="Cancel",
+                               (date(2026, 7, 1), YEAR_END), contract_b, bought, action="Cancel",
                                terminated=cancelled_on)  # fmt: skip
     seeder.stamp([bought.subscription], SBQQ__TerminatedDate__c=cancelled_on)
     add_on = seeder.sale("Amendment", product_c, c, (2.0, None), (date(2026, 4, 1), YEAR_END),
