@@ -85,16 +85,9 @@ class _NatsBatches:
         await self._sink.__aexit__(kind, error, trace)
 
     async def send_batch(self, events: Sequence[OutboxEvent]) -> BatchOutcome:
-        outcome = BatchOutcome()
-        for event in events:
-            try:
-                await self._sink.send(event)
-            except (OSError, TimeoutError, nats.errors.Error):
-                if not outcome.sent:
-                    raise
-                return outcome
-            outcome.sent.append(event)
-        return outcome
+        # The acknowledged prefix (the whole batch's acks in flight); raises if none was.
+        acknowledged = await self._sink.send_batch(events)
+        return BatchOutcome(sent=list(events[:acknowledged]))
 
 
 def open_sink(settings: SinkSettings) -> EventSink:
