@@ -9,10 +9,12 @@ can't be opened.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -86,19 +88,32 @@ def _show(events: list[OutboxEvent], as_json: bool) -> None:
     sys.stdout.flush()
 
 
-def _follow(store: Store, selection: EventSelection, last: int, as_json: bool) -> None:
+def _stop_on_signals() -> threading.Event:
+    """An event Ctrl-C (or SIGTERM) sets: the loop ends between queries, never inside one."""
+    stop = threading.Event()
+
+    def request_stop(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    return stop
+
+
+def _follow(
+    store: Store, selection: EventSelection, last: int, as_json: bool, stop: threading.Event
+) -> None:
     with store.engine.connect() as connection:
         start = last_sequence(connection)
         shown_first = latest_events(connection, selection, last)
     _show(shown_first, as_json)
     position = TailPosition(highest=start, start=start)
-    idle = threading.Event()  # never set: a wait that Ctrl-C interrupts
-    while True:
+    while not stop.is_set():
         with store.engine.connect() as connection:
             events = events_after(connection, selection, position, 500)
         _show(events, as_json)
         if not events:
-            idle.wait(POLL_SECONDS)
+            stop.wait(POLL_SECONDS)
 
 
 def events_tail(
@@ -114,11 +129,10 @@ def events_tail(
     selection = _selection(settings, types, entities, flows)
     store = open_store(settings.database_url, read_only=True)
     try:
-        _follow(store, selection, last, as_json)
-    except KeyboardInterrupt:
-        console.print("stopped following events", highlight=False)
+        _follow(store, selection, last, as_json, _stop_on_signals())
     finally:
         store.close()
+    console.print("stopped following events", highlight=False)
 
 
 def _since(text: str) -> datetime:
