@@ -117,29 +117,42 @@ def _settle(store: Store, sink: str, outcome: BatchOutcome) -> None:
         )
 
 
-async def _drain(store: Store, settings: SinkSettings, batch_size: int) -> PublishReport:
-    selection, published, dead = sink_filter(settings), 0, 0
+@dataclass
+class _Progress:
+    """What a drain settled so far, kept when the sink fails halfway through."""
+
+    published: int = 0
+    dead_lettered: int = 0
+
+
+async def _drain(
+    store: Store, settings: SinkSettings, batch_size: int, progress: _Progress
+) -> None:
+    selection = sink_filter(settings)
     async with open_sink(settings) as sink:
         while True:
             with store.transaction() as connection:
                 batch = pending_events(connection, selection, batch_size)
             if not batch:
-                return PublishReport(settings.name, published, dead_lettered=dead)
+                return
             outcome = await sink.send_batch(batch)
             _settle(store, settings.name, outcome)
-            published, dead = published + len(outcome.sent), dead + len(outcome.dead)
+            progress.published += len(outcome.sent)
+            progress.dead_lettered += len(outcome.dead)
 
 
 def publish_sink(store: Store, settings: SinkSettings, batch_size: int) -> PublishReport:
     """Send the sink's pending events until none is left or the sink fails."""
+    progress = _Progress()
     try:
-        return asyncio.run(_drain(store, settings, batch_size))
+        asyncio.run(_drain(store, settings, batch_size, progress))
     except (OSError, TimeoutError, nats.errors.Error, ConnectorError) as error:
         reason = _reason(error)  # the sink failed: its events wait
         with store.transaction() as connection:
             note_failure(connection, settings.name, reason)
         log.warning("events for sink %s wait in the outbox: %s", settings.name, reason)
-        return PublishReport(settings.name, 0, reason)
+        return PublishReport(settings.name, progress.published, reason, progress.dead_lettered)
+    return PublishReport(settings.name, progress.published, None, progress.dead_lettered)
 
 
 def publish_all(store: Store, settings: EventsSettings) -> Sequence[PublishReport]:
