@@ -46,19 +46,23 @@ class BenchResult:
 
 
 def tables(output: str) -> list[str]:
-    """The Markdown tables in ``output``, each with the non-table line just above it."""
+    """The Markdown tables in ``output``, each with the paragraph just above it as caption."""
     blocks: list[str] = []
-    caption = ""
+    caption: list[str] = []
+    paragraph: list[str] = []
     table: list[str] = []
     for line in [*output.splitlines(), ""]:
         if line.lstrip().startswith("|"):
+            caption, paragraph = (paragraph or caption), []
             table.append(line.strip())
             continue
         if table:
-            blocks.append("\n".join([f"*{caption}*", "", *table] if caption else table))
-            table, caption = [], ""
+            blocks.append("\n".join([*(f"*{text}*" for text in caption), "", *table]).lstrip())
+            table, caption = [], []
         if line.strip():
-            caption = line.strip()
+            paragraph.append(line.strip())
+        elif paragraph:
+            caption, paragraph = paragraph, []
     return blocks
 
 

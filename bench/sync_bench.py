@@ -399,6 +399,8 @@ def main() -> None:
                 print_table(
                     f"~{size:,} source records, SQLite, loopback", bench_size(size, args, folder)
                 )
+        if args.only_databases:
+            return
         if args.latency_records:
             engine_records = args.latency_engine_records or args.latency_records
             latency_rows = bench_latency(args.latency_records, folder, engine_records)

@@ -37,7 +37,9 @@ SYNC_OUTPUT = """\
 | --- | ---: | ---: |
 | engine, first sync | 9,710 | 1,668 |
 progress line that is not a table
+
 second caption
+and its second line
 | a | b |
 |---|---|
 | 1 | 2 |
@@ -63,7 +65,7 @@ def test_each_table_keeps_its_caption_and_rows() -> None:
     assert len(found) == 2
     assert found[0].startswith("*~10,000 source records, SQLite, loopback*\n\n| scenario")
     assert "| engine, first sync | 9,710 | 1,668 |" in found[0]
-    assert found[1].startswith("*second caption*")
+    assert found[1].startswith("*second caption*\n*and its second line*\n\n| a | b |")
     assert "progress line" not in "".join(found)
 
 
