@@ -300,6 +300,14 @@ class ErpSandbox:
             raise ValueError(f"{record_type} refused: {outcome.code} {outcome.message}")
         return str(outcome.internal_id)
 
+    def enter(self, record_type: str, fields: Mapping[str, Any]) -> str:
+        """Save one record as a NetSuite user would in its UI (a payment applies itself);
+        its internalId. Raises ValueError with NetSuite's message when it is refused."""
+        outcome = self._state.store.upsert(record_type, fields)
+        if not outcome.ok or outcome.internal_id is None:
+            raise ValueError(f"{record_type} refused: {outcome.code} {outcome.message}")
+        return str(outcome.internal_id)
+
     def inject_fault(self, kind: str, times: int = 1) -> None:
         """Fail the next ``times`` calls with ``kind`` (``http_503`` hits WSDL fetches too)."""
         self._state.faults.inject(kind, times)

@@ -16,6 +16,8 @@ from typing import Any
 from connectors.base import RawRecord
 from mappings.mapping_set import EntityMapping
 from sync.assurance.amounts import MONEY_ENTITIES, amount_gap, canonical_total_minor
+from sync.assurance.natural_keys import NaturalKeyMatcher
+from sync.assurance.payments import PAYMENT_ENTITY, PAYMENT_STATUS_FIELD, PaymentCheck
 from sync.assurance.reading import read_fields
 from sync.assurance.values import same_value
 from sync.store.findings import Finding, FindingKind, Severity
@@ -33,6 +35,12 @@ class TargetComparison:
     mapping: EntityMapping
     expected: Mapping[str, str]  # target id -> canonical id, from the xref
     seen: set[str] = field(default_factory=set)
+    natural_keys: NaturalKeyMatcher | None = None
+    payments: PaymentCheck | None = None
+
+    def __post_init__(self) -> None:
+        if self.payments is None and self.mapping.entity == PAYMENT_ENTITY:
+            self.payments = PaymentCheck(self.mapping)
 
     @property
     def marker_field(self) -> str:
@@ -56,6 +64,7 @@ class TargetComparison:
             self.seen.add(target_id)
             marker = record.get(self.marker_field)
             if not marker:
+                found.extend(self._look_alike(record, target_id))
                 continue
             entry = xrefs.get(str(marker))
             if entry is None or entry.external_id != target_id:
@@ -87,11 +96,64 @@ class TargetComparison:
         """Target ids from the xref that the target did not list."""
         return sorted(set(self.expected) - self.seen)
 
+    def _look_alike(self, record: RawRecord, target_id: str) -> list[Finding]:
+        """An unmarked object matching a canonical record on its natural key (made by hand)."""
+        if self.natural_keys is None or target_id in self.expected:
+            return []
+        matched = self.natural_keys.match(record)
+        if matched is None:
+            return []
+        canonical_id, values = matched
+        return [
+            self._finding(
+                FindingKind.UNKNOWN_IN_TARGET,
+                Severity.WARNING,
+                canonical_id,
+                target_id,
+                subject=target_id,
+                field=self.natural_keys.key_field(),
+                expected_value=None,
+                actual_value=values,
+            )
+        ]
+
+    def _carries_total(self) -> bool:
+        # NetSuite sums item lines; elsewhere only a mapped total can be compared (Salesforce
+        # Billing's invoice total is a roll-up revbridge does not write).
+        return self.mapping.system == "erp" or _TOTAL_FIELD in read_fields(self.mapping)
+
+    def _payment_findings(
+        self, entry: XrefEntry, record: RawRecord, canonical: dict[str, Any] | None
+    ) -> tuple[list[Finding], set[str]]:
+        """The payment status finding, and the fields it covers (drift leaves them alone)."""
+        if self.payments is None or canonical is None:
+            return [], set()
+        covered = self.payments.top_level_fields(canonical)
+        gap = self.payments.gap(canonical, record)
+        if gap is None:
+            return [], covered
+        finding = self._finding(
+            FindingKind.PAYMENT_STATUS_MISMATCH,
+            Severity.ERROR,
+            entry.canonical_id,
+            entry.external_id,
+            field=PAYMENT_STATUS_FIELD,
+            expected_value=gap.expected,
+            actual_value=gap.actual,
+            currency=str(canonical.get("currency")),
+            amount_at_risk_minor=gap.at_risk_minor,
+        )
+        return [finding], covered
+
     def _compare_known(
         self, entry: XrefEntry, record: RawRecord, canonical: dict[str, Any] | None
     ) -> list[Finding]:
-        found: list[Finding] = []
-        checks_amount = self.mapping.entity in MONEY_ENTITIES and canonical is not None
+        found, payment_fields = self._payment_findings(entry, record, canonical)
+        checks_amount = (
+            self.mapping.entity in MONEY_ENTITIES
+            and canonical is not None
+            and self._carries_total()
+        )
         if checks_amount and canonical is not None:
             gap = amount_gap(self.mapping.system, canonical, record)
             if gap is not None:
@@ -111,6 +173,8 @@ class TargetComparison:
         readable = set(read_fields(self.mapping))
         for name, written in (entry.last_written_payload or {}).items():
             if name == self.marker_field or (checks_amount and name == _TOTAL_FIELD):
+                continue
+            if name in payment_fields:
                 continue
             if name not in readable and name.split(".")[0] not in readable:
                 continue  # a child collection written as records of their own

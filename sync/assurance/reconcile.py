@@ -8,15 +8,18 @@ a "missing" finding and resolve findings it never looked at.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from typing import Any
 
 from config.settings import Settings
 from connectors.base import Connector, ReadSpec
 from mappings.mapping_set import EntityMapping, MappingSet
 from sync.assurance.amounts import MONEY_ENTITIES
 from sync.assurance.compare import TargetComparison
+from sync.assurance.natural_keys import NATURAL_KEYS, NaturalKeyMatcher
+from sync.assurance.orphans import ORPHAN_RULES, orphans
 from sync.assurance.rates import ReportingRates
 from sync.assurance.reading import listable, target_pages
 from sync.assurance.unbilled import DEFAULT_GRACE_DAYS, unbilled_orders
@@ -24,7 +27,7 @@ from sync.engine.flows import Flow
 from sync.store import Store
 from sync.store.findings import Finding, RecordOutcome, record_findings
 from sync.store.reconcile_reads import canonical_payloads, ids_in_target
-from sync.store.records import xref_entries
+from sync.store.records import iter_stored, xref_entries
 from sync.store.schema import utc_now
 
 
@@ -89,6 +92,27 @@ def _confirm_unseen(
                 comparison.seen.add(found)
 
 
+def _stored_payloads(store: Store, entity: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    with store.engine.connect() as connection:
+        for batch in iter_stored(connection, entity):
+            for record in batch:
+                yield record.canonical_id, record.payload
+
+
+def _store_checks(
+    store: Store, flow: Flow, entity: str, today: date, request: ReconcileRequest
+) -> tuple[list[tuple[str, str, str]], list[Finding]]:
+    """Checks read from the store alone (unbilled orders, orphans): their scope and findings."""
+    with store.engine.connect() as connection:
+        if entity == "order":
+            found = list(unbilled_orders(connection, flow.name, today, request.grace_days))
+        elif entity in ORPHAN_RULES:
+            found = list(orphans(connection, flow.name, entity))
+        else:
+            return [], []
+    return [(flow.name, entity, flow.source)], found
+
+
 def _compare_target(
     store: Store,
     flow: Flow,
@@ -101,6 +125,10 @@ def _compare_target(
     with store.engine.connect() as connection:
         expected = ids_in_target(connection, system, entity, request.since)
     comparison = TargetComparison(flow.name, flow.source, mapping, expected)
+    if entity in NATURAL_KEYS:
+        comparison.natural_keys = NaturalKeyMatcher(
+            mapping, lambda: _stored_payloads(store, entity)
+        )
     for records in target_pages(connector, mapping):
         report.pages[system] += 1
         markers = comparison.markers(records)
@@ -160,11 +188,9 @@ def reconcile(
                     continue
                 report.scope.append((flow.name, entity, target.system))
                 _compare_target(store, flow, target, connectors[target.system], request, report)
-            if entity == "order":
-                report.scope.append((flow.name, entity, flow.source))
-                with store.engine.connect() as connection:
-                    unbilled = unbilled_orders(connection, flow.name, today, request.grace_days)
-                    report.findings.extend(unbilled)
+            scope, found = _store_checks(store, flow, entity, today, request)
+            report.scope.extend(scope)
+            report.findings.extend(found)
     rates = ReportingRates.from_settings(request.settings.assurance)
     report.findings = in_reporting_currency(report.findings, rates, today)
     # A reconcile of records written since a time looked at only those: it resolves nothing.

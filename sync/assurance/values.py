@@ -33,10 +33,38 @@ def _as_date_text(value: str) -> str:
     return value
 
 
+def _empty(value: Any) -> bool:
+    """Nothing written: None, "", or containers holding only that (a conditional block whose
+    condition was false), which a system shows as absent."""
+    if value is None or value == "":
+        return True
+    if isinstance(value, Mapping):
+        return all(_empty(item) for item in value.values())
+    if isinstance(value, list):
+        return all(_empty(item) for item in value)
+    return False
+
+
+def _custom_field(current: Mapping[str, Any], script_id: str) -> Any:
+    """A NetSuite custom field's value: written as ``custcol_x: v``, read back inside
+    ``customFieldList.customField`` as ``{scriptId: custcol_x, value: v}``."""
+    listed = (current.get("customFieldList") or {}).get("customField") or []
+    for entry in listed if isinstance(listed, list) else []:
+        if isinstance(entry, Mapping) and entry.get("scriptId") == script_id:
+            return entry.get("value")
+    return None
+
+
 def _same_object(written: Mapping[str, Any], current: Any) -> bool:
     if not isinstance(current, Mapping):
         return False
-    return all(same_value(value, current.get(key)) for key, value in written.items())
+    return all(
+        same_value(
+            value,
+            current.get(key) if key in current else _custom_field(current, key),
+        )
+        for key, value in written.items()
+    )
 
 
 def _same_list(written: Sequence[Any], current: Any) -> bool:
@@ -72,8 +100,10 @@ def same_value(written: Any, current: Any) -> bool:
     """True when ``current`` is what ``written`` became in the system, spelling aside.
 
     Only the keys revbridge wrote are compared inside objects: a system adds its own (ids,
-    timestamps), which are not drift.
+    timestamps), which are not drift. Nothing written is the same as nothing shown.
     """
+    if current is None and _empty(written):
+        return True
     if isinstance(written, Mapping):
         return _same_object(written, current)
     if isinstance(written, Sequence) and not isinstance(written, str):

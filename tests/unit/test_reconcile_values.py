@@ -94,3 +94,27 @@ def test_shown_values_escape_terminal_control_and_bidi_characters() -> None:
     assert text == "a\\u001b[2J\\u202eb\\u000ac"
     assert shown({"k": [1, None]}) == '{"k": [1, null]}'
     assert len(shown("x" * 10_000)) == 120
+
+
+def test_a_block_written_empty_is_the_same_as_none_shown() -> None:
+    # A conditional block whose condition was false: written as empty containers, not shown.
+    assert same_value({"itemList": {"item": [{}, {}]}}, None)
+    assert same_value([], None)
+    assert not same_value({"itemList": {"item": [{"amount": "1"}]}}, None)
+
+
+def test_netsuite_custom_fields_are_compared_with_their_custom_field_list_entry() -> None:
+    current = {
+        "quantity": "37.0",
+        "customFieldList": {
+            "customField": [
+                {"scriptId": "custcol_rb_line", "value": "1.0"},
+                {"scriptId": "custcol_rb_as_of", "value": "2025-03-05"},
+            ]
+        },
+    }
+    written = {"quantity": "37", "custcol_rb_line": 1, "custcol_rb_as_of": "2025-03-05"}
+    assert same_value(written, current)
+    assert not same_value({**written, "custcol_rb_line": 2}, current)
+    assert not same_value({"custcol_missing": "x"}, current)
+    assert not same_value({"custcol_rb_line": 1}, {"customFieldList": {"customField": "junk"}})
