@@ -58,7 +58,7 @@ from connectors.erp.records import (
 )
 from connectors.erp.soap import SoapSession
 from connectors.erp.transport import AUTH_HINT, user_wsdl_cache
-from connectors.erp.writes import RecordWriter, write_results
+from connectors.erp.writes import RecordWriter, upsert_once, write_results
 from connectors.errors import AuthError, ConfigError
 
 __all__ = [
@@ -200,7 +200,12 @@ class ErpConnector:
         return split + memos, pairs
 
     def _change_originals(self, payloads: Sequence[Mapping[str, Any]]) -> list[WriteResult]:
-        """Amendments merged into the sales orders they name (setting "update the original")."""
+        """Amendments merged into the sales orders they name (setting "update the original").
+
+        The change is computed from what NetSuite holds, so a try whose reply was lost is not
+        sent again as it was (it would add an add-on twice): the originals are read again and
+        the change recomputed, under the one retry policy.
+        """
         kind = record_kind(SALES_ORDER)
         order_type = self._soap.type(kind.namespace, SALES_ORDER)
 
@@ -208,12 +213,9 @@ class ErpConnector:
             return fetch_records(self._soap, kind, internal_ids)
 
         def upsert(body: Mapping[str, Any]) -> WriteResult:
-            (answer,) = self._writer.upsert_packed([(order_type, body)])
-            if answer is None:  # only hold_partial holds records back
-                raise RuntimeError("an upsert without hold_partial held its record back")
-            return answer
+            return upsert_once(self._soap, self._builder, order_type, body)
 
-        return apply_changes(payloads, fetch, upsert)
+        return self._soap.retrying(lambda: apply_changes(payloads, fetch, upsert))
 
     def _upsert_type(self, spec: WriteSpec) -> tuple[Any, str | ConfigError | None]:
         """The zeep type to upsert ``spec.object_name`` as, and a custom record's type id (or

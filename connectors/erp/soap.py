@@ -84,10 +84,14 @@ class SoapSession:
 
         return self._call(operation, headers or {}, send)
 
-    def call_list_write(self, operation: str, **body: Any) -> list[WriteAnswer]:
+    def call_list_write(
+        self, operation: str, *, retried: bool = True, **body: Any
+    ) -> list[WriteAnswer]:
         """Call a list write (``upsert``, ``delete``) with retries; its writeResponses in order.
 
         The reply is read by :mod:`connectors.erp.replies`, not zeep: the request is the same.
+        ``retried=False`` sends it once, for a caller that must rebuild the request before
+        trying again (a change computed from what NetSuite held).
         """
 
         def send(method: Any, soap_headers: Any) -> list[WriteAnswer]:
@@ -96,7 +100,7 @@ class SoapSession:
                 reply = method(**body, _soapheaders=soap_headers)
             return write_answers(reply, self._client)
 
-        return self._call(operation, {}, send, records_sent=True)
+        return self._call(operation, {}, send, records_sent=True, retried=retried)
 
     def _call(
         self,
@@ -105,6 +109,7 @@ class SoapSession:
         send: Callable[[Any, Any], _T],
         *,
         records_sent: bool = False,
+        retried: bool = True,
     ) -> _T:
         def attempt() -> _T:
             method = self._operation(operation)
@@ -115,7 +120,7 @@ class SoapSession:
                 )
 
         try:
-            return self.retrying(attempt)
+            return self.retrying(attempt) if retried else attempt()
         except RecordRejected as rejected:
             if operation in ("upsert", "delete"):
                 raise

@@ -103,6 +103,23 @@ class RecordWriter:
         return write_results(external_ids, answers)
 
 
+def upsert_once(
+    soap: SoapSession, builder: RecordBuilder, record_type: Any, payload: Mapping[str, Any]
+) -> WriteResult:
+    """Upsert one record in one try: a transient failure is raised for the caller to retry."""
+    external_id = str(payload.get("externalId", ""))
+    try:
+        record = builder.build(record_type, payload)
+        (answer,) = write_results(
+            [external_id], soap.call_list_write("upsert", retried=False, record=[record])
+        )
+    except PayloadError as error:
+        return _rejected_locally(payload, error)
+    except RecordRejected as rejected:
+        return _rejected_by_fault(external_id, rejected)
+    return answer
+
+
 def _rejected_locally(payload: Mapping[str, Any], error: PayloadError) -> WriteResult:
     return WriteResult(
         str(payload.get("externalId", "")),

@@ -300,14 +300,6 @@ class ErpSandbox:
             raise ValueError(f"{record_type} refused: {outcome.code} {outcome.message}")
         return str(outcome.internal_id)
 
-    def enter(self, record_type: str, fields: Mapping[str, Any]) -> str:
-        """Save one record as a NetSuite user would in its UI (a payment applies itself);
-        its internalId. Raises ValueError with NetSuite's message when it is refused."""
-        outcome = self._state.store.upsert(record_type, fields)
-        if not outcome.ok or outcome.internal_id is None:
-            raise ValueError(f"{record_type} refused: {outcome.code} {outcome.message}")
-        return str(outcome.internal_id)
-
     def inject_fault(self, kind: str, times: int = 1) -> None:
         """Fail the next ``times`` calls with ``kind`` (``http_503`` hits WSDL fetches too)."""
         self._state.faults.inject(kind, times)
@@ -338,6 +330,10 @@ class ErpSandbox:
     def poison(self, *external_ids: str) -> None:
         """Refuse any upsertList holding these records with a schema fault (no status list)."""
         self._state.poisoned.update(external_ids)
+
+    def cure(self, *external_ids: str) -> None:
+        """Accept these records again after :meth:`poison`."""
+        self._state.poisoned.difference_update(external_ids)
 
     def reset(self) -> None:
         """Forget all records, counters and pending faults (one server, many tests)."""

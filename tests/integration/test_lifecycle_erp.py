@@ -27,7 +27,9 @@ from mappings.identity import canonical_id
 from mappings.loader import load_mapping_set, shipped_mapping_files
 from mappings.mapping_set import MappingSet
 from sync.cli.sandboxes import Sandboxes, SandboxSize
+from sync.engine.connections import open_connectors
 from sync.engine.flows import Flow
+from sync.engine.run import SyncEngine
 from sync.store import Store
 from sync.store.error_queue import ErrorRow, list_errors
 from sync.store.schema import ErrorStatus
@@ -37,6 +39,7 @@ SIZE = SandboxSize(accounts=4, orders=6, products=3, page_size=200, lifecycles=T
 PAGE = 200
 QUOTE_TO_ERP = Flow(name="quote-to-erp", source="salesforce", targets=("erp",))
 SETTINGS = ("delta", "update_original")
+AMENDMENTS = ("upsell", "downgrade", "add_on", "coterminated_add_on")  # of A's contract
 HALF_TERM = Decimal("0.5")  # CPQ's proration multiplier of B's cancellation: 6 of 12 months
 
 
@@ -136,7 +139,7 @@ def assert_end_state(sandboxes: Sandboxes, setting: str) -> None:
     A renewed at 12 for 2027: the same in NetSuite whichever setting sent it there."""
     orders = lifecycle_orders(sandboxes)
     a, b, c = (_product(sandboxes, orders[e]) for e in ("new", "cancelled", "add_on"))
-    amendments = ("upsell", "downgrade", "add_on", "coterminated_add_on")
+    amendments = AMENDMENTS
     if setting == "delta":
         contract_a = [_sales_order(sandboxes, orders[e]) for e in ("new", *amendments)]
         for event in amendments:
@@ -212,6 +215,42 @@ def test_the_lifecycle_captured_in_reverse_order_ends_the_same(
     reverse_capture_order(sandboxes)
 
     run_flow(sandboxes, store, mappings, QUOTE_TO_ERP, page_size=PAGE)
+
+    assert _lifecycle_errors(store, sandboxes) == []
+    assert_end_state(sandboxes, setting)
+
+
+@pytest.mark.parametrize("setting", SETTINGS)
+def test_an_amendment_waits_while_the_order_it_changes_is_not_in_the_erp(
+    sandboxes: Sandboxes, store: Store, setting: str, tmp_path: Path
+) -> None:
+    mappings = erp_mapping(setting, tmp_path)
+    orders = lifecycle_orders(sandboxes)
+    original = canonical_id("order", "salesforce", orders["new"]["Id"])
+    sandboxes.erp.poison(original)  # NetSuite refuses the original sales order
+
+    run_flow(sandboxes, store, mappings, QUOTE_TO_ERP, page_size=PAGE)
+
+    waiting = {e.source_id: e for e in _open_errors(store) if e.entity == "order"}
+    assert waiting[orders["new"]["Id"]].stage == "write"
+    for event in AMENDMENTS:
+        amendment = waiting[orders[event]["Id"]]
+        # The original did not land, so it is not captured: the amendment waits for it.
+        assert (amendment.stage, amendment.message) == ("resolve", (
+            f"revised_order_id: referenced order {orders['new']['Id']!r} (salesforce) is not "
+            "synced yet"
+        ))  # fmt: skip
+        assert _found_sales_order(sandboxes, orders[event]) is None
+    # B's contract does not wait for A's.
+    assert orders["cancellation"]["Id"] not in waiting
+
+    # Fixed in NetSuite, an admin retries the original, then what waited for it.
+    sandboxes.erp.cure(original)
+    settings = sandboxes.settings(store.url)
+    with open_connectors(settings) as connectors:
+        engine = SyncEngine(store, mappings, connectors, QUOTE_TO_ERP)
+        engine.retry({"order": [orders["new"]["Id"]]})
+        engine.retry({"order": sorted(orders[event]["Id"] for event in AMENDMENTS)})
 
     assert _lifecycle_errors(store, sandboxes) == []
     assert_end_state(sandboxes, setting)
