@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sync.store.findings import FindingKind, findings
-from sync.store.schema import canonical_records
+from sync.store.records import iter_stored
 
 # The entities the metrics are computed from.
 REVENUE_ENTITIES = ("contract", "subscription", "order", "invoice", "payment", "credit_memo")
@@ -18,25 +18,10 @@ _BATCH = 1000
 
 
 def iter_payloads(connection: sa.Connection, entity: str) -> Iterator[dict[str, Any]]:
-    """Every stored, undeleted ``entity`` payload, by canonical id in keyset batches."""
-    after = ""
-    while True:
-        query = (
-            sa.select(canonical_records.c.canonical_id, canonical_records.c.payload)
-            .where(
-                canonical_records.c.entity == entity,
-                canonical_records.c.canonical_id > after,
-                canonical_records.c.is_deleted.is_(False),
-            )
-            .order_by(canonical_records.c.canonical_id)
-            .limit(_BATCH)
-        )
-        rows = connection.execute(query).all()
-        for row in rows:
-            yield dict(row.payload)
-        if len(rows) < _BATCH:
-            return
-        after = rows[-1].canonical_id
+    """Every stored, undeleted ``entity`` payload, in keyset batches."""
+    for batch in iter_stored(connection, entity, batch_size=_BATCH):
+        for record in batch:
+            yield record.payload
 
 
 def account_names(connection: sa.Connection) -> dict[str, str]:

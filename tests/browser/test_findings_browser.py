@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, expect
+from playwright.sync_api import Page, expect
 
 from config.assurance import AssuranceSettings, RateSettings
 from sync.console.app import create_console_app
@@ -16,16 +16,17 @@ from sync.console.context import ConsoleContext
 from sync.console.passwords import hash_password
 from sync.service.http_server import HttpServer
 from sync.store import Store
-from sync.store.findings import Finding, FindingKind, Severity, list_findings, record_findings
+from sync.store.findings import list_findings
 from sync.store.users import add_user
-from tests.browser.conftest import PASSWORD, WAIT_MS, sign_in
-from tests.browser.test_xss_browser import _CLEAN, _INJECTED
+from tests.browser.conftest import PASSWORD
+from tests.browser.test_xss_browser import _CLEAN, _INJECTED, dialogs, page
 from tests.console.conftest import console_settings
-from tests.integration.test_metrics_cli import seed_metrics_store
+from tests.console.test_findings_page import seed_hostile_findings
 
 HOSTILE_VALUE = "<img src=x onerror=\"window.__xss='finding'\">"
 HOSTILE_NOTE = "<svg onload=\"window.__xss='note'\"> [link=javascript:alert(1)]x[/link]"
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
+__all__ = ["dialogs", "page"]  # the signed-in tab (as sam) and its dialogs, as the XSS tests
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +34,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """The metrics seed (hostile customer name), and a mismatch with a hostile actual value."""
     folder: Path = tmp_path_factory.mktemp("findings")
     opened = Store(f"sqlite:///{folder / 'revbridge.db'}")
-    seed_metrics_store(opened)
-    mismatch = Finding(FindingKind.AMOUNT_MISMATCH, Severity.ERROR, "quote-to-cash", "invoice",
-                       "billing", "inv-1", {"billing": "in_1"}, field="total",
-                       expected_value="1800.00", actual_value=HOSTILE_VALUE, currency="USD",
-                       amount_at_risk_minor=5_000)  # fmt: skip
-    with opened.transaction() as connection:
-        record_findings(connection, [mismatch], scope=[])
+    seed_hostile_findings(opened, HOSTILE_VALUE)
     add_user(opened, "sam", "support", hash_password(PASSWORD), NOW)
     yield opened
     opened.close()
@@ -58,27 +53,6 @@ def console_url(store: Store) -> Iterator[str]:
         yield f"http://127.0.0.1:{server.port}"
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def dialogs() -> list[str]:
-    return []
-
-
-@pytest.fixture(scope="module")
-def page(browser: Browser, console_url: str, dialogs: list[str]) -> Iterator[Page]:
-    context = browser.new_context()
-    context.set_default_timeout(WAIT_MS)
-    tab = context.new_page()
-
-    def refuse(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    tab.on("dialog", refuse)
-    sign_in(tab, console_url, "sam")
-    yield tab
-    context.close()
 
 
 def test_findings_show_hostile_values_as_text_and_link_to_the_journey(

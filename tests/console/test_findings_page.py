@@ -33,16 +33,22 @@ def console_context(console_context: ConsoleContext) -> ConsoleContext:
     return replace(console_context, clock=lambda: datetime(2026, 11, 30, 12, tzinfo=UTC))
 
 
-@pytest.fixture
-def seeded(store: Store) -> dict[str, int]:
-    """The metrics seed (an unbilled order and a drift finding) and a hostile mismatch."""
+def seed_hostile_findings(store: Store, actual_value: str) -> None:
+    """The metrics seed and an amount mismatch on inv-1 whose billing value is ``actual_value``."""
     seed_metrics_store(store)
     mismatch = Finding(FindingKind.AMOUNT_MISMATCH, Severity.ERROR, "quote-to-cash", "invoice",
                        "billing", "inv-1", {"billing": "in_1"}, field="total",
-                       expected_value="1800.00", actual_value=HOSTILE_VALUE, currency="USD",
+                       expected_value="1800.00", actual_value=actual_value, currency="USD",
                        amount_at_risk_minor=5_000)  # fmt: skip
     with store.transaction() as connection:
         record_findings(connection, [mismatch], scope=[])
+
+
+@pytest.fixture
+def seeded(store: Store) -> dict[str, int]:
+    """The metrics seed (an unbilled order and a drift finding) and a hostile mismatch."""
+    seed_hostile_findings(store, HOSTILE_VALUE)
+    with store.engine.connect() as connection:
         return {f.finding.canonical_id or "": f.id for f in list_findings(connection)}
 
 
