@@ -192,8 +192,9 @@ def _changed_line(
     if current.get("line"):
         line["line"] = current["line"]
     if revises:
-        line[LINE_KEY] = current.get(LINE_KEY)
-        line.pop("item", None)  # the line keeps its item; NetSuite refuses changing it
+        # The line keeps its item (NetSuite refuses changing it) and its CPQ line number.
+        line.pop("item", None)
+        line.pop(LINE_KEY, None)
     quantity = _decimal(change.get("quantity"))
     closing = quantity is not None and quantity <= 0
     if closing:

@@ -154,6 +154,44 @@ CONTRACT_RECORD = {
     "custrecord_rb_contract_active": True,
     "custrecord_rb_contract_end": None,
 }
+# Subscription amendments (connectors/erp/amendments.py): a change as a sales order of its
+# own (erp.yaml's delta setting), the original changed in place (update_original), and the
+# credit memo a cancellation raises.
+AMENDMENT_ORDER = {
+    "externalId": "rb-ord-2",
+    "entity": {"externalId": "rb-acc-1"},
+    "tranDate": "2026-05-01",
+    "orderStatus": "_pendingFulfillment",
+    "currency": {"internalId": "4"},
+    "startDate": "2026-05-01",
+    "endDate": "2026-12-31",
+    "custbody_rb_revises": {"internalId": "1001"},
+    "itemList": {"item": [{
+        "item": {"externalId": "rb-prod-1"}, "quantity": "-3.0", "rate": "40.0",
+        "amount": "-120.0", "custcol_rb_line": 12, "custcol_rb_revises": 11,
+        "custcol_rb_as_of": "2026-05-01",
+    }]},
+}  # fmt: skip
+CHANGED_ORIGINAL_ORDER = {
+    "externalId": "rb-ord-1",
+    "itemList": {"replaceAll": False, "item": [
+        {"quantity": "12.0", "rate": "40.0", "custcol_rb_as_of": "2026-05-01", "line": "1",
+         "isClosed": False},
+        {"custcol_rb_as_of": "2026-07-01", "line": "2", "isClosed": True},
+        {"item": {"externalId": "rb-prod-2"}, "quantity": "2.0", "rate": "40.0",
+         "custcol_rb_line": 14, "custcol_rb_as_of": "2026-04-01", "isClosed": False},
+    ]},
+}  # fmt: skip
+CANCELLATION_CREDIT_MEMO = {
+    "externalId": "rb-ord-3-credit",
+    "entity": {"externalId": "rb-acc-1"},
+    "tranDate": "2026-07-01",
+    "currency": {"internalId": "4"},
+    "memo": "Unused part of cancelled subscriptions",
+    "itemList": {"item": [
+        {"item": {"externalId": "rb-prod-1"}, "quantity": "4.0", "rate": "20.0", "amount": "80.00"}
+    ]},
+}  # fmt: skip
 CLEARED_CUSTOMER = {**CUSTOMER, "phone": None, "url": None, "currency": {"internalId": None}}
 PAYLOADS: list[tuple[str, Mapping[str, Any]]] = [
     ("Customer", CUSTOMER),
@@ -167,6 +205,9 @@ PAYLOADS: list[tuple[str, Mapping[str, Any]]] = [
     ("Estimate", ESTIMATE),
     ("CreditMemo", CREDIT_MEMO),
     ("CustomRecord", CONTRACT_RECORD),
+    ("SalesOrder", AMENDMENT_ORDER),
+    ("SalesOrder", CHANGED_ORIGINAL_ORDER),
+    ("CreditMemo", CANCELLATION_CREDIT_MEMO),
 ]
 REAL_XSDS = {
     "urn:messages_2023_2.platform.webservices.netsuite.com": "platform.messages.xsd",
