@@ -307,6 +307,11 @@ class FlowSettings(_Section):
         default=None, description="Cron expression (5 fields, UTC) for `revbridge serve`."
     )
     misfire_grace_seconds: int = Field(default=300, ge=1)
+    reconcile_cron: str | None = Field(
+        default=None,
+        description="Cron expression (5 fields, UTC) for `revbridge serve` to reconcile this "
+        "flow, under the flow's lease (a run and a reconcile of one flow never overlap).",
+    )
     deletes: dict[str, DeletePolicyName] = Field(
         default_factory=dict,
         description="Per entity, what a source deletion does downstream: deactivate, ignore "

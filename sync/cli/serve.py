@@ -16,6 +16,7 @@ from config.redaction import install_redaction
 from config.settings import Settings
 from sync.assurance.gauges import FindingsCollector
 from sync.assurance.metrics_gauges import RevenueCollector
+from sync.assurance.scheduled import scheduled_reconcile
 from sync.cli.common import (
     DEFAULT_CONFIG,
     fail,
@@ -28,7 +29,7 @@ from sync.cli.events import event_publisher
 from sync.cli.output import cap_logged_values
 from sync.events.metrics import EventsCollector, PublishedCounts
 from sync.service.logs import LogFormat, configure_logging
-from sync.service.scheduler import InvalidSchedule, cron_trigger
+from sync.service.scheduler import InvalidSchedule, cron_trigger, reconcile_trigger
 from sync.service.serve import ServeError, ServeOptions, serve, stop_on_signals
 
 
@@ -39,11 +40,13 @@ def register(app: typer.Typer) -> None:
 
 def _check_schedules(settings: Settings) -> None:
     for flow in settings.flows:
-        if flow.schedule is not None:
-            try:
+        try:
+            if flow.schedule is not None:
                 cron_trigger(flow)
-            except InvalidSchedule as error:
-                raise fail(str(error)) from None
+            if flow.reconcile_cron is not None:
+                reconcile_trigger(flow)
+        except InvalidSchedule as error:
+            raise fail(str(error)) from None
 
 
 def serve_command(
@@ -90,6 +93,7 @@ def serve_command(
             EventsCollector(store, settings.events, published),
         ],
         after_run=event_publisher(settings.events, published),
+        reconcile=scheduled_reconcile(settings, mapping_set),
     )
     if options.metrics_port is not None:
         warn_about_exposure(settings.serve.metrics_host, settings)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -44,16 +45,39 @@ def cron_trigger(flow: FlowSettings) -> CronTrigger:
         raise InvalidSchedule(f"flow {flow.name}: schedule {flow.schedule!r}: {error}") from None
 
 
+def reconcile_trigger(flow: FlowSettings) -> CronTrigger:
+    """The flow's five-field reconcile schedule, in UTC."""
+    assert flow.reconcile_cron is not None
+    try:
+        return CronTrigger.from_crontab(flow.reconcile_cron, timezone=UTC)
+    except ValueError as error:
+        raise InvalidSchedule(
+            f"flow {flow.name}: reconcile_cron {flow.reconcile_cron!r}: {error}"
+        ) from None
+
+
+# A job of one flow besides its runs (a reconcile), given the flow's name; the service hands in
+# one that holds the flow's lease, so it never overlaps a run of the flow.
+FlowJob = Callable[[str], object]
+
+
 class FlowScheduler:
     """Fires each flow on its schedule and resumes flows whose replica crashed."""
 
     def __init__(
-        self, runner: FlowRunner, flows: list[FlowSettings], *, clock: Clock = utc_now
+        self,
+        runner: FlowRunner,
+        flows: list[FlowSettings],
+        *,
+        clock: Clock = utc_now,
+        reconcile: FlowJob | None = None,
     ) -> None:
         self._runner = runner
         self._flows = flows
         self._clock = clock
-        workers = max(len(flows), 1) * 2  # a scheduled run and a resume check per flow
+        self._reconcile = reconcile
+        # A scheduled run, a resume check and a reconcile per flow.
+        workers = max(len(flows), 1) * 3
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(workers)},
             job_defaults={"coalesce": True, "max_instances": 1},
@@ -79,7 +103,28 @@ class FlowScheduler:
                 **options,
             )
             log.info("flow %s scheduled: %s", flow.name, flow.schedule or "once, now")
+        self._add_reconciles()
         self._scheduler.start()
+
+    def _add_reconciles(self) -> None:
+        if self._reconcile is None:
+            return
+        for flow in self._flows:
+            if flow.reconcile_cron is None:
+                continue
+            self._scheduler.add_job(
+                self._reconcile,
+                reconcile_trigger(flow),
+                args=[flow.name],
+                id=f"reconcile:{flow.name}",
+                name=f"reconcile of flow {flow.name}",
+                misfire_grace_time=flow.misfire_grace_seconds,
+            )
+            log.info("flow %s reconciles on %s", flow.name, flow.reconcile_cron)
+
+    def reconcile_job(self, name: str) -> Job | None:
+        """The scheduled reconcile of flow ``name``, if it has one."""
+        return self._scheduler.get_job(f"reconcile:{name}")
 
     def jobs(self) -> list[Job]:
         """The jobs scheduled now (one per flow, plus pending resume checks)."""

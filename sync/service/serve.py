@@ -32,6 +32,7 @@ from sync.service.flow_lease import replica_id
 from sync.service.flow_runner import FlowRunner, ServeContext
 from sync.service.health import StatusServer
 from sync.service.http_server import HttpLimits, bind_problem
+from sync.service.leased_job import LeasedJob, StoreJob
 from sync.service.metrics import ServeMetrics
 from sync.service.scheduler import FlowScheduler
 from sync.service.webhooks import RunTrigger, StripeSignatureVerifier, StripeWebhookEndpoint
@@ -57,6 +58,8 @@ class ServeOptions:
     collectors: Callable[[Store], Sequence[Collector]] | None = None
     # Called after each run of a flow, such as the change events' publisher (the CLI wires it).
     after_run: Callable[[Store], None] | None = None
+    # A flow's scheduled reconcile (flows.<f>.reconcile_cron), run under the flow's lease.
+    reconcile: StoreJob | None = None
 
 
 class ServeError(Exception):
@@ -166,7 +169,8 @@ def serve(
     context = _serve_context(settings, mapping_set, options, store, metrics)
     alerts = context.alerts
     runner = FlowRunner(context)
-    scheduler = FlowScheduler(runner, settings.flows)
+    reconcile = LeasedJob(context, options.reconcile, "reconcile") if options.reconcile else None
+    scheduler = FlowScheduler(runner, settings.flows, reconcile=reconcile)
     try:
         if trigger is not None:
             trigger.start(runner.run)
