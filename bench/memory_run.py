@@ -6,7 +6,7 @@ process's RSS and the sandbox process's RSS. ``--trace N`` adds tracemalloc from
 ``--trace-from`` on: every N pages, the allocations that grew most since the previous snapshot.
 
     .venv/bin/python bench/memory_run.py 100000
-    .venv/bin/python bench/memory_run.py 1000000 --every 5          # ~45 min, 2.5-4.5 GB sandbox
+    .venv/bin/python bench/memory_run.py 1000000 --every 10         # ~15-25 min
     .venv/bin/python bench/memory_run.py 100000 --trace 4 --trace-from 38 --frames 6
 """
 
@@ -39,6 +39,13 @@ def rss_mb(pid: int | str = "self") -> float:
     """Resident memory of a process, in MB."""
     with open(f"/proc/{pid}/statm", encoding="ascii") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The most resident memory a process has had (VmHWM), in MB."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
 
 
 class Tracer:
@@ -82,6 +89,8 @@ def main() -> None:
     logging.basicConfig(level=logging.ERROR)
     host = SandboxHost(args.records)
     sandbox_pid = host.pid
+    print(f"sandbox seeded: rss {rss_mb(sandbox_pid):.0f} MB, peak {peak_rss_mb(sandbox_pid):.0f} "
+          f"MB, load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
     tracer = Tracer(args.trace, args.trace_from, args.frames)
     started = time.monotonic()
 
@@ -90,8 +99,8 @@ def main() -> None:
         if summary.pages % args.every == 0:
             read = summary.systems["salesforce"].read
             print(f"page {summary.pages} {entity} read {read} rss {rss_mb():.1f} MB sandbox "
-                  f"{rss_mb(sandbox_pid):.0f} MB at {time.monotonic() - started:.0f} s",
-                  flush=True)  # fmt: skip
+                  f"{rss_mb(sandbox_pid):.0f} MB at {time.monotonic() - started:.0f} s, load "
+                  f"{os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
 
     with tempfile.TemporaryDirectory() as folder:
         store = Store(f"sqlite:///{Path(folder) / 'memory.db'}")
@@ -104,7 +113,8 @@ def main() -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{summary.status.value}: {summary.pages} pages, {summary.systems['salesforce'].read} "
           f"read, rss {rss_mb():.1f} MB, peak {peak:.1f} MB, sandbox {rss_mb(sandbox_pid):.0f} "
-          f"MB, {time.monotonic() - started:.0f} s")  # fmt: skip
+          f"MB (peak {peak_rss_mb(sandbox_pid):.0f} MB), {time.monotonic() - started:.0f} s, "
+          f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
     host.stop()
 
 

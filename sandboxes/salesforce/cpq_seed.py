@@ -34,6 +34,9 @@ def salesforce_id(prefix: str, number: int) -> str:
     suffix = ""
     for start in (0, 5, 10):
         chunk = base[start : start + 5]
+        if chunk == chunk.lower():  # no capitals (always so for the digits): the first letter
+            suffix += _CHECKSUM_ALPHABET[0]
+            continue
         bits = sum(1 << i for i, char in enumerate(chunk) if char.isupper())
         suffix += _CHECKSUM_ALPHABET[bits]
     return base + suffix

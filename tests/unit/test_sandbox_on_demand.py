@@ -35,8 +35,10 @@ def _eager(cpq: bool, **size: Any) -> tuple[dict[str, dict[str, Any]], dict[str,
     return data.records, data.invalid_record_ids, clock.now()
 
 
-def _org(*, cpq: bool = True, **size: Any) -> SandboxOrg:
-    return SandboxOrg(page_size=2000, daily_api_limit=10**6, cpq=cpq, **size)
+def _org(*, cpq: bool = True, packed_budget_mb: int = 0, **size: Any) -> SandboxOrg:
+    """An org that regenerates every block it reads (nothing kept packed), unless asked."""
+    return SandboxOrg(page_size=2000, daily_api_limit=10**6, cpq=cpq,
+                      packed_budget_mb=packed_budget_mb, **size)  # fmt: skip
 
 
 def _order_records(org: SandboxOrg, name: str) -> OnDemandRecords:
@@ -45,11 +47,14 @@ def _order_records(org: SandboxOrg, name: str) -> OnDemandRecords:
     return records
 
 
+@pytest.mark.parametrize("packed_budget_mb", [0, 64])
 @pytest.mark.parametrize("cpq", [True, False])
 @pytest.mark.parametrize("size", SIZES)
-def test_regenerated_records_are_the_eagerly_seeded_ones(cpq: bool, size: dict[str, Any]) -> None:
+def test_regenerated_records_are_the_eagerly_seeded_ones(
+    cpq: bool, size: dict[str, Any], packed_budget_mb: int
+) -> None:
     expected, invalid, now = _eager(cpq, **size)
-    org = _org(cpq=cpq, **size)
+    org = _org(cpq=cpq, packed_budget_mb=packed_budget_mb, **size)
     assert org.invalid_record_ids == invalid
     assert org.clock.now() == now  # records written later get the same stamps as before
     for name, records in expected.items():
