@@ -3,8 +3,10 @@
 A fault either answers instead of the API (``status`` set: 429 with ``Retry-After``, 503, ...)
 or lets the API process the request, commit it, and then drops the connection without an answer
 (``status`` None), which is what a client sees when a response is lost in flight. Scripted
-faults come first, in order; then ``drop_every`` (every n-th request is committed then dropped);
-then the random rates, drawn from a seeded generator so a failing test replays exactly.
+faults come first, in order (one may name the requests it waits for: a method and a path
+prefix, such as ``POST /stripe/v1/subscriptions/``); then ``drop_every`` (every n-th request is
+committed then dropped); then the random rates, drawn from a seeded generator so a failing
+test replays exactly.
 """
 
 from __future__ import annotations
@@ -23,6 +25,15 @@ class Fault:
     status: int | None
     headers: Mapping[str, str] = field(default_factory=dict)
     body: Mapping[str, Any] | None = None
+    # Only a request with this method and a path starting with this prefix gets it (None: any).
+    target: tuple[str, str] | None = None
+    # With ``status`` None: answer after this many seconds instead of dropping the answer (a
+    # client with a shorter timeout gives up on a request that was committed).
+    delay_seconds: float = 0.0
+
+    def matches(self, method: str, path: str) -> bool:
+        """True when this fault is for a request of ``method`` on ``path``."""
+        return self.target is None or (method == self.target[0] and path.startswith(self.target[1]))
 
 
 _FAULT_TYPES = {429: "rate_limit_error", 401: "authentication_error"}
@@ -60,10 +71,10 @@ class FaultPlan:
         self._random.seed(seed)
         self.rates.append((rate, fault))
 
-    def next_fault(self) -> Fault | None:
+    def next_fault(self, method: str = "", path: str = "") -> Fault | None:
         """The fault for the request arriving now, if any."""
         self._counted += 1
-        if self.scripted:
+        if self.scripted and self.scripted[0].matches(method, path):
             return self.scripted.popleft()
         if self.drop_every and self._counted % self.drop_every == 0:
             return Fault(None)

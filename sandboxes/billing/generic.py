@@ -17,7 +17,7 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
@@ -52,6 +52,7 @@ class Reply:
     status: int
     body: Mapping[str, Any]
     headers: Mapping[str, str] = field(default_factory=dict)
+    delay_seconds: float = 0.0  # a slow answer: sent this long after the request was handled
 
 
 def _error_reply(error: ApiError) -> Reply:
@@ -106,13 +107,15 @@ class BillingState:
         """Answer one request; ``None`` means drop the connection without answering."""
         with self.lock:
             self.calls += 1
-            fault = self.faults.next_fault()
+            fault = self.faults.next_fault(method, target)
             if fault is not None and fault.status is not None:
                 return Reply(fault.status, fault.body or fault_body(fault.status), fault.headers)
             try:
                 reply = self._route(method, target, headers, body)
             except ApiError as error:
                 reply = _error_reply(error)
+            if fault is not None and fault.delay_seconds:
+                return replace(reply, delay_seconds=fault.delay_seconds)
             return None if fault is not None else reply
 
     def upsert(self, collection: str, external_id: str, body: Any) -> Reply:
@@ -146,15 +149,14 @@ class BillingState:
         revised = body.get("revises")
         rows = self._rows[collection]
         original = None if revised is None else rows[self._external_by_id[revised]]
-        others = [] if revised is None else self._changes_of(revised, skip=external_id)
         stored = self._rows[collection].get(external_id)
         if stored is not None and stored.get("revises") not in (None, revised):
             raise ApiError(400, "parameter_invalid", "revises", "a change cannot move")
-        check_subscription(body, original, others)
+        check_subscription(body, original)
 
-    def _changes_of(self, original_id: str, skip: str = "") -> list[dict[str, Any]]:
+    def _changes_of(self, original_id: str) -> list[dict[str, Any]]:
         rows = self._rows["subscriptions"]
-        return [rows[key] for key in sorted(self._changes.get(original_id, ())) if key != skip]
+        return [rows[key] for key in sorted(self._changes.get(original_id, ()))]
 
     def _refreshed(self, collection: str, reply: Reply) -> Reply:
         """Rebuild the item of the subscription a write touched (itself, or what it revises)."""

@@ -12,8 +12,10 @@ effective-date order, whatever order they arrived in::
                "ends_at": "2026-07-01" | null}]
 
 What the API still refuses, each with its reason: an original with a quantity of 0 or less, a
-change of a change or of another product, and a change that takes the quantity below zero on
-any date. An order's line may lower a quantity only on an amendment or cancellation order, and
+change of 0, and a change of a change or of another product. A change that would take the
+quantity below 0 on some date is held at 0 there and named in the item's ``problems``: it may
+be a decrease that arrived before the increase it undoes, and the schedule is whole once that
+lands. An order's line may lower a quantity only on an amendment or cancellation order, and
 a quote's line be 0 only where it removes a product it had (``prior_quantity``).
 """
 
@@ -30,15 +32,10 @@ COMPUTED = ("items",)
 _LOWERING_ORDERS = ("amendment", "cancellation")
 
 
-def check_subscription(
-    body: Mapping[str, Any],
-    original: Mapping[str, Any] | None,
-    other_changes: Iterable[Mapping[str, Any]],
-) -> None:
+def check_subscription(body: Mapping[str, Any], original: Mapping[str, Any] | None) -> None:
     """Refuse an original whose quantity is not > 0, or a change ``original`` cannot take.
 
-    ``original`` is the stored subscription ``body`` revises (None for an original), and
-    ``other_changes`` its stored changes but this one.
+    ``original`` is the stored subscription ``body`` revises (None for an original).
     """
     quantity = Decimal(str(body["quantity"]))
     if original is None:
@@ -52,7 +49,6 @@ def check_subscription(
     if original["product"] != body.get("product"):
         message = f"a change of {original['id']} must be of its product {original['product']}"
         raise ApiError(400, "parameter_invalid", "product", message)
-    _refuse_negative(original, [*other_changes, body])
 
 
 def check_order(body: Mapping[str, Any]) -> None:
@@ -87,27 +83,23 @@ def _ordered(changes: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
 
 def _schedule(
     original: Mapping[str, Any], changes: Sequence[Mapping[str, Any]]
-) -> list[dict[str, str]]:
+) -> tuple[list[dict[str, str]], list[str]]:
+    """The quantity from each date on, and the changes that would take it below 0 (held at 0:
+    a decrease can arrive before the increase it undoes)."""
     quantity = Decimal(str(original["quantity"]))
     steps = [{"from": str(original["current_period_start"]), "quantity": str(quantity)}]
+    problems: list[str] = []
     for change in _ordered(changes):
-        quantity += Decimal(str(change["quantity"]))
         start = str(change.get("effective_date") or original["current_period_start"])
+        quantity += Decimal(str(change["quantity"]))
+        if quantity < 0:
+            problems.append(f"{change.get('id', 'a change')} on {start} takes it to {quantity}")
+            quantity = Decimal(0)
         if steps[-1]["from"] == start:
             steps[-1]["quantity"] = str(quantity)
         else:
             steps.append({"from": start, "quantity": str(quantity)})
-    return steps
-
-
-def _refuse_negative(original: Mapping[str, Any], changes: list[Mapping[str, Any]]) -> None:
-    for step in _schedule(original, changes):
-        if Decimal(step["quantity"]) < 0:
-            message = (
-                f"the changes of {original['id']} take its quantity to {step['quantity']} "
-                f"from {step['from']}; a quantity never goes below 0"
-            )
-            raise ApiError(400, "quantity_invalid", "quantity", message)
+    return steps, problems
 
 
 def item_of(original: Mapping[str, Any], changes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -123,9 +115,11 @@ def item_of(original: Mapping[str, Any], changes: Sequence[Mapping[str, Any]]) -
         }
         for change in _ordered(changes)
     ]
+    steps, problems = _schedule(original, changes)
     return {
         "product": original["product"],
         "quantity_changes": listed,
-        "schedule": _schedule(original, changes),
+        "schedule": steps,
         "ends_at": min(ends) if ends else None,
+        "problems": problems,
     }

@@ -44,6 +44,9 @@ class _BillingHandler(SandboxRequestHandler):
         if reply is None:
             self.close_connection = True
             return
+        if reply.delay_seconds:
+            # A slow answer to a request already committed, outside the state lock.
+            time.sleep(reply.delay_seconds)
         self.send_json(reply.status, reply.body, dict(reply.headers))
 
     def do_GET(self) -> None:
@@ -264,6 +267,24 @@ class BillingSandbox:
     ) -> None:
         """Answer the next ``times`` requests with ``status`` (e.g. 429 + Retry-After, 503)."""
         fault = Fault(status, dict(headers or {}), body)
+        with self._state.lock:
+            self._state.faults.scripted.extend(fault for _ in range(times))
+
+    def inject_fault_on(
+        self,
+        method: str,
+        path_prefix: str,
+        status: int | None,
+        headers: Mapping[str, str] | None = None,
+        times: int = 1,
+        *,
+        delay_seconds: float = 0.0,
+    ) -> None:
+        """Answer the next ``times`` requests of ``method`` on a path starting with
+        ``path_prefix`` with ``status`` (None: process, commit, then drop the answer, or send it
+        ``delay_seconds`` late); other requests pass meanwhile."""
+        target = (method, path_prefix)
+        fault = Fault(status, dict(headers or {}), None, target, delay_seconds)
         with self._state.lock:
             self._state.faults.scripted.extend(fault for _ in range(times))
 

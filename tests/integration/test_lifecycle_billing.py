@@ -155,6 +155,7 @@ def assert_generic_end_state(sandboxes: Sandboxes) -> None:
                 {"from": "2026-05-01", "quantity": "12.0"},
             ],
             "ends_at": None,
+            "problems": [],
         }
     ]  # fmt: skip
     assert state["new"]["renewed_at"] == "2027-01-01"
@@ -349,3 +350,60 @@ def test_a_second_run_changes_nothing_in_stripe(
         sandboxes.billing.stripe_writes["invoiceitems", "created"]
         == writes["invoiceitems", "created"]
     )
+
+
+# --- an amendment whose original is not in billing yet ------------------------------------
+
+
+def hide_for_one_run(sandboxes: Sandboxes, object_name: str, record_id: str, run: Any) -> None:
+    """Run once with ``record_id`` in the recycle bin, then restore it."""
+    sandboxes.salesforce.delete_record(object_name, record_id)
+    run()
+    sandboxes.salesforce.undelete_record(object_name, record_id)
+
+
+def waiting(store: Store, entity: str) -> dict[str, tuple[str, str]]:
+    return {e.source_id: (e.stage, e.message) for e in open_errors(store) if e.entity == entity}
+
+
+def test_generic_amendments_of_a_subscription_not_in_billing_wait_for_it_then_land(
+    sandboxes: Sandboxes, store: Store, mapping_set: MappingSet
+) -> None:
+    ids = sandboxes.salesforce.lifecycle_subscription_ids
+
+    def run() -> None:
+        run_flow(sandboxes, store, mapping_set, QUOTE_TO_BILLING, page_size=PAGE)
+
+    hide_for_one_run(sandboxes, "SBQQ__Subscription__c", ids["new"], run)
+    held = waiting(store, "subscription")
+    for event in ("upsell", "downgrade"):
+        stage, message = held[ids[event]]
+        assert (stage, "not synced yet" in message) == ("resolve", True)
+    run()
+
+    assert_no_lifecycle_errors(store, sandboxes)
+    assert_generic_end_state(sandboxes)
+
+
+def test_stripe_amendments_of_an_order_not_in_stripe_wait_for_it_then_land(
+    sandboxes: Sandboxes, store: Store, stripe_mappings: MappingSet
+) -> None:
+    salesforce = sandboxes.salesforce
+    source = salesforce.lifecycle_subscription_ids["new"]
+    [record] = [s for s in salesforce.records("SBQQ__Subscription__c") if s["Id"] == source]
+    item_id = record["SBQQ__OrderProduct__c"]
+    [item] = [i for i in salesforce.records("OrderItem") if i["Id"] == item_id]
+
+    def run() -> None:
+        run_stripe(sandboxes, store, stripe_mappings)
+
+    hide_for_one_run(sandboxes, "Order", item["OrderId"], run)
+    lifecycle = lifecycle_sources(sandboxes)
+    held = {k: v for k, v in waiting(store, "order").items() if k in lifecycle}
+    assert len(held) >= 3  # the upsell, the downgrade and the add-ons of the hidden order
+    assert {stage for stage, _ in held.values()} == {"resolve"}
+    assert all("not synced yet" in message for _, message in held.values())
+    run()
+
+    assert_no_lifecycle_errors(store, sandboxes)
+    assert_stripe_end_state(sandboxes, store)
