@@ -8,27 +8,36 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
+from mappings.currencies import minor_units
 from sync.assurance.metrics_receivables import AGING_BUCKETS
 from sync.assurance.metrics_report import CurrencyFigures, RevenueReport
-from sync.assurance.values import to_major, to_minor
 
 _ONE_DECIMAL = Decimal("0.1")
 
 
 def shown_amount(amount: Decimal, currency: str) -> str:
-    """``amount`` rounded to ``currency``'s minor units, as plain decimal text."""
-    minor = to_minor(amount, currency)
-    return format(to_major(minor or 0, currency), "f")
+    """``amount`` rounded to ``currency``'s minor units, as plain decimal text.
+
+    Rounded in a context wide enough for the amount, so a huge (hostile) total is printed
+    whole instead of failing the report.
+    """
+    try:
+        places = minor_units(currency)
+    except ValueError:
+        places = 2
+    wide = Context(prec=max(amount.adjusted(), 0) + places + 2)
+    return format(amount.quantize(Decimal(1).scaleb(-places), ROUND_HALF_EVEN, wide), "f")
 
 
 def shown_days(days: Decimal | None) -> str | None:
     """Days to one decimal; None when the figure is undefined."""
     if days is None:
         return None
-    return format(days.quantize(_ONE_DECIMAL, rounding=ROUND_HALF_EVEN), "f")
+    wide = Context(prec=max(days.adjusted(), 0) + 3)
+    return format(days.quantize(_ONE_DECIMAL, ROUND_HALF_EVEN, wide), "f")
 
 
 @dataclass(frozen=True)

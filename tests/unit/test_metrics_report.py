@@ -11,7 +11,7 @@ import pytest
 from sync.assurance.metrics_facts import revenue_facts
 from sync.assurance.metrics_period import Period
 from sync.assurance.metrics_report import revenue_report
-from sync.assurance.metrics_rows import report_json
+from sync.assurance.metrics_rows import report_json, shown_amount, shown_days
 
 D = Decimal
 SOURCE = {"system": "erp", "object": "x", "id": "1"}
@@ -108,3 +108,41 @@ def test_a_missing_rate_fails_the_report_instead_of_counting_zero() -> None:
     facts = revenue_facts(_payloads(), {}, {})
     with pytest.raises(NoRate, match="USD on 2026-11-30"):
         revenue_report(facts, Period(2026, 11), reporting=("EUR", rate_of))
+
+
+def test_hostile_payloads_are_left_out_and_counted_and_huge_amounts_stay_exact() -> None:
+    payloads = _payloads()
+    payloads["order"] += [
+        _record("nan", account_id="a1", status="activated", effective_date="2026-11-03",
+                currency="USD", total="NaN"),
+        _record("typed", account_id=["a1"], status="activated", effective_date="2026-11-03",
+                currency="USD", total="1"),
+        _record("date", account_id="a1", status="activated", effective_date="2026-13-45",
+                currency="USD", total="1"),
+        _record("huge\x00\u202e", account_id="a1\x1b[31m", status="activated",
+                effective_date="2026-11-30", currency="USD", total="1" + "0" * 30),
+    ]  # fmt: skip
+    report = report_json(revenue_report(revenue_facts(payloads, {}, {}), Period(2026, 11)))
+    assert report["skipped_records"] == {"contract": 1, "order": 3}
+    # 1,200 (o1) + 10^30: printed whole (Decimal keeps 28 significant digits, so the 1,200
+    # is rounded within them), never an error that would lose the whole report.
+    bookings = Decimal(report["currencies"]["USD"]["bookings"])
+    assert abs(bookings - (10**30 + 1200)) <= 1000
+    assert report["currencies"]["USD"]["bookings"].endswith(".00")
+
+
+def test_large_amounts_within_decimal_precision_stay_exact_to_the_cent() -> None:
+    payloads = _payloads()
+    payloads["order"].append(
+        _record("large", account_id="a1", status="activated", effective_date="2026-11-30",
+                currency="USD", total="123456789012345678.91")
+    )  # fmt: skip
+    report = report_json(revenue_report(revenue_facts(payloads, {}, {}), Period(2026, 11)))
+    assert report["currencies"]["USD"]["bookings"] == "123456789012346878.91"  # + 1,200
+
+
+def test_days_and_amounts_of_any_size_are_shown_without_failing() -> None:
+    assert shown_days(Decimal("3E+33")) == "3" + "0" * 33 + ".0"
+    assert shown_days(Decimal("45.25")) == "45.2"  # half to even
+    assert shown_amount(Decimal("1E+40"), "JPY") == "1" + "0" * 40  # no minor units
+    assert shown_amount(Decimal("0.125"), "USD") == "0.12"
