@@ -16,7 +16,7 @@ from sync.console.context import ConsoleContext
 from sync.store import Store
 from sync.store.audit import list_audit
 from sync.store.findings import Finding, FindingKind, Severity, list_findings, record_findings
-from tests.console.conftest import ConsoleClient
+from tests.console.conftest import SECRET_VALUES, ConsoleClient
 from tests.integration.test_metrics_cli import HOSTILE_NAME, seed_metrics_store
 
 HOSTILE_VALUE = '<script>window.__xss="finding"</script>'
@@ -179,3 +179,12 @@ def test_the_revenue_dashboard_names_a_missing_rate_in_one_line(
     assert "(reporting)" not in page.text  # each currency's own figures are still shown
     assert ">7200.00<" in page.text
     assert _chart(page.text)["arr"] == [None] * 12
+
+
+def test_neither_page_shows_a_configured_secret(
+    seeded: dict[str, int], support_client: ConsoleClient
+) -> None:
+    for path in ("/findings", "/findings?status=all", "/revenue"):
+        page = support_client.get(path)
+        assert page.status_code == 200
+        assert not [secret for secret in SECRET_VALUES if secret in page.text]
