@@ -93,7 +93,7 @@ class _NatsBatches:
 def open_sink(settings: SinkSettings) -> EventSink:
     """The sink its settings describe, not yet connected (``async with`` it)."""
     if isinstance(settings, RabbitMqSinkSettings):
-        return InWorkerThread(RabbitMqSink(settings))
+        return RabbitMqSink(settings)
     if isinstance(settings, WebhookSinkSettings):
         return InWorkerThread(WebhookSink(settings))
     return _NatsBatches(settings)
