@@ -73,7 +73,7 @@ class EventSink(Protocol):
 
 
 class BlockingSink(Protocol):
-    """A sink written against a blocking client library (pika, requests)."""
+    """A sink written against a blocking client library (requests, for webhooks)."""
 
     def open(self) -> None:
         """Connect; raise :class:`SinkUnavailable` with a line safe to show."""
@@ -105,7 +105,7 @@ def settle(sink: BlockingSink, events: Sequence[OutboxEvent]) -> BatchOutcome:
 class InWorkerThread:
     """Runs a blocking sink on one thread of its own, so the drain's event loop stays free.
 
-    One thread, always the same: pika's BlockingConnection must not change threads.
+    One thread, always the same: the sink's client (a requests Session) is not shared.
     """
 
     def __init__(self, sink: BlockingSink) -> None:
