@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mappings.mapping_set import EntityMapping
-from sync.assurance.derived_fields import target_fields_of, value_at
+from sync.assurance.derived_fields import mapped, target_fields_of, value_at
 
 # The canonical fields (dotted paths) that name one record for people.
 NATURAL_KEYS: dict[str, tuple[str, ...]] = {
@@ -64,6 +64,8 @@ class NaturalKeyMatcher:
         self._index = {}
         for canonical_id, payload in self.load():
             if self._parts is None:
+                if mapped(self.mapping, payload) is None:
+                    continue  # a record the mapping cannot map teaches nothing
                 self._parts = self._key_parts(payload)
             if not self._parts:
                 break

@@ -49,12 +49,15 @@ class PaymentCheck:
 
     def fields(self, sample: Mapping[str, Any]) -> tuple[str, ...]:
         """The target fields carrying status and balance, learnt once from a real invoice."""
-        if self._fields is None:
-            found: set[str] = set()
-            for probe in _PROBES:
-                found.update(target_fields_of(self.mapping, sample, probe))
+        if self._fields is not None:
+            return self._fields
+        found: set[str] = set()
+        for probe in _PROBES:
+            found.update(target_fields_of(self.mapping, sample, probe))
+        # An invoice the mapping cannot map teaches nothing: learn from the next one.
+        if mapped(self.mapping, sample) is not None:
             self._fields = tuple(sorted(found))
-        return self._fields
+        return tuple(sorted(found))
 
     def top_level_fields(self, sample: Mapping[str, Any]) -> set[str]:
         """The payload keys of :meth:`fields` (drift leaves them to this check)."""

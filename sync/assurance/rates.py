@@ -78,17 +78,16 @@ class ReportingRates:
             raise MissingRate(currency, on_date, self.currency)
         return table.rates[position - 1]
 
-    def to_reporting(self, amount_minor: int, currency: str, on_date: date) -> int:
-        """``amount_minor`` of ``currency`` in the reporting currency's minor units.
+    def to_reporting(self, amount_minor: int, currency: str, on_date: date) -> int | None:
+        """``amount_minor`` of ``currency`` in the reporting currency's minor units; None
+        when the result is past what a 64-bit count of minor units holds.
 
         Rounded half to even once, on the converted amount (banker's rounding, as sums of
         many converted amounts then carry no bias).
         """
         rate = self.rate(currency, on_date)
         assert self.currency is not None  # rate() raised otherwise
-        converted = to_minor(to_major(amount_minor, currency) * rate, self.currency)
-        assert converted is not None  # a finite Decimal always converts
-        return converted
+        return to_minor(to_major(amount_minor, currency) * rate, self.currency)
 
     def to_reporting_or_none(
         self, amount_minor: int | None, currency: str | None, on_date: date

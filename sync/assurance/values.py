@@ -123,9 +123,20 @@ def to_major(minor: int, currency: str) -> Decimal:
     return Decimal(minor).scaleb(-_places(currency))
 
 
+# Minor units are stored as 64-bit integers (BIGINT on both databases).
+_LARGEST_MINOR = 2**63 - 1
+
+
 def to_minor(amount: Any, currency: str) -> int | None:
-    """``amount`` in ``currency``'s minor units (cents), or None when it is no number."""
+    """``amount`` in ``currency``'s minor units (cents), or None when it is no number, or one
+    too large to be money (past a 64-bit count of minor units)."""
     number = as_decimal(amount)
     if number is None:
         return None
-    return int((number * (10 ** _places(currency))).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+    try:
+        minor = int(
+            (number * (10 ** _places(currency))).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
+        )
+    except InvalidOperation:  # more digits than the decimal context holds
+        return None
+    return minor if abs(minor) <= _LARGEST_MINOR else None

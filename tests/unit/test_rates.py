@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from config.assurance import AssuranceSettings
+from config.assurance import AssuranceSettings, RateSettings
 from config.loader import ConfigInvalid, load_settings
 from sync.assurance.rates import MissingRate, NoReportingCurrency, ReportingRates
 from tests.unit.test_config_loader import MINIMAL, SECRETS
@@ -152,3 +152,13 @@ def test_a_typo_in_the_rates_table_names_file_and_line(tmp_path: Path) -> None:
     assert wheres, "the typo is reported"
     assert all(where.startswith(f"{path}:{line}:") for where in wheres), wheres
     assert any("form" in str(problem) for problem in caught.value.problems)
+
+
+def test_a_conversion_past_64_bits_of_minor_units_is_none_not_a_crash() -> None:
+    rates = ReportingRates.of(
+        "JPY",
+        [RateSettings.model_validate({"currency": "USD", "rate": "150", "from": "2026-01-01"})],
+    )
+    # 2^63 - 1 cents x 150 yen per dollar: 1.38e19 yen, past 2^63 - 1.
+    assert rates.to_reporting(2**63 - 1, "USD", date(2026, 1, 2)) is None
+    assert rates.to_reporting(100, "USD", date(2026, 1, 2)) == 150

@@ -118,3 +118,9 @@ def test_netsuite_custom_fields_are_compared_with_their_custom_field_list_entry(
     assert not same_value({**written, "custcol_rb_line": 2}, current)
     assert not same_value({"custcol_missing": "x"}, current)
     assert not same_value({"custcol_rb_line": 1}, {"customFieldList": {"customField": "junk"}})
+
+
+@pytest.mark.parametrize("huge", ["9" * 400, "1e30", "-92233720368547758.08"])
+def test_amounts_past_64_bits_of_minor_units_are_no_money(huge: str) -> None:
+    assert to_minor(huge, "USD") is None
+    assert to_minor("92233720368547758.07", "USD") == 2**63 - 1
