@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from ruamel.yaml import YAML
 
 from config.events import EventsSettings, RabbitMqSinkSettings
 from sync.events.rabbitmq_sink import connection_parameters
@@ -63,3 +66,29 @@ def test_defaults_are_the_local_broker_and_a_revbridge_exchange() -> None:
 def test_a_mistyped_rabbitmq_sink_is_refused(fields: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         _sink(**fields)
+
+
+def test_the_sinks_example_in_the_docs_is_valid() -> None:
+    guide = Path(__file__).resolve().parents[2] / "docs" / "events.md"
+    section = guide.read_text(encoding="utf-8").split("## RabbitMQ and webhook sinks", 1)[1]
+    text = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    values = {
+        "RABBITMQ_PASSWORD": "pw",
+        "PROVISIONING_WEBHOOK_URL": "https://hooks.example/in",
+        "PROVISIONING_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    }
+    document = YAML(typ="safe").load(text)  # parsed first, as the loader does
+
+    settings = EventsSettings.model_validate(_resolved(document["events"], values))
+
+    assert [sink.type for sink in settings.sinks] == ["rabbitmq", "webhook"]
+
+
+def _resolved(node: Any, values: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        return {key: _resolved(value, values) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_resolved(item, values) for item in node]
+    if isinstance(node, str):
+        return re.sub(r"\$\{(\w+)\}", lambda match: values[match[1]], node)
+    return node
