@@ -18,19 +18,22 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
-from config.settings import BillingSettings, Settings
+from config.settings import BillingSettings, RetrySettings, Settings
+from connectors.base import WriteSpec
 from connectors.billing.connector import BillingConnector
 from connectors.billing.stripe.profile import StripeProfile
 from connectors.billing.stripe.terms import OrderTerms
 from mappings.identity import canonical_id
 from mappings.loader import load_mapping_set, shipped_mapping_files
 from mappings.mapping_set import MappingSet
+from sandboxes.billing.sandbox import BillingSandbox
 from sync.cli.sandboxes import Sandboxes, SandboxSize
 from sync.engine.connections import open_connectors
 from sync.engine.flows import Flow
@@ -407,3 +410,55 @@ def test_stripe_amendments_of_an_order_not_in_stripe_wait_for_it_then_land(
 
     assert_no_lifecycle_errors(store, sandboxes)
     assert_stripe_end_state(sandboxes, store)
+
+
+# --- charge types in Stripe ----------------------------------------------------------------
+
+
+def test_stripe_invoices_a_one_time_fee_once_and_bills_usage_on_a_metered_price(
+    reference_dir: Path,
+) -> None:
+    with BillingSandbox() as billing:
+        settings = BillingSettings(
+            base_url=billing.stripe_url, api_key=SecretStr(billing.api_key), profile="stripe",
+            auth="basic",
+        )  # fmt: skip
+        profile = StripeProfile("auto", OrderTerms(now=lambda: NOW))
+        connector = BillingConnector(settings, RetrySettings(), wait=lambda _: None,
+                                     profile=profile)  # fmt: skip
+        try:
+            acme = {"external_id": "acc-1", "name": "Acme"}
+            [customer] = connector.write(WriteSpec("customers", "external_id"), [acme])
+            platform = {"external_id": "prod-1", "name": "Platform"}
+            [product] = connector.write(WriteSpec("products", "external_id"), [platform])
+            yearly = {"interval": "year"}
+            usage = {**yearly, "usage_type": "metered"}
+            line = {"product": product.target_id, "unit_amount": Decimal("40"), "quantity": 10}
+            order = {
+                "external_id": "ord-1", "customer": customer.target_id, "currency": "USD",
+                "status": "activated", "start_date": "2026-01-01", "end_date": "2026-12-31",
+                "lines": [
+                    {**line, "external_id": "l-1", "recurring": yearly},
+                    {**line, "external_id": "l-2", "quantity": 1},  # the set-up fee
+                    {**line, "external_id": "l-3", "recurring": usage},
+                ],
+            }  # fmt: skip
+            [first] = connector.write(WriteSpec("orders", "external_id"), [order])
+            [again] = connector.write(WriteSpec("orders", "external_id"), [order])
+        finally:
+            connector.close()
+        requests = billing.stripe_requests
+        [subscription] = billing.stripe_objects("subscriptions")
+        fees = billing.stripe_objects("invoiceitems")
+        prices = billing.stripe_objects("prices")
+
+    assert (first.ok, again.ok) == (True, True), (first.error_message, again.error_message)
+    items = {i["metadata"]["revbridge_id"]: i for i in subscription["items"]["data"]}
+    assert sorted(items) == ["l-1", "l-3"]
+    assert (items["l-1"]["quantity"], items["l-3"]["quantity"]) == (10, None)
+    assert items["l-3"]["price"]["recurring"]["usage_type"] == "metered"
+    # Written twice, still one fee and one metered price: found again by their tags.
+    assert [(f["metadata"]["revbridge_id"], f["quantity"]) for f in fees] == [("l-2", 1)]
+    assert [p["metadata"]["revbridge_id"] for p in prices] == ["l-3"]
+    spec = json.loads((reference_dir / "stripe-openapi" / "spec3.json").read_text())
+    assert [problem for request in requests for problem in conforms(spec, request)] == []
