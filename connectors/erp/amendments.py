@@ -140,6 +140,9 @@ def _merge_into(
             merged.append((position, payload))
     if not merged:
         return results
+    if not lines.changed():  # every change is older than what the lines show: nothing to send
+        landed = WriteResult(str(original["externalId"]), WriteOutcome.UPSERTED)
+        return results | {position: _answered(payload, landed) for position, payload in merged}
     body = {
         "externalId": original["externalId"],
         "itemList": {"replaceAll": False, "item": lines.changed()},
