@@ -120,6 +120,13 @@ class WebhookSinkSettings(_SinkBase):
         le=3600,
         description="The longest wait between attempts, a Retry-After the endpoint asks for too.",
     )
+    drain_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        le=86_400,
+        description="A drain starts no new event after this long; the rest wait for the next "
+        "one (a run under `serve` waits for its drain, so failing endpoints must not hold it).",
+    )
 
     @field_validator("url")
     @classmethod

@@ -73,6 +73,7 @@ class WebhookSink:
         self.endpoint = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
         self._keys = [webhook_secret_key(s.get_secret_value()) for s in settings.secrets]
         self._session = requests.Session()
+        self._deadline, self._started = 0.0, False
         self._retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(lambda e: not isinstance(e, SinkUnavailable)),
             stop=tenacity.stop_after_attempt(settings.attempts),
@@ -83,7 +84,9 @@ class WebhookSink:
         )
 
     def open(self) -> None:
-        """Nothing to do: the first POST connects."""
+        """Start the drain's clock; the first POST connects."""
+        self._deadline = time.monotonic() + self.settings.drain_seconds
+        self._started = False
 
     def close(self) -> None:
         """Close the session's connections."""
@@ -91,6 +94,11 @@ class WebhookSink:
 
     def send(self, event: OutboxEvent) -> None:
         """Deliver ``event``, retrying; dead-letter it (raise) once every attempt failed."""
+        if self._started and time.monotonic() > self._deadline:
+            # Retries of a failing endpoint add up; a drain must end for the next run's sake.
+            limit = self.settings.drain_seconds
+            raise SinkUnavailable(f"drain time of {limit:g}s used up", system=self.endpoint)
+        self._started = True
         body = structured(event)
         try:
             self._retrying(self._post, event.event_id, body)

@@ -291,3 +291,32 @@ def test_the_receiver_in_the_docs_is_the_example_file_the_tests_run() -> None:
     block = guide.split("## A webhook receiver", 1)[1].split("```python\n", 1)[1]
 
     assert block.split("```", 1)[0] == EXAMPLE.read_text(encoding="utf-8")
+
+
+def test_a_drain_starts_no_new_event_past_its_time_and_the_rest_wait_for_the_next(
+    store: Store,
+) -> None:
+    ids = write_events(store, _records(4))
+    first_try = {ids[0]}
+
+    def slow_start(delivery: Delivery) -> Reply:
+        webhook_id = delivery.headers["webhook-id"]
+        if webhook_id in first_try:
+            first_try.discard(webhook_id)
+            return (500, {})
+        return (204, {})
+
+    with endpoint(slow_start) as hooks:
+        # The retry's 0.05s wait alone outlasts the 0.01s drain time.
+        short = _publish(
+            store, hooks.url, attempts=2, backoff_seconds=0.05, max_wait_seconds=0.05,
+            drain_seconds=0.01,
+        )  # fmt: skip
+        rest = _publish(store, hooks.url)
+
+    assert short.published == 1
+    assert short.error is not None
+    assert "drain time of 0.01s used up" in short.error
+    assert short.dead_lettered == 0
+    assert rest.published == 3
+    assert list(dict.fromkeys(hooks.ids())) == ids
