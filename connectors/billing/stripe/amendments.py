@@ -31,12 +31,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
 from connectors.base import WriteOutcome, WriteResult
-from connectors.billing.stripe.form import MoneyError, to_minor_units
+from connectors.billing.stripe.form import MoneyError, to_minor_units, whole_number
 from connectors.billing.stripe.objects import REVBRIDGE_ID, StripeObjects, rejected
 from connectors.billing.stripe.terms import midnight
 
@@ -94,15 +93,11 @@ def applied_total(metadata: Mapping[str, Any], product: str) -> int:
 
 def _delta(line: Mapping[str, Any], param: str) -> int:
     raw = line.get("quantity")
-    try:
-        quantity = Decimal(str(raw))
-    except InvalidOperation:
-        quantity = Decimal("NaN")
-    whole = quantity.is_finite() and quantity == quantity.to_integral_value()
-    if not whole or quantity == 0 or abs(quantity) > 1_000_000_000:
+    quantity = whole_number(raw)
+    if not quantity:
         message = f"quantity {str(raw)[:40]} must be a whole number other than 0 (the change)"
         raise AmendmentError(f"{param}[quantity]", message)
-    return int(quantity)
+    return quantity
 
 
 @dataclass(frozen=True)

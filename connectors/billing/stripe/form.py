@@ -148,3 +148,15 @@ def _pairs_of(name: str, value: Any) -> list[tuple[str, str]]:
 def form_body(payload: Mapping[str, Any]) -> bytes:
     """The form-encoded body of ``payload`` (already in minor units)."""
     return urlencode(form_pairs(payload)).encode()
+
+
+def whole_number(raw: Any, most: int = 1_000_000_000) -> int | None:
+    """``raw`` (a number or its text) as an int when it is whole and at most ``most`` either
+    side of 0, else None: Stripe's quantities are integers."""
+    try:
+        value = Decimal(str(raw))
+    except ArithmeticError:
+        return None
+    if not value.is_finite() or value != value.to_integral_value() or abs(value) > most:
+        return None
+    return int(value)

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
@@ -44,6 +43,7 @@ from connectors.billing.stripe.amendments import (
     applied_total,
     write_amendment,
 )
+from connectors.billing.stripe.form import whole_number
 from connectors.billing.stripe.objects import REVBRIDGE_ID, StripeObjects, rejected
 from connectors.billing.stripe.terms import (
     ORDER_KEYS,
@@ -75,14 +75,10 @@ class _LineError(ValueError):
 
 def _quantity(line: Mapping[str, Any], param: str) -> int:
     raw = line.get("quantity", 1)
-    try:
-        quantity = Decimal(str(raw))
-    except InvalidOperation:
-        quantity = Decimal("NaN")
-    whole = quantity.is_finite() and quantity == quantity.to_integral_value()
-    if not whole or not 1 <= quantity <= 1_000_000_000:
+    quantity = whole_number(raw)
+    if quantity is None or quantity < 1:
         raise _LineError(f"{param}[quantity]", f"quantity {raw} must be a whole number >= 1")
-    return int(quantity)
+    return quantity
 
 
 def _line_id(order_id: str, line: Mapping[str, Any], index: int) -> str:
