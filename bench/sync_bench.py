@@ -244,7 +244,8 @@ def compare_databases(records: int, database_url: str, folder: str, rounds: int)
             finally:
                 host.stop()
             runs[name].append(run)
-            rows.append(_run_row(f"first sync, {name}, round {round_}", run, calls))
+            status = "" if run["status"] == "succeeded" else f" (**{run['status']}**)"
+            rows.append(_run_row(f"first sync, {name}, round {round_}{status}", run, calls))
     medians = {name: statistics.median(r["records"] / r["seconds"] for r in done)
                for name, done in runs.items()}  # fmt: skip
     other = backend_name(database_url)
