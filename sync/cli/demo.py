@@ -18,6 +18,7 @@ from mappings.mapping_set import MappingSet
 from sandboxes.erp.sandbox import ErpSandbox
 from sandboxes.salesforce.sandbox import SalesforceSandbox
 from sync.cli.demo_assurance import AssuranceDemo, reconcile_and_measure
+from sync.cli.demo_events import DemoEvents, demo_events, with_demo_events
 from sync.cli.demo_receivables import BilledOrder, bill_orders, ticking_clock
 from sync.cli.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
 from sync.console.passwords import hash_password
@@ -104,6 +105,7 @@ class DemoResult:
     balances: list[InvoiceBalance] = field(default_factory=list)
     console: DemoConsole | None = None
     assurance: AssuranceDemo | None = None
+    events: DemoEvents | None = None
 
     def balance_lines(self) -> list[str]:
         """One line per billed invoice: what was paid in the ERP, the balance in Salesforce."""
@@ -215,7 +217,7 @@ def run_demo(
     sandboxes = Sandboxes(size)
     sandboxes.erp = ErpSandbox(clock=ticking_clock())
     with sandboxes:
-        settings = sandboxes.settings(database_url)
+        settings = with_demo_events(sandboxes.settings(database_url))
         quote_to_cash = _engine(store, mapping_set, settings, QUOTE_TO_CASH, on_page)
         first = quote_to_cash()
         changes = change_source_records(store, sandboxes.salesforce)
@@ -224,6 +226,7 @@ def run_demo(
         result.receivables = _engine(store, mapping_set, settings, RECEIVABLES, on_page)()
         result.balances = salesforce_balances(sandboxes.salesforce, result.billed)
         result.assurance = reconcile_and_measure(store, sandboxes, settings, mapping_set)
+        result.events = demo_events(store, result.second.run_id)
         result.console = open_demo_console(store, sandboxes, database)
     store.close()
     return result

@@ -67,7 +67,7 @@ def _selection(
     return EventSelection(flows or (), entities or (), types or ())
 
 
-def _line(event: OutboxEvent) -> str:
+def event_line(event: OutboxEvent) -> str:
     """One event as one line of plain text (data escaped, never read as markup)."""
     changed = ",".join(sorted(event.data.get("changes") or {})) or "-"
     parts = (
@@ -83,7 +83,7 @@ def _line(event: OutboxEvent) -> str:
 def _show(events: list[OutboxEvent], as_json: bool) -> None:
     for event in events:
         # The envelope the sinks get, one a line; print, not rich: data is never markup.
-        text = structured(event).decode() if as_json else _line(event)
+        text = structured(event).decode() if as_json else event_line(event)
         sys.stdout.write(text + "\n")
     sys.stdout.flush()
 

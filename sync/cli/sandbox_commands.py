@@ -66,6 +66,10 @@ def demo(
         from sync.cli.demo_assurance import print_assurance  # noqa: PLC0415 - as run_demo
 
         print_assurance(result.assurance, console)
+    if result.events is not None:
+        from sync.cli.demo_events import print_events  # noqa: PLC0415 - as run_demo
+
+        print_events(result.events, console)
     console.print(
         f"\nState kept in {database}. Inspect the error queue with:\n"
         f"  revbridge errors list --database-url {result.database_url}"
