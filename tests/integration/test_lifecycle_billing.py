@@ -36,7 +36,7 @@ from mappings.mapping_set import MappingSet
 from sandboxes.billing.sandbox import BillingSandbox
 from sync.cli.sandboxes import Sandboxes, SandboxSize
 from sync.engine.connections import open_connectors
-from sync.engine.flows import Flow
+from sync.engine.flows import QUOTE_TO_CASH, Flow
 from sync.engine.run import SyncEngine
 from sync.engine.stats import RunSummary
 from sync.store import Store
@@ -237,8 +237,10 @@ def stripe_settings(sandboxes: Sandboxes, store: Store) -> Settings:
     return sandboxes.settings(store.url).model_copy(update={"billing": stripe})
 
 
-def run_stripe(sandboxes: Sandboxes, store: Store, mappings: MappingSet) -> RunSummary:
-    """One run of the flow into Stripe, with the order clock at ``NOW``."""
+def run_stripe(
+    sandboxes: Sandboxes, store: Store, mappings: MappingSet, flow: Flow = QUOTE_TO_BILLING
+) -> RunSummary:
+    """One run of ``flow`` with billing in Stripe, the order clock at ``NOW``."""
     settings = stripe_settings(sandboxes, store)
     profile = StripeProfile("auto", OrderTerms(now=lambda: NOW))
     with open_connectors(settings) as connectors:
@@ -246,7 +248,7 @@ def run_stripe(sandboxes: Sandboxes, store: Store, mappings: MappingSet) -> RunS
         connectors["billing"] = BillingConnector(
             settings.billing, settings.retry, wait=lambda _: None, profile=profile
         )
-        return SyncEngine(store, mappings, connectors, QUOTE_TO_BILLING).run()
+        return SyncEngine(store, mappings, connectors, flow).run()
 
 
 def order_subscription(sandboxes: Sandboxes, store: Store, event: str) -> dict[str, Any]:
@@ -353,6 +355,24 @@ def test_a_second_run_changes_nothing_in_stripe(
         sandboxes.billing.stripe_writes["invoiceitems", "created"]
         == writes["invoiceitems", "created"]
     )
+
+
+def test_quote_to_cash_lands_the_lifecycle_in_billing_and_the_erp_with_nothing_queued(
+    sandboxes: Sandboxes, store: Store, mapping_set: MappingSet
+) -> None:
+    run_flow(sandboxes, store, mapping_set, QUOTE_TO_CASH, page_size=PAGE)
+
+    assert_no_lifecycle_errors(store, sandboxes)
+    assert_generic_end_state(sandboxes)
+
+
+def test_quote_to_cash_with_stripe_lands_the_lifecycle_with_nothing_queued(
+    sandboxes: Sandboxes, store: Store, stripe_mappings: MappingSet
+) -> None:
+    run_stripe(sandboxes, store, stripe_mappings, QUOTE_TO_CASH)
+
+    assert_no_lifecycle_errors(store, sandboxes)
+    assert_stripe_end_state(sandboxes, store)
 
 
 # --- an amendment whose original is not in billing yet ------------------------------------
