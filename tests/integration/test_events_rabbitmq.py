@@ -23,9 +23,10 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from sync.cli.app import app
-from sync.cli.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
+from sync.cli.sandboxes import Sandboxes, SandboxSize
 from sync.store import Store
 from sync.store.outbox import outbox_events
+from tests.integration.events_cli_harness import events_config
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 SMALL = SandboxSize(accounts=8, orders=40, products=5)
@@ -93,16 +94,6 @@ def sandboxes() -> Iterator[Sandboxes]:
         yield running
 
 
-def _config(
-    tmp_path: Path, sandboxes: Sandboxes, database_url: str, sinks: list[dict[str, Any]]
-) -> Path:
-    document = sandboxes.settings_document(database_url)
-    document["events"] = {"sinks": sinks, "batch_size": 25}
-    path = tmp_path / f"revbridge-{uuid.uuid4().hex[:6]}.yaml"
-    write_sandbox_config(path, document)
-    return path
-
-
 def _sink(exchange: Exchange, url: str = AMQP_URL, **filters: Any) -> dict[str, Any]:
     return {"name": "bus", "type": "rabbitmq", "url": url, "exchange": exchange.name,
             "timeout_seconds": 5, **filters}  # fmt: skip
@@ -139,7 +130,7 @@ def _assert_each_event_once_in_commit_order(
 def test_a_real_sync_publishes_each_change_once_persistent_and_in_order_per_record(
     tmp_path: Path, sandboxes: Sandboxes, database_url: str, exchange: Exchange
 ) -> None:
-    config = _config(tmp_path, sandboxes, database_url, [_sink(exchange)])
+    config = events_config(tmp_path, sandboxes, database_url, [_sink(exchange)])
 
     outcome = runner.invoke(app, ["run", "--config", str(config)])
 
@@ -166,7 +157,7 @@ def test_filters_deliver_exactly_the_entities_and_types_they_name(
     tmp_path: Path, sandboxes: Sandboxes, database_url: str, exchange: Exchange
 ) -> None:
     sink = _sink(exchange, entities=["order"], types=["created"], flows=["quote-to-cash"])
-    config = _config(tmp_path, sandboxes, database_url, [sink])
+    config = events_config(tmp_path, sandboxes, database_url, [sink])
 
     assert runner.invoke(app, ["run", "--config", str(config)]).exit_code == 0
 
@@ -182,7 +173,9 @@ def test_filters_deliver_exactly_the_entities_and_types_they_name(
 def test_a_broker_down_for_a_whole_run_never_fails_the_sync_and_its_events_wait_then_go(
     tmp_path: Path, sandboxes: Sandboxes, database_url: str, exchange: Exchange
 ) -> None:
-    down = _config(tmp_path, sandboxes, database_url, [_sink(exchange, "amqp://127.0.0.1:9/")])
+    down = events_config(
+        tmp_path, sandboxes, database_url, [_sink(exchange, "amqp://127.0.0.1:9/")]
+    )
 
     outcome = runner.invoke(app, ["run", "--config", str(down)])
 
@@ -193,7 +186,7 @@ def test_a_broker_down_for_a_whole_run_never_fails_the_sync_and_its_events_wait_
     assert (status["pending"], status["published"], status["failures"]) == (len(rows), 0, 1)
     assert "cannot connect to RabbitMQ" in status["last_error"]
     assert exchange.drain() == []
-    up = _config(tmp_path, sandboxes, database_url, [_sink(exchange)])
+    up = events_config(tmp_path, sandboxes, database_url, [_sink(exchange)])
     published = runner.invoke(app, ["events", "publish", "--config", str(up)])
     assert published.exit_code == 0, published.output
     _assert_each_event_once_in_commit_order(exchange.drain(), rows)
@@ -205,7 +198,7 @@ def test_wrong_credentials_are_one_line_that_never_shows_the_password(
     password = "Wr0ng-" + uuid.uuid4().hex
     sink = _sink(exchange, "amqp://127.0.0.1:5672/%2F", username="guest")
     sink["password"] = "${RB_TEST_AMQP_PASSWORD}"
-    config = _config(tmp_path, sandboxes, database_url, [sink])
+    config = events_config(tmp_path, sandboxes, database_url, [sink])
     env = {"RB_TEST_AMQP_PASSWORD": password}
 
     ran = runner.invoke(app, ["run", "--config", str(config)], env=env)
@@ -228,7 +221,7 @@ def test_wrong_credentials_are_one_line_that_never_shows_the_password(
 def test_a_mistyped_broker_url_is_one_configuration_line_and_exit_2(
     tmp_path: Path, sandboxes: Sandboxes, database_url: str, exchange: Exchange
 ) -> None:
-    config = _config(tmp_path, sandboxes, database_url, [_sink(exchange, "amqp//127.0.0.1")])
+    config = events_config(tmp_path, sandboxes, database_url, [_sink(exchange, "amqp//127.0.0.1")])
 
     outcome = runner.invoke(app, ["events", "publish", "--config", str(config)])
 

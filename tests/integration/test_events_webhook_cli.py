@@ -5,7 +5,6 @@ counted by `events status`, and sent again with their ids once requeued."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,11 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from sync.cli.app import app
-from sync.cli.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
+from sync.cli.sandboxes import Sandboxes, SandboxSize
 from sync.store import Store
 from sync.store.outbox import outbox_events
 from sync.store.outbox_dead_letters import requeue_dead_letters
+from tests.integration.events_cli_harness import events_config
 from tests.integration.events_webhook_harness import SECRET, Delivery, Reply, endpoint
 from tests.integration.test_events_webhook import receiver
 
@@ -34,14 +34,10 @@ def sandboxes() -> Iterator[Sandboxes]:
 
 
 def _config(tmp_path: Path, sandboxes: Sandboxes, database_url: str, url: str) -> Path:
-    document = sandboxes.settings_document(database_url)
     sink = {"name": "hooks", "type": "webhook", "url": url, "attempts": 2,
             "secrets": ["${RB_TEST_HOOK_SECRET}"], "backoff_seconds": 0.001,
             "max_wait_seconds": 0.01}  # fmt: skip
-    document["events"] = {"sinks": [sink], "batch_size": 25}
-    path = tmp_path / f"revbridge-{uuid.uuid4().hex[:6]}.yaml"
-    write_sandbox_config(path, document)
-    return path
+    return events_config(tmp_path, sandboxes, database_url, [sink])
 
 
 def _outbox(database_url: str) -> list[sa.Row[Any]]:
