@@ -138,6 +138,7 @@ def reconcile_command(
     --note TEXT` records that someone looked at one.
     """
     if context.invoked_subcommand is not None:
+        context.obj = config  # `reconcile -c CFG list` reads the same store as `list -c CFG`
         return
     if config is None:
         raise fail("missing option --config / -c: the revbridge YAML configuration file")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -103,7 +104,14 @@ def _list_table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
+def _config(context: typer.Context, config: Path | None) -> Path | None:
+    """``--config`` of the subcommand, or of ``reconcile`` before it."""
+    given = context.obj if isinstance(context.obj, Path) else None
+    return config if config is not None else given
+
+
 def findings_list(
+    context: typer.Context,
     config: ConfigOption = None,
     database: DatabaseOption = None,
     flow: Annotated[str | None, typer.Option("--flow", help="One flow.")] = None,
@@ -116,7 +124,7 @@ def findings_list(
 ) -> None:
     """List the findings the store keeps (open ones unless --all), with their ids."""
     chosen = FindingFilter(flow=flow, entity=entity, kind=kind, include_resolved=include_resolved)
-    store = open_store(database_url(database, config), read_only=True)
+    store = open_store(database_url(database, _config(context, config)), read_only=True)
     try:
         with store.engine.connect() as connection:
             rows = [_list_row(found) for found in list_findings(connection, chosen, limit)]
@@ -130,6 +138,7 @@ def findings_list(
 
 
 def findings_acknowledge(
+    context: typer.Context,
     finding_id: Annotated[int, typer.Argument(help="Finding id (see `reconcile list`).")],
     note: Annotated[
         str, typer.Option("--note", help=f"Why (at most {NOTE_MAX_CHARS} characters).")
@@ -141,7 +150,7 @@ def findings_acknowledge(
 
     The finding stays open while reconciles see it, and resolves itself once they don't.
     """
-    store = open_store(database_url(database, config), read_only=True)
+    store = open_store(database_url(database, _config(context, config)), read_only=True)
     try:
         with store.transaction() as connection:
             acknowledged = acknowledge_finding(connection, finding_id, actor=cli_actor(), note=note)

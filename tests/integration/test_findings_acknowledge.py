@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -30,6 +31,7 @@ from sync.store.findings import (
     record_findings,
 )
 from sync.store.schema import audit_log
+from tests.unit.test_config_loader import MINIMAL, SECRETS
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 SCOPE = [("quote-to-cash", "order", "billing")]
@@ -203,3 +205,21 @@ def test_reconcile_without_a_config_is_one_line_and_exit_2() -> None:
     assert result.exit_code == 2
     assert "--config" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_the_config_given_before_the_subcommand_names_the_store(
+    store: Store, tmp_path: Path
+) -> None:
+    (finding_id,) = _seed(store, _mismatch())
+    config = tmp_path / "revbridge.yaml"
+    config.write_text(MINIMAL + f"database_url: {store.url}\n", encoding="utf-8")
+    acknowledged = runner.invoke(
+        app,
+        ["reconcile", "-c", str(config), "acknowledge", str(finding_id), "--note", "seen"],
+        env=SECRETS,
+    )
+    assert acknowledged.exit_code == 0, acknowledged.output
+    listed = runner.invoke(app, ["reconcile", "-c", str(config), "list", "--json"], env=SECRETS)
+    assert listed.exit_code == 0, listed.output
+    (row,) = map(json.loads, listed.stdout.splitlines())
+    assert (row["id"], row["note"]) == (finding_id, "seen")

@@ -31,6 +31,7 @@ from sandboxes.discrepancies import (
     put_unmarked_billing_object,
 )
 from sandboxes.erp.sandbox import ErpSandbox
+from sandboxes.salesforce.faults import SERVER_UNAVAILABLE, error_fault
 from sync.cli.app import app
 from sync.cli.demo_receivables import BilledOrder, bill_orders, ticking_clock
 from sync.cli.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
@@ -227,3 +228,50 @@ def test_an_unmarked_object_like_nothing_revbridge_keeps_is_not_a_finding(books:
     )
     found = books.findings("quote-to-cash")
     assert [f for f in found if f["kind"] == "unknown_in_target"] == []
+
+
+def test_hostile_values_in_a_target_invoice_are_a_mismatch_shown_as_text(books: Books) -> None:
+    paid = books.billed[0]
+    canonical_id = books.erp_ids("invoice")[str(paid.invoice_id)]
+    salesforce = books.sandboxes.salesforce
+    (record,) = [
+        r for r in salesforce.records("blng__Invoice__c") if r["Revbridge_Id__c"] == canonical_id
+    ]
+    hostile = '[red]PAID[/red]\x1b[2J\u202e=HYPERLINK("x")'
+    # Edited by hand (or by a broken trigger): markup, control characters, a balance no number.
+    salesforce.update_record(
+        "blng__Invoice__c",
+        record["Id"],
+        {"blng__InvoiceStatus__c": hostile, "Revbridge_Balance__c": "lots"},
+    )
+
+    (mismatch,) = books.findings("receivables")
+    assert mismatch["system"] == "salesforce"
+    assert mismatch["actual"] == {"blng__InvoiceStatus__c": hostile, "Revbridge_Balance__c": "lots"}
+    assert Decimal(mismatch["amount_at_risk"]) == Decimal(str(paid.invoice["total"]))
+    table = books.reconcile("receivables")
+    assert table.exit_code == 0
+    assert "[red]PAID[/red]" in table.stdout
+    assert "\x1b" not in table.stdout
+    assert "\u202e" not in table.stdout
+    csv_out = books.reconcile("receivables", "--format", "csv").stdout
+    assert "'=HYPERLINK" not in csv_out  # the JSON cell starts with "{", not a formula
+
+
+def test_a_salesforce_that_fails_stops_the_reconcile_with_one_line_and_records_nothing(
+    books: Books,
+) -> None:
+    erp = books.sandboxes.erp
+    invoice = books.billed[2].invoice
+    customer, currency = invoice["entity"]["internalId"], invoice["currency"]["internalId"]
+    enter_erp_invoice_by_hand(erp, "HX-5", customer, currency, "10.00")
+    books.run(RECEIVABLES)
+    books.sandboxes.salesforce.faults.at_rate(1.0, error_fault(503, *SERVER_UNAVAILABLE))
+    result = books.reconcile("receivables")
+    books.sandboxes.salesforce.faults.clear()
+    assert result.exit_code == 4
+    assert "nothing was recorded" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+    with books.store.engine.connect() as connection:
+        assert open_findings(connection) == []  # not even the orphan the store alone shows
