@@ -47,6 +47,29 @@ FetchOrders = Callable[[Sequence[str]], list[dict[str, Any]]]
 UpsertOrder = Callable[[Mapping[str, Any]], WriteResult]
 
 
+@dataclass(frozen=True)
+class _Member:
+    type: Any
+
+
+class WithCreditMemo:
+    """A sales order's record type as its mapping may write it: its own elements and
+    attributes, and ``creditMemo`` (a ``CreditMemo``), for checks that walk the type."""
+
+    def __init__(self, order_type: Any, memo_type: Any) -> None:
+        self._order_type, self._memo_type = order_type, memo_type
+
+    @property
+    def elements(self) -> list[tuple[str, Any]]:
+        """The sales order's elements and ``creditMemo``."""
+        return [*self._order_type.elements, (CREDIT_MEMO_KEY, _Member(self._memo_type))]
+
+    @property
+    def attributes(self) -> list[tuple[str, Any]]:
+        """The sales order's attributes."""
+        return list(self._order_type.attributes)
+
+
 def changes_original(object_name: str, payload: Mapping[str, Any]) -> bool:
     """True for an amendment meant to change the sales order it names by ``internalId``."""
     return object_name == SALES_ORDER and bool(payload.get("internalId"))

@@ -34,6 +34,7 @@ from connectors.base import (
 from connectors.erp.amendments import (
     CREDIT_MEMO,
     SALES_ORDER,
+    WithCreditMemo,
     apply_changes,
     changes_original,
     combined,
@@ -243,7 +244,8 @@ class ErpConnector:
 
     def record_type(self, object_name: str) -> Any:
         """The zeep type an ERP mapping's ``object`` names: a record type, a custom record type's
-        script id (a ``CustomRecord``) or a line type read inside its record (``InvoiceItem``)."""
+        script id (a ``CustomRecord``) or a line type read inside its record (``InvoiceItem``).
+        A sales order's also has the ``creditMemo`` written beside it."""
         try:
             kind = record_kind(object_name)
         except ConfigError:
@@ -251,7 +253,11 @@ class ErpConnector:
             if line_type is None:
                 raise
             return line_type
-        return self._soap.type(kind.namespace, record_type_name(object_name))
+        found = self._soap.type(kind.namespace, record_type_name(object_name))
+        if object_name != SALES_ORDER:
+            return found
+        memo_kind = record_kind(CREDIT_MEMO)
+        return WithCreditMemo(found, self._soap.type(memo_kind.namespace, CREDIT_MEMO))
 
     def close(self) -> None:
         """Release the HTTP session."""

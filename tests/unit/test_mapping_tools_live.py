@@ -27,8 +27,13 @@ def _describe_without(missing: str, retyped: dict[str, str]) -> Any:
         fields = [
             {"name": name, "type": retyped.get(name, "string"), "createable": True,
              "externalId": name in external_ids}
-            for name in sorted(names - {missing})
+            for name in sorted(names - {missing}) if "." not in name
         ]  # fmt: skip
+        # A path through a lookup (Contract.SBQQ__Order__c) needs the lookup's relationship.
+        fields += [
+            {"name": f"{lookup}Ref", "type": "reference", "relationshipName": lookup}
+            for lookup in sorted({name.split(".", 1)[0] for name in names if "." in name})
+        ]
         children = [
             {"relationshipName": "OrderItems", "childSObject": "OrderItem"},
             {"relationshipName": "SBQQ__LineItems__r", "childSObject": "SBQQ__QuoteLine__c"},
