@@ -1,8 +1,13 @@
 """The RabbitMQ sink against the real broker, on both databases, without a sync: hostile
-payloads arrive byte-exact, and an exchange declared with another type is one clear line."""
+payloads arrive byte-exact, an exchange declared with another type is one clear line, and
+confirms lost after the broker took the messages mean a resend with the same ids."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import socket
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -81,3 +86,69 @@ def test_an_exchange_of_another_type_is_refused_in_one_line_and_events_wait(
     with store.engine.connect() as connection:
         status = sink_status(connection, sink_filter(settings))
     assert (status.pending, status.failures) == (2, 1)
+
+
+_BASIC_PUBLISH = b"\x00\x3c\x00\x28"  # AMQP method frame payload: class 60 (basic), method 40
+
+
+class ConfirmSwallowingProxy:
+    """A TCP proxy to the broker that stops passing the broker's frames back once the client
+    published: the messages land, their confirms (and every later reply) are lost."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.replies_cut = threading.Event()
+        self._sockets: list[socket.socket] = [self.listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = self.listener.accept()
+                broker = socket.create_connection(("127.0.0.1", 5672))
+                self._sockets += [client, broker]
+                threading.Thread(
+                    target=self._pump, args=(client, broker, True), daemon=True
+                ).start()
+                threading.Thread(
+                    target=self._pump, args=(broker, client, False), daemon=True
+                ).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket, from_client: bool) -> None:
+        tail = b""  # the end of the previous chunk: a frame may straddle two reads
+        with contextlib.suppress(OSError):
+            while chunk := source.recv(65536):
+                if from_client and _BASIC_PUBLISH in tail + chunk:
+                    self.replies_cut.set()  # before the publish goes on: no confirm gets back
+                if from_client or not self.replies_cut.is_set():
+                    target.sendall(chunk)
+                tail = chunk[-3:]
+
+    def close(self) -> None:
+        for each in self._sockets:
+            with contextlib.suppress(OSError):
+                each.close()
+
+
+def test_confirms_lost_after_the_broker_took_the_messages_resend_them_with_the_same_ids(
+    store: Store, exchange: Exchange
+) -> None:
+    ids = write_events(store, [{"id": f"ord-{n % 3}", "n": n} for n in range(6)])
+    proxy = ConfirmSwallowingProxy()
+    try:
+        swallowed = _settings(exchange.name).model_copy(
+            update={"url": f"amqp://127.0.0.1:{proxy.port}/%2F", "timeout_seconds": 1.0}
+        )
+        lost = publish_sink(store, swallowed, batch_size=10)
+    finally:
+        proxy.close()
+    again = publish_sink(store, _settings(exchange.name), batch_size=10)
+
+    assert proxy.replies_cut.is_set()
+    assert (lost.published, again.published) == (0, 6)
+    assert lost.error is not None
+    assert "did not answer in time" in lost.error
+    received = [json.loads(body)["id"] for body in _raw_bodies(exchange)]
+    assert received == ids + ids  # at least once: each twice, in commit order both times
+    assert list(dict.fromkeys(received)) == ids  # deduped by id: exactly once
