@@ -20,6 +20,7 @@ from mappings.mapping_set import MappingSet
 from sandboxes.discrepancies import edit_billing_object
 from sync.assurance.gauges import FindingsCollector
 from sync.assurance.scheduled import scheduled_reconcile
+from sync.cli import serve as serve_cli
 from sync.cli.app import app
 from sync.cli.sandboxes import Sandboxes, SandboxSize
 from sync.engine.connections import open_connectors
@@ -30,6 +31,7 @@ from sync.service.flow_runner import FlowRunner, ServeContext
 from sync.service.leased_job import LeasedJob
 from sync.service.metrics import ServeMetrics
 from sync.service.scheduler import FlowScheduler
+from sync.service.serve import ServeOptions
 from sync.store import Store
 from sync.store.findings import open_findings
 from sync.store.leases import load_lease
@@ -184,3 +186,22 @@ def test_flows_without_a_reconcile_cron_get_no_reconcile_job() -> None:
         assert job.next_run_time.minute % 10 == 0
     finally:
         scheduler.shutdown()
+
+
+def test_the_serve_command_wires_the_reconcile_into_serve(
+    service: Service, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handed: list[ServeOptions] = []
+    monkeypatch.setattr(serve_cli, "serve", lambda _s, _m, options, _stop: handed.append(options))
+    config = write_serve_config(
+        tmp_path / "revbridge.yaml",
+        service.sandboxes,
+        service.store.url,
+        flows=[{"name": FLOW, "schedule": NEVER, "reconcile_cron": "0 4 * * *"}],
+    )
+    result = runner.invoke(app, ["serve", "-c", str(config)])
+    assert result.exit_code == 0, result.output
+    (options,) = handed
+    assert options.reconcile is not None
+    options.reconcile(service.store, FLOW)
+    assert "unbilled" in service.kinds()
