@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import requests
@@ -32,8 +31,6 @@ from sync.events.webhook_signing import signed_headers
 from sync.store.outbox import OutboxEvent
 
 log = logging.getLogger("revbridge.events")
-
-Sleep = Callable[[float], None]
 
 
 class _WaitRetryAfterOrBackoff(tenacity.wait.wait_base):
@@ -62,11 +59,16 @@ def _never_connected(error: requests.RequestException) -> bool:
     return isinstance(cause, MaxRetryError) and isinstance(cause.reason, NewConnectionError)
 
 
+def _worth_retrying(error: BaseException) -> bool:
+    # An endpoint that can't be connected to is down: its events wait for the next drain.
+    return isinstance(error, TransientError) and not isinstance(error, SinkUnavailable)
+
+
 class WebhookSink:
     """POSTs events to one endpoint over one keep-alive session (run it in a worker thread)."""
 
-    def __init__(self, settings: WebhookSinkSettings, sleep: Sleep = time.sleep) -> None:
-        """Decode the secrets once; ``sleep`` waits between attempts."""
+    def __init__(self, settings: WebhookSinkSettings) -> None:
+        """Decode the secrets once; :meth:`open` starts a drain."""
         self.settings = settings
         self._url = settings.url.get_secret_value()
         parts = urlsplit(self._url)
@@ -75,10 +77,9 @@ class WebhookSink:
         self._session = requests.Session()
         self._deadline, self._started = 0.0, False
         self._retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(lambda e: not isinstance(e, SinkUnavailable)),
+            retry=tenacity.retry_if_exception(_worth_retrying),
             stop=tenacity.stop_after_attempt(settings.attempts),
             wait=_WaitRetryAfterOrBackoff(settings.backoff_seconds, settings.max_wait_seconds),
-            sleep=sleep,
             before_sleep=self._log_retry,
             reraise=True,
         )
