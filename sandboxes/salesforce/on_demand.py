@@ -250,6 +250,8 @@ class OnDemandRecords(MutableMapping[str, dict[str, Any]]):
         self._edited: dict[str, dict[str, Any]] = {}  # seeded records read to be changed
         self._created: dict[str, dict[str, Any]] = {}
         self._removed: set[str] = set()  # seeded records hard-deleted
+        self._index_key: tuple[int, str] | None = None  # the block _index groups
+        self._index: dict[Any, list[str]] = {}
 
     @property
     def kept(self) -> int:
@@ -278,15 +280,26 @@ class OnDemandRecords(MutableMapping[str, dict[str, Any]]):
         if block is None:
             return None
         seeded = self._seeded.rows(block, self._name)
+        listed = self._child_ids(block, field, seeded).get(parent_id, [])
         rows = [
             record
-            for record_id, base in seeded.items()
+            for record_id in listed
             if record_id not in self._removed
-            and (record := self._edited.get(record_id, base)).get(field) == parent_id
+            and (record := self._edited.get(record_id, seeded[record_id])).get(field) == parent_id
         ]
-        moved = (r for i, r in self._edited.items() if i not in seeded)  # re-parented
+        moved = (r for i, r in self._edited.items() if i not in listed)  # re-parented here
         rows += [r for r in (*moved, *self._created.values()) if r.get(field) == parent_id]
         return rows
+
+    def _child_ids(
+        self, block: int, field: str, seeded: dict[str, dict[str, Any]]
+    ) -> dict[str, list[str]]:
+        """Seeded record ids of one block by ``field``: a query asks block after block."""
+        if self._index_key != (block, field):
+            self._index_key, self._index = (block, field), {}
+            for record_id, record in seeded.items():
+                self._index.setdefault(record.get(field), []).append(record_id)
+        return self._index
 
     def in_order(self, record_ids: Iterable[str]) -> list[dict[str, Any]]:
         """The records among ``record_ids`` that exist, in creation order, once each."""
