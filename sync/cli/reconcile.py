@@ -46,11 +46,13 @@ COLUMNS = (
     "amount_at_risk",
     "reporting_currency",
     "reporting_amount_at_risk",
+    "id",
 )
 
 
-def _row(finding: Finding) -> dict[str, Any]:
+def _row(finding: Finding, finding_id: int | None) -> dict[str, Any]:
     return {
+        "id": finding_id,
         "kind": str(finding.kind),
         "severity": str(finding.severity),
         "flow": finding.flow,
@@ -173,7 +175,8 @@ def reconcile_command(
 
 
 def _show(report: ReconcileReport, chosen: ListFormat) -> None:
-    rows = [_row(finding) for finding in report.findings]
+    ids = report.outcome.ids
+    rows = [_row(finding, ids.get(finding.key)) for finding in report.findings]
     if chosen is ListFormat.TABLE:
         console.print(findings_table(rows))
         console.print(Text(_summary(report)), highlight=False)

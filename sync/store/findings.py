@@ -121,11 +121,13 @@ class StoredFinding:
 
 @dataclass(frozen=True)
 class RecordOutcome:
-    """What one reconcile changed: findings new, seen again, and resolved."""
+    """What one reconcile changed: findings new, seen again, and resolved; each seen one's id
+    by its key (what `reconcile acknowledge` takes)."""
 
     new: int
     seen_again: int
     resolved: int
+    ids: dict[str, int] = field(default_factory=dict)
 
 
 def _values(finding: Finding) -> dict[str, Any]:
@@ -169,6 +171,7 @@ def record_findings(
             )
         )
     }
+    ids: dict[str, int] = {}
     for key, finding in by_key.items():
         values = {**_values(finding), "last_seen": now, "resolved_at": None}
         if key in existing:
@@ -179,9 +182,12 @@ def record_findings(
                 sa.update(findings).where(findings.c.id == finding_id).values(values)
             )
         else:
-            connection.execute(
+            inserted = connection.execute(
                 sa.insert(findings).values(finding_key=key, first_seen=now, **values)
-            )
+            ).inserted_primary_key
+            assert inserted is not None
+            finding_id = int(inserted[0])
+        ids[key] = finding_id
     resolved = 0
     for flow, entity, system in scope:
         result = connection.execute(
@@ -197,7 +203,7 @@ def record_findings(
         )
         resolved += result.rowcount
     new = len(by_key) - len(existing)
-    return RecordOutcome(new=new, seen_again=len(existing), resolved=resolved)
+    return RecordOutcome(new=new, seen_again=len(existing), resolved=resolved, ids=ids)
 
 
 def stored_finding(row: sa.Row[Any]) -> StoredFinding:

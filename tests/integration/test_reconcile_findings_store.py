@@ -45,6 +45,7 @@ def test_a_finding_seen_again_keeps_its_first_seen_and_updates_last_seen_and_val
         again = record_findings(connection, [_drift("130.00")], SCOPE, later)
         (stored,) = open_findings(connection)
     assert (first.new, again.new, again.seen_again) == (1, 0, 1)
+    assert first.ids == again.ids == {_drift("x").key: stored.id}
     assert (stored.first_seen, stored.last_seen) == (T0, later)
     assert stored.finding.actual_value == "130.00"
     assert stored.finding.system_ids == {"billing": "ord_1", "salesforce": "801x"}

@@ -128,6 +128,19 @@ def test_orphans_keyed_into_the_erp_are_found_with_their_amounts_and_resolve_whe
     ids = {**books.erp_ids("invoice"), **books.erp_ids("credit_memo"), **books.erp_ids("payment")}
     assert {f["canonical_id"] for f in findings} == {ids[hand_invoice], ids[memo], ids[payment]}
 
+    # Acknowledged by its id from the reconcile's output: it stays so while it is seen.
+    (memo_finding,) = [f for f in findings if f["entity"] == "credit_memo"]
+    acknowledged = runner.invoke(
+        app,
+        ["reconcile", "-c", str(books.config), "acknowledge", str(memo_finding["id"]),
+         "--note", "goodwill credit agreed by <b>finance</b>"],
+    )  # fmt: skip
+    assert acknowledged.exit_code == 0, acknowledged.output
+    assert {f["id"] for f in books.findings("receivables")} == {f["id"] for f in findings}
+    with books.store.engine.connect() as connection:
+        (kept,) = [f for f in open_findings(connection) if f.id == memo_finding["id"]]
+    assert kept.note == "goodwill credit agreed by <b>finance</b>"
+
     # Fixed in the ERP: the invoice and the memo voided, the payment applied to an open invoice.
     erp.enter("Invoice", {"externalId": "HAND-HX-1", "status": "Voided"})
     erp.enter("CreditMemo", {"externalId": "HAND-HX-2", "status": "Voided"})
