@@ -53,10 +53,10 @@ SUITE = (
     Benchmark("sync", "sync_bench.py", ("--sizes", "10000", "--naive-records", "1000",
               "--latency-records", "1000", "--latency-engine-records", "10000",
               "--database-url", POSTGRES_URL, "--database-rounds", "1")),
+    Benchmark("reconcile", "reconcile_bench.py", ("--sizes", "10000,100000")),
     Benchmark("mappings", "bench_mappings.py", ("--records", "100000", "--repeat", "5")),
     Benchmark("erp", "erp.py", ("--records", "500", "--repeat", "2")),
     Benchmark("salesforce", "salesforce.py", ("--records", "50000", "--writes", "10000")),
-    Benchmark("reconcile", "reconcile_bench.py", ("--sizes", "10000,100000")),
     Benchmark("deletes", "deletes_bench.py", ("--orders", "1000", "--deleted", "500")),
     Benchmark("serve", "bench_serve.py", ("--database-url", POSTGRES_URL)),
     Benchmark("console", "console_bench.py", ("--database-url", POSTGRES_URL, "--repeat", "20")),
@@ -138,12 +138,20 @@ def main() -> int:
         for benchmark in chosen:
             print(f"{benchmark.name}: {' '.join(benchmark.command())}")
         return 0
-    results = [run(benchmark) for benchmark in chosen]
-    section = render(results, machine(), commit())
-    document = args.output.read_text() if args.output.is_file() else "# Performance (measured)\n"
-    args.output.write_text(replace_section(document, section))
+    results: list[BenchResult] = []
+    where, revision = machine(), commit()
+    for benchmark in chosen:
+        results.append(run(benchmark))
+        # Written after each benchmark: a suite stopped half-way keeps what it measured.
+        write_report(args.output, render(results, where, revision))
     print(f"wrote {args.output}", file=sys.stderr)
     return 1 if any(result.returncode for result in results) else 0
+
+
+def write_report(output: Path, section: str) -> None:
+    """Replace ``output``'s generated section with ``section`` (create the file if missing)."""
+    document = output.read_text() if output.is_file() else "# Performance (measured)\n"
+    output.write_text(replace_section(document, section))
 
 
 if __name__ == "__main__":
