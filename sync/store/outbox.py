@@ -26,6 +26,7 @@ from sync.store.id_lists import one_of
 from sync.store.outbox_dead_letters import dead_letter_count, outbox_dead_letters
 from sync.store.records import XrefEntry
 from sync.store.schema import JsonColumn, UtcDateTime, canonical_records, metadata, utc_now, xref
+from sync.store.upsert import upsert_rows
 
 
 class ChangeType(StrEnum):
@@ -285,7 +286,8 @@ def mark_published(connection: sa.Connection, sink: str, sequences: Sequence[int
         return
     now = utc_now()
     rows = [{"sink": sink, "sequence": s, "published_at": now} for s in sequences]
-    connection.execute(sa.insert(outbox_deliveries), rows)
+    # Idempotent: two replicas may drain the same sink at once and both send an event.
+    upsert_rows(connection, outbox_deliveries, rows, ("sink", "sequence"))
     _touch_sink(connection, sink, {"last_published_at": now})
 
 

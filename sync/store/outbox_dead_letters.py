@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from sync.store.id_lists import one_of
 from sync.store.schema import UtcDateTime, metadata, utc_now
+from sync.store.upsert import upsert_rows
 
 outbox_dead_letters = sa.Table(
     "outbox_dead_letters",
@@ -68,7 +69,8 @@ def add_dead_letters(connection: sa.Connection, sink: str, dead: Sequence[NewDea
         }
         for letter in dead
     ]
-    connection.execute(sa.insert(outbox_dead_letters), rows)
+    # Idempotent, as marking an event published is: two drains may give up on the same one.
+    upsert_rows(connection, outbox_dead_letters, rows, ("sink", "sequence"))
 
 
 def dead_letter_count(connection: sa.Connection, sink: str) -> int:

@@ -79,3 +79,20 @@ def test_requeue_of_all_makes_every_dead_letter_pending_again_before_newer_event
     with store.engine.connect() as connection:
         assert _pending(connection, HOOKS) == [ids[0], ids[1], *newer]
         assert sink_status(connection, HOOKS).dead_lettered == 0
+
+
+def test_two_drains_settling_the_same_events_record_each_once(store: Store) -> None:
+    """Replicas may drain one sink at once: both acknowledge or give up on the same events."""
+    ids = write_events(store, [{"id": f"ord-{n}"} for n in range(3)])
+    with store.engine.connect() as connection:
+        first, second, third = pending_events(connection, HOOKS, 9)
+
+    for _ in range(2):
+        with store.transaction() as connection:
+            mark_published(connection, "hooks", [first.sequence, second.sequence])
+            add_dead_letters(connection, "hooks", [NewDeadLetter(third.sequence, ids[2], 2, "x")])
+
+    with store.engine.connect() as connection:
+        status = sink_status(connection, HOOKS)
+        assert [letter.event_id for letter in dead_letters(connection, "hooks")] == [ids[2]]
+    assert (status.published, status.dead_lettered, status.pending) == (2, 1, 0)
