@@ -158,9 +158,8 @@ def event_publisher(
             now = utc_now()
             if not pruned_at or now - pruned_at[-1] >= PRUNE_EVERY:
                 pruned_at[:] = [now]
-                log.info(
-                    "events: pruned %d published events", prune_published(store, settings, now)
-                )
+                pruned = prune_published(store, settings, now)
+                log.info("pruned %d published events from the outbox", pruned)
         if counts is not None:
             counts.add(reports)
         for report in reports:
