@@ -89,3 +89,26 @@ def test_refused_events_are_dead_lettered_shown_by_status_and_requeued_with_thei
     received = hooks.ids()
     assert sorted(set(received)) == sorted(row.event_id for row in rows)
     assert received[-len(rejected) :] == rejected  # the same ids, in commit order
+
+
+@pytest.mark.parametrize(
+    ("environment", "problem"),
+    [
+        ({}, "RB_TEST_HOOK_SECRET is not set"),
+        ({"RB_TEST_HOOK_SECRET": "whsec_c2VjcmV0LXRvby1zaG9ydA=="}, "24 to 64 bytes"),
+        ({"RB_TEST_HOOK_SECRET": "sk_live_notawebhooksecret"}, "starts with whsec_"),
+    ],
+)
+def test_a_missing_or_malformed_secret_is_one_configuration_line_that_never_quotes_it(
+    tmp_path: Path, sandboxes: Sandboxes, environment: dict[str, str], problem: str
+) -> None:
+    config = _config(tmp_path, sandboxes, f"sqlite:///{tmp_path / 'r.db'}", "http://127.0.0.1:9/")
+
+    outcome = runner.invoke(app, ["events", "status", "--config", str(config)], env=environment)
+
+    assert outcome.exit_code == 2
+    assert problem in outcome.output
+    assert "Traceback" not in outcome.output
+    for value in environment.values():
+        assert value not in outcome.output
+        assert value.removeprefix("whsec_") not in outcome.output
