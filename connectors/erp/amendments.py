@@ -18,10 +18,12 @@ settings are described in ``mappings/README.md``, "Amendments, renewals and canc
   later leaves it as it is, so the order of capture does not matter, and replaying a change
   sets the same values again.
 
-A sales order payload's ``creditMemo`` (built by the mapping for a cancellation: the unused
-part of the cancelled lines) is upserted beside the order under its own externalId; one with no
-lines is not sent. The order's result is the worse of the two, so a refused credit memo keeps
-the order in the error queue until both have landed, and a retry re-sends both idempotently.
+A cancellation's credit: the mapping marks each cancelled line with the amount to credit
+(``custcol_rb_credit``, the unused part) and the units (``custcol_rb_credit_quantity``); the
+connector writes a ``CreditMemo`` of those lines beside the sales order, under the order's
+externalId and ``-credit``, so a retry finds it again instead of raising a second one. The
+order's result is the worse of the two, so a refused credit memo keeps the order in the error
+queue until both have landed.
 """
 
 from __future__ import annotations
@@ -36,7 +38,10 @@ from connectors.erp.custom import unpacked
 
 SALES_ORDER = "SalesOrder"
 CREDIT_MEMO = "CreditMemo"
-CREDIT_MEMO_KEY = "creditMemo"
+CREDIT_SUFFIX = "-credit"
+CREDIT_MEMO_TEXT = "Unused part of cancelled subscriptions"
+CREDIT_KEY = "custcol_rb_credit"
+CREDIT_UNITS_KEY = "custcol_rb_credit_quantity"
 LINE_KEY = "custcol_rb_line"
 REVISES_KEY = "custcol_rb_revises"
 AS_OF_KEY = "custcol_rb_as_of"
@@ -47,48 +52,42 @@ FetchOrders = Callable[[Sequence[str]], list[dict[str, Any]]]
 UpsertOrder = Callable[[Mapping[str, Any]], WriteResult]
 
 
-@dataclass(frozen=True)
-class _Member:
-    type: Any
-
-
-class WithCreditMemo:
-    """A sales order's record type as its mapping may write it: its own elements and
-    attributes, and ``creditMemo`` (a ``CreditMemo``), for checks that walk the type."""
-
-    def __init__(self, order_type: Any, memo_type: Any) -> None:
-        self._order_type, self._memo_type = order_type, memo_type
-
-    @property
-    def elements(self) -> list[tuple[str, Any]]:
-        """The sales order's elements and ``creditMemo``."""
-        return [*self._order_type.elements, (CREDIT_MEMO_KEY, _Member(self._memo_type))]
-
-    @property
-    def attributes(self) -> list[tuple[str, Any]]:
-        """The sales order's attributes."""
-        return list(self._order_type.attributes)
-
-
 def changes_original(object_name: str, payload: Mapping[str, Any]) -> bool:
     """True for an amendment meant to change the sales order it names by ``internalId``."""
     return object_name == SALES_ORDER and bool(payload.get("internalId"))
 
 
-def split_credit_memo(
-    payload: Mapping[str, Any],
-) -> tuple[Mapping[str, Any], dict[str, Any] | None]:
-    """The payload without its ``creditMemo``, and the credit memo if it has lines to send."""
-    if CREDIT_MEMO_KEY not in payload:
-        return payload, None
-    rest = {k: v for k, v in payload.items() if k != CREDIT_MEMO_KEY}
-    memo = payload[CREDIT_MEMO_KEY]
-    if not isinstance(memo, Mapping):
-        return rest, None
-    lines = [line for line in (memo.get("itemList") or {}).get("item") or [] if line]
-    if not lines:
-        return rest, None
-    return rest, {**memo, "itemList": {"item": lines}}
+def credit_memo_of(object_name: str, payload: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The credit memo a sales order's cancelled lines raise, or None when none is marked."""
+    if object_name != SALES_ORDER:
+        return None
+    lines = [_credit_line(line) for line in (payload.get("itemList") or {}).get("item") or []]
+    credited = [line for line in lines if line is not None]
+    if not credited:
+        return None
+    memo: dict[str, Any] = {
+        "externalId": f"{payload.get('externalId', '')}{CREDIT_SUFFIX}",
+        "entity": payload.get("entity"),
+        "tranDate": min(str(line.pop(AS_OF_KEY)) for line in credited),
+        "memo": CREDIT_MEMO_TEXT,
+        "itemList": {"item": credited},
+    }
+    if payload.get("currency"):
+        memo["currency"] = payload["currency"]
+    return memo
+
+
+def _credit_line(line: Mapping[str, Any]) -> dict[str, Any] | None:
+    amount = _decimal(line.get(CREDIT_KEY))
+    if amount is None:
+        return None
+    credit: dict[str, Any] = {"item": line.get("item"), "amount": str(amount)}
+    units = _decimal(line.get(CREDIT_UNITS_KEY))
+    if units:
+        credit["quantity"] = str(units)
+        credit["rate"] = format((amount / units).normalize(), "f")
+    credit[AS_OF_KEY] = line.get(AS_OF_KEY) or ""
+    return credit
 
 
 def combined(order: WriteResult | None, memo: WriteResult | None) -> WriteResult | None:

@@ -34,11 +34,10 @@ from connectors.base import (
 from connectors.erp.amendments import (
     CREDIT_MEMO,
     SALES_ORDER,
-    WithCreditMemo,
     apply_changes,
     changes_original,
     combined,
-    split_credit_memo,
+    credit_memo_of,
 )
 from connectors.erp.custom import (
     custom_record_type_id,
@@ -134,11 +133,8 @@ class ErpConnector:
         return CallLimits(batch_size=settings.batch_size, in_flight=settings.concurrency)
 
     def references(self, payload: Mapping[str, Any]) -> set[str]:
-        """The externalIds the payload's RecordRefs point at: they must land before it (its
-        credit memo's own externalId is not one: the memo is written beside it)."""
-        order, memo = split_credit_memo(payload)
-        found = referenced_external_ids(order)
-        return found if memo is None else found | referenced_external_ids(memo)
+        """The externalIds the payload's RecordRefs point at: they must land before it."""
+        return referenced_external_ids(payload)
 
     def write_packed(
         self, writes: Sequence[PackedWrite], *, hold_partial: bool = False
@@ -187,14 +183,14 @@ class ErpConnector:
     def _with_credit_memos(
         self, writes: Sequence[PackedWrite]
     ) -> tuple[list[PackedWrite], dict[int, int]]:
-        """The writes with each order's credit memo split off and appended as a write of its
-        own; the positions of order and memo (see :mod:`connectors.erp.amendments`)."""
+        """The writes and, appended, the credit memo each cancelling sales order raises; the
+        positions of order and memo (see :mod:`connectors.erp.amendments`)."""
         split: list[PackedWrite] = []
         memos: list[PackedWrite] = []
         pairs: dict[int, int] = {}
         for position, write in enumerate(writes):
-            order, memo = split_credit_memo(write.payload)
-            split.append(write if order is write.payload else PackedWrite(write.spec, order))
+            memo = credit_memo_of(write.spec.object_name, write.payload)
+            split.append(write)
             if memo is not None:
                 pairs[position] = len(writes) + len(memos)
                 memos.append(PackedWrite(replace(write.spec, object_name=CREDIT_MEMO), memo))
@@ -244,8 +240,7 @@ class ErpConnector:
 
     def record_type(self, object_name: str) -> Any:
         """The zeep type an ERP mapping's ``object`` names: a record type, a custom record type's
-        script id (a ``CustomRecord``) or a line type read inside its record (``InvoiceItem``).
-        A sales order's also has the ``creditMemo`` written beside it."""
+        script id (a ``CustomRecord``) or a line type read inside its record (``InvoiceItem``)."""
         try:
             kind = record_kind(object_name)
         except ConfigError:
@@ -253,11 +248,7 @@ class ErpConnector:
             if line_type is None:
                 raise
             return line_type
-        found = self._soap.type(kind.namespace, record_type_name(object_name))
-        if object_name != SALES_ORDER:
-            return found
-        memo_kind = record_kind(CREDIT_MEMO)
-        return WithCreditMemo(found, self._soap.type(memo_kind.namespace, CREDIT_MEMO))
+        return self._soap.type(kind.namespace, record_type_name(object_name))
 
     def close(self) -> None:
         """Release the HTTP session."""

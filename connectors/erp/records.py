@@ -253,9 +253,20 @@ def _is_empty(raw: Any) -> bool:
 
 
 def plain_record(value: Any) -> dict[str, Any]:
-    """A zeep record as plain data: dicts and lists, ISO dates, decimal strings, no Nones."""
+    """A zeep record as plain data: dicts and lists, ISO dates, decimal strings, no Nones.
+
+    Custom fields are keys of the record again, and of each line of its sublists (an item
+    line's ``custcol_*``), so a record read back compares like with what was written.
+    """
     plain = _plain(serialize_object(value, dict))  # type: ignore[no-untyped-call]
-    return unpacked(plain) if isinstance(plain, dict) else {}
+    if not isinstance(plain, dict):
+        return {}
+    for sublist in plain.values():
+        for lines in sublist.values() if isinstance(sublist, dict) else ():
+            for line in lines if isinstance(lines, list) else ():
+                if isinstance(line, dict):
+                    unpacked(line)
+    return unpacked(plain)
 
 
 def _plain(value: Any) -> Any:

@@ -4,6 +4,7 @@ memo split off an order, and how an amendment's lines merge into the original's.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from connectors.erp.amendments import (
     apply_changes,
     changes_original,
     combined,
-    split_credit_memo,
+    credit_memo_of,
 )
 
 OK = WriteResult("ord-2", WriteOutcome.UPSERTED, target_id="1002")
@@ -35,29 +36,53 @@ def test_only_a_sales_order_naming_an_internal_id_changes_an_original(
     assert changes_original(object_name, payload) is expected
 
 
-def test_a_credit_memo_with_lines_is_split_off_and_empty_lines_dropped() -> None:
-    line = {"item": {"externalId": "prod-b"}, "quantity": "4.0", "amount": "80.00"}
-    order = {"externalId": "ord-2", "creditMemo": {"externalId": "ord-2-credit",
-                                                   "itemList": {"item": [{}, line]}}}  # fmt: skip
-
-    rest, memo = split_credit_memo(order)
-
-    assert rest == {"externalId": "ord-2"}
-    assert memo == {"externalId": "ord-2-credit", "itemList": {"item": [line]}}
+def _order(*lines: dict[str, Any]) -> dict[str, Any]:
+    return {"externalId": "ord-2", "entity": {"externalId": "acc-1"},
+            "currency": {"internalId": "1"}, "itemList": {"item": list(lines)}}  # fmt: skip
 
 
-@pytest.mark.parametrize("memo", [{"itemList": {"item": [{}, {}]}}, {}, "text", None])
-def test_a_credit_memo_without_lines_is_not_sent(memo: Any) -> None:
-    rest, split = split_credit_memo({"externalId": "ord-1", "creditMemo": memo})
+def test_a_cancelled_line_raises_a_credit_memo_beside_its_order() -> None:
+    cancelled = {"item": {"externalId": "prod-b"}, "quantity": "-4.0", "custcol_rb_line": 202,
+                 "custcol_rb_as_of": "2026-07-01", "custcol_rb_credit": Decimal("80.00"),
+                 "custcol_rb_credit_quantity": Decimal("4.0")}  # fmt: skip
+    kept = {"item": {"externalId": "prod-a"}, "quantity": "-3.0", "custcol_rb_as_of": "2026-05-01"}
 
-    assert (rest, split) == ({"externalId": "ord-1"}, None)
+    memo = credit_memo_of("SalesOrder", _order(kept, cancelled))
+
+    assert memo == {
+        "externalId": "ord-2-credit",
+        "entity": {"externalId": "acc-1"},
+        "tranDate": "2026-07-01",
+        "memo": "Unused part of cancelled subscriptions",
+        "itemList": {"item": [
+            {"item": {"externalId": "prod-b"}, "amount": "80.00", "quantity": "4.0", "rate": "20"}
+        ]},
+        "currency": {"internalId": "1"},
+    }  # fmt: skip
 
 
-def test_a_payload_without_a_credit_memo_is_passed_as_it_is() -> None:
-    payload = {"externalId": "ord-1"}
+def test_a_credit_without_units_credits_the_amount_alone() -> None:
+    line = {"item": {"externalId": "prod-b"}, "custcol_rb_credit": "12.5",
+            "custcol_rb_as_of": "2026-07-01"}  # fmt: skip
 
-    assert split_credit_memo(payload) == (payload, None)
-    assert split_credit_memo(payload)[0] is payload
+    memo = credit_memo_of("SalesOrder", _order(line))
+
+    assert memo is not None
+    assert memo["itemList"]["item"] == [{"item": {"externalId": "prod-b"}, "amount": "12.5"}]
+
+
+@pytest.mark.parametrize(
+    ("object_name", "line"),
+    [
+        ("SalesOrder", {"item": {"externalId": "prod-a"}, "quantity": "5"}),
+        ("SalesOrder", {"item": {"externalId": "prod-a"}, "custcol_rb_credit": None}),
+        ("Estimate", {"item": {"externalId": "prod-a"}, "custcol_rb_credit": "80"}),
+    ],
+)
+def test_no_credit_memo_without_a_credited_sales_order_line(
+    object_name: str, line: dict[str, Any]
+) -> None:
+    assert credit_memo_of(object_name, _order(line)) is None
 
 
 def test_a_refused_credit_memo_refuses_its_landed_order_and_a_held_one_holds_it() -> None:
