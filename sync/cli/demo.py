@@ -19,6 +19,7 @@ from sandboxes.erp.sandbox import ErpSandbox
 from sandboxes.salesforce.sandbox import SalesforceSandbox
 from sync.cli.demo_assurance import AssuranceDemo, reconcile_and_measure
 from sync.cli.demo_events import DemoEvents, demo_events, with_demo_events
+from sync.cli.demo_lifecycle import LifecycleDemo, lifecycle_story
 from sync.cli.demo_receivables import BilledOrder, bill_orders, ticking_clock
 from sync.cli.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
 from sync.console.passwords import hash_password
@@ -106,6 +107,7 @@ class DemoResult:
     console: DemoConsole | None = None
     assurance: AssuranceDemo | None = None
     events: DemoEvents | None = None
+    lifecycle: LifecycleDemo | None = None
 
     def balance_lines(self) -> list[str]:
         """One line per billed invoice: what was paid in the ERP, the balance in Salesforce."""
@@ -222,6 +224,8 @@ def run_demo(
         first = quote_to_cash()
         changes = change_source_records(store, sandboxes.salesforce)
         result = DemoResult(database_url, first, quote_to_cash(), changes)
+        if sandboxes.salesforce.lifecycle_subscription_ids:
+            result.lifecycle = lifecycle_story(store, sandboxes)
         result.billed = _bill_in_erp(store, settings)
         result.receivables = _engine(store, mapping_set, settings, RECEIVABLES, on_page)()
         result.balances = salesforce_balances(sandboxes.salesforce, result.billed)

@@ -44,7 +44,8 @@ def demo(
     from sync.cli.sandboxes import SandboxSize  # noqa: PLC0415
 
     try:
-        result = run_demo(database, SandboxSize(accounts=accounts, orders=orders))
+        size = SandboxSize(accounts=accounts, orders=orders, lifecycles=True)
+        result = run_demo(database, size)
     except MappingConfigError as error:
         raise fail(str(error)) from None
     console.print(run_report(result.first, "run 1: initial sync"))
@@ -52,6 +53,10 @@ def demo(
     for change in result.changes:
         console.print(f"  {change.object_name} {change.record_id}: {change.description}")
     console.print(run_report(result.second, "run 2: only what changed"))
+    if result.lifecycle is not None:
+        from sync.cli.demo_lifecycle import print_lifecycle  # noqa: PLC0415 - as run_demo
+
+        print_lifecycle(result.lifecycle, console)
     if result.receivables is not None:
         paid = sum(1 for billed in result.billed if billed.payment)
         console.print(
