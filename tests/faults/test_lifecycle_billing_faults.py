@@ -196,18 +196,41 @@ def test_a_cancellation_cancels_at_its_date_with_the_unused_part_credited(
     assert prorations(sandbox) == [(stamp(date(2026, 7, 1)), -10)]
 
 
+def net_prorations(sandbox: BillingSandbox) -> int:
+    return sum(int(i["amount"]) for i in sandbox.stripe_objects("invoiceitems") if i["proration"])
+
+
+@pytest.mark.parametrize("newest_first", [False, True], ids=["in-order", "newest-first"])
+def test_a_cancellation_captured_before_the_upsell_it_undoes_ends_the_same(
+    sandbox: BillingSandbox, connector: BillingConnector, sale: Sale, newest_first: bool
+) -> None:
+    upsell = sale.amendment("ord-2", Decimal(5), "2026-03-01")
+    cancellation = sale.amendment("ord-3", Decimal(-15), "2026-07-01")
+    for order in [cancellation, upsell] if newest_first else [upsell, cancellation]:
+        result = write_one(connector, order)
+        assert result.ok, result.error_message
+
+    [subscription] = sandbox.stripe_objects("subscriptions")
+    assert subscription["cancel_at"] == stamp(date(2026, 7, 1))
+    # Billed 15 until the cancellation either way: the upsell's days before it, no more.
+    assert item_quantity(sandbox, sale.subscription) == 15
+    # 5 more for 03-01 to 07-01, 10 back for 07-01 to the end of the term, in cents; each
+    # proration item is rounded on its own, so the two orders may differ by a cent.
+    exact = 4000 * (5 * 122 - 10 * 184) / 365
+    assert abs(net_prorations(sandbox) - exact) <= 1
+
+
 @pytest.mark.parametrize(
     ("changes", "code", "says"),
     [
         ({"quantity": Decimal("1.5")}, "parameter_invalid", "whole number other than 0"),
         ({"quantity": Decimal("1e12")}, "parameter_invalid", "whole number other than 0"),
         ({"quantity": "NaN"}, "parameter_invalid", "whole number other than 0"),
-        ({"quantity": Decimal(-20)}, "parameter_invalid", "never goes below 0"),
         ({"revises": None}, "parameter_missing", "needs revises"),
         ({"proration_behavior": "<b>always</b>"}, "parameter_invalid", "proration_behavior"),
         ({"start_date": "2026-13-01"}, "parameter_invalid", "is not a date"),
     ],
-    ids=["fraction", "huge", "nan", "below-zero", "no-original", "markup", "bad-date"],
+    ids=["fraction", "huge", "nan", "no-original", "markup", "bad-date"],
 )
 def test_an_amendment_stripe_cannot_take_is_refused_with_why_and_nothing_is_sent(
     sandbox: BillingSandbox,
@@ -231,3 +254,20 @@ def test_an_amendment_stripe_cannot_take_is_refused_with_why_and_nothing_is_sent
     posts = [r for r in sandbox.stripe_requests[before:] if r.method == "POST"]
     assert posts == []
     assert item_quantity(sandbox, sale.subscription) == 10
+
+
+def test_a_later_write_of_the_original_order_keeps_what_its_amendments_changed(
+    sandbox: BillingSandbox, connector: BillingConnector, sale: Sale
+) -> None:
+    assert write_one(connector, sale.amendment("ord-2", Decimal(5), "2026-03-01")).ok
+    assert write_one(connector, sale.amendment("ord-3", Decimal(-15), "2026-07-01")).ok
+    # Someone edits the original order after the cancellation: it is written again.
+    corrected = sale.order("ord-1", 10, "2026-01-01", metadata={"order_number": "00000001"})
+
+    result = write_one(connector, corrected)
+
+    assert result.ok, result.error_message
+    [subscription] = sandbox.stripe_objects("subscriptions")
+    # 10 + 5 billed until the cancellation's date, not the order's end.
+    assert item_quantity(sandbox, sale.subscription) == 15
+    assert subscription["cancel_at"] == stamp(date(2026, 7, 1))

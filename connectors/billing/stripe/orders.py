@@ -40,7 +40,7 @@ from connectors.billing.stripe.amendments import (
     AMENDING,
     SubscriptionLocks,
     amendment_id,
-    applied_total,
+    kept_amendments,
     write_amendment,
 )
 from connectors.billing.stripe.form import whole_number
@@ -115,15 +115,12 @@ def _subscription_items(
 
 
 def _with_existing_items(
-    objects: StripeObjects, subscription_id: str, items: list[dict[str, Any]]
+    current: Mapping[str, Any], items: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Point items at the subscription items they update; delete the ones no line matches.
 
-    An item keeps the changes amendments made to it (recorded in the subscription's metadata),
-    and the items amendments added stay.
+    The items amendments added stay (:mod:`connectors.billing.stripe.amendments`).
     """
-    current = objects.get(f"/v1/subscriptions/{quote(subscription_id, safe='')}")
-    metadata = current.get("metadata") or {}
     listed = (current.get("items") or {}).get("data") or []
     by_tag = {
         str((item.get("metadata") or {}).get(REVBRIDGE_ID)): str(item["id"])
@@ -132,20 +129,13 @@ def _with_existing_items(
     }
     wanted = {item["metadata"][REVBRIDGE_ID] for item in items}
     updated = [
-        _amended({**item, "id": by_tag[item["metadata"][REVBRIDGE_ID]]}, metadata)
+        {**item, "id": by_tag[item["metadata"][REVBRIDGE_ID]]}
         if item["metadata"][REVBRIDGE_ID] in by_tag
         else item
         for item in items
     ]
     removed = [{"id": si, "deleted": True} for tag, si in by_tag.items() if tag not in wanted]
     return updated + removed
-
-
-def _amended(item: dict[str, Any], metadata: Mapping[str, Any]) -> dict[str, Any]:
-    product = str((item.get("price_data") or {}).get("product"))
-    if "quantity" not in item:
-        return item
-    return {**item, "quantity": item["quantity"] + applied_total(metadata, product)}
 
 
 @dataclass(frozen=True)
@@ -269,7 +259,10 @@ def _write_booked(
         body = plan.subscription
         subscription_id = existing_id or objects.find("subscriptions", order_id)
         if subscription_id is not None:
-            body = {**body, "items": _with_existing_items(objects, subscription_id, body["items"])}
+            current = objects.get(f"/v1/subscriptions/{quote(subscription_id, safe='')}")
+            # The amendments made since keep their quantities, items and end.
+            body = {**body, **kept_amendments(current, body)}
+            body = {**body, "items": _with_existing_items(current, body["items"])}
         items = with_metered_prices(objects, body["items"], write_token)
         if isinstance(items, WriteResult):
             return replace(items, external_id=order_id)
