@@ -272,3 +272,16 @@ def test_a_refused_credit_memo_keeps_its_order_in_the_error_queue(
         "the sales order landed but its credit memo did not: "
     )
     assert ("SalesOrder", "amd-2") in sandbox.records
+
+
+@pytest.mark.parametrize("credit", ["NaN", "1E+400"])
+def test_a_credit_no_netsuite_number_can_hold_refuses_the_order_and_raises_no_memo(
+    sandbox: ErpSandbox, connector: ErpConnector, credit: str
+) -> None:
+    (result,) = connector.write(SALES_ORDERS, [_cancellation(credit=credit)])
+
+    assert (result.outcome, result.error_code) == (WriteOutcome.REJECTED, "INVALID_PAYLOAD")
+    assert (result.error_message or "").startswith(
+        "the sales order landed but its credit memo did not: "
+    )
+    assert [key for key in sandbox.records if key[0] == "CreditMemo"] == []
