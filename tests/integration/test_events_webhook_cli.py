@@ -17,7 +17,6 @@ from sync.cli.app import app
 from sync.cli.sandboxes import Sandboxes, SandboxSize
 from sync.store import Store
 from sync.store.outbox import outbox_events
-from sync.store.outbox_dead_letters import requeue_dead_letters
 from tests.integration.events_cli_harness import events_config
 from tests.integration.events_webhook_harness import SECRET, Delivery, Reply, endpoint
 from tests.integration.test_events_webhook import receiver
@@ -75,17 +74,17 @@ def test_refused_events_are_dead_lettered_shown_by_status_and_requeued_with_thei
         [status] = json.loads(_cli("events", "status", "--config", str(config), "--json"))
         table = _cli("events", "status", "--config", str(config))
 
-        refusing.clear()
-        store = Store(database_url)
-        with store.transaction() as connection:
-            assert requeue_dead_letters(connection, "hooks", None) == len(rejected)
-        store.close()
-        published = _cli("events", "publish", "--config", str(config))
+        refusing.clear()  # the endpoint is fixed
+        requeued = _cli("events", "replay", "--dead-letter", "--sink", "hooks", "-c", str(config))
+        [after] = json.loads(_cli("events", "status", "--config", str(config), "--json"))
 
     assert (status["pending"], status["dead_lettered"]) == (0, len(rejected))
     assert status["published"] == len(rows) - len(rejected)
     assert "dead-lettered" in table
-    assert published.strip() == f"hooks: published {len(rejected)}"
+    assert requeued.strip() == (
+        f"hooks: requeued {len(rejected)} dead letters, published {len(rejected)}"
+    )
+    assert (after["pending"], after["published"], after["dead_lettered"]) == (0, len(rows), 0)
     received = hooks.ids()
     assert sorted(set(received)) == sorted(row.event_id for row in rows)
     assert received[-len(rejected) :] == rejected  # the same ids, in commit order
