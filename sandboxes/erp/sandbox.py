@@ -89,6 +89,7 @@ class _ErpState:
         self.concurrency_limit = 0  # more calls in flight are refused; 0: no limit
         self.oversize_bytes = 2_000_000
         self.poisoned: set[str] = set()
+        self.recorded: list[bytes] | None = None  # upsertList bodies, once asked to record
         self.stopping = threading.Event()
         self.wsdl = b""
 
@@ -178,6 +179,9 @@ class _ErpHandler(SandboxRequestHandler):
             delay = latency.get(operation, latency.get("*", 0.0))
         if delay:
             self.state.stopping.wait(delay)
+        if operation == "upsertList" and self.state.recorded is not None:
+            with self.state.lock:
+                self.state.recorded.append(body)
         if operation == "upsertList" and self._poisoned(request):
             raise SoapFault(*_SOAP_FAULTS["invalid_record"])
         state = self.state
@@ -330,6 +334,12 @@ class ErpSandbox:
     def poison(self, *external_ids: str) -> None:
         """Refuse any upsertList holding these records with a schema fault (no status list)."""
         self._state.poisoned.update(external_ids)
+
+    def record_upserts(self) -> list[bytes]:
+        """Keep the body of every upsertList from now on (for contract checks); the list."""
+        with self._state.lock:
+            self._state.recorded = []
+            return self._state.recorded
 
     def cure(self, *external_ids: str) -> None:
         """Accept these records again after :meth:`poison`."""

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import etree  # type: ignore[import-untyped]
 
 from mappings.identity import canonical_id
 from mappings.loader import load_mapping_set, shipped_mapping_files
@@ -34,6 +35,9 @@ from sync.store import Store
 from sync.store.error_queue import ErrorRow, list_errors
 from sync.store.schema import ErrorStatus
 from tests.integration.cpq_harness import cpq_sandboxes, run_flow
+from tests.unit.test_erp_wsdl_parity import REAL_XSDS
+
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 
 SIZE = SandboxSize(accounts=4, orders=6, products=3, page_size=200, lifecycles=True)
 PAGE = 200
@@ -47,6 +51,20 @@ HALF_TERM = Decimal("0.5")  # CPQ's proration multiplier of B's cancellation: 6 
 def sandboxes() -> Iterator[Sandboxes]:
     with cpq_sandboxes(SIZE) as running:
         yield running
+
+
+def real_suitetalk_schema(reference_dir: Path) -> etree.XMLSchema:
+    """NetSuite's own XSDs (../shared/reference), for the upsertList bodies."""
+    xsd_dir = reference_dir / "netsuite-suitetalk-2023.2" / "xsd"
+    imports = "".join(
+        f'<xsd:import namespace="{namespace}" schemaLocation="{(xsd_dir / name).as_uri()}"/>'
+        for namespace, name in REAL_XSDS.items()
+    )
+    wrapper = (
+        '<xsd:schema xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
+        f'targetNamespace="urn:revbridge:test">{imports}</xsd:schema>'
+    )
+    return etree.XMLSchema(etree.fromstring(wrapper))
 
 
 def erp_mapping(setting: str, tmp_path: Path) -> MappingSet:
@@ -197,14 +215,22 @@ def reverse_capture_order(sandboxes: Sandboxes) -> None:
 
 @pytest.mark.parametrize("setting", SETTINGS)
 def test_a_subscriptions_lifecycle_ends_right_in_the_erp(
-    sandboxes: Sandboxes, store: Store, setting: str, tmp_path: Path
+    sandboxes: Sandboxes, store: Store, setting: str, tmp_path: Path, reference_dir: Path
 ) -> None:
     mappings = erp_mapping(setting, tmp_path)
+    bodies = sandboxes.erp.record_upserts()
 
     run_flow(sandboxes, store, mappings, QUOTE_TO_ERP, page_size=PAGE)
 
     assert _lifecycle_errors(store, sandboxes) == []
     assert_end_state(sandboxes, setting)
+    # Every body sent, sales orders changed in place and credit memos included, is one the
+    # real SuiteTalk 2023.2 schema accepts.
+    schema = real_suitetalk_schema(reference_dir)
+    assert bodies
+    for body in bodies:
+        request = etree.fromstring(body).find(f"{{{SOAP_ENV}}}Body")[0]
+        assert schema.validate(etree.ElementTree(request)), schema.error_log
 
 
 @pytest.mark.parametrize("setting", SETTINGS)
