@@ -44,6 +44,8 @@ def connection_parameters(settings: RabbitMqSinkSettings) -> pika.URLParameters:
         password = settings.password.get_secret_value() if settings.password else ""
         parameters.credentials = pika.PlainCredentials(settings.username or "guest", password)
     parameters.connection_attempts = 1
+    # Shown by `rabbitmqctl list_connections client_properties` and the management UI.
+    parameters.client_properties = {"connection_name": f"revbridge events sink {settings.name}"}
     parameters.socket_timeout = settings.timeout_seconds
     parameters.stack_timeout = settings.timeout_seconds
     parameters.blocked_connection_timeout = settings.timeout_seconds

@@ -40,6 +40,7 @@ def test_credentials_in_the_url_move_to_username_and_a_secret_password() -> None
         "p@ss/w0rd",
     )
     assert parameters.connection_attempts == 1
+    assert parameters.client_properties == {"connection_name": "revbridge events sink bus"}
 
 
 def test_defaults_are_the_local_broker_and_a_revbridge_exchange() -> None:
