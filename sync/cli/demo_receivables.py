@@ -61,7 +61,12 @@ class BilledOrder:
 def _activated_orders(connection: sa.Connection, limit: int) -> list[dict[str, Any]]:
     orders: list[dict[str, Any]] = []
     for batch in iter_stored(connection, "order"):
-        orders += [r.payload for r in batch if r.payload.get("status") == "activated"]
+        # New orders only: an amendment's change (a negative downgrade) is not invoiced as sold.
+        orders += [
+            r.payload
+            for r in batch
+            if r.payload.get("status") == "activated" and r.payload.get("order_type") == "new"
+        ]
     return sorted(orders, key=lambda order: str(order["id"]))[:limit]
 
 
