@@ -78,6 +78,7 @@ def lifecycle_story(store: Store, sandboxes: Sandboxes) -> LifecycleDemo:
     captured = _captured_subscriptions(store)
     history = changes_by_subscription(captured.values())
     roots = {change.record_id: root for root, changes in history.items() for change in changes}
+    billed = _billing_subscriptions(sandboxes)
     demo = LifecycleDemo()
     order_ids: list[str] = []
     with store.engine.connect() as connection:
@@ -100,6 +101,9 @@ def lifecycle_story(store: Store, sandboxes: Sandboxes) -> LifecycleDemo:
                 t: _target_state(bool(landed[t]), waiting, (subscription_id, order_id), t)
                 for t in TARGETS
             }
+            held = _billed_quantity(billed.get(root or own), day)
+            if held is not None and targets["billing"] == "landed":
+                targets["billing"] = f"holds {shown_quantity(held)}"
             demo.steps.append(LifecycleStep(
                 day, EVENTS.get(event, event), products.get(str(source["SBQQ__Product__c"]), "?"),
                 Decimal(str(source["SBQQ__Quantity__c"])), quantity, targets,
@@ -116,6 +120,25 @@ def _captured_subscriptions(store: Store) -> dict[str, Subscription]:
             for batch in iter_stored(connection, "subscription")
             for record in batch
         }
+
+
+def _billing_subscriptions(sandboxes: Sandboxes) -> dict[str, Mapping[str, Any]]:
+    """The generic billing API's subscriptions by external id (none under another profile)."""
+    rows = sandboxes.billing.resources("subscriptions")
+    return {str(row.get("external_id")): row for row in rows}
+
+
+def _billed_quantity(subscription: Mapping[str, Any] | None, day: date) -> Decimal | None:
+    """The quantity billing's item schedule holds from ``day``, if it keeps one."""
+    items = (subscription or {}).get("items") or []
+    schedule = items[0].get("schedule") if items and isinstance(items[0], Mapping) else None
+    if not schedule:
+        return None
+    ends = items[0].get("ends_at")
+    if ends and str(ends) <= day.isoformat():
+        return Decimal(0)
+    current = [e for e in schedule if str(e.get("from", "")) <= day.isoformat()]
+    return Decimal(str(current[-1]["quantity"])) if current else None
 
 
 def _target_state(

@@ -17,6 +17,7 @@ from tests.integration.cpq_harness import cpq_sandboxes, run_flow
 
 SIZE = SandboxSize(accounts=4, orders=6, products=3, page_size=200, lifecycles=True)
 QUOTE_TO_ERP = Flow(name="quote-to-erp", source="salesforce", targets=("erp",))
+QUOTE_TO_CASH = Flow(name="quote-to-cash", source="salesforce", targets=("billing", "erp"))
 
 
 @pytest.fixture
@@ -52,3 +53,23 @@ def test_the_demo_shows_each_event_moving_the_quantity_and_what_netsuite_holds(
     text = console.export_text()
     assert "2026-05-01  downgrade" in text
     assert "  -3 ->  12   billing: not sent  erp: landed" in text
+
+
+def test_the_demo_shows_the_quantity_billing_holds_after_each_event(
+    sandboxes: Sandboxes, store: Store, mapping_set: MappingSet
+) -> None:
+    run_flow(sandboxes, store, mapping_set, QUOTE_TO_CASH, page_size=200)
+
+    story = lifecycle_story(store, sandboxes)
+
+    held = [(s.event, s.targets["billing"], s.targets["erp"]) for s in story.steps]
+    assert held == [
+        ("bought", "holds 10", "landed"),
+        ("bought", "holds 4", "landed"),
+        ("upsell", "holds 15", "landed"),
+        ("add-on", "holds 2", "landed"),
+        ("downgrade", "holds 12", "landed"),
+        ("cancellation", "holds 0", "landed"),
+        ("co-terminated add-on", "holds 3", "landed"),
+        ("renewal", "holds 12", "landed"),
+    ]
