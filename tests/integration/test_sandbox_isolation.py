@@ -14,8 +14,9 @@ from sync.cli.sandboxes import Sandboxes, SandboxSize, write_sandbox_config
 from tests.cli_process import ROOT, cli_env
 
 PRODUCT_PACKAGES = ("config", "connectors", "mappings", "sync")
-# The commands that start the sandboxes import them lazily, from these modules only.
-SANDBOX_GATEWAYS = {"sync/cli/sandboxes.py", "sync/cli/demo.py"}
+# The commands that start the sandboxes import them lazily, from these modules only: the
+# sandbox command and the demo (whose sections, demo_*.py, only demo.py imports).
+SANDBOX_GATEWAYS = {"sync/cli/sandboxes.py", "sync/cli/demo.py", "sync/cli/demo_assurance.py"}
 
 # Runs the CLI in-process, then reports whether any fake or the test CA got imported.
 PROBE = """
