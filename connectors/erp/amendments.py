@@ -229,6 +229,45 @@ def _changed_line(
     return line
 
 
+def resent_original(payload: Mapping[str, Any], existing: Mapping[str, Any]) -> dict[str, Any]:
+    """A sales order sent again (a resend, a mapping change) as an update that keeps what
+    amendments changed on it since: a line showing a newer change than the payload's keeps
+    it, a line an amendment added stays, a line that left the order at its source is closed,
+    the rest is updated by line number. Unchanged when no amendment touched the order (the
+    whole item list is replaced, as for any upsert)."""
+    current = {_key(line.get(LINE_KEY)): line for line in _read_lines(existing)}
+    sent = (payload.get("itemList") or {}).get("item") or []
+    keys = {_key(line.get(LINE_KEY)) for line in sent}
+    newer = {
+        key
+        for line in sent
+        if (key := _key(line.get(LINE_KEY))) in current and _as_of(current[key]) > _as_of(line)
+    }
+    # A line the payload lacks was added by an amendment when it shows a later change than the
+    # order's own lines; otherwise it left the order at its source and goes.
+    began = min((_as_of(line) for line in sent), default="")
+    added = {k for k, line in current.items() if k and k not in keys and _as_of(line) > began}
+    if not newer and not added:
+        return dict(payload)
+    gone = [
+        {"line": line["line"], "isClosed": True}
+        for key, line in current.items()
+        if key not in keys and key not in added and line.get("line")
+    ]
+    lines = []
+    for line in sent:
+        key = _key(line.get(LINE_KEY))
+        if key in newer:
+            continue  # an amendment's change shows on it: keep it
+        kept = current.get(key)
+        lines.append({**line, "line": kept["line"]} if kept and kept.get("line") else dict(line))
+    return {**payload, "itemList": {"replaceAll": False, "item": lines + gone}}
+
+
+def _read_lines(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [unpacked(dict(line)) for line in (record.get("itemList") or {}).get("item") or []]
+
+
 def _as_of(record: Mapping[str, Any]) -> str:
     """A line's (or an amendment's first line's) effective date, ISO, for ordering."""
     if AS_OF_KEY in record:

@@ -33,11 +33,13 @@ from connectors.base import (
 )
 from connectors.erp.amendments import (
     CREDIT_MEMO,
+    LINE_KEY,
     SALES_ORDER,
     apply_changes,
     changes_original,
     combined,
     credit_memo_of,
+    resent_original,
 )
 from connectors.erp.custom import (
     custom_record_type_id,
@@ -142,7 +144,7 @@ class ErpConnector:
         """Upsert records of any types, ``batch_size`` to an ``upsertList`` (see
         :mod:`connectors.erp.packing`); with ``hold_partial``, a last call that would not be
         full is not sent and its records' results are None."""
-        writes, memos = self._with_credit_memos(writes)
+        writes, memos = self._with_credit_memos(self._keeping_amendments(writes))
         results: list[WriteResult | None] = [None] * len(writes)
         changes = [
             position
@@ -195,6 +197,32 @@ class ErpConnector:
                 pairs[position] = len(writes) + len(memos)
                 memos.append(PackedWrite(replace(write.spec, object_name=CREDIT_MEMO), memo))
         return split + memos, pairs
+
+    def _keeping_amendments(self, writes: Sequence[PackedWrite]) -> list[PackedWrite]:
+        """Sales orders NetSuite already holds, sent again: read first, so the changes
+        amendments merged into them are kept (see :func:`resent_original`)."""
+        resent = {
+            position: write.spec.known_target_ids[str(write.payload.get("externalId"))]
+            for position, write in enumerate(writes)
+            if write.spec.object_name == SALES_ORDER
+            and not write.payload.get("internalId")
+            and str(write.payload.get("externalId")) in write.spec.known_target_ids
+            and any(LINE_KEY in line for line in _items(write.payload))
+        }
+        if not resent:
+            return list(writes)
+        kind = record_kind(SALES_ORDER)
+        held = {
+            str(r.get("internalId")): r
+            for r in fetch_records(self._soap, kind, sorted(set(resent.values())))
+        }
+        kept = list(writes)
+        for position, internal_id in resent.items():
+            existing = held.get(internal_id)
+            if existing is not None:
+                payload = resent_original(writes[position].payload, existing)
+                kept[position] = PackedWrite(writes[position].spec, payload)
+        return kept
 
     def _change_originals(self, payloads: Sequence[Mapping[str, Any]]) -> list[WriteResult]:
         """Amendments merged into the sales orders they name (setting "update the original").
@@ -253,6 +281,10 @@ class ErpConnector:
     def close(self) -> None:
         """Release the HTTP session."""
         self._soap.close()
+
+
+def _items(payload: Mapping[str, Any]) -> list[Any]:
+    return list((payload.get("itemList") or {}).get("item") or [])
 
 
 def _refuse_filter(spec: ReadSpec) -> None:

@@ -285,3 +285,71 @@ def test_a_credit_no_netsuite_number_can_hold_refuses_the_order_and_raises_no_me
         "the sales order landed but its credit memo did not: "
     )
     assert [key for key in sandbox.records if key[0] == "CreditMemo"] == []
+
+
+def _original_payload() -> dict[str, Any]:
+    return {
+        "externalId": "ord-1",
+        "entity": {"externalId": "acc-1"},
+        "tranDate": "2026-01-01",
+        "itemList": {"item": [
+            _line("prod-a", "10", 101, "2026-01-01"), _line("prod-b", "4", 102, "2026-01-01"),
+        ]},
+    }  # fmt: skip
+
+
+def test_an_original_sent_again_keeps_what_amendments_changed_on_it(
+    sandbox: ErpSandbox, connector: ErpConnector
+) -> None:
+    internal_id = _original(connector)
+    connector.write(SALES_ORDERS, [
+        _change("amd-2", internal_id, _revision("12", 202, 101, "2026-05-01")),
+        _change("amd-3", internal_id, _line("prod-c", "2", 203, "2026-04-01")),
+    ])  # fmt: skip
+    resend = WriteSpec("SalesOrder", "externalId", known_target_ids={"ord-1": internal_id})
+    original = _original_payload()
+    original["itemList"]["item"][1]["rate"] = "45.0"  # the original itself changed too
+
+    (result,) = connector.write(resend, [original])
+
+    assert result.ok
+    assert _stored_lines(sandbox) == [
+        ("prod-a", "12", "false", "2026-05-01"),  # the downgrade kept
+        ("prod-b", "4", "false", "2026-01-01"),
+        ("prod-c", "2", "false", "2026-04-01"),  # the add-on kept
+    ]
+    order = sandbox.records[("SalesOrder", "ord-1")]
+    assert order["itemList"]["item"][1]["rate"] == "45.0"
+
+
+def test_an_original_no_amendment_touched_is_replaced_whole_when_sent_again(
+    sandbox: ErpSandbox, connector: ErpConnector
+) -> None:
+    internal_id = _original(connector)
+    resend = WriteSpec("SalesOrder", "externalId", known_target_ids={"ord-1": internal_id})
+    original = _original_payload()
+    del original["itemList"]["item"][1]  # a line removed in the source goes in NetSuite too
+
+    (result,) = connector.write(resend, [original])
+
+    assert result.ok
+    assert [line[0] for line in _stored_lines(sandbox)] == ["prod-a"]
+
+
+def test_a_line_that_left_an_amended_original_is_closed_when_it_is_sent_again(
+    sandbox: ErpSandbox, connector: ErpConnector
+) -> None:
+    internal_id = _original(connector)
+    connector.write(SALES_ORDERS, [_change("amd-2", internal_id,
+                                           _revision("12", 202, 101, "2026-05-01"))])  # fmt: skip
+    resend = WriteSpec("SalesOrder", "externalId", known_target_ids={"ord-1": internal_id})
+    original = _original_payload()
+    del original["itemList"]["item"][1]
+
+    (result,) = connector.write(resend, [original])
+
+    assert result.ok
+    assert _stored_lines(sandbox) == [
+        ("prod-a", "12", "false", "2026-05-01"),
+        ("prod-b", "4", "true", "2026-01-01"),
+    ]
