@@ -6,7 +6,8 @@ subscription bought at 10, raised to 15, lowered to 12 and renewed for the next 
 bought at 4 and cancelled at mid-term; and two add-ons of a third product, one starting
 mid-month. For each event it prints the change CPQ wrote (the delta), the subscription's
 quantity from that day (``mappings.subscription_state``, from what the runs captured), and per
-target whether the event's order or subscription record landed, or why it waits. It ends with
+target what it holds: the quantity billing's item schedule shows from that day (generic
+profile), whether the event's records landed in the ERP, or why they wait. It ends with
 what NetSuite holds: the open sales order lines per item of each contract, and the credit memo
 the cancellation raised.
 
