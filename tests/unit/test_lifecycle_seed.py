@@ -31,9 +31,34 @@ def test_lifecycles_are_off_by_default_and_add_records_only_when_asked() -> None
         for name in ("Order", "OrderItem", "SBQQ__Quote__c", "SBQQ__Subscription__c", "Contract")
     }
     assert added == {
-        "Order": 6, "OrderItem": 6, "SBQQ__Quote__c": 6, "SBQQ__Subscription__c": 6,
-        "Contract": 2,
+        "Order": 8, "OrderItem": 8, "SBQQ__Quote__c": 8, "SBQQ__Subscription__c": 8,
+        "Contract": 3,
     }  # fmt: skip
+
+
+def test_add_ons_revise_nothing_and_co_terminate_with_the_contract() -> None:
+    org = _org(True)
+    subscriptions = org.records["SBQQ__Subscription__c"]
+    items = org.records["OrderItem"]
+    for event, start, multiplier in (
+        ("add_on", "2026-04-01", 0.75),  # from a month's first day: 9 of 12 months
+        ("coterminated_add_on", "2026-09-16", 0.2932),  # mid-month: 107 of 365 days
+    ):
+        subscription = subscriptions[org.lifecycle_ids[event]]
+        item = items[subscription["SBQQ__OrderProduct__c"]]
+        order = org.records["Order"][item["OrderId"]]
+        assert order["Type"] == "Amendment"
+        assert (item["SBQQ__ContractAction__c"], item["SBQQ__RevisedOrderProduct__c"]) == (
+            "New", None
+        )  # fmt: skip
+        assert subscription["SBQQ__RevisedSubscription__c"] is None
+        assert (subscription["SBQQ__SubscriptionStartDate__c"],
+                subscription["SBQQ__SubscriptionEndDate__c"]) == (start, "2026-12-31")  # fmt: skip
+        assert item["SBQQ__ProrateMultiplier__c"] == multiplier
+        # The contract names the order it came from, the one an amendment changes.
+        contract = org.records["Contract"][subscription["SBQQ__Contract__c"]]
+        bought = items[subscriptions[org.lifecycle_ids["new"]]["SBQQ__OrderProduct__c"]]
+        assert contract["SBQQ__Order__c"] == bought["OrderId"]
 
 
 def test_each_event_is_written_the_way_cpq_writes_it() -> None:

@@ -237,11 +237,14 @@ def test_order_read_spec_asks_for_the_mapped_fields_and_order_items() -> None:
                 "SBQQ__ProrateMultiplier__c",
                 "SBQQ__SubscriptionType__c",
                 "SBQQ__UpgradedSubscription__c",
+                # ... the order product it revises, and the quantity after the change.
+                "SBQQ__RevisedOrderProduct__r.OrderItemNumber",
+                "SBQQ__QuoteLine__r.SBQQ__Quantity__c",
             ),
         ),
     )
     assert SALESFORCE["order"].referenced_entities() == {
-        "account", "product", "quote", "contract", "subscription"
+        "account", "product", "quote", "contract", "subscription", "order"
     }  # fmt: skip
 
 
