@@ -49,7 +49,8 @@ def record_resolved_events(
 
     Call it in the closing transaction, with the entries as they were before it.
     """
-    active = [entry for entry in entries if entry.status.value in _ACTIVE]
+    # Oldest entry first, however the caller listed them: the order they were rejected in.
+    active = sorted((e for e in entries if e.status.value in _ACTIVE), key=lambda e: e.id)
     _insert(connection, [_resolved_event(e.flow or "", None, e, closed_by) for e in active])
 
 
