@@ -90,14 +90,22 @@ def events_after(
     Advances ``position`` past what it returns.
     """
     floor = max(position.highest - LOOKBACK, position.start)
-    query = (
-        sa.select(outbox_events)
+    # Sequences first: an idle poll then reads the window's numbers, not its events' data.
+    window = (
+        sa.select(outbox_events.c.sequence)
         .where(outbox_events.c.sequence > floor, *selection.where())
         .order_by(outbox_events.c.sequence)
         .limit(limit + len(position.seen))
     )
-    rows = [row for row in connection.execute(query) if row.sequence not in position.seen]
-    events = [stored_event(row) for row in rows[:limit]]
+    unseen = [s for s in connection.execute(window).scalars() if s not in position.seen][:limit]
+    if not unseen:
+        return []
+    query = (
+        sa.select(outbox_events)
+        .where(outbox_events.c.sequence.in_(unseen))
+        .order_by(outbox_events.c.sequence)
+    )
+    events = [stored_event(row) for row in connection.execute(query)]
     position.advance(events)
     return events
 

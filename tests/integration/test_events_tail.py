@@ -10,15 +10,20 @@ import queue
 import signal
 import subprocess
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from sync.cli.app import app
 from sync.cli.sandboxes import Sandboxes
 from sync.store import Store
+from sync.store.outbox import outbox_events
+from sync.store.outbox_replay import EventSelection, TailPosition, events_after
+from sync.store.schema import utc_now
 from tests.cli_process import cli_env, revbridge
 from tests.integration.events_cli_harness import TINY, events_config, write_change
 
@@ -143,3 +148,33 @@ def test_tail_on_a_store_that_does_not_exist_is_one_line_and_exit_2(
     assert outcome.exit_code == 2
     assert len(outcome.output.strip().splitlines()) == 1
     assert not (tmp_path / "none.db").exists()
+
+
+def _insert(store: Store, sequence: int, entity: str = "order") -> None:
+    row = {
+        "sequence": sequence, "event_id": str(uuid.uuid4()), "flow": "quote-to-cash",
+        "entity": entity, "change": "created", "subject": f"s-{sequence}", "run_id": 1,
+        "occurred_at": utc_now(), "data": {"record": None, "changes": {}, "ids": {}},
+    }  # fmt: skip
+    with store.transaction() as connection:
+        connection.execute(sa.insert(outbox_events), [row])
+
+
+def _poll(store: Store, position: TailPosition, selection: EventSelection) -> list[int]:
+    with store.engine.connect() as connection:
+        return [event.sequence for event in events_after(connection, selection, position, 2)]
+
+
+def test_a_late_commit_below_the_highest_sequence_is_still_followed_once(store: Store) -> None:
+    _insert(store, 100)
+    position, orders = TailPosition(highest=100, start=100), EventSelection(entities=["order"])
+    _insert(store, 105)
+    _insert(store, 107)
+    _insert(store, 108)
+    _insert(store, 109, entity="invoice")
+    assert _poll(store, position, orders) == [105, 107]  # two a poll at most
+    assert _poll(store, position, orders) == [108]
+    _insert(store, 106)  # committed after 107 was seen, as two PostgreSQL flows can
+    _insert(store, 99)  # before the tail started: never shown
+    assert _poll(store, position, orders) == [106]
+    assert _poll(store, position, orders) == []
