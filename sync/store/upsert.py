@@ -23,8 +23,11 @@ from typing import Any, cast
 import psycopg
 import sqlalchemy as sa
 from psycopg import sql
+from psycopg.types.json import Jsonb
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+
+from sync.store.schema import dump_json
 
 Processor = Callable[[Any], Any]
 # Below this many rows the staging table's extra round trips cost more than COPY saves.
@@ -118,8 +121,23 @@ def _compile(
     processors = tuple(_processor(table.c[name].type, dialect) for name in order)
     plan = _Plan(str(compiled), order, processors)
     if dialect.name == "postgresql":
-        plan.staging = _Staging(table, order, key_columns)
+        types = tuple(_copy_type(table.c[name].type, dialect) for name in order)
+        plan.staging = _Staging(table, order, key_columns, types)
     return plan
+
+
+def _copy_type(type_: sa.types.TypeEngine[Any], dialect: Dialect) -> str:
+    """The PostgreSQL type COPY dumps a column's processed values as.
+
+    JSON columns go as text (already serialized by :func:`_json_text`, as the Jsonb dumper would
+    serialize them): COPY's text input of a jsonb column is the JSON text itself.
+    """
+    impl = type_.dialect_impl(dialect)
+    if isinstance(impl, sa.JSON):
+        return "text"
+    name = str(impl.compile(dialect=dialect)).lower()
+    return {"timestamp with time zone": "timestamptz", "boolean": "bool",
+            "integer": "int4", "bigint": "int8"}.get(name, "text")  # fmt: skip
 
 
 def _processor(type_: sa.types.TypeEngine[Any], dialect: Dialect) -> Processor | None:
@@ -139,7 +157,13 @@ class _Staging:
     EXISTS`` runs each time: a transaction that rolled back took a table it created with it.
     """
 
-    def __init__(self, table: sa.Table, columns: tuple[str, ...], keys: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        table: sa.Table,
+        columns: tuple[str, ...],
+        keys: tuple[str, ...],
+        types: tuple[str, ...],
+    ) -> None:
         names = sql.SQL(", ").join(map(sql.Identifier, columns))
         # One staging table per column set: a session may upsert a table with several.
         digest = hashlib.sha256(",".join(columns).encode()).hexdigest()[:10]
@@ -169,6 +193,12 @@ class _Staging:
             updates=updates,
         )
         self._key = itemgetter(*(columns.index(k) for k in keys))
+        # Types given once per COPY let psycopg's C code dump each row, where dumpers chosen
+        # per value cost as much again; JSON columns are serialized here, to text.
+        self._types = types
+        self._json = [
+            i for i, name in enumerate(columns) if isinstance(table.c[name].type, sa.JSON)
+        ]
 
     def merge(self, connection: sa.Connection, parameters: list[list[Any]]) -> None:
         """Upsert ``parameters`` (bind order, processed) in the connection's transaction."""
@@ -177,12 +207,22 @@ class _Staging:
             with driver.cursor() as cursor:
                 cursor.execute(self.create_sql)
                 with cursor.copy(self.copy_sql) as copy:
+                    copy.set_types(self._types)
                     for values in self._last_per_key(parameters):
+                        for index in self._json:
+                            values[index] = _json_text(values[index])
                         copy.write_row(values)
                 cursor.execute(self.merge_sql)
-        except psycopg.Error as error:  # as SQLAlchemy would raise it (IntegrityError, ...)
+        except (psycopg.Error, TypeError) as error:  # as SQLAlchemy would raise it
+            # COPY's typed dumpers refuse a value of the wrong type with a TypeError, where
+            # executemany's raise ProgrammingError ("cannot adapt type"): the same error here.
+            refused = (
+                error
+                if isinstance(error, psycopg.Error)
+                else psycopg.ProgrammingError(f"cannot dump a value for COPY: {error}")
+            )
             raise sa.exc.DBAPIError.instance(
-                self.merge_sql.as_string(), None, error, psycopg.Error, dialect=connection.dialect
+                self.merge_sql.as_string(), None, refused, psycopg.Error, dialect=connection.dialect
             ) from error
 
     def _last_per_key(self, parameters: list[list[Any]]) -> list[list[Any]]:
@@ -193,3 +233,15 @@ class _Staging:
         key = self._key
         last = {key(values): values for values in parameters}
         return parameters if len(last) == len(parameters) else list(last.values())
+
+
+def _json_text(value: Any) -> str | None:
+    """A JSON column's processed value (psycopg's ``Jsonb``) as the text the Jsonb dumper writes.
+
+    The JSON bind processor wraps every value, None as JSON null (``Jsonb(None)``); SQL NULL
+    only reaches here as a plain None. ``dump_json`` is the serializer the store's engine gives
+    psycopg (:func:`~sync.store.database.create_store_engine`).
+    """
+    if isinstance(value, Jsonb):
+        return dump_json(value.obj)
+    return None if value is None else dump_json(value)

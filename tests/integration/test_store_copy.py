@@ -80,7 +80,8 @@ def _staging_tables(connection: sa.Connection) -> int:
     if connection.dialect.name != "postgresql":
         return 0
     query = sa.text(
-        "SELECT count(*) FROM pg_class WHERE relname LIKE 'rb_stage_%' AND relpersistence = 't'"
+        "SELECT count(*) FROM pg_class WHERE relname LIKE 'rb_stage_%' "
+        "AND relnamespace = pg_my_temp_schema()"
     )
     return int(connection.execute(query).scalar_one())
 
