@@ -67,14 +67,15 @@ def demo(
         console.print("\nThe invoices in Salesforce Billing (balance: what the ERP says is owed):")
         for line in result.balance_lines():
             console.print(line, highlight=False)
-    if result.assurance is not None:
-        from sync.cli.demo_assurance import print_assurance  # noqa: PLC0415 - as run_demo
-
-        print_assurance(result.assurance, console)
     if result.events is not None:
         from sync.cli.demo_events import print_events  # noqa: PLC0415 - as run_demo
 
         print_events(result.events, console)
+    # The story ends where issue 18 puts it: what is wrong across the systems, and its cost.
+    if result.assurance is not None:
+        from sync.cli.demo_assurance import print_assurance  # noqa: PLC0415 - as run_demo
+
+        print_assurance(result.assurance, console)
     console.print(
         f"\nState kept in {database}. Inspect the error queue with:\n"
         f"  revbridge errors list --database-url {result.database_url}"
