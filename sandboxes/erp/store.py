@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sandboxes.erp.payments import Key, Refusal, recomputed, settle, unapply
@@ -146,6 +147,7 @@ class ErpStore:
                     record_type, external_id, code=settled.code, message=settled.message
                 )
             merged, invoices = settled
+            merged = self._customer_by_internal_id(record_type, merged)
             now = timestamp(self._clock)
             internal_id = existing["internalId"] if existing else self._assign_internal_id(key)
             created = existing["createdDate"] if existing else now
@@ -200,6 +202,8 @@ class ErpStore:
         """The record as saved and the invoices it pays (a payment), or why it is refused."""
         if record_type == "Invoice":
             return recomputed(merged, existing), {}
+        if record_type == "CreditMemo" and not merged.get("total"):
+            return {**merged, "total": _lines_total(merged)}, {}
         if record_type != "CustomerPayment":
             return merged, {}
         settlement = settle(existing, merged, self._invoice, self._customer)
@@ -223,6 +227,19 @@ class ErpStore:
         if ref.get("externalId") and ("Customer", ref["externalId"]) in self.records:
             return ("Customer", ref["externalId"])
         return self._by_internal_id.get(("Customer", ref.get("internalId", "")))
+
+    def _customer_by_internal_id(self, record_type: str, record: dict[str, Any]) -> dict[str, Any]:
+        """Name a transaction's customer by internalId too, as NetSuite answers a reference
+        given by externalId when the record is read back (revbridge's reads resolve customers
+        by internalId). A contact's company is kept as sent."""
+        field = _CUSTOMER_FIELDS.get(record_type) if record_type != "Contact" else None
+        ref = record.get(field) if field else None
+        if not isinstance(ref, Mapping) or ref.get("internalId") or not ref.get("externalId"):
+            return record
+        customer = self.records.get(("Customer", str(ref["externalId"])))
+        if customer is None:
+            return record
+        return {**record, str(field): {**ref, "internalId": customer["internalId"]}}
 
     def _assign_internal_id(self, key: tuple[str, str]) -> str:
         internal_id = str(self._next_internal_id)
@@ -258,6 +275,12 @@ class ErpStore:
             if (record_type, ref.get("internalId", "")) in self._by_internal_id:
                 return True
         return False
+
+
+def _lines_total(record: Mapping[str, Any]) -> str:
+    """What NetSuite computes as a transaction's total when it is not given: its lines' sum."""
+    lines = (record.get("itemList") or {}).get("item") or []
+    return str(sum((Decimal(str(line.get("amount") or 0)) for line in lines), Decimal(0)))
 
 
 def _numbered(record_type: str, record: dict[str, Any]) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from sync.engine.run import SyncEngine
 from sync.store import Store
 from sync.store.error_queue import ErrorRow, list_errors
 from sync.store.schema import ErrorStatus
-from tests.integration.cpq_harness import cpq_sandboxes, run_flow
+from tests.integration.cpq_harness import RECEIVABLES, cpq_sandboxes, run_flow, stored_payloads
 from tests.unit.test_erp_wsdl_parity import REAL_XSDS
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -280,3 +280,23 @@ def test_an_amendment_waits_while_the_order_it_changes_is_not_in_the_erp(
 
     assert _lifecycle_errors(store, sandboxes) == []
     assert_end_state(sandboxes, setting)
+
+
+def test_the_cancellations_credit_memo_comes_back_as_a_receivable(
+    sandboxes: Sandboxes, store: Store, mapping_set: MappingSet
+) -> None:
+    quote_to_cash = Flow(name="quote-to-cash", source="salesforce", targets=("billing", "erp"))
+    run_flow(sandboxes, store, mapping_set, quote_to_cash, page_size=PAGE)
+
+    run_flow(sandboxes, store, mapping_set, RECEIVABLES, page_size=PAGE)
+
+    assert [e.message for e in _open_errors(store) if e.entity == "credit_memo"] == []
+    (memo,) = stored_payloads(store, "credit_memo").values()
+    cancellation = lifecycle_orders(sandboxes)["cancellation"]
+    price = next(
+        Decimal(str(i["UnitPrice"]))
+        for i in sandboxes.salesforce.records("OrderItem")
+        if i["OrderId"] == cancellation["Id"]
+    )
+    assert Decimal(memo["amount"]) == (4 * price * HALF_TERM).quantize(Decimal("0.01"))
+    assert memo["issued_on"] == "2026-07-01"
