@@ -191,6 +191,10 @@ ERP_OPERATIONS = {
     "search_more": "searchMoreWithId",
     "deleted": "getDeleted",
     "server_time": "getServerTime",
+    # asyncUpsertList and its job (connectors/erp/async_lists.py; not used by the engine).
+    "async_upsert": "asyncUpsertList",
+    "async_status": "checkAsyncStatus",
+    "async_result": "getAsyncResult",
 }
 
 
@@ -228,6 +232,12 @@ class ErpSettings(_Section):
     custom_record_types: dict[str, str] = Field(
         default_factory=dict,
         description="Custom record type script id (customrecord_rb_contract) -> its internal id.",
+    )
+    async_threshold: int | None = Field(
+        default=None,
+        ge=1,
+        description="Backfills writing more records than this would use asyncUpsertList; None: "
+        "off. Off by default: measured worse than upsertList (docs/performance.md).",
     )
 
     @model_validator(mode="after")

@@ -179,6 +179,12 @@ def _page_size(header: etree._Element | None) -> int:
     return size
 
 
+def records_of(request: etree._Element) -> list[tuple[str, dict[str, Any]]]:
+    """The (record type, fields) of each record in a list write request, in order."""
+    records = [child for child in request if child.tag == f"{{{MESSAGES}}}record"]
+    return [(_record_type(record), _fields(record)) for record in records]
+
+
 def _record_type(record: etree._Element) -> str:
     """Resolve ``xsi:type="prefix:Customer"``; a wrong namespace makes the type unknown."""
     prefix, _, local = (record.get(f"{{{XSI}}}type") or "").rpartition(":")

@@ -1,5 +1,5 @@
 """A loopback NetSuite SuiteTalk (SOAP) sandbox: upsertList, getList, search, searchMoreWithId,
-getDeleted and getServerTime.
+getDeleted and getServerTime, and asyncUpsertList jobs (:mod:`sandboxes.erp.async_jobs`).
 
 It serves its own compact WSDL at ``GET /wsdl`` and answers SOAP 1.1 document/literal calls at
 ``POST /services/NetSuitePort_2023_2``, checking the token passport (or a user passport) like
@@ -20,9 +20,10 @@ from typing import Any, ClassVar
 
 from lxml import etree  # type: ignore[import-untyped]
 
+from sandboxes.erp.async_jobs import ASYNC_OPERATIONS, AsyncJobs
 from sandboxes.erp.auth import ErpCredentials, PassportCheck
 from sandboxes.erp.faults import FAULT_KINDS, FaultPlan
-from sandboxes.erp.operations import answer_operation
+from sandboxes.erp.operations import answer_operation, records_of
 from sandboxes.erp.render import (
     BILLION_LAUGHS_DOCUMENT,
     MESSAGES,
@@ -78,6 +79,7 @@ class _ErpState:
         self.clock = clock
         self.store = ErpStore(clock)
         self.searches = SearchSessions()
+        self.jobs = AsyncJobs(records_of)
         self.faults = FaultPlan()
         self.lock = threading.Lock()
         self.calls = 0
@@ -185,6 +187,8 @@ class _ErpHandler(SandboxRequestHandler):
         if operation == "upsertList" and self._poisoned(request):
             raise SoapFault(*_SOAP_FAULTS["invalid_record"])
         state = self.state
+        if operation in ASYNC_OPERATIONS:
+            return state.jobs.answer(operation, request, state.store)
         return answer_operation(operation, request, header, state.store, state.searches)
 
     def _poisoned(self, request: etree._Element) -> bool:
@@ -331,6 +335,12 @@ class ErpSandbox:
         self._state.operation_latency = dict(seconds)
         self._state.concurrency_limit = concurrency_limit
 
+    def configure_async_jobs(self, *, checks_to_finish: int = 1, failing_jobs: int = 0) -> None:
+        """Carry out each asyncUpsertList job on its ``checks_to_finish``-th status check, and
+        end the next ``failing_jobs`` jobs ``failed``."""
+        self._state.jobs.checks_to_finish = checks_to_finish
+        self._state.jobs.failing_jobs = failing_jobs
+
     def poison(self, *external_ids: str) -> None:
         """Refuse any upsertList holding these records with a schema fault (no status list)."""
         self._state.poisoned.update(external_ids)
@@ -350,6 +360,7 @@ class ErpSandbox:
         with self._state.lock:
             self._state.store = ErpStore(self._clock)
             self._state.searches = SearchSessions()
+            self._state.jobs = AsyncJobs(records_of)
             self._state.calls = 0
             self._state.max_in_flight = 0
             self._state.operations.clear()
