@@ -38,6 +38,7 @@ NAV = (
     NavItem("Runs", "/runs"),
     NavItem("Findings", "/findings"),
     NavItem("Revenue", "/revenue"),
+    NavItem("Events", "/events"),
 )
 
 _environment = jinja2.Environment(

@@ -34,6 +34,7 @@ class AuditAction(StrEnum):
     ERROR_IGNORE = "error.ignore"
     CONFLICT_RESOLVE = "conflict.resolve"
     FINDING_ACKNOWLEDGE = "finding.acknowledge"
+    EVENT_REPLAY = "event.replay"  # dead-lettered change events requeued for a sink
 
 
 @dataclass(frozen=True)
