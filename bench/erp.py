@@ -3,7 +3,9 @@
 Prints records per second and per call for batches of 1, 25 and 100 sales orders (3 lines
 each), and the share of the client's time spent in zeep: building typed records from payloads,
 serialising envelopes, and reading replies. The sandbox runs in the same process, so its own XML
-work competes for the same core; the shares are of the client's wall-clock time.
+work competes for the same core; the shares are of the client's wall-clock time. A second
+table compares ``upsertList`` with ``asyncUpsertList`` jobs (calls per 1,000 records, polls
+included, and records/s; see ``bench/erp_async.py``).
 
 Usage: python bench/erp.py [--records N] [--repeat N]
 """
@@ -20,6 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from erp_async import async_table
 from rich.console import Console
 from rich.table import Table
 from zeep.wsdl.bindings.soap import SoapBinding
@@ -169,7 +172,9 @@ def main(argv: list[str] | None = None, report: Callable[[Table], None] | None =
                 run += 1
                 runs.append(_one_run(sandbox, batch_size, records, run))
             table.add_row(*_row(batch_size, records, runs))
-    (report or Console(width=120).print)(table)
+        async_lists = async_table(sandbox, args.records, args.repeat, _orders, _seed, False)
+    for printed in (table, async_lists):
+        (report or Console(width=120).print)(printed)
 
 
 if __name__ == "__main__":
