@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from config.events import NatsSinkSettings, RabbitMqSinkSettings, WebhookSinkSettings
 from sync.store.audit import Actor, AuditAction, RecordRef, record_action
-from sync.store.finding_actions import NOTE_MAX_CHARS
+from sync.store.finding_actions import InvalidNote, clean_note
 from sync.store.outbox import ChangeType, SinkFilter, outbox_events
 from sync.store.outbox_dead_letters import outbox_dead_letters, requeue_dead_letters
 
@@ -102,12 +102,12 @@ class NoSuchDeadLetter(ReplayRefused):
 
 
 def _replay_note(note: str) -> str:
-    text = note.strip()
-    if not text:
+    if not note.strip():
         raise ReplayRefused("the note is empty: say why the events are sent again")
-    if len(text) > NOTE_MAX_CHARS:
-        raise ReplayRefused(f"the note has {len(text)} characters; at most {NOTE_MAX_CHARS}")
-    return text
+    try:
+        return clean_note(note)  # the same length cap and NUL handling as every console note
+    except InvalidNote as problem:
+        raise ReplayRefused(str(problem)) from None
 
 
 def replay_dead_letters(
