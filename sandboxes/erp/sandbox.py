@@ -91,7 +91,7 @@ class _ErpState:
         self.concurrency_limit = 0  # more calls in flight are refused; 0: no limit
         self.oversize_bytes = 2_000_000
         self.poisoned: set[str] = set()
-        self.recorded: list[bytes] | None = None  # upsertList bodies, once asked to record
+        self.recorded: list[bytes] | None = None  # list write bodies, once asked to record
         self.stopping = threading.Event()
         self.wsdl = b""
 
@@ -181,7 +181,8 @@ class _ErpHandler(SandboxRequestHandler):
             delay = latency.get(operation, latency.get("*", 0.0))
         if delay:
             self.state.stopping.wait(delay)
-        if operation == "upsertList" and self.state.recorded is not None:
+        recording = operation == "upsertList" or operation in ASYNC_OPERATIONS
+        if recording and self.state.recorded is not None:
             with self.state.lock:
                 self.state.recorded.append(body)
         if operation == "upsertList" and self._poisoned(request):
@@ -346,7 +347,8 @@ class ErpSandbox:
         self._state.poisoned.update(external_ids)
 
     def record_upserts(self) -> list[bytes]:
-        """Keep the body of every upsertList from now on (for contract checks); the list."""
+        """Keep the body of every upsertList and async job call from now on (for contract
+        checks); the list."""
         with self._state.lock:
             self._state.recorded = []
             return self._state.recorded
