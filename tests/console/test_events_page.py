@@ -267,3 +267,33 @@ def test_without_sinks_the_page_says_so(
 
 def test_the_nav_links_to_the_events_page(viewer_client: ConsoleClient) -> None:
     assert 'href="/events"' in viewer_client.get("/").text
+
+
+def test_events_a_failing_endpoint_gave_up_on_are_listed_replayed_and_delivered_once_fixed(
+    store: Store, hook: Endpoint, support_client: ConsoleClient
+) -> None:
+    ids = write_events(store, [{"id": "ord-7"}, {"id": "ord-8"}])
+    only_hooks = EventsSettings.model_validate({"sinks": [webhook_sink(hook.url)]})
+    publish_all(store, only_hooks)  # the endpoint answers 500 to every attempt
+    assert hook.ids() == [ids[0]] * 4 + [ids[1]] * 4
+    page = support_client.get("/events").text
+    assert _cells(page, "hooks")["dead-lettered"] == "2"
+    assert _listed(page) == [("hooks", "1"), ("hooks", "2")]
+    assert WEBHOOK_TOKEN not in page
+    replayed = support_client.post("/events/hooks/replay", data={"note": "endpoint is back"})
+    assert replayed.status_code == 200, replayed.text
+    hook.answer = lambda _: (204, {})
+    hook.deliveries.clear()
+    publish_all(store, only_hooks)
+    assert hook.ids() == ids
+    assert _cells(support_client.get("/events").text, "hooks")["published"] == "2"
+
+
+def test_a_huge_reason_is_cut_to_a_readable_length(
+    store: Store, hook: Endpoint, viewer_client: ConsoleClient
+) -> None:
+    (event_id,) = write_events(store, [{"id": "ord-1"}])
+    _dead_letter(store, "hooks", [event_id], "y" * 50_000)
+    page = viewer_client.get("/events").text
+    assert "y" * 499 + "…" in page
+    assert "y" * 500 not in page
