@@ -76,7 +76,9 @@ def _call_kind(system: str, request: requests.PreparedRequest) -> str:
         parts = [part for part in path.split("/") if part]
         return "list" if request.method == "GET" and len(parts) == 2 else f"other {request.method}"
     action = str(request.headers.get("SOAPAction", "")).strip('"')
-    return "list" if action in ("search", "searchMoreWithId") else f"other {action}"
+    if action in ("search", "searchMoreWithId"):
+        return "list"
+    return f"other {action or request.method}"  # no SOAPAction: the WSDL's GET
 
 
 @contextmanager
