@@ -23,6 +23,7 @@ from sync.store.outbox import mark_published, note_failure, outbox_events
 from sync.store.outbox_dead_letters import NewDeadLetter, add_dead_letters, dead_letters
 from tests.console.conftest import SECRET_VALUES, ConsoleClient
 from tests.integration.events_webhook_harness import (
+    SECRET,
     Delivery,
     Endpoint,
     Reply,
@@ -36,6 +37,8 @@ HOSTILE_EVENT_ID = '<b id="x">evt</b>\x1b[2J"\x00'[:-1]  # 31 characters, no NUL
 HOSTILE_SUBJECT = "<img src=x onerror=alert(1)>\x0b&amp;"
 AMQP_PASSWORD = "amqp-pass-Hq73"
 WEBHOOK_TOKEN = "wh-url-token-Lr55"
+NATS_PASSWORD = "nats-pass-Vb19"
+SIGNING_KEY = SECRET.removeprefix("whsec_")  # the harness's webhook signing secret
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
 
@@ -48,7 +51,7 @@ def console_context(console_context: ConsoleContext) -> ConsoleContext:
 def _sinks(hook_url: str) -> EventsSettings:
     """A webhook sink (its URL holds a token), a RabbitMQ sink with a password, a NATS one."""
     rabbit = {"name": "rabbit", "type": "rabbitmq", "url": f"amqp://ops:{AMQP_PASSWORD}@h:1/%2F"}
-    nats = {"name": "bus", "url": "nats://127.0.0.1:9", "entities": ["invoice"]}
+    nats = {"name": "bus", "url": f"nats://u:{NATS_PASSWORD}@127.0.0.1:9", "entities": ["invoice"]}
     return EventsSettings.model_validate({"sinks": [webhook_sink(hook_url), rabbit, nats]})
 
 
@@ -80,6 +83,7 @@ def seeded(store: Store, hook: Endpoint) -> list[str]:
     with store.transaction() as connection:
         mark_published(connection, "hooks", [1])
         note_failure(connection, "rabbit", f"AMQPConnectionError: {AMQP_PASSWORD} <i>refused")
+        note_failure(connection, "bus", f"NoServersError: nats://u:{NATS_PASSWORD}@127.0.0.1:9")
     _dead_letter(store, "hooks", ids[1:3], HOSTILE_REASON + hook.url)
     return ids
 
@@ -113,6 +117,10 @@ def test_the_page_shows_each_sinks_counts_and_its_dead_letters_linked_to_the_jou
     assert seeded[1] in page.text
     assert "com.revbridge.order.created" in page.text
     assert "/replay" not in page.text  # a viewer gets no replay form
+    # Last errors name the broker; the passwords configured for it are blanked.
+    assert "AMQPConnectionError: [secret] &lt;i&gt;refused" in page.text
+    assert "NoServersError: nats://u:[secret]@127.0.0.1:9" in page.text
+    assert [s for s in (AMQP_PASSWORD, NATS_PASSWORD, WEBHOOK_TOKEN) if s in page.text] == []
 
 
 def test_the_oldest_pending_events_age_is_shown(
@@ -225,7 +233,7 @@ def test_hostile_ids_subjects_and_reasons_are_text_and_no_secret_is_shown(
     assert str(escape('<b id="x">evt</b>\\x1b[2J"')) in page
     assert str(escape("<img src=x onerror=alert(1)>\\x0b&amp;")) in page
     assert "[secret]" in page  # the webhook URL in the reason is blanked
-    secrets = (*SECRET_VALUES, AMQP_PASSWORD, WEBHOOK_TOKEN, "cmV2YnJpZGdlLXRlc3Qtc2lnbmluZy1rZXk")
+    secrets = (*SECRET_VALUES, AMQP_PASSWORD, NATS_PASSWORD, WEBHOOK_TOKEN, SIGNING_KEY)
     assert [secret for secret in secrets if secret in page] == []
     # The replay form carries the real id, escaped in its attribute, and replays that event.
     replayed = support_client.post(

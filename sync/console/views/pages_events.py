@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
-from config.events import RabbitMqSinkSettings, WebhookSinkSettings
+from config.events import NatsSinkSettings, RabbitMqSinkSettings, WebhookSinkSettings
 from config.settings import Settings
 from sync.console.auth import SupportUser, ViewerUser
 from sync.console.context import Context
@@ -45,13 +45,15 @@ _HIDDEN = "[secret]"
 
 
 def _secrets(settings: Settings) -> list[str]:
-    """Every configured sink secret: webhook URLs and signing secrets, AMQP passwords."""
+    """Every configured sink secret: webhook URLs and signing secrets, AMQP and NATS passwords."""
     found: list[str] = []
     for sink in settings.events.sinks:
         if isinstance(sink, WebhookSinkSettings):
             found += [sink.url.get_secret_value(), *(s.get_secret_value() for s in sink.secrets)]
         elif isinstance(sink, RabbitMqSinkSettings) and sink.password is not None:
             found.append(sink.password.get_secret_value())
+        elif isinstance(sink, NatsSinkSettings):
+            found.append(urlsplit(sink.url).password or "")  # nats://user:password@host
     return [secret for secret in found if secret]
 
 
