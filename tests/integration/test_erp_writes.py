@@ -138,9 +138,9 @@ def test_a_wrong_password_is_an_auth_error_that_never_shows_it(sandbox: ErpSandb
 def test_an_operation_renamed_in_config_that_the_wsdl_lacks_is_a_config_error(
     sandbox: ErpSandbox,
 ) -> None:
-    erp = _connector(sandbox, operations={"upsert": "asyncUpsertList"})
+    erp = _connector(sandbox, operations={"upsert": "asyncAddList"})
 
-    with pytest.raises(ConfigError, match=r"'asyncUpsertList' \(erp.operations.upsert\)"):
+    with pytest.raises(ConfigError, match=r"'asyncAddList' \(erp.operations.upsert\)"):
         erp.write(CUSTOMERS, _customers(1))
     erp.close()
 
