@@ -192,7 +192,7 @@ def test_a_lost_reply_to_the_submit_resubmits_and_upserts_no_duplicates(
     results = writer.upsert_async(_customers(soap, 3))
 
     assert all(r.ok for r in results)
-    assert sandbox.operations["asyncUpsertList"] == 2  # the first job ran, unseen
+    assert sandbox.operations["asyncUpsertList"] == 2  # the first job was queued, unseen
     assert len(sandbox.records) == 3
 
 
