@@ -99,8 +99,11 @@ def run(benchmark: Benchmark) -> BenchResult:
     clock = time.perf_counter()
     print(f"== {benchmark.name}: {' '.join(command)}", file=sys.stderr, flush=True)
     try:
+        # Rich tables fit the terminal's width, 80 columns in a pipe: wide enough for them all.
+        environment = os.environ | {"COLUMNS": "200"}
         done = subprocess.run([sys.executable, *command[1:]], cwd=ROOT, capture_output=True,
-                              text=True, timeout=TIMEOUT_SECONDS, check=False)  # fmt: skip
+                              text=True, timeout=TIMEOUT_SECONDS, check=False,
+                              env=environment)  # fmt: skip
         output, error, code = done.stdout, done.stderr, done.returncode
     except subprocess.TimeoutExpired as timeout:
         output = _text(timeout.stdout)
