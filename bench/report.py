@@ -16,7 +16,8 @@ from datetime import datetime
 
 BEGIN = "<!-- make bench: generated, do not edit by hand (bench/run_all.py) -->"
 END = "<!-- make bench: end of generated section -->"
-TAIL_LINES = 20  # of a benchmark's output that printed no table, or of one that failed
+TAIL_LINES = 20  # of a failed benchmark's error output
+OUTPUT_LINES = 200  # of a benchmark's output that printed no Markdown table (rich tables)
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def render_result(result: BenchResult) -> str:
         return "\n".join([*lines, f"**Failed** (exit {result.returncode}):", "", *_code(tail)])
     found = tables(result.output)
     if not found:
-        tail = "\n".join(result.output.splitlines()[-TAIL_LINES:])
+        tail = "\n".join(result.output.splitlines()[-OUTPUT_LINES:])
         return "\n".join([*lines, *_code(tail)])
     return "\n".join([*lines, "\n\n".join(found)])
 

@@ -62,7 +62,7 @@ SUITE = (
     Benchmark("console", "console_bench.py", ("--database-url", POSTGRES_URL, "--repeat", "20")),
     Benchmark("events", "events_bench.py", ("--rounds", "1", "--outbox-events", "100000")),
     # Issue 20's goal 4 (helper 20b); `erp.py` above carries goal 5's async lists.
-    Benchmark("sandbox-memory", "sandbox_memory.py"),
+    Benchmark("sandbox-memory", "sandbox_memory.py", ("100000",)),
 )  # fmt: skip
 
 
