@@ -10,7 +10,7 @@ missing in the target. Only target ids are kept between pages, never whole objec
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from connectors.base import RawRecord
@@ -88,6 +88,26 @@ class TargetComparison:
                     target_id,
                     currency=currency,
                     amount_at_risk_minor=amount,
+                )
+            )
+        return found
+
+    def never_written(self, canonical: Mapping[str, dict[str, Any]]) -> list[Finding]:
+        """Records the target should hold and was never sent (no id there, nothing queued)."""
+        found = []
+        for canonical_id, payload in canonical.items():
+            currency, amount = self._money(payload)
+            found.append(
+                replace(
+                    self._finding(
+                        FindingKind.MISSING_IN_TARGET,
+                        Severity.ERROR,
+                        canonical_id,
+                        "",
+                        currency=currency,
+                        amount_at_risk_minor=amount,
+                    ),
+                    system_ids={},
                 )
             )
         return found

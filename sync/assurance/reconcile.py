@@ -26,7 +26,7 @@ from sync.assurance.unbilled import DEFAULT_GRACE_DAYS, unbilled_orders
 from sync.engine.flows import Flow
 from sync.store import Store
 from sync.store.findings import Finding, RecordOutcome, record_findings
-from sync.store.reconcile_reads import canonical_payloads, ids_in_target
+from sync.store.reconcile_reads import canonical_payloads, ids_in_target, never_written
 from sync.store.records import iter_stored, xref_entries
 from sync.store.schema import utc_now
 
@@ -140,7 +140,10 @@ def _compare_target(
     _confirm_unseen(connector, mapping, comparison)
     with store.engine.connect() as connection:
         lost = canonical_payloads(connection, [expected[t] for t in comparison.unseen()])
+        unsent = never_written(connection, system, entity, flow.source, request.since)
+        unsent_payloads = canonical_payloads(connection, unsent)
     report.findings.extend(comparison.missing(lost))
+    report.findings.extend(comparison.never_written(unsent_payloads))
 
 
 def in_reporting_currency(

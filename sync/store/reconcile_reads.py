@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sync.store.id_lists import one_of
-from sync.store.schema import canonical_records, xref
+from sync.store.schema import ErrorStatus, canonical_records, error_queue, runs, xref
 
 
 def ids_in_target(
@@ -39,3 +39,42 @@ def canonical_payloads(
         canonical_records.c.is_deleted.is_(False),
     )
     return {row.canonical_id: dict(row.payload) for row in connection.execute(query)}
+
+
+def never_written(
+    connection: sa.Connection,
+    system: str,
+    entity: str,
+    source_system: str,
+    since: datetime | None = None,
+) -> list[str]:
+    """Canonical ids of ``entity`` from ``source_system`` that ``system`` should hold and has no
+    id for: not deleted, never written there, and neither waiting in the error queue (queued
+    or deferred for a parent) nor set aside by a person (ignored, or resolved by hand).
+
+    Records of a run still in progress are left out: their pages may not have landed yet.
+    """
+    record = canonical_records.c
+    waiting = sa.exists().where(
+        error_queue.c.entity == record.entity,
+        error_queue.c.source_system == record.source_system,
+        error_queue.c.source_id == record.source_id,
+        error_queue.c.target_system.in_((system, "")),
+        sa.or_(
+            error_queue.c.status.in_((ErrorStatus.OPEN, ErrorStatus.RETRYING, ErrorStatus.IGNORED)),
+            error_queue.c.closed_by.is_not(None),
+        ),
+    )
+    written = sa.exists().where(xref.c.system == system, xref.c.canonical_id == record.canonical_id)
+    running = sa.select(runs.c.id).where(runs.c.finished_at.is_(None))
+    query = sa.select(record.canonical_id).where(
+        record.entity == entity,
+        record.source_system == source_system,
+        record.is_deleted.is_(False),
+        sa.or_(record.run_id.is_(None), record.run_id.not_in(running)),
+        ~written,
+        ~waiting,
+    )
+    if since is not None:
+        query = query.where(record.updated_at >= since)
+    return [row.canonical_id for row in connection.execute(query.order_by(record.canonical_id))]

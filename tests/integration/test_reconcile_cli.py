@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import yaml
 from typer.testing import CliRunner, Result
 
@@ -34,6 +35,7 @@ from sync.engine.flows import QUOTE_TO_CASH
 from sync.store import Store
 from sync.store.findings import open_findings
 from sync.store.records import StoredRecord, iter_stored, save_records
+from sync.store.schema import canonical_records, error_queue, xref
 from tests.integration.cpq_harness import cpq_sandboxes, run_flow
 
 SIZE = SandboxSize(accounts=3, orders=6, products=3, invalid_records=False, page_size=200)
@@ -318,3 +320,49 @@ def test_since_checks_only_records_written_since_and_resolves_nothing(project: P
     with project.store.engine.connect() as connection:
         kinds = {f.finding.kind for f in open_findings(connection)}
     assert "missing_in_target" in kinds
+
+
+def _queue_for(store: Store, canonical_id: str, target: str, status: str) -> None:
+    """An error-queue entry for the stored record's delivery to ``target``."""
+    now = datetime.now(UTC)
+    with store.transaction() as connection:
+        record = connection.execute(
+            sa.select(canonical_records).where(canonical_records.c.canonical_id == canonical_id)
+        ).one()
+        connection.execute(sa.delete(error_queue).where(error_queue.c.canonical_id == canonical_id))
+        connection.execute(
+            sa.insert(error_queue).values(
+                flow="quote-to-cash", entity=record.entity, source_system=record.source_system,
+                source_object=record.source_object, source_id=record.source_id,
+                canonical_id=canonical_id, target_system=target, stage="deliver",
+                error_class="RecordRejected", message="refused", status=status,
+                created_at=now, updated_at=now,
+            )
+        )  # fmt: skip
+
+
+def test_a_record_never_written_to_a_target_is_missing_unless_it_waits_in_the_queue(
+    project: Project,
+) -> None:
+    billing = project.sandboxes.billing
+    canonical_id = billing.resources("contacts")[0]["external_id"]
+    # Lost without trace: the object gone and revbridge holding no id for it there.
+    delete_billing_object(billing, "contacts", canonical_id)
+    with project.store.transaction() as connection:
+        connection.execute(
+            sa.delete(xref).where(xref.c.system == "billing", xref.c.canonical_id == canonical_id)
+        )
+
+    (missing,) = _by_kind(project.findings(), "missing_in_target")
+    assert (missing["canonical_id"], missing["entity"], missing["system"]) == (
+        canonical_id,
+        "contact",
+        "billing",
+    )
+    assert missing["system_ids"] == {}
+
+    for waiting in ("open", "retrying", "ignored"):  # queued, deferred or set aside: not lost
+        _queue_for(project.store, canonical_id, "billing", waiting)
+        assert _by_kind(project.findings(), "missing_in_target") == [], waiting
+    _queue_for(project.store, canonical_id, "erp", "open")  # waiting for another target only
+    assert len(_by_kind(project.findings(), "missing_in_target")) == 1

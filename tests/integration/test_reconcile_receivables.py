@@ -76,6 +76,10 @@ class Books:
             return {r.source_id: r.canonical_id for b in iter_stored(connection, entity) for r in b}
 
 
+def _by_kind(findings: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [finding for finding in findings if finding["kind"] == kind]
+
+
 @pytest.fixture
 def books(store: Store, tmp_path: Path) -> Iterator[Books]:
     sandboxes = Sandboxes(SIZE)
@@ -167,7 +171,17 @@ def test_a_payment_the_erp_has_and_salesforce_never_got_is_a_payment_status_mism
     )
     books.run(BILLING_ONLY)  # the payment reached billing, not Salesforce
 
-    (mismatch,) = books.findings("receivables")
+    findings = books.findings("receivables")
+    (mismatch,) = _by_kind(findings, "payment_status_mismatch")
+    # The payment itself is missing there too: stored, never written, nothing queued.
+    (unsent,) = _by_kind(findings, "missing_in_target")
+    assert len(findings) == 2
+    assert (unsent["system"], unsent["entity"], unsent["system_ids"]) == (
+        "salesforce",
+        "payment",
+        {},
+    )
+    assert unsent["canonical_id"] in books.erp_ids("payment").values()
     total = Decimal(str(invoice["total"]))
     assert (mismatch["kind"], mismatch["system"], mismatch["entity"]) == (
         "payment_status_mismatch",
@@ -184,6 +198,15 @@ def test_a_payment_the_erp_has_and_salesforce_never_got_is_a_payment_status_mism
     resent = runner.invoke(
         app,
         ["resend", "-c", str(books.config), "--target", "salesforce", "--entity", "invoice"],
+    )
+    assert resent.exit_code == 0, resent.output
+    assert _by_kind(books.findings("receivables"), "payment_status_mismatch") == []
+    # A later run sees no change in the payment and sends nothing: only a resend fixes it.
+    books.run(RECEIVABLES)
+    assert len(_by_kind(books.findings("receivables"), "missing_in_target")) == 1
+    resent = runner.invoke(
+        app,
+        ["resend", "-c", str(books.config), "--target", "salesforce", "--entity", "payment"],
     )
     assert resent.exit_code == 0, resent.output
     assert books.findings("receivables") == []
