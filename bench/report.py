@@ -10,7 +10,7 @@ between two marker comments; the hand-written text around it is left as it is.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -100,8 +100,17 @@ def render_result(result: BenchResult) -> str:
     return "\n".join([*lines, "\n\n".join(found)])
 
 
-def render(results: Sequence[BenchResult], machine: Machine, commit: str) -> str:
-    """The whole generated section, markers included."""
+def render(
+    results: Sequence[BenchResult],
+    machine: Machine,
+    commit: str,
+    kept: Mapping[str, str] | None = None,
+) -> str:
+    """The whole generated section, markers included.
+
+    ``kept`` holds earlier parts by benchmark name (:func:`parts`), for a run of only some
+    benchmarks: those not run again stay as they were, each with its own command and date.
+    """
     head = [
         BEGIN,
         "",
@@ -112,8 +121,23 @@ def render(results: Sequence[BenchResult], machine: Machine, commit: str) -> str
         "figure below is from the command above it, on the date it names.",
         "",
     ]
-    parts = [render_result(result) for result in results]
-    return "\n".join([*head, "\n\n".join(parts), "", END])
+    fresh = {result.name: render_result(result) for result in results}
+    merged = {**(kept or {}), **fresh}  # earlier order first, new benchmarks at the end
+    if kept:
+        head[-2] += f" Parts not run at commit {commit} keep the commit of their own run."
+    return "\n".join([*head, "\n\n".join(merged.values()), "", END])
+
+
+def parts(document: str) -> dict[str, str]:
+    """The benchmarks' parts of ``document``'s generated section, by name (empty if none)."""
+    start, end = document.find(BEGIN), document.find(END)
+    if start == -1 or end < start:
+        return {}
+    found: dict[str, str] = {}
+    for chunk in document[start:end].split("\n### ")[1:]:
+        name = chunk.split("\n", 1)[0].strip()
+        found[name] = f"### {chunk.rstrip()}"
+    return found
 
 
 def replace_section(document: str, section: str) -> str:

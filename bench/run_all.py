@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from report import BenchResult, Machine, render, replace_section
+from report import BenchResult, Machine, parts, render, replace_section
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get(
@@ -143,10 +143,12 @@ def main() -> int:
         return 0
     results: list[BenchResult] = []
     where, revision = machine(), commit()
+    # With --only, the other benchmarks' parts of the last report stay as they were.
+    kept = parts(args.output.read_text()) if args.only and args.output.is_file() else {}
     for benchmark in chosen:
         results.append(run(benchmark))
         # Written after each benchmark: a suite stopped half-way keeps what it measured.
-        write_report(args.output, render(results, where, revision))
+        write_report(args.output, render(results, where, revision, kept))
     print(f"wrote {args.output}", file=sys.stderr)
     return 1 if any(result.returncode for result in results) else 0
 

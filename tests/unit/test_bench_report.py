@@ -134,3 +134,22 @@ def test_run_all_names_an_unknown_benchmark_in_one_line() -> None:
     typo = _run_all("--only", "sync,mapings", "--output", "/nonexistent/perf.md")
     assert typo.returncode == 2
     assert typo.stderr == "unknown benchmark mapings; see --list\n"
+
+
+def test_a_partial_run_keeps_the_other_benchmarks_parts_as_they_were() -> None:
+    first = report.render([_result(SYNC_OUTPUT)], MACHINE, "old0000")
+    other = report.BenchResult(
+        name="mappings", command=[".venv/bin/python", "bench/bench_mappings.py"],
+        started=datetime(2026, 12, 8, 1, 0, tzinfo=UTC), seconds=58.0,
+        load_before=(1.0, 1.0, 1.0), load_after=(1.0, 1.0, 1.0),
+        output="| rate |\n|---|\n| 86,172 |", returncode=0,
+    )  # fmt: skip
+    kept = report.parts(f"# Performance\n\n{first}\n")
+    assert list(kept) == ["sync"]
+    again = report.render([other], MACHINE, "new1111", kept)
+    assert "9,710" in again  # sync's part, untouched
+    assert "started 2026-12-08 00:30 UTC" in again
+    assert "| 86,172 |" in again
+    assert again.index("### sync") < again.index("### mappings")
+    assert "Parts not run at commit new1111 keep the commit of their own run." in again
+    assert report.parts("no section") == {}
