@@ -61,6 +61,18 @@ class ServeContext:
     clock: Clock = utc_now
     stopping: threading.Event = field(default_factory=threading.Event)
 
+    def lease_for(self, flow: str) -> FlowLease:
+        """The lease on ``flow`` this process takes before it runs or reconciles it."""
+        serve = self.settings.serve
+        return FlowLease(
+            self.store,
+            flow,
+            self.owner,
+            ttl=timedelta(seconds=serve.lease_seconds),
+            heartbeat_seconds=serve.heartbeat_seconds,
+            clock=self.clock,
+        )
+
 
 class FlowRunner:
     """Runs flows under their leases; :meth:`request_stop` winds every run down."""
@@ -82,15 +94,7 @@ class FlowRunner:
         context = self._context
         if context.stopping.is_set():
             return Attempt()
-        serve = context.settings.serve
-        lease = FlowLease(
-            context.store,
-            name,
-            context.owner,
-            ttl=timedelta(seconds=serve.lease_seconds),
-            heartbeat_seconds=serve.heartbeat_seconds,
-            clock=context.clock,
-        )
+        lease = context.lease_for(name)
         with run_context(flow=name):
             if not lease.acquire(only_expired=resume_only):
                 busy_until = lease.holder_expiry()

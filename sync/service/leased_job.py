@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
 
-from sync.service.flow_lease import FlowLease
 from sync.service.flow_runner import ServeContext
 from sync.service.logs import run_context
 from sync.store import Store
@@ -37,15 +35,7 @@ class LeasedJob:
         context = self._context
         if context.stopping.is_set():
             return False
-        serve = context.settings.serve
-        lease = FlowLease(
-            context.store,
-            name,
-            context.owner,
-            ttl=timedelta(seconds=serve.lease_seconds),
-            heartbeat_seconds=serve.heartbeat_seconds,
-            clock=context.clock,
-        )
+        lease = context.lease_for(name)
         with run_context(flow=name):
             if not lease.acquire():
                 log.info("%s of flow %s skipped: the flow is busy", self._what, name)
