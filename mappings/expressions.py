@@ -156,8 +156,13 @@ class Expression:
         ``readers`` turn named fields into typed values first (canonical amounts arrive as
         JSON text on the way out, and should compare as numbers).
         """
+        fields = _Fields(record, readers)
+        if isinstance(self.tree, ast.Name):
+            # A bare field path (`when: revised_order_id`) is most conditions in the shipped
+            # mappings: read it directly, as simpleeval would, without building an evaluation.
+            return fields[self.tree.id]
         evaluator = _evaluator()
-        evaluator.names = _Fields(record, readers)
+        evaluator.names = fields
         return evaluator.eval(self.text, previously_parsed=self.tree)
 
 
