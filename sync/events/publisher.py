@@ -125,20 +125,43 @@ class _Progress:
     dead_lettered: int = 0
 
 
+def _pending(
+    store: Store, selection: SinkFilter, batch_size: int, after: int | None = None
+) -> list[OutboxEvent]:
+    with store.transaction() as connection:
+        return pending_events(connection, selection, batch_size, after)
+
+
+async def _handed_over() -> None:
+    # Two turns of the loop: the send task queues its batch, then nats-py's flusher writes it
+    # to the socket; only then is a blocking read of the next batch time the broker works in.
+    for _ in range(2):
+        await asyncio.sleep(0)
+
+
 async def _drain(
     store: Store, settings: SinkSettings, batch_size: int, progress: _Progress
 ) -> None:
+    """Send batch after batch; each is read while the one before awaits its acks.
+
+    A batch is sent only once the one before is settled (marked published strictly after its
+    acks, so a record's events still go out in commit order). A batch not wholly settled is
+    read again from its first unsettled event instead of the read-ahead.
+    """
     selection = sink_filter(settings)
     async with open_sink(settings) as sink:
-        while True:
-            with store.transaction() as connection:
-                batch = pending_events(connection, selection, batch_size)
-            if not batch:
-                return
-            outcome = await sink.send_batch(batch)
+        batch = _pending(store, selection, batch_size)
+        while batch:
+            sending = asyncio.ensure_future(sink.send_batch(batch))
+            await _handed_over()
+            following = _pending(store, selection, batch_size, after=batch[-1].sequence)
+            outcome = await sending
             _settle(store, settings.name, outcome)
             progress.published += len(outcome.sent)
             progress.dead_lettered += len(outcome.dead)
+            if outcome.settled < len(batch):
+                following = _pending(store, selection, batch_size)
+            batch = following
 
 
 def publish_sink(store: Store, settings: SinkSettings, batch_size: int) -> PublishReport:

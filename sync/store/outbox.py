@@ -283,10 +283,15 @@ def stored_event(row: sa.Row[Any]) -> OutboxEvent:
 
 
 def pending_events(
-    connection: sa.Connection, selection: SinkFilter, limit: int
+    connection: sa.Connection, selection: SinkFilter, limit: int, after: int | None = None
 ) -> list[OutboxEvent]:
-    """The oldest events the sink has not acknowledged yet, in sequence (commit) order."""
+    """The oldest events the sink has not acknowledged yet, in sequence (commit) order.
+
+    ``after``: only those past this sequence (the batch still in flight, not yet marked).
+    """
     query = _pending_query(selection).order_by(outbox_events.c.sequence).limit(limit)
+    if after is not None:
+        query = query.where(outbox_events.c.sequence > after)
     return [_event(row) for row in connection.execute(query)]
 
 
