@@ -233,12 +233,6 @@ class ErpSettings(_Section):
         default_factory=dict,
         description="Custom record type script id (customrecord_rb_contract) -> its internal id.",
     )
-    async_threshold: int | None = Field(
-        default=None,
-        ge=1,
-        description="Backfills writing more records than this would use asyncUpsertList; None: "
-        "off. Off by default: measured worse than upsertList (docs/performance.md).",
-    )
 
     @model_validator(mode="after")
     def _credentials_and_operations(self) -> ErpSettings:

@@ -3,8 +3,8 @@
 A job takes up to 200 records (``upsertList`` takes 100) and runs in NetSuite's queue without
 holding one of the account's concurrency slots. Each job costs a submit, one
 ``checkAsyncStatus`` per poll and a ``getAsyncResult``. Not wired into the engine: measured
-against ``upsertList`` in ``bench/erp_async.py`` (see docs/performance.md), ``erp.async_threshold``
-stays off.
+worse than ``upsertList`` in ``bench/erp_async.py`` (see docs/performance.md), so nothing calls
+it and no setting turns it on.
 
 Per-record failures come back as REJECTED results, as from ``upsertList``; a job NetSuite ends
 ``failed``, or one still queued after the last poll, is a TransientError (upserts by externalId

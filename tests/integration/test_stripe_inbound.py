@@ -80,10 +80,21 @@ class ReceivablesHarness:
 
 
 def _make_every_other_line_one_time(sandboxes: Sandboxes) -> None:
-    """Lines without an end date are charged once: Stripe invoice items, not subscriptions."""
+    """Lines without an end date are charged once: Stripe invoice items, not subscriptions.
+
+    The rest recur: the seed's own one-time fees (services) are made recurring, so every
+    invoice line is one of the lines made one-time here, at its known price.
+    """
     salesforce = sandboxes.salesforce
-    for line in salesforce.records("OrderItem")[::2]:
-        changes = {"EndDate": None, "UnitPrice": float(ONE_TIME_PRICE)}
+    for index, line in enumerate(salesforce.records("OrderItem")):
+        if index % 2:
+            changes: dict[str, Any] = {"SBQQ__ChargeType__c": "Recurring"}
+        else:
+            changes = {
+                "EndDate": None,
+                "UnitPrice": float(ONE_TIME_PRICE),
+                "SBQQ__ChargeType__c": "One-Time",
+            }
         salesforce.update_record("OrderItem", line["Id"], changes)
 
 
