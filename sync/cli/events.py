@@ -32,10 +32,10 @@ from sync.cli.common import (
 from sync.cli.events_follow import events_prune, events_replay, events_tail, prune_published
 from sync.cli.output import plain
 from sync.events.metrics import PublishedCounts
-from sync.events.publisher import publish_all, sink_filter
+from sync.events.publisher import publish_all
 from sync.events.schemas import write_schemas
 from sync.store import Store
-from sync.store.outbox import SinkStatus, sink_status
+from sync.store.outbox import SinkStatus, sink_filter, sink_status
 from sync.store.schema import utc_now
 
 log = logging.getLogger("revbridge.events")

@@ -25,10 +25,10 @@ from mappings.canonical import ENTITIES
 from sync.cli.common import DEFAULT_CONFIG, JsonOption, console, fail, open_store, settings_from
 from sync.cli.reconcile_findings import shown
 from sync.events.envelope import event_type, structured
-from sync.events.publisher import publish_sink, sink_filter
+from sync.events.publisher import publish_sink
 from sync.events.replay import replay_to_sink
 from sync.store import Store
-from sync.store.outbox import ChangeType, OutboxEvent
+from sync.store.outbox import ChangeType, OutboxEvent, sink_filter
 from sync.store.outbox_dead_letters import requeue_dead_letters
 from sync.store.outbox_prune import prune_outbox
 from sync.store.outbox_replay import (

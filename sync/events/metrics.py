@@ -19,9 +19,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from config.events import EventsSettings
-from sync.events.publisher import PublishReport, sink_filter
+from sync.events.publisher import PublishReport
 from sync.store import Store
-from sync.store.outbox import SinkStatus, sink_status
+from sync.store.outbox import SinkStatus, sink_filter, sink_status
 from sync.store.outbox_replay import last_sequence
 from sync.store.schema import utc_now
 

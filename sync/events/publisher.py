@@ -32,12 +32,12 @@ from sync.events.sink import BatchOutcome, EventSink, InWorkerThread
 from sync.events.webhook_sink import WebhookSink
 from sync.store import Store
 from sync.store.outbox import (
-    ChangeType,
     OutboxEvent,
     SinkFilter,
     mark_published,
     note_failure,
     pending_events,
+    sink_filter,
 )
 from sync.store.outbox_dead_letters import NewDeadLetter, add_dead_letters
 
@@ -52,12 +52,6 @@ class PublishReport:
     published: int
     error: str | None = None  # why it stopped early; its events wait for the next drain
     dead_lettered: int = 0  # events given up on in this drain
-
-
-def sink_filter(settings: SinkSettings) -> SinkFilter:
-    """The outbox selection a sink's settings name."""
-    changes = [ChangeType(name) for name in settings.types]
-    return SinkFilter(settings.name, settings.flows, settings.entities, changes)
 
 
 def _reason(error: BaseException) -> str:

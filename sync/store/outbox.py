@@ -17,7 +17,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
@@ -241,6 +241,25 @@ class SinkFilter:
     flows: Collection[str] = ()
     entities: Collection[str] = ()
     changes: Collection[ChangeType] = ()
+
+
+class SinkScope(Protocol):
+    """What every sink's settings name: the sink and the flows, entities and changes it takes."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def flows(self) -> Sequence[str]: ...
+    @property
+    def entities(self) -> Sequence[str]: ...
+    @property
+    def types(self) -> Sequence[str]: ...
+
+
+def sink_filter(sink: SinkScope) -> SinkFilter:
+    """The outbox selection a sink's settings name (for the publisher and the console)."""
+    changes = [ChangeType(name) for name in sink.types]
+    return SinkFilter(sink.name, sink.flows, sink.entities, changes)
 
 
 def _pending_query(selection: SinkFilter) -> sa.Select[Any]:

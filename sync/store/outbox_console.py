@@ -17,16 +17,10 @@ import sqlalchemy as sa
 from config.events import NatsSinkSettings, RabbitMqSinkSettings, WebhookSinkSettings
 from sync.store.audit import Actor, AuditAction, RecordRef, record_action
 from sync.store.finding_actions import InvalidNote, clean_note
-from sync.store.outbox import ChangeType, SinkFilter, outbox_events
+from sync.store.outbox import outbox_events
 from sync.store.outbox_dead_letters import outbox_dead_letters, requeue_dead_letters
 
 AnySinkSettings = NatsSinkSettings | RabbitMqSinkSettings | WebhookSinkSettings
-
-
-def sink_selection(sink: AnySinkSettings) -> SinkFilter:
-    """The outbox selection a sink's settings name (as the publisher drains it)."""
-    changes = [ChangeType(name) for name in sink.types]
-    return SinkFilter(sink.name, sink.flows, sink.entities, changes)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from sync.console.auth import SupportUser, ViewerUser
 from sync.console.context import Context
 from sync.console.rendering import render
 from sync.store.audit import Actor, ActorKind
-from sync.store.outbox import SinkStatus, sink_status
+from sync.store.outbox import SinkStatus, sink_filter, sink_status
 from sync.store.outbox_console import (
     DeadLetterKey,
     DeadLetterLine,
@@ -31,7 +31,6 @@ from sync.store.outbox_console import (
     ReplayRefused,
     dead_letter_lines,
     replay_dead_letters,
-    sink_selection,
 )
 
 router = APIRouter()
@@ -118,7 +117,7 @@ def events_page(
     now = context.clock()
     start = DeadLetterKey(after_sink, after) if after_sink else None
     with context.store.engine.connect() as connection:
-        statuses = [(sink, sink_status(connection, sink_selection(sink))) for sink in sinks]
+        statuses = [(sink, sink_status(connection, sink_filter(sink))) for sink in sinks]
         names = [sink.name for sink in sinks]
         letters = dead_letter_lines(connection, names, start, limit=SHOWN_ROWS + 1)
     sink_lines = [
